@@ -1,0 +1,388 @@
+// Package cli is strata's command line. Main is the whole program: it takes
+// its arguments and streams, so tests run it in-process.
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/strata-db/strata/backfill"
+	"github.com/strata-db/strata/engine"
+	"github.com/strata-db/strata/migration"
+)
+
+type globals struct {
+	url          string
+	dir          string
+	schema       string
+	stateSchema  string
+	lockTimeout  time.Duration
+	lockDeadline time.Duration
+	lockWait     time.Duration
+	batchSize    int
+	quiet        bool
+
+	stdout, stderr io.Writer
+	mu             sync.Mutex
+}
+
+// Main runs strata with args (without the program name) and returns the
+// process exit status: 0 on success, 1 on any error or refusal, 2 on a usage
+// error.
+func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	g := &globals{stdout: stdout, stderr: stderr}
+	root := &cobra.Command{
+		Use:           "strata",
+		Short:         "Change PostgreSQL schemas and data safely while applications keep running",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Version:       engine.Version,
+	}
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	pf := root.PersistentFlags()
+	pf.StringVar(&g.url, "url", "", "database URL (default $DATABASE_URL, else the libpq PG* variables)")
+	pf.StringVar(&g.dir, "dir", "migrations", "folder of migration files")
+	pf.StringVar(&g.schema, "schema", "public", "managed schema")
+	pf.StringVar(&g.stateSchema, "state-schema", "strata", "schema for strata's own state")
+	pf.DurationVar(&g.lockTimeout, "lock-timeout", 2*time.Second, "lock_timeout for every DDL statement")
+	pf.DurationVar(&g.lockDeadline, "lock-deadline", 10*time.Minute, "total time to keep retrying a statement that hits lock_timeout")
+	pf.DurationVar(&g.lockWait, "lock-wait", 0, "how long to wait for another strata process to finish (0: refuse at once)")
+	pf.IntVar(&g.batchSize, "batch-size", 1000, "rows per backfill batch")
+	pf.BoolVarP(&g.quiet, "quiet", "q", false, "print only results and errors")
+
+	root.AddCommand(
+		g.initCmd(), g.startCmd(), g.completeCmd(), g.abortCmd(), g.migrateCmd(),
+		g.statusCmd(), g.schemaNameCmd(), g.planCmd(),
+	)
+	if err := root.ExecuteContext(ctx); err != nil {
+		var ue usageError
+		if errors.As(err, &ue) || isCobraUsage(err) {
+			fmt.Fprintf(stderr, "strata: %v\n", err)
+			return 2
+		}
+		for _, line := range strings.Split(strings.TrimRight(err.Error(), "\n"), "\n") {
+			fmt.Fprintf(stderr, "strata: %s\n", line)
+		}
+		return 1
+	}
+	return 0
+}
+
+type usageError struct{ error }
+
+func isCobraUsage(err error) bool {
+	msg := err.Error()
+	return strings.HasPrefix(msg, "unknown command") || strings.HasPrefix(msg, "unknown flag") ||
+		strings.HasPrefix(msg, "unknown shorthand flag") || strings.Contains(msg, "flag needs an argument") ||
+		strings.HasPrefix(msg, "invalid argument") || strings.Contains(msg, "accepts ")
+}
+
+func (g *globals) logf(format string, args ...any) {
+	if g.quiet {
+		return
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	fmt.Fprintf(g.stderr, format+"\n", args...)
+}
+
+func (g *globals) connString() string {
+	if g.url != "" {
+		return g.url
+	}
+	return os.Getenv("DATABASE_URL")
+}
+
+func (g *globals) migrator() (*engine.Migrator, error) {
+	last := time.Time{}
+	opts := engine.Options{
+		Schema: g.schema, StateSchema: g.stateSchema,
+		LockTimeout: g.lockTimeout, LockDeadline: g.lockDeadline, LockWait: g.lockWait,
+		BatchSize: g.batchSize,
+		Logf:      g.logf,
+		Progress: func(p backfill.Progress) {
+			if !p.Done && time.Since(last) < 2*time.Second {
+				return
+			}
+			last = time.Now()
+			rate := float64(p.RowsDone) / p.Elapsed.Seconds()
+			est := ""
+			if p.RowsEstimate > 0 {
+				est = fmt.Sprintf(" of ~%d (%.0f%%)", p.RowsEstimate, 100*float64(p.RowsDone)/float64(p.RowsEstimate))
+			}
+			g.logf("backfill %s: %d rows%s, %.0f rows/s", p.Table, p.RowsDone, est, rate)
+		},
+	}
+	installCrashHooks(&opts)
+	return engine.New(g.connString(), opts)
+}
+
+// load reads the migrations folder.
+func (g *globals) load(m *engine.Migrator) ([]*migration.Migration, error) {
+	dir := g.dir
+	if _, err := os.Stat(dir); err != nil {
+		return nil, fmt.Errorf("migrations folder %s: %w", dir, errors.Unwrap(err))
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	parent, base := filepath.Dir(abs), filepath.Base(abs)
+	migs, err := m.Load(os.DirFS(parent), base)
+	if err != nil {
+		return nil, err
+	}
+	// Report files relative to what the user typed.
+	for _, mg := range migs {
+		mg.File = filepath.Join(dir, filepath.Base(mg.File))
+	}
+	return migs, nil
+}
+
+func (g *globals) initCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "init",
+		Short: "Install strata's state schema (safe to re-run)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			m, err := g.migrator()
+			if err != nil {
+				return err
+			}
+			if err := m.Init(cmd.Context()); err != nil {
+				return err
+			}
+			fmt.Fprintf(g.stdout, "strata state schema %q is ready\n", g.stateSchema)
+			return nil
+		},
+	}
+}
+
+func (g *globals) startCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "start",
+		Short: "Start the expand phase for all pending migrations",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			m, err := g.migrator()
+			if err != nil {
+				return err
+			}
+			migs, err := g.load(m)
+			if err != nil {
+				return err
+			}
+			res, err := m.Start(cmd.Context(), migs)
+			if errors.Is(err, engine.ErrNothingPending) {
+				fmt.Fprintln(g.stdout, "nothing to start: no pending migrations")
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(g.stdout, "started %s\nnew version schema: %s (clients use: SET search_path = %s, %s)\n",
+				strings.Join(res.Migrations, ", "), res.VersionSchema, res.VersionSchema, g.schema)
+			return nil
+		},
+	}
+}
+
+func (g *globals) completeCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "complete",
+		Short: "Complete the phase in progress: contract to the new shape",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			m, err := g.migrator()
+			if err != nil {
+				return err
+			}
+			names, err := m.Complete(cmd.Context())
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(g.stdout, "completed %s\n", strings.Join(names, ", "))
+			return nil
+		},
+	}
+}
+
+func (g *globals) abortCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "abort",
+		Short: "Abort the phase in progress: undo everything start did",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			m, err := g.migrator()
+			if err != nil {
+				return err
+			}
+			names, err := m.Abort(cmd.Context())
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(g.stdout, "aborted %s\n", strings.Join(names, ", "))
+			return nil
+		},
+	}
+}
+
+func (g *globals) migrateCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "migrate",
+		Short: "Start then complete all pending migrations (for new databases and development)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			m, err := g.migrator()
+			if err != nil {
+				return err
+			}
+			migs, err := g.load(m)
+			if err != nil {
+				return err
+			}
+			res, err := m.Migrate(cmd.Context(), migs)
+			if errors.Is(err, engine.ErrNothingPending) {
+				fmt.Fprintln(g.stdout, "nothing to migrate: no pending migrations")
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(g.stdout, "migrated %s\nversion schema: %s\n", strings.Join(res.Migrations, ", "), res.VersionSchema)
+			return nil
+		},
+	}
+}
+
+func (g *globals) statusCmd() *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Show completed, in-progress and pending migrations",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			m, err := g.migrator()
+			if err != nil {
+				return err
+			}
+			migs, err := g.load(m)
+			if err != nil {
+				return err
+			}
+			st, err := m.Status(cmd.Context(), migs)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				enc := json.NewEncoder(g.stdout)
+				enc.SetIndent("", "  ")
+				return enc.Encode(st)
+			}
+			latest := "(none)"
+			if st.LatestCompleted != nil {
+				latest = *st.LatestCompleted
+			}
+			fmt.Fprintf(g.stdout, "schema:           %s\n", st.Schema)
+			fmt.Fprintf(g.stdout, "state:            %s", st.State)
+			if st.Phase != "" {
+				fmt.Fprintf(g.stdout, " (%s)", st.Phase)
+			}
+			fmt.Fprintln(g.stdout)
+			fmt.Fprintf(g.stdout, "latest completed: %s\n", latest)
+			fmt.Fprintf(g.stdout, "in progress:      %s\n", listOrNone(st.InProgress))
+			fmt.Fprintf(g.stdout, "pending:          %s\n", listOrNone(st.Pending))
+			if st.VersionSchema != "" {
+				fmt.Fprintf(g.stdout, "version schema:   %s\n", st.VersionSchema)
+			}
+			for _, b := range st.Backfills {
+				fmt.Fprintf(g.stdout, "backfill %s: %d rows of ~%d, done=%v\n", b.Table, b.RowsDone, b.RowsEstimate, b.Done)
+			}
+			if len(st.Changed) > 0 {
+				fmt.Fprintf(g.stdout, "changed since completed (checksum differs): %s\n", strings.Join(st.Changed, ", "))
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func listOrNone(l []string) string {
+	if len(l) == 0 {
+		return "(none)"
+	}
+	return strings.Join(l, ", ")
+}
+
+func (g *globals) schemaNameCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "schema-name",
+		Short: "Print the version schema name of the newest migration (needs no database)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			m, err := engine.New("", engine.Options{Schema: g.schema})
+			if err != nil {
+				return err
+			}
+			migs, err := g.load(m)
+			if err != nil {
+				return err
+			}
+			if len(migs) == 0 {
+				return fmt.Errorf("no migration files in %s", g.dir)
+			}
+			fmt.Fprintln(g.stdout, migration.VersionSchema(g.schema, migs[len(migs)-1].Name))
+			return nil
+		},
+	}
+}
+
+func (g *globals) planCmd() *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "plan",
+		Short: "Show every statement the pending migrations would run, with its lock (changes nothing)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			m, err := g.migrator()
+			if err != nil {
+				return err
+			}
+			migs, err := g.load(m)
+			if err != nil {
+				return err
+			}
+			plan, err := m.Plan(cmd.Context(), migs)
+			if errors.Is(err, engine.ErrNothingPending) {
+				fmt.Fprintln(g.stdout, "nothing to plan: no pending migrations")
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				enc := json.NewEncoder(g.stdout)
+				enc.SetIndent("", "  ")
+				return enc.Encode(plan)
+			}
+			engine.WritePlan(g.stdout, plan)
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}

@@ -1,0 +1,523 @@
+// Package engine runs strata's zero-downtime migrations: it plans the steps of
+// an expand phase from the migration files and the database's catalog, and
+// executes start, complete and abort, recording every step so that a crash
+// at any point can be resumed or aborted.
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/strata-db/strata/backfill"
+	"github.com/strata-db/strata/internal/pgexec"
+	"github.com/strata-db/strata/migration"
+	"github.com/strata-db/strata/state"
+)
+
+// Version is strata's version, recorded in the history.
+const Version = "0.1.0"
+
+// Sentinel errors callers branch on.
+var (
+	ErrPhaseInProgress = errors.New("engine: a migration phase is already in progress")
+	ErrNoPhase         = errors.New("engine: no migration phase is in progress")
+	ErrNothingPending  = errors.New("engine: no pending migrations")
+	ErrBusy            = pgexec.ErrBusy
+)
+
+// Options configure a Migrator. Zero values mean the defaults.
+type Options struct {
+	Schema       string        // managed schema; default "public"
+	StateSchema  string        // strata's own schema; default "strata"
+	LockTimeout  time.Duration // lock_timeout of every DDL statement; default 2s
+	LockDeadline time.Duration // total time to keep retrying on lock timeouts; default 10m
+	LockWait     time.Duration // how long to wait for another strata process; default 0 (refuse at once)
+	BatchSize    int           // backfill rows per batch; default 1000
+	// Logf receives progress messages; nil discards them.
+	Logf func(format string, args ...any)
+	// Progress receives backfill progress after every batch.
+	Progress func(backfill.Progress)
+	// AfterStep is called after each recorded step (phase is "start",
+	// "complete" or "abort"); AfterBatch after each backfill batch. Tests
+	// use them to simulate crashes.
+	AfterStep  func(phase string, step Step)
+	AfterBatch func(batch int)
+}
+
+// Migrator runs migrations against one database.
+type Migrator struct {
+	cfg   *pgx.ConnConfig
+	opts  Options
+	store *state.Store
+	exec  *pgexec.Runner
+}
+
+// New prepares a Migrator for the database at connString (a URL or a libpq
+// keyword string; empty means the PG* environment variables).
+func New(connString string, opts Options) (*Migrator, error) {
+	cfg, err := pgx.ParseConfig(connString)
+	if err != nil {
+		return nil, fmt.Errorf("engine: parse connection string: %w", redact(err))
+	}
+	if opts.Schema == "" {
+		opts.Schema = "public"
+	}
+	if opts.StateSchema == "" {
+		opts.StateSchema = "strata"
+	}
+	if opts.LockTimeout <= 0 {
+		opts.LockTimeout = 2 * time.Second
+	}
+	if opts.LockDeadline <= 0 {
+		opts.LockDeadline = 10 * time.Minute
+	}
+	if opts.BatchSize <= 0 {
+		opts.BatchSize = 1000
+	}
+	cfg.RuntimeParams["application_name"] = "strata"
+	cfg.RuntimeParams["search_path"] = ident(opts.Schema)
+	m := &Migrator{cfg: cfg, opts: opts, store: &state.Store{Schema: opts.StateSchema}}
+	m.exec = &pgexec.Runner{LockTimeout: opts.LockTimeout, Deadline: opts.LockDeadline,
+		OnRetry: func(attempt int, wait time.Duration, err error) {
+			m.logf("lock not available (attempt %d), retrying in %s: %s", attempt, wait.Round(time.Millisecond), pgMessage(err))
+		}}
+	return m, nil
+}
+
+func (m *Migrator) logf(format string, args ...any) {
+	if m.opts.Logf != nil {
+		m.opts.Logf(format, args...)
+	}
+}
+
+// Load reads and validates the migrations of dir in fsys (an os.DirFS, an
+// embed.FS, ...) for this Migrator's managed schema.
+func (m *Migrator) Load(fsys fs.FS, dir string) ([]*migration.Migration, error) {
+	migs, err := migration.Load(fsys, dir)
+	if err != nil {
+		return nil, err
+	}
+	var errs []error
+	for _, mg := range migs {
+		if err := mg.Validate(m.opts.Schema); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return migs, nil
+}
+
+// session is one command's pair of connections: one holds the advisory
+// lock for the whole command, the other does the work.
+type session struct {
+	lock, conn *pgx.Conn
+	key        int64
+}
+
+func (m *Migrator) connect(ctx context.Context) (*pgx.Conn, error) {
+	conn, err := pgx.ConnectConfig(ctx, m.cfg)
+	if err != nil {
+		return nil, fmt.Errorf("engine: connect: %w", redact(err))
+	}
+	return conn, nil
+}
+
+func (m *Migrator) open(ctx context.Context) (*session, error) {
+	lock, err := m.connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	key := pgexec.AdvisoryKey(m.opts.StateSchema)
+	if err := pgexec.Lock(ctx, lock, key, m.opts.LockWait); err != nil {
+		lock.Close(context.Background())
+		return nil, err
+	}
+	conn, err := m.connect(ctx)
+	if err != nil {
+		lock.Close(context.Background())
+		return nil, err
+	}
+	return &session{lock: lock, conn: conn, key: key}, nil
+}
+
+func (s *session) close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	s.conn.Close(ctx)
+	_ = pgexec.Unlock(ctx, s.lock, s.key)
+	s.lock.Close(ctx)
+}
+
+// Init installs the state schema; safe to re-run.
+func (m *Migrator) Init(ctx context.Context) error {
+	s, err := m.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	return m.exec.InTx(ctx, s.conn, func(tx pgx.Tx) error { return m.store.Init(ctx, tx) })
+}
+
+// phase reads the phase in progress (nil when none or not installed).
+func (m *Migrator) phase(ctx context.Context, q state.Querier) (*state.Phase, error) {
+	ok, err := m.store.Installed(ctx, q)
+	if err != nil || !ok {
+		return nil, err
+	}
+	return m.store.Phase(ctx, q, m.opts.Schema)
+}
+
+func (m *Migrator) history(ctx context.Context, q state.Querier) ([]state.HistoryEntry, error) {
+	ok, err := m.store.Installed(ctx, q)
+	if err != nil || !ok {
+		return nil, err
+	}
+	return m.store.History(ctx, q, m.opts.Schema)
+}
+
+// pending returns the migrations not yet completed, checking that none of
+// them sorts before the latest completed one.
+func pending(migs []*migration.Migration, hist []state.HistoryEntry) ([]*migration.Migration, error) {
+	done := map[string]bool{}
+	latest := ""
+	for _, h := range hist {
+		done[h.Name] = true
+		if latest == "" || migration.NaturalLess(latest, h.Name) {
+			latest = h.Name
+		}
+	}
+	var out []*migration.Migration
+	for _, mg := range migs {
+		if done[mg.Name] {
+			continue
+		}
+		if latest != "" && migration.NaturalLess(mg.Name, latest) {
+			return nil, &PlanError{Where: mg.File, Msg: fmt.Sprintf("migration %q sorts before %q, which is already completed; rename it so it comes last", mg.Name, latest)}
+		}
+		out = append(out, mg)
+	}
+	return out, nil
+}
+
+func latestSchema(hist []state.HistoryEntry) string {
+	if len(hist) == 0 {
+		return ""
+	}
+	return hist[len(hist)-1].VersionSchema
+}
+
+// Plan computes the plan for the pending migrations without changing
+// anything in the database.
+func (m *Migrator) Plan(ctx context.Context, migs []*migration.Migration) (*Plan, error) {
+	conn, err := m.connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close(context.Background())
+	hist, err := m.history(ctx, conn)
+	if err != nil {
+		return nil, err
+	}
+	pend, err := pending(migs, hist)
+	if err != nil {
+		return nil, err
+	}
+	if len(pend) == 0 {
+		return nil, ErrNothingPending
+	}
+	return m.plan(ctx, conn, pend, latestSchema(hist))
+}
+
+func (m *Migrator) plan(ctx context.Context, conn *pgx.Conn, pend []*migration.Migration, prev string) (*Plan, error) {
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("engine: begin: %w", err)
+	}
+	defer tx.Rollback(context.Background())
+	if _, err := tx.Exec(ctx, "SET LOCAL lock_timeout = '"+pgexec.Millis(m.opts.LockTimeout)+"'"); err != nil {
+		return nil, fmt.Errorf("engine: %w", err)
+	}
+	return buildPlan(ctx, tx, m.opts.Schema, m.opts.StateSchema, prev, pend)
+}
+
+// StartResult tells what start did.
+type StartResult struct {
+	Migrations    []string
+	VersionSchema string
+	Resumed       bool
+}
+
+// Start begins the expand phase for all pending migrations, or resumes an
+// interrupted start of the same migrations.
+func (m *Migrator) Start(ctx context.Context, migs []*migration.Migration) (*StartResult, error) {
+	s, err := m.open(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer s.close()
+	return m.start(ctx, s, migs)
+}
+
+func (m *Migrator) start(ctx context.Context, s *session, migs []*migration.Migration) (*StartResult, error) {
+	ph, err := m.phase(ctx, s.conn)
+	if err != nil {
+		return nil, err
+	}
+	if ph != nil {
+		if ph.State != state.Starting {
+			return nil, fmt.Errorf("%w: %v is %s; run strata complete or strata abort", ErrPhaseInProgress, ph.Names(), ph.State)
+		}
+		hist, err := m.history(ctx, s.conn)
+		if err != nil {
+			return nil, err
+		}
+		pend, err := pending(migs, hist)
+		if err != nil {
+			return nil, err
+		}
+		if !sameMigrations(ph.Migrations, pend) {
+			return nil, fmt.Errorf("%w: an interrupted start of %v is recorded, but the pending migrations are now different; run strata abort first", ErrPhaseInProgress, ph.Names())
+		}
+		m.logf("resuming the interrupted start of %v", ph.Names())
+		if err := m.run(ctx, s.conn, ph, "start"); err != nil {
+			return nil, err
+		}
+		return &StartResult{Migrations: ph.Names(), VersionSchema: ph.VersionSchema, Resumed: true}, nil
+	}
+	hist, err := m.history(ctx, s.conn)
+	if err != nil {
+		return nil, err
+	}
+	pend, err := pending(migs, hist)
+	if err != nil {
+		return nil, err
+	}
+	if len(pend) == 0 {
+		return nil, ErrNothingPending
+	}
+	prev := latestSchema(hist)
+	plan, err := m.plan(ctx, s.conn, pend, prev)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := json.Marshal(plan)
+	if err != nil {
+		return nil, fmt.Errorf("engine: encode plan: %w", err)
+	}
+	ph = &state.Phase{Schema: m.opts.Schema, State: state.Starting, VersionSchema: plan.VersionSchema,
+		PreviousSchema: plan.PreviousSchema, Plan: raw, ToolVersion: Version}
+	for _, mg := range pend {
+		ph.Migrations = append(ph.Migrations, state.MigrationRef{Name: mg.Name, Checksum: mg.Checksum, File: mg.File})
+	}
+	err = m.exec.InTx(ctx, s.conn, func(tx pgx.Tx) error {
+		if err := m.store.Init(ctx, tx); err != nil {
+			return err
+		}
+		return m.store.CreatePhase(ctx, tx, ph)
+	})
+	if err != nil {
+		return nil, err
+	}
+	m.logf("starting %v: old version %s, new version %s", ph.Names(), orBase(plan.PreviousSchema), plan.VersionSchema)
+	// Re-read so the cursors and timestamps come from the database.
+	if ph, err = m.store.Phase(ctx, s.conn, m.opts.Schema); err != nil {
+		return nil, err
+	}
+	if err := m.run(ctx, s.conn, ph, "start"); err != nil {
+		return nil, err
+	}
+	return &StartResult{Migrations: ph.Names(), VersionSchema: ph.VersionSchema}, nil
+}
+
+func orBase(s string) string {
+	if s == "" {
+		return "(base tables)"
+	}
+	return s
+}
+
+func sameMigrations(a []state.MigrationRef, b []*migration.Migration) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].Name != b[i].Name || a[i].Checksum != b[i].Checksum {
+			return false
+		}
+	}
+	return true
+}
+
+// Complete contracts the phase in progress to the new shape.
+func (m *Migrator) Complete(ctx context.Context) ([]string, error) {
+	s, err := m.open(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer s.close()
+	return m.complete(ctx, s)
+}
+
+func (m *Migrator) complete(ctx context.Context, s *session) ([]string, error) {
+	ph, err := m.phase(ctx, s.conn)
+	if err != nil {
+		return nil, err
+	}
+	if ph == nil {
+		return nil, ErrNoPhase
+	}
+	switch ph.State {
+	case state.Starting:
+		return nil, fmt.Errorf("%w: start of %v has not finished; run strata start to resume it or strata abort", ErrPhaseInProgress, ph.Names())
+	case state.Aborting:
+		return nil, fmt.Errorf("%w: abort of %v has not finished; run strata abort", ErrPhaseInProgress, ph.Names())
+	}
+	if err := m.store.SetState(ctx, s.conn, m.opts.Schema, state.Completing); err != nil {
+		return nil, err
+	}
+	ph.State = state.Completing
+	m.logf("completing %v", ph.Names())
+	if err := m.run(ctx, s.conn, ph, "complete"); err != nil {
+		return nil, err
+	}
+	return ph.Names(), nil
+}
+
+// Abort undoes the phase in progress, whatever state it is in.
+func (m *Migrator) Abort(ctx context.Context) ([]string, error) {
+	s, err := m.open(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer s.close()
+	ph, err := m.phase(ctx, s.conn)
+	if err != nil {
+		return nil, err
+	}
+	if ph == nil {
+		return nil, ErrNoPhase
+	}
+	if err := m.store.SetState(ctx, s.conn, m.opts.Schema, state.Aborting); err != nil {
+		return nil, err
+	}
+	ph.State = state.Aborting
+	m.logf("aborting %v", ph.Names())
+	if err := m.run(ctx, s.conn, ph, "abort"); err != nil {
+		return nil, err
+	}
+	return ph.Names(), nil
+}
+
+// Migrate starts and completes the pending migrations in one go.
+func (m *Migrator) Migrate(ctx context.Context, migs []*migration.Migration) (*StartResult, error) {
+	s, err := m.open(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer s.close()
+	res, err := m.start(ctx, s, migs)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := m.complete(ctx, s); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// run executes the steps of one phase from its recorded cursor.
+func (m *Migrator) run(ctx context.Context, conn *pgx.Conn, ph *state.Phase, which string) error {
+	var plan Plan
+	if err := json.Unmarshal(ph.Plan, &plan); err != nil {
+		return fmt.Errorf("engine: decode stored plan: %w", err)
+	}
+	var steps []Step
+	var cursor int
+	var cursorName string
+	var finish func(pgx.Tx) error
+	switch which {
+	case "start":
+		steps, cursor, cursorName = plan.Start, ph.StartCursor, state.CursorStart
+		finish = func(tx pgx.Tx) error { return m.store.SetState(ctx, tx, ph.Schema, state.Started) }
+	case "complete":
+		steps, cursor, cursorName = plan.Complete, ph.CompleteCursor, state.CursorComplete
+		finish = func(tx pgx.Tx) error { return m.store.FinishComplete(ctx, tx, ph, Version) }
+	case "abort":
+		steps, cursor, cursorName = plan.Abort, ph.AbortCursor, state.CursorAbort
+		finish = func(tx pgx.Tx) error { return m.store.FinishAbort(ctx, tx, ph.Schema) }
+	}
+	if len(steps) == 0 || cursor >= len(steps) {
+		return m.exec.InTx(ctx, conn, finish)
+	}
+	for i := cursor; i < len(steps); i++ {
+		st := steps[i]
+		last := i == len(steps)-1
+		record := func(tx pgx.Tx) error {
+			if err := m.store.Advance(ctx, tx, ph.Schema, cursorName, i+1); err != nil {
+				return err
+			}
+			if last {
+				return finish(tx)
+			}
+			return nil
+		}
+		m.logf("%s: %s", which, st.Desc)
+		var err error
+		switch {
+		case st.Kind == KindBackfill:
+			br := &backfill.Runner{Exec: m.exec, Store: m.store, Schema: ph.Schema, BatchSize: m.opts.BatchSize,
+				Progress: m.opts.Progress, AfterBatch: m.opts.AfterBatch}
+			b := st.Backfill
+			err = br.Run(ctx, conn, st.ID, backfill.Spec{Schema: b.Schema, Table: b.Table, Key: b.Key, KeyTypes: b.KeyTypes, Set: b.Set})
+			if err == nil {
+				err = m.exec.InTx(ctx, conn, record)
+			}
+		case st.Tx:
+			err = m.exec.InTx(ctx, conn, func(tx pgx.Tx) error {
+				for _, q := range st.SQL {
+					if _, err := tx.Exec(ctx, q); err != nil {
+						return fmt.Errorf("%s: %w", firstLine(q), err)
+					}
+				}
+				return record(tx)
+			})
+		default:
+			for _, q := range st.SQL {
+				if err = m.exec.Exec(ctx, conn, q); err != nil {
+					err = fmt.Errorf("%s: %w", firstLine(q), err)
+					break
+				}
+			}
+			if err == nil {
+				err = m.exec.InTx(ctx, conn, record)
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("engine: %s step %q failed: %w", which, st.ID, err)
+		}
+		if m.opts.AfterStep != nil {
+			m.opts.AfterStep(which, st)
+		}
+	}
+	return nil
+}
+
+func firstLine(s string) string {
+	for i, r := range s {
+		if r == '\n' {
+			return s[:i] + " ..."
+		}
+	}
+	if len(s) > 200 {
+		return s[:200] + " ..."
+	}
+	return s
+}

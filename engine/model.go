@@ -1,0 +1,130 @@
+package engine
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// vColumn is a column as one app version sees it: a logical name over a
+// physical column.
+type vColumn struct {
+	Name    string  // name in this version
+	Phys    string  // physical column behind it
+	Type    string  // SQL type
+	NotNull bool    // NOT NULL as this version sees it
+	Default *string // default expression this version's inserts get
+	Comment *string
+	// Generated or identity columns cannot be written by value.
+	Generated bool
+}
+
+// vTable is a table as one app version sees it.
+type vTable struct {
+	Name    string // name in this version
+	Phys    string // physical table
+	Columns []*vColumn
+	Key     []string // physical key columns for batching
+	Created bool     // created in this phase: only the new version sees it
+	ACL     []grant
+}
+
+func (t *vTable) col(name string) *vColumn {
+	for _, c := range t.Columns {
+		if c.Name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+func (t *vTable) clone() *vTable {
+	n := *t
+	n.Columns = make([]*vColumn, len(t.Columns))
+	for i, c := range t.Columns {
+		cc := *c
+		n.Columns[i] = &cc
+	}
+	n.Key = append([]string(nil), t.Key...)
+	return &n
+}
+
+// vSchema is the shape of the managed schema for one version.
+type vSchema struct {
+	Tables []*vTable // ordered by name when rendered
+}
+
+func (s *vSchema) table(name string) *vTable {
+	for _, t := range s.Tables {
+		if t.Name == name {
+			return t
+		}
+	}
+	return nil
+}
+
+func (s *vSchema) clone() *vSchema {
+	n := &vSchema{Tables: make([]*vTable, len(s.Tables))}
+	for i, t := range s.Tables {
+		n.Tables[i] = t.clone()
+	}
+	return n
+}
+
+func (s *vSchema) remove(name string) {
+	for i, t := range s.Tables {
+		if t.Name == name {
+			s.Tables = append(s.Tables[:i], s.Tables[i+1:]...)
+			return
+		}
+	}
+}
+
+func schemaFromCatalog(c *catalog) *vSchema {
+	s := &vSchema{}
+	for _, name := range c.Names {
+		pt := c.Tables[name]
+		t := &vTable{Name: pt.Name, Phys: pt.Name, Key: pt.Key, ACL: pt.ACL}
+		for _, pc := range pt.Columns {
+			t.Columns = append(t.Columns, &vColumn{
+				Name: pc.Name, Phys: pc.Name, Type: pc.Type, NotNull: pc.NotNull,
+				Default: pc.defaultExpr(), Comment: pc.Comment, Generated: pc.Generated != "" || pc.Identity == "a",
+			})
+		}
+		s.Tables = append(s.Tables, t)
+	}
+	return s
+}
+
+// ident quotes one identifier.
+func ident(name string) string { return pgx.Identifier{name}.Sanitize() }
+
+// qual quotes a schema-qualified name.
+func qual(schema, name string) string { return pgx.Identifier{schema, name}.Sanitize() }
+
+// literal quotes a string literal.
+func literal(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// internalName derives a name for one of strata's own objects that fits
+// PostgreSQL's 63-byte limit: prefix + name, shortened with a hash when long.
+func internalName(prefix, name string) string {
+	full := prefix + name
+	if len(full) <= 63 {
+		return full
+	}
+	sum := sha256.Sum256([]byte(name))
+	h := hex.EncodeToString(sum[:])[:8]
+	keep := 63 - len(prefix) - len(h) - 1
+	cut := name[:keep]
+	// Do not split a multi-byte character.
+	for len(cut) > 0 && !utf8Start(name, len(cut)) {
+		cut = cut[:len(cut)-1]
+	}
+	return prefix + cut + "_" + h
+}
+
+func utf8Start(s string, i int) bool {
+	return i >= len(s) || s[i]&0xC0 != 0x80
+}

@@ -1,0 +1,172 @@
+package engine
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/strata-db/strata/migration"
+)
+
+// alterColumn changes a column. A rename, a default or a comment only change
+// what the new version's view shows until complete applies them. A type or
+// nullability change goes through a shadow column: the new version reads and
+// writes the shadow, the sync trigger keeps both in step with `up` and
+// `down`, the backfill fills the shadow for existing rows, and complete swaps
+// it in. No statement holds ACCESS EXCLUSIVE while scanning or rewriting.
+func (p *planner) alterColumn(a *migration.AlterColumn) error {
+	t, err := p.table(".table", a.Table)
+	if err != nil {
+		return err
+	}
+	c := t.col(a.Column)
+	if c == nil {
+		return p.errf(".column", "column %q does not exist in table %q", a.Column, a.Table)
+	}
+	ch := a.Changes
+	newName := c.Name
+	if ch.Name != nil && *ch.Name != c.Name {
+		if t.col(*ch.Name) != nil {
+			return p.errf(".changes.name", "column %q already exists in table %q", *ch.Name, a.Table)
+		}
+		newName = *ch.Name
+	}
+	newType := c.Type
+	typeChange := false
+	if ch.Type != nil {
+		if err := p.checkType(".changes.type", *ch.Type); err != nil {
+			return err
+		}
+		newType = *ch.Type
+		typeChange = true
+	}
+	notNull := c.NotNull
+	if ch.Nullable != nil {
+		notNull = !*ch.Nullable
+	}
+	nullChange := notNull != c.NotNull
+	def := c.Default
+	if ch.Default != nil {
+		if strings.EqualFold(strings.TrimSpace(*ch.Default), "NULL") {
+			def = nil
+		} else {
+			d := *ch.Default
+			def = &d
+		}
+	}
+	if def != nil && (typeChange || ch.Default != nil) {
+		t2 := t.clone()
+		t2.Columns = nil
+		if err := p.checkExpr(".changes.default", t2, *def, newType); err != nil {
+			if ch.Default == nil {
+				return p.errf(".changes.type", "the column's default %s does not fit type %s; set changes.default", *def, newType)
+			}
+			return err
+		}
+	}
+	comment := c.Comment
+	if ch.Comment != nil {
+		cm := *ch.Comment
+		comment = &cm
+	}
+	if t.Created {
+		return p.alterNewTableColumn(t, c, newName, newType, typeChange, notNull, nullChange, def, comment, a)
+	}
+	if c.Generated && (typeChange || nullChange) {
+		return p.errf(".column", "column %q is generated or an identity column; changing its type or nullability is not supported", a.Column)
+	}
+	before := t.clone()
+	if typeChange || nullChange {
+		if deps, err := p.columnDependents(t.Phys, c.Phys); err != nil {
+			return err
+		} else if len(deps) > 0 {
+			return p.errf(".column", "column %q cannot be replaced safely: %s depend(s) on it (carrying them over is not supported yet)", a.Column, strings.Join(deps, ", "))
+		}
+		up, down := a.Up, a.Down
+		if up == "" {
+			up = ident(c.Name)
+		}
+		if down == "" {
+			down = ident(newName)
+		}
+		shadow := internalName(fmt.Sprintf("_strata_%d_", p.seq), newName)
+		tq := qual(p.schema, t.Phys)
+		p.expand = append(p.expand, Step{
+			ID: fmt.Sprintf("add-shadow:%s.%s", t.Phys, shadow), Kind: KindSQL, Tx: true,
+			Desc: fmt.Sprintf("add shadow column %s for %s.%s", shadow, t.Phys, c.Phys),
+			SQL:  []string{"ALTER TABLE " + tq + " ADD COLUMN IF NOT EXISTS " + ident(shadow) + " " + newType},
+			Lock: "ACCESS EXCLUSIVE " + tq + " (brief, no rewrite)",
+		})
+		p.added[t.Phys] = append(p.added[t.Phys], &addedCol{Name: shadow, Type: newType, ActionNo: p.seq})
+		oldPhys := c.Phys
+		c.Phys = shadow
+		c.Type = newType
+		c.NotNull = notNull
+		c.Name = newName
+		c.Default = def
+		c.Comment = comment
+		after := t.clone()
+		if err := p.checkExpr(".up", before, up, newType); err != nil {
+			return err
+		}
+		if err := p.checkExpr(".down", after, down, before.col(a.Column).Type); err != nil {
+			return err
+		}
+		s := p.sync(t.Phys)
+		s.Up = append(s.Up, fragment{Target: shadow, Expr: up, View: before, Phys: t.Phys, Schema: p.schema})
+		s.Down = append(s.Down, fragment{Target: oldPhys, Expr: down, View: after, Phys: t.Phys, Schema: p.schema})
+		s.Backfill = true
+		return nil
+	}
+	c.Name = newName
+	c.Default = def
+	c.Comment = comment
+	return nil
+}
+
+// alterNewTableColumn changes a column of a table created in this phase
+// directly: no app version has written to it yet.
+func (p *planner) alterNewTableColumn(t *vTable, c *vColumn, newName, newType string, typeChange, notNull, nullChange bool, def, comment *string, a *migration.AlterColumn) error {
+	tq := qual(p.schema, t.Phys)
+	var sqls []string
+	if typeChange {
+		sqls = append(sqls, "ALTER TABLE "+tq+" ALTER COLUMN "+ident(c.Phys)+" TYPE "+newType)
+	}
+	if nullChange {
+		if notNull {
+			sqls = append(sqls, "ALTER TABLE "+tq+" ALTER COLUMN "+ident(c.Phys)+" SET NOT NULL")
+		} else {
+			sqls = append(sqls, "ALTER TABLE "+tq+" ALTER COLUMN "+ident(c.Phys)+" DROP NOT NULL")
+		}
+	}
+	if !sameExpr(def, c.Default) {
+		if def == nil {
+			sqls = append(sqls, "ALTER TABLE "+tq+" ALTER COLUMN "+ident(c.Phys)+" DROP DEFAULT")
+		} else {
+			sqls = append(sqls, "ALTER TABLE "+tq+" ALTER COLUMN "+ident(c.Phys)+" SET DEFAULT "+*def)
+		}
+	}
+	if len(sqls) > 0 {
+		p.expand = append(p.expand, Step{
+			ID: fmt.Sprintf("alter-new-column:%s.%s:%d", t.Phys, c.Phys, p.seq), Kind: KindSQL, Tx: true,
+			Desc: fmt.Sprintf("alter column %s of new table %s", c.Phys, t.Phys),
+			SQL:  sqls, Lock: "ACCESS EXCLUSIVE on the new table only",
+		})
+	}
+	for _, ac := range p.added[t.Phys] {
+		if ac.Name == c.Phys {
+			ac.Type, ac.NotNull, ac.Default = newType, notNull, def
+		}
+	}
+	c.Name, c.Type, c.NotNull, c.Default, c.Comment = newName, newType, notNull, def, comment
+	return nil
+}
+
+// columnDependents lists what depends on a physical column, other than
+// strata's own objects.
+func (p *planner) columnDependents(table, col string) ([]string, error) {
+	var ignore []string
+	if p.prev != "" {
+		ignore = append(ignore, p.prev)
+	}
+	return dependents(p.ctx, p.tx, p.schema, table, col, ignore)
+}

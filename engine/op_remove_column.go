@@ -1,0 +1,97 @@
+package engine
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/strata-db/strata/migration"
+)
+
+// removeColumn hides the column from the new version; complete drops it.
+// Until then the old version still reads and writes it, and rows the new
+// version writes get `down` (or the column's default) so that the old
+// version's NOT NULL still holds.
+func (p *planner) removeColumn(a *migration.RemoveColumn) error {
+	if a.Down.MultiTable() {
+		return p.errf(".down", "taking a value from another table (remove_column.down.table) is not supported yet")
+	}
+	t, err := p.table(".table", a.Table)
+	if err != nil {
+		return err
+	}
+	c := t.col(a.Column)
+	if c == nil {
+		return p.errf(".column", "column %q does not exist in table %q", a.Column, a.Table)
+	}
+	for _, k := range t.Key {
+		if k == c.Phys && !t.Created {
+			return p.errf(".column", "column %q is part of the key of table %q and cannot be removed", a.Column, a.Table)
+		}
+	}
+	if t.Created {
+		tq := qual(p.schema, t.Phys)
+		p.expand = append(p.expand, Step{
+			ID: fmt.Sprintf("drop-new-column:%s.%s", t.Phys, c.Phys), Kind: KindSQL, Tx: true,
+			Desc: fmt.Sprintf("drop column %s of new table %s", c.Phys, t.Phys),
+			SQL:  []string{"ALTER TABLE " + tq + " DROP COLUMN " + ident(c.Phys)},
+			Lock: "ACCESS EXCLUSIVE on the new table only",
+		})
+		p.dropColumn(t, c)
+		return nil
+	}
+	if pc := p.cat.column(t.Phys, c.Phys); pc != nil {
+		deps, err := p.columnDependents(t.Phys, c.Phys)
+		if err != nil {
+			return err
+		}
+		var blocking []string
+		for _, d := range deps {
+			// Indexes and constraints of the table itself go with the column.
+			if strings.HasPrefix(d, "index ") || (strings.HasPrefix(d, "constraint ") && strings.HasSuffix(d, " on table "+t.Phys)) {
+				continue
+			}
+			blocking = append(blocking, d)
+		}
+		if len(blocking) > 0 {
+			return p.errf(".column", "column %q cannot be removed: %s depend(s) on it", a.Column, strings.Join(blocking, ", "))
+		}
+		if pc.NotNull && pc.defaultExpr() == nil && a.Down == nil && !c.Generated {
+			return p.errf(".down", "column %q is NOT NULL without a default: `down` is required so that rows written by the new version satisfy it for the old version", a.Column)
+		}
+	}
+	after := t.clone()
+	after.Columns = nil
+	for _, x := range t.Columns {
+		if x != c {
+			xc := *x
+			after.Columns = append(after.Columns, &xc)
+		}
+	}
+	if a.Down != nil {
+		if err := p.checkExpr(".down", after, a.Down.Expr, c.Type); err != nil {
+			return err
+		}
+		s := p.sync(t.Phys)
+		s.Down = append(s.Down, fragment{Target: c.Phys, Expr: a.Down.Expr, View: after, Phys: t.Phys, Schema: p.schema})
+	}
+	p.dropColumn(t, c)
+	return nil
+}
+
+func (p *planner) dropColumn(t *vTable, c *vColumn) {
+	for i, x := range t.Columns {
+		if x == c {
+			t.Columns = append(t.Columns[:i], t.Columns[i+1:]...)
+			break
+		}
+	}
+	if t.Created {
+		kept := p.added[t.Phys][:0]
+		for _, a := range p.added[t.Phys] {
+			if a.Name != c.Phys {
+				kept = append(kept, a)
+			}
+		}
+		p.added[t.Phys] = kept
+	}
+}

@@ -1,0 +1,613 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/strata-db/strata/migration"
+)
+
+// PlanVersion is the layout version of a stored plan.
+const PlanVersion = 1
+
+// Step kinds.
+const (
+	KindSQL      = "sql"
+	KindBackfill = "backfill"
+)
+
+// Step is one unit of work of a phase: plain data, so it can be stored,
+// printed, linted and golden-tested. A transactional step runs all its
+// statements in one transaction together with the cursor update that records
+// it, so it happens exactly once; a non-transactional step must be safe to
+// re-run.
+type Step struct {
+	ID       string        `json:"id"`
+	Kind     string        `json:"kind"`
+	Desc     string        `json:"desc"`
+	SQL      []string      `json:"sql,omitempty"`
+	Tx       bool          `json:"tx"`
+	Lock     string        `json:"lock,omitempty"`
+	Backfill *BackfillSpec `json:"backfill,omitempty"`
+}
+
+// BackfillSpec says how to fill one table's new columns in batches.
+type BackfillSpec struct {
+	Schema   string   `json:"schema"`
+	Table    string   `json:"table"` // physical table
+	Key      []string `json:"key"`   // physical key columns
+	KeyTypes []string `json:"key_types"`
+	// Set is the SET list of the batch UPDATE; the sync trigger computes the
+	// new columns from the old ones for every row it touches.
+	Set string `json:"set"`
+}
+
+// Plan is every step of one phase, computed at start and stored, so that
+// complete and abort do not depend on the migration files any more.
+type Plan struct {
+	Version        int    `json:"version"`
+	Schema         string `json:"schema"`
+	VersionSchema  string `json:"version_schema"`
+	PreviousSchema string `json:"previous_schema,omitempty"`
+	Start          []Step `json:"start"`
+	Complete       []Step `json:"complete"`
+	Abort          []Step `json:"abort"`
+}
+
+// ErrInvalid is matched (errors.Is) by errors about a migration that cannot
+// be applied to this database, found before anything was changed.
+var ErrInvalid = errors.New("engine: invalid migration")
+
+// PlanError locates a problem in a migration file.
+type PlanError struct {
+	Where string // "file:line: key"
+	Msg   string
+}
+
+func (e *PlanError) Error() string { return e.Where + ": " + e.Msg }
+
+// Is makes errors.Is(err, ErrInvalid) true.
+func (e *PlanError) Is(target error) bool { return target == ErrInvalid }
+
+// fragment assigns one physical column of the row being written from an
+// expression over the row as one version sees it.
+type fragment struct {
+	Target string   // physical column assigned
+	Expr   string   // user SQL expression
+	View   *vTable  // the table as the expression's version sees it
+	Phys   string   // physical table
+	Schema string   // managed schema
+	_      struct{} //
+}
+
+// tableSync collects what the sync trigger of one table must do.
+type tableSync struct {
+	Phys     string
+	Up       []fragment // old version wrote: compute new columns, in order
+	Down     []fragment // new version wrote: compute old columns, applied in reverse
+	Backfill bool
+	Set      []string // extra SET items of the backfill
+}
+
+type addedCol struct {
+	Name     string
+	Type     string
+	Default  *string // physical default after start
+	Comment  *string // physical comment after start
+	NotNull  bool
+	ActionNo int
+}
+
+type planner struct {
+	ctx     context.Context
+	tx      pgx.Tx
+	cat     *catalog
+	schema  string
+	state   string
+	version string
+	prev    string
+
+	old, cur *vSchema
+	syncs    map[string]*tableSync
+	order    []string
+	added    map[string][]*addedCol // physical table -> physical columns added in this phase
+	created  []string               // physical tables created in this phase
+	seq      int                    // action number across the phase
+
+	expand         []Step
+	completeCustom []Step
+	abortCustom    []Step
+
+	mig *migration.Migration
+	idx int
+}
+
+func (p *planner) errf(key, format string, args ...any) error {
+	where := p.mig.File
+	if w := p.mig.Where(fmt.Sprintf("actions[%d]", p.idx) + key); w != "" {
+		where = w
+	}
+	return &PlanError{Where: where, Msg: fmt.Sprintf(format, args...)}
+}
+
+func (p *planner) sync(phys string) *tableSync {
+	s := p.syncs[phys]
+	if s == nil {
+		s = &tableSync{Phys: phys}
+		p.syncs[phys] = s
+		p.order = append(p.order, phys)
+	}
+	return s
+}
+
+// table finds a table of the current version, or reports a located error.
+func (p *planner) table(key, name string) (*vTable, error) {
+	t := p.cur.table(name)
+	if t == nil {
+		return nil, p.errf(key, "table %q does not exist in schema %q", name, p.schema)
+	}
+	return t, nil
+}
+
+func (p *planner) physCols(phys string) map[string]bool {
+	out := map[string]bool{}
+	if pt := p.cat.Tables[phys]; pt != nil {
+		for _, c := range pt.Columns {
+			out[c.Name] = true
+		}
+	}
+	for _, a := range p.added[phys] {
+		out[a.Name] = true
+	}
+	return out
+}
+
+// freeColumn returns a physical column name for a new column called name.
+func (p *planner) freeColumn(phys, name string) string {
+	used := p.physCols(phys)
+	if !used[name] {
+		return name
+	}
+	return internalName(fmt.Sprintf("_strata_%d_", p.seq), name)
+}
+
+func (p *planner) isCreated(phys string) bool {
+	for _, c := range p.created {
+		if c == phys {
+			return true
+		}
+	}
+	return false
+}
+
+// savepoint runs fn inside a savepoint that is always rolled back: the
+// database is left exactly as it was. It returns fn's error.
+func (p *planner) savepoint(fn func() error) error {
+	if _, err := p.tx.Exec(p.ctx, "SAVEPOINT strata_check"); err != nil {
+		return fmt.Errorf("engine: savepoint: %w", err)
+	}
+	ferr := fn()
+	if _, err := p.tx.Exec(p.ctx, "ROLLBACK TO SAVEPOINT strata_check"); err != nil {
+		return fmt.Errorf("engine: rollback to savepoint: %w", err)
+	}
+	return ferr
+}
+
+// pgMessage renders a PostgreSQL error without the SQLSTATE noise.
+func pgMessage(err error) string {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Message
+	}
+	return err.Error()
+}
+
+// checkType verifies that typ names a type.
+func (p *planner) checkType(key, typ string) error {
+	err := p.savepoint(func() error {
+		_, err := p.tx.Exec(p.ctx, "SELECT NULL::"+typ)
+		return err
+	})
+	if err != nil {
+		return p.errf(key, "invalid type %q: %s", typ, pgMessage(err))
+	}
+	return nil
+}
+
+// checkExpr verifies that expr is valid over the row of t (as one version
+// sees it) and can be converted to typ. Columns that do not exist yet are
+// stood in for by typed NULLs. Nothing is executed: only planned.
+func (p *planner) checkExpr(key string, t *vTable, expr, typ string) error {
+	var cols []string
+	have := p.physCols(t.Phys)
+	existing := map[string]bool{}
+	if pt := p.cat.Tables[t.Phys]; pt != nil {
+		for _, c := range pt.Columns {
+			existing[c.Name] = true
+		}
+	}
+	_ = have
+	for _, c := range t.Columns {
+		if existing[c.Phys] {
+			cols = append(cols, ident(c.Phys)+"::"+c.Type+" AS "+ident(c.Name))
+		} else {
+			cols = append(cols, "NULL::"+c.Type+" AS "+ident(c.Name))
+		}
+	}
+	from := "(SELECT 1) AS " + ident(t.Name)
+	if len(cols) > 0 {
+		src := "(SELECT 1) AS s"
+		if existing != nil && p.cat.Tables[t.Phys] != nil {
+			src = qual(p.schema, t.Phys)
+		}
+		from = "(SELECT " + strings.Join(cols, ", ") + " FROM " + src + ") AS " + ident(t.Name)
+	}
+	q := "EXPLAIN SELECT (" + expr + ")::" + typ + " FROM " + from
+	err := p.savepoint(func() error {
+		_, err := p.tx.Exec(p.ctx, q)
+		return err
+	})
+	if err != nil {
+		return p.errf(key, "invalid expression %q: %s", expr, pgMessage(err))
+	}
+	return nil
+}
+
+// fastDefault reports whether adding a column with this default fills
+// existing rows without a table rewrite (the default is not volatile). It
+// asks the server on a throwaway temporary table inside a rolled-back
+// savepoint.
+func (p *planner) fastDefault(key, typ, def string) (bool, error) {
+	var fast bool
+	err := p.savepoint(func() error {
+		if _, err := p.tx.Exec(p.ctx, "CREATE TEMP TABLE _strata_probe (x int) ON COMMIT DROP"); err != nil {
+			return err
+		}
+		if _, err := p.tx.Exec(p.ctx, "INSERT INTO _strata_probe VALUES (1)"); err != nil {
+			return err
+		}
+		if _, err := p.tx.Exec(p.ctx, "ALTER TABLE _strata_probe ADD COLUMN c "+typ+" DEFAULT "+def); err != nil {
+			return err
+		}
+		return p.tx.QueryRow(p.ctx, `SELECT atthasmissing FROM pg_attribute
+			WHERE attrelid = 'pg_temp._strata_probe'::regclass AND attname = 'c'`).Scan(&fast)
+	})
+	if err != nil {
+		return false, p.errf(key, "invalid default %q for type %s: %s", def, typ, pgMessage(err))
+	}
+	return fast, nil
+}
+
+// buildPlan turns the pending migrations into a plan. It must run in a
+// transaction that the caller rolls back.
+func buildPlan(ctx context.Context, tx pgx.Tx, schema, stateSchema, prev string, migs []*migration.Migration) (*Plan, error) {
+	cat, err := readCatalog(ctx, tx, schema)
+	if err != nil {
+		return nil, err
+	}
+	last := migs[len(migs)-1]
+	version := migration.VersionSchema(schema, last.Name)
+	if cat.Schemas[version] {
+		return nil, &PlanError{Where: last.File, Msg: fmt.Sprintf("version schema %q already exists", version)}
+	}
+	if prev != "" && !cat.Schemas[prev] {
+		prev = ""
+	}
+	p := &planner{
+		ctx: ctx, tx: tx, cat: cat, schema: schema, state: stateSchema, version: version, prev: prev,
+		syncs: map[string]*tableSync{}, added: map[string][]*addedCol{},
+	}
+	p.old = schemaFromCatalog(cat)
+	p.cur = p.old.clone()
+	for _, m := range migs {
+		p.mig = m
+		for i, a := range m.Actions {
+			p.idx = i
+			p.seq++
+			if err := p.action(a); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return p.finish()
+}
+
+func (p *planner) action(a migration.Action) error {
+	switch a := a.(type) {
+	case *migration.CreateTable:
+		return p.createTable(a)
+	case *migration.AddColumn:
+		return p.addColumn(a)
+	case *migration.AlterColumn:
+		return p.alterColumn(a)
+	case *migration.RemoveColumn:
+		return p.removeColumn(a)
+	case *migration.RenameTable:
+		return p.renameTable(a)
+	case *migration.RemoveTable:
+		return p.removeTable(a)
+	case *migration.Custom:
+		return p.custom(a)
+	default:
+		return p.errf(".type", "action %q is not supported yet by this version of strata", a.Type())
+	}
+}
+
+// finish assembles the start, complete and abort steps from what the actions
+// registered and from the difference between the final model and the
+// physical tables.
+func (p *planner) finish() (*Plan, error) {
+	plan := &Plan{Version: PlanVersion, Schema: p.schema, VersionSchema: p.version, PreviousSchema: p.prev}
+	// --- start ---
+	plan.Start = append(plan.Start, p.expand...)
+	for _, phys := range p.order {
+		s := p.syncs[phys]
+		if len(s.Up) == 0 && len(s.Down) == 0 {
+			continue
+		}
+		plan.Start = append(plan.Start, Step{
+			ID: "sync-trigger:" + phys, Kind: KindSQL, Tx: true,
+			Desc: fmt.Sprintf("install the sync trigger on %s", phys),
+			SQL:  p.triggerSQL(s),
+			Lock: "SHARE ROW EXCLUSIVE " + qual(p.schema, phys) + " (brief)",
+		})
+	}
+	for _, phys := range p.order {
+		s := p.syncs[phys]
+		if !s.Backfill {
+			continue
+		}
+		pt := p.cat.Tables[phys]
+		if pt == nil || len(pt.Key) == 0 {
+			return nil, &PlanError{Where: p.mig.File, Msg: fmt.Sprintf("table %q has no primary key or unique index over NOT NULL columns; strata needs one to backfill it in batches", phys)}
+		}
+		var types []string
+		for _, k := range pt.Key {
+			types = append(types, p.cat.column(phys, k).Type)
+		}
+		set := s.Set
+		if len(set) == 0 {
+			// A no-op assignment that fires the sync trigger.
+			target := s.Up[0].Target
+			set = []string{ident(target) + " = " + ident(target)}
+		}
+		plan.Start = append(plan.Start, Step{
+			ID: "backfill:" + phys, Kind: KindBackfill,
+			Desc: fmt.Sprintf("backfill the new columns of %s in batches", phys),
+			Lock: "ROW EXCLUSIVE " + qual(p.schema, phys) + " (per batch)",
+			Backfill: &BackfillSpec{Schema: p.schema, Table: phys, Key: pt.Key, KeyTypes: types,
+				Set: strings.Join(set, ", ")},
+		})
+	}
+	// NOT NULL on columns added in this phase: a NOT VALID check, validated
+	// without blocking writers, turned into SET NOT NULL at complete.
+	type nn struct{ table, col, check string }
+	var nns []nn
+	for _, t := range p.cur.Tables {
+		if t.Created {
+			continue
+		}
+		for _, a := range p.added[t.Phys] {
+			c := colByPhys(t, a.Name)
+			if c == nil || !c.NotNull || a.NotNull {
+				continue
+			}
+			chk := internalName("_strata_nn_", a.Name)
+			nns = append(nns, nn{t.Phys, a.Name, chk})
+			plan.Start = append(plan.Start,
+				Step{ID: "not-null-check:" + t.Phys + "." + a.Name, Kind: KindSQL, Tx: true,
+					Desc: fmt.Sprintf("add NOT VALID check %s.%s IS NOT NULL", t.Phys, a.Name),
+					Lock: "ACCESS EXCLUSIVE " + qual(p.schema, t.Phys) + " (brief, no scan)",
+					SQL: []string{"ALTER TABLE " + qual(p.schema, t.Phys) + " ADD CONSTRAINT " + ident(chk) +
+						" CHECK (" + ident(a.Name) + " IS NOT NULL) NOT VALID"}},
+				Step{ID: "validate:" + t.Phys + "." + a.Name, Kind: KindSQL, Tx: true,
+					Desc: fmt.Sprintf("validate the NOT NULL check on %s.%s", t.Phys, a.Name),
+					Lock: "SHARE UPDATE EXCLUSIVE " + qual(p.schema, t.Phys) + " (scan; reads and writes go on)",
+					SQL:  []string{"ALTER TABLE " + qual(p.schema, t.Phys) + " VALIDATE CONSTRAINT " + ident(chk)}})
+		}
+	}
+	plan.Start = append(plan.Start, Step{
+		ID: "version-schema", Kind: KindSQL, Tx: true,
+		Desc: fmt.Sprintf("create version schema %s", p.version),
+		SQL:  p.viewsSQL(),
+		Lock: "none on tables",
+	})
+
+	// --- complete ---
+	plan.Complete = append(plan.Complete, p.completeCustom...)
+	for _, x := range nns {
+		plan.Complete = append(plan.Complete, Step{
+			ID: "set-not-null:" + x.table + "." + x.col, Kind: KindSQL, Tx: true,
+			Desc: fmt.Sprintf("SET NOT NULL on %s.%s using the validated check", x.table, x.col),
+			Lock: "ACCESS EXCLUSIVE " + qual(p.schema, x.table) + " (brief, no scan: proven by the validated check)",
+			SQL: []string{
+				"ALTER TABLE " + qual(p.schema, x.table) + " ALTER COLUMN " + ident(x.col) + " SET NOT NULL",
+				"ALTER TABLE " + qual(p.schema, x.table) + " DROP CONSTRAINT IF EXISTS " + ident(x.check),
+			},
+		})
+	}
+	contract, locks := p.contractSQL()
+	plan.Complete = append(plan.Complete, Step{
+		ID: "contract", Kind: KindSQL, Tx: true,
+		Desc: "contract to the new shape and drop the old version schema (one transaction)",
+		SQL:  contract,
+		Lock: locks,
+	})
+
+	// --- abort ---
+	plan.Abort = append(plan.Abort, Step{
+		ID: "drop-version-schema", Kind: KindSQL, Tx: true,
+		Desc: fmt.Sprintf("drop version schema %s", p.version),
+		SQL:  []string{"DROP SCHEMA IF EXISTS " + ident(p.version) + " CASCADE"},
+	})
+	for i := len(p.abortCustom) - 1; i >= 0; i-- {
+		plan.Abort = append(plan.Abort, p.abortCustom[i])
+	}
+	var undo []string
+	for _, phys := range p.order {
+		if pt := p.cat.Tables[phys]; pt != nil {
+			undo = append(undo, "DROP TRIGGER IF EXISTS _strata_sync ON "+qual(p.schema, phys))
+		}
+		undo = append(undo, "DROP FUNCTION IF EXISTS "+p.syncFunc(phys)+"()")
+	}
+	for _, x := range nns {
+		undo = append(undo, "ALTER TABLE "+qual(p.schema, x.table)+" DROP CONSTRAINT IF EXISTS "+ident(x.check))
+	}
+	tables := make([]string, 0, len(p.added))
+	for phys := range p.added {
+		tables = append(tables, phys)
+	}
+	sort.Strings(tables)
+	for _, phys := range tables {
+		if p.isCreated(phys) {
+			continue
+		}
+		for _, a := range p.added[phys] {
+			undo = append(undo, "ALTER TABLE "+qual(p.schema, phys)+" DROP COLUMN IF EXISTS "+ident(a.Name))
+		}
+	}
+	for i := len(p.created) - 1; i >= 0; i-- {
+		undo = append(undo, "DROP TABLE IF EXISTS "+qual(p.schema, p.created[i]))
+	}
+	if len(undo) > 0 {
+		plan.Abort = append(plan.Abort, Step{
+			ID: "undo-expand", Kind: KindSQL, Tx: true,
+			Desc: "drop sync triggers, new columns and new tables",
+			SQL:  undo,
+			Lock: "ACCESS EXCLUSIVE on changed tables (brief)",
+		})
+	}
+	return plan, nil
+}
+
+func colByPhys(t *vTable, phys string) *vColumn {
+	for _, c := range t.Columns {
+		if c.Phys == phys {
+			return c
+		}
+	}
+	return nil
+}
+
+// contractSQL renders complete's single contract transaction: the old version
+// schema and the sync triggers go, then every physical difference between
+// the final model and the tables is applied. All of it commits together.
+func (p *planner) contractSQL() ([]string, string) {
+	var out []string
+	var locked []string
+	if p.prev != "" {
+		out = append(out, "DROP SCHEMA IF EXISTS "+ident(p.prev)+" CASCADE")
+	}
+	for _, phys := range p.order {
+		if p.cat.Tables[phys] != nil {
+			out = append(out, "DROP TRIGGER IF EXISTS _strata_sync ON "+qual(p.schema, phys))
+		}
+		out = append(out, "DROP FUNCTION IF EXISTS "+p.syncFunc(phys)+"()")
+	}
+	final := map[string]*vTable{}
+	for _, t := range p.cur.Tables {
+		final[t.Phys] = t
+	}
+	// Removed tables.
+	for _, name := range p.cat.Names {
+		if final[name] == nil {
+			out = append(out, "DROP TABLE "+qual(p.schema, name))
+			locked = append(locked, qual(p.schema, name))
+		}
+	}
+	var renames, tail []string
+	for _, t := range p.cur.Tables {
+		tq := qual(p.schema, t.Phys)
+		touched := false
+		// Columns no version needs any more.
+		used := map[string]bool{}
+		for _, c := range t.Columns {
+			used[c.Phys] = true
+		}
+		var physOrder []string
+		if pt := p.cat.Tables[t.Phys]; pt != nil {
+			for _, c := range pt.Columns {
+				physOrder = append(physOrder, c.Name)
+			}
+		}
+		for _, a := range p.added[t.Phys] {
+			physOrder = append(physOrder, a.Name)
+		}
+		for _, pc := range physOrder {
+			if !used[pc] {
+				out = append(out, "ALTER TABLE "+tq+" DROP COLUMN "+ident(pc))
+				touched = true
+			}
+		}
+		// Physical state of each column after start.
+		for _, c := range t.Columns {
+			phDefault, phNotNull, phComment := p.physAttrs(t.Phys, c.Phys)
+			if !sameExpr(phDefault, c.Default) {
+				if c.Default == nil {
+					tail = append(tail, "ALTER TABLE "+tq+" ALTER COLUMN "+ident(c.Phys)+" DROP DEFAULT")
+				} else {
+					tail = append(tail, "ALTER TABLE "+tq+" ALTER COLUMN "+ident(c.Phys)+" SET DEFAULT "+*c.Default)
+				}
+				touched = true
+			}
+			if phNotNull && !c.NotNull {
+				tail = append(tail, "ALTER TABLE "+tq+" ALTER COLUMN "+ident(c.Phys)+" DROP NOT NULL")
+				touched = true
+			}
+			if !sameExpr(phComment, c.Comment) {
+				v := "NULL"
+				if c.Comment != nil {
+					v = literal(*c.Comment)
+				}
+				tail = append(tail, "COMMENT ON COLUMN "+tq+"."+ident(c.Phys)+" IS "+v)
+			}
+			if c.Name != c.Phys {
+				renames = append(renames, "ALTER TABLE "+tq+" RENAME COLUMN "+ident(c.Phys)+" TO "+ident(c.Name))
+				touched = true
+			}
+		}
+		if t.Name != t.Phys {
+			renames = append(renames, "ALTER TABLE "+tq+" RENAME TO "+ident(t.Name))
+			touched = true
+		}
+		if touched {
+			locked = append(locked, tq)
+		}
+	}
+	// Defaults and comments refer to physical names, so they come before the renames.
+	out = append(out, tail...)
+	out = append(out, renames...)
+	lock := "none on tables"
+	if len(locked) > 0 {
+		lock = "ACCESS EXCLUSIVE " + strings.Join(locked, ", ") + " (brief, catalog only)"
+	}
+	return out, lock
+}
+
+// physAttrs reports default, NOT NULL and comment of a physical column as
+// they are once start has run.
+func (p *planner) physAttrs(table, col string) (*string, bool, *string) {
+	for _, a := range p.added[table] {
+		if a.Name == col {
+			// NOT NULL of added columns is set by its own complete step.
+			return a.Default, false, a.Comment
+		}
+	}
+	if pc := p.cat.column(table, col); pc != nil {
+		return pc.defaultExpr(), pc.NotNull, pc.Comment
+	}
+	return nil, false, nil
+}
+
+func sameExpr(a, b *string) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	return *a == *b
+}

@@ -1,0 +1,133 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"net/url"
+	"regexp"
+	"time"
+
+	"github.com/strata-db/strata/migration"
+)
+
+// Status is the state of migrations in one managed schema. Its JSON form is
+// part of strata's command-line contract.
+type Status struct {
+	State           string           `json:"state"`           // "idle" or "in_progress"
+	Phase           string           `json:"phase,omitempty"` // starting, started, completing, aborting
+	Schema          string           `json:"schema"`
+	LatestCompleted *string          `json:"latest_completed"`
+	InProgress      []string         `json:"in_progress"`
+	Pending         []string         `json:"pending"`
+	VersionSchema   string           `json:"version_schema,omitempty"`
+	PreviousSchema  string           `json:"previous_schema,omitempty"`
+	StartedAt       *time.Time       `json:"started_at,omitempty"`
+	Backfills       []BackfillStatus `json:"backfills"`
+	// Changed lists completed migrations whose file no longer matches the
+	// recorded checksum.
+	Changed []string `json:"changed"`
+}
+
+// BackfillStatus is the progress of one table's backfill.
+type BackfillStatus struct {
+	Table        string    `json:"table"`
+	RowsDone     int64     `json:"rows_done"`
+	RowsEstimate int64     `json:"rows_estimate"`
+	Done         bool      `json:"done"`
+	StartedAt    time.Time `json:"started_at"`
+	UpdatedAt    time.Time `json:"updated_at"`
+}
+
+// Status reports the state of the database against the given migrations.
+// It takes no lock and changes nothing.
+func (m *Migrator) Status(ctx context.Context, migs []*migration.Migration) (*Status, error) {
+	conn, err := m.connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close(context.Background())
+	st := &Status{State: "idle", Schema: m.opts.Schema, InProgress: []string{}, Pending: []string{},
+		Backfills: []BackfillStatus{}, Changed: []string{}}
+	hist, err := m.history(ctx, conn)
+	if err != nil {
+		return nil, err
+	}
+	sum := map[string]string{}
+	for _, h := range hist {
+		sum[h.Name] = h.Checksum
+	}
+	if len(hist) > 0 {
+		n := hist[len(hist)-1].Name
+		st.LatestCompleted = &n
+	}
+	for _, mg := range migs {
+		if c, ok := sum[mg.Name]; ok && c != mg.Checksum {
+			st.Changed = append(st.Changed, mg.Name)
+		}
+	}
+	ph, err := m.phase(ctx, conn)
+	if err != nil {
+		return nil, err
+	}
+	inPhase := map[string]bool{}
+	if ph != nil {
+		st.State = "in_progress"
+		st.Phase = ph.State
+		st.InProgress = ph.Names()
+		st.VersionSchema = ph.VersionSchema
+		st.PreviousSchema = ph.PreviousSchema
+		t := ph.StartedAt
+		st.StartedAt = &t
+		for _, n := range ph.Names() {
+			inPhase[n] = true
+		}
+		cps, err := m.store.Checkpoints(ctx, conn, m.opts.Schema)
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range cps {
+			st.Backfills = append(st.Backfills, BackfillStatus{Table: c.Table, RowsDone: c.RowsDone,
+				RowsEstimate: c.RowsEstimate, Done: c.Done, StartedAt: c.StartedAt, UpdatedAt: c.UpdatedAt})
+		}
+	} else if len(hist) > 0 {
+		st.VersionSchema = hist[len(hist)-1].VersionSchema
+	}
+	for _, mg := range migs {
+		if _, ok := sum[mg.Name]; !ok && !inPhase[mg.Name] {
+			st.Pending = append(st.Pending, mg.Name)
+		}
+	}
+	return st, nil
+}
+
+var passwordRE = regexp.MustCompile(`(?i)(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)`)
+
+// redact removes passwords from an error's text: connection errors can quote
+// the connection string.
+func redact(err error) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	clean := passwordRE.ReplaceAllString(msg, "${1}xxxxx")
+	clean = urlPassword(clean)
+	if clean == msg {
+		return err
+	}
+	return errors.New(clean)
+}
+
+var urlRE = regexp.MustCompile(`postgres(?:ql)?://[^\s"']+`)
+
+func urlPassword(s string) string {
+	return urlRE.ReplaceAllStringFunc(s, func(u string) string {
+		pu, err := url.Parse(u)
+		if err != nil || pu.User == nil {
+			return u
+		}
+		if _, ok := pu.User.Password(); ok {
+			pu.User = url.UserPassword(pu.User.Username(), "xxxxx")
+		}
+		return pu.String()
+	})
+}

@@ -1,0 +1,62 @@
+package pgexec
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// ErrBusy is returned when another strata process holds the advisory lock.
+var ErrBusy = errors.New("another strata process is running against this database")
+
+// AdvisoryKey derives the session advisory lock key for a state schema.
+func AdvisoryKey(stateSchema string) int64 {
+	h := fnv.New64a()
+	h.Write([]byte("strata:" + stateSchema))
+	return int64(h.Sum64())
+}
+
+// Lock takes the session advisory lock key on conn by polling
+// pg_try_advisory_lock outside any transaction, for at most wait. It never
+// blocks inside PostgreSQL, so it cannot hold other locks while waiting.
+// Unlock releases it (closing the connection releases it too).
+func Lock(ctx context.Context, conn *pgx.Conn, key int64, wait time.Duration) error {
+	deadline := time.Now().Add(wait)
+	for {
+		var ok bool
+		if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", key).Scan(&ok); err != nil {
+			return fmt.Errorf("pgexec: advisory lock: %w", err)
+		}
+		if ok {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			var pid int
+			err := conn.QueryRow(ctx, `SELECT pid FROM pg_locks
+				WHERE locktype = 'advisory' AND granted
+				  AND classid = (($1::bigint >> 32) & 4294967295)::oid AND objid = ($1::bigint & 4294967295)::oid
+				  AND objsubid = 1 LIMIT 1`, key).Scan(&pid)
+			if err == nil {
+				return fmt.Errorf("%w (server backend pid %d holds the lock)", ErrBusy, pid)
+			}
+			return ErrBusy
+		}
+		t := time.NewTimer(200 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// Unlock releases the session advisory lock key held on conn.
+func Unlock(ctx context.Context, conn *pgx.Conn, key int64) error {
+	_, err := conn.Exec(ctx, "SELECT pg_advisory_unlock($1)", key)
+	return err
+}

@@ -1,0 +1,130 @@
+// Package pgexec runs strata's DDL and batch statements safely: every
+// statement runs with lock_timeout set on the connection that runs it, and a
+// statement that times out waiting for a lock (or is chosen as a deadlock
+// victim) is retried with jittered exponential backoff until a total deadline.
+package pgexec
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// SQLSTATE codes that mean "try again later".
+const (
+	codeLockNotAvailable = "55P03"
+	codeDeadlock         = "40P01"
+	codeSerialization    = "40001"
+)
+
+// ErrDeadline is returned when lock contention outlasted the retry deadline.
+var ErrDeadline = errors.New("pgexec: gave up waiting for locks")
+
+// Runner executes statements with lock_timeout and retries.
+type Runner struct {
+	// LockTimeout is set as lock_timeout for every statement (default 2s).
+	LockTimeout time.Duration
+	// Deadline bounds the total time spent retrying one unit of work
+	// (default 10 minutes).
+	Deadline time.Duration
+	// OnRetry, when set, is told about every retry.
+	OnRetry func(attempt int, wait time.Duration, err error)
+}
+
+func (r *Runner) lockTimeout() time.Duration {
+	if r == nil || r.LockTimeout <= 0 {
+		return 2 * time.Second
+	}
+	return r.LockTimeout
+}
+
+func (r *Runner) deadline() time.Duration {
+	if r == nil || r.Deadline <= 0 {
+		return 10 * time.Minute
+	}
+	return r.Deadline
+}
+
+// Retryable reports whether err is a lock timeout, deadlock or serialization
+// failure: work that may succeed when tried again.
+func Retryable(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch pgErr.Code {
+		case codeLockNotAvailable, codeDeadlock, codeSerialization:
+			return true
+		}
+	}
+	return false
+}
+
+// Millis renders d as a PostgreSQL duration in milliseconds.
+func Millis(d time.Duration) string {
+	ms := d.Milliseconds()
+	if ms < 1 {
+		ms = 1
+	}
+	return fmt.Sprintf("%dms", ms)
+}
+
+// retry runs fn until it succeeds, fails with a non-retryable error, the
+// context ends or the deadline passes.
+func (r *Runner) retry(ctx context.Context, fn func() error) error {
+	start := time.Now()
+	backoff := 50 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		err := fn()
+		if err == nil || !Retryable(err) {
+			return err
+		}
+		// Full jitter: wait a random time up to the current backoff.
+		wait := time.Duration(rand.Int64N(int64(backoff))) + 10*time.Millisecond
+		if time.Since(start)+wait > r.deadline() {
+			return fmt.Errorf("%w after %d attempts in %s: %w", ErrDeadline, attempt, time.Since(start).Round(time.Millisecond), err)
+		}
+		if r != nil && r.OnRetry != nil {
+			r.OnRetry(attempt, wait, err)
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+		if backoff < 5*time.Second {
+			backoff *= 2
+		}
+	}
+}
+
+// InTx runs fn in a transaction whose lock_timeout is set with SET LOCAL,
+// retrying the whole transaction on lock timeouts and deadlocks.
+func (r *Runner) InTx(ctx context.Context, conn *pgx.Conn, fn func(pgx.Tx) error) error {
+	return r.retry(ctx, func() error {
+		return pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, "SET LOCAL lock_timeout = '"+Millis(r.lockTimeout())+"'"); err != nil {
+				return fmt.Errorf("pgexec: set lock_timeout: %w", err)
+			}
+			return fn(tx)
+		})
+	})
+}
+
+// Exec runs one statement outside a transaction block (for statements such
+// as CREATE INDEX CONCURRENTLY), with lock_timeout set on the session first,
+// retrying on lock timeouts. Statements passed here must be safe to re-run.
+func (r *Runner) Exec(ctx context.Context, conn *pgx.Conn, sql string) error {
+	return r.retry(ctx, func() error {
+		if _, err := conn.Exec(ctx, "SET lock_timeout = '"+Millis(r.lockTimeout())+"'"); err != nil {
+			return fmt.Errorf("pgexec: set lock_timeout: %w", err)
+		}
+		_, err := conn.Exec(ctx, sql)
+		return err
+	})
+}
