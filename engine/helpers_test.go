@@ -1,0 +1,211 @@
+package engine_test
+
+import (
+	"context"
+	"net/url"
+	"strings"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/strata-db/strata/engine"
+	"github.com/strata-db/strata/internal/pgtest"
+	"github.com/strata-db/strata/migration"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+// env is one test's database and Migrator.
+type env struct {
+	t   *testing.T
+	db  *pgtest.DB
+	ctx context.Context
+	m   *engine.Migrator
+}
+
+// newEnv creates a database, runs setup SQL in it, runs strata init, and
+// returns a Migrator on it. opts may adjust the Migrator's options.
+func newEnv(t *testing.T, setup string, opts ...func(*engine.Options)) *env {
+	t.Helper()
+	db := pgtest.New(t)
+	if setup != "" {
+		db.Exec(t, setup)
+	}
+	o := engine.Options{LockTimeout: 2 * time.Second, BatchSize: 100, Logf: t.Logf}
+	for _, f := range opts {
+		f(&o)
+	}
+	m, err := engine.New(db.URL, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	t.Cleanup(cancel)
+	if err := m.Init(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return &env{t: t, db: db, ctx: ctx, m: m}
+}
+
+// migs parses migration files given as name, content, name, content, ...
+// and validates them for the schema.
+func (e *env) migs(schema string, nameContent ...string) []*migration.Migration {
+	e.t.Helper()
+	fsys := fstest.MapFS{}
+	for i := 0; i+1 < len(nameContent); i += 2 {
+		fsys["migrations/"+nameContent[i]] = &fstest.MapFile{Data: []byte(nameContent[i+1])}
+	}
+	if schema == "" {
+		schema = "public"
+	}
+	out, err := migration.Load(fsys, "migrations")
+	if err != nil {
+		e.t.Fatalf("load migrations: %v", err)
+	}
+	for _, m := range out {
+		if err := m.Validate(schema); err != nil {
+			e.t.Fatalf("validate: %v", err)
+		}
+	}
+	return out
+}
+
+func (e *env) start(migs []*migration.Migration) *engine.StartResult {
+	e.t.Helper()
+	res, err := e.m.Start(e.ctx, migs)
+	if err != nil {
+		e.t.Fatalf("start: %v", err)
+	}
+	return res
+}
+
+func (e *env) complete() {
+	e.t.Helper()
+	if _, err := e.m.Complete(e.ctx); err != nil {
+		e.t.Fatalf("complete: %v", err)
+	}
+}
+
+func (e *env) abort() {
+	e.t.Helper()
+	if _, err := e.m.Abort(e.ctx); err != nil {
+		e.t.Fatalf("abort: %v", err)
+	}
+}
+
+// versionConn opens a connection that is the given app version: its
+// search_path names the version schema first, set through the startup
+// option options=-c search_path=..., as an app behind a pooler would.
+// schema "" means a client of the base tables (the old version).
+func (e *env) versionConn(schema, managed string) *pgx.Conn {
+	e.t.Helper()
+	u := e.db.URL
+	if schema != "" {
+		u = withOption(e.t, u, "-c search_path="+schema+","+managed)
+	}
+	conn, err := pgx.Connect(e.ctx, u)
+	if err != nil {
+		e.t.Fatalf("connect as %q: %v", schema, err)
+	}
+	e.t.Cleanup(func() { conn.Close(context.Background()) })
+	return conn
+}
+
+func withOption(t *testing.T, connURL, opt string) string {
+	t.Helper()
+	u, err := url.Parse(connURL)
+	if err != nil {
+		t.Fatalf("parse %s: %v", connURL, err)
+	}
+	q := u.Query()
+	q.Set("options", opt)
+	u.RawQuery = strings.ReplaceAll(q.Encode(), "+", "%20")
+	return u.String()
+}
+
+// exec runs SQL on conn and fails the test on error.
+func exec(t *testing.T, ctx context.Context, conn *pgx.Conn, sql string, args ...any) {
+	t.Helper()
+	if _, err := conn.Exec(ctx, sql, args...); err != nil {
+		t.Fatalf("exec %q: %v", sql, err)
+	}
+}
+
+// queryStrings returns the rows of a query as strings (each row's columns
+// joined by "|", NULL as "NULL").
+func queryStrings(t *testing.T, ctx context.Context, conn *pgx.Conn, sql string, args ...any) []string {
+	t.Helper()
+	rows, err := conn.Query(ctx, sql, args...)
+	if err != nil {
+		t.Fatalf("query %q: %v", sql, err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		vals, err := rows.Values()
+		if err != nil {
+			t.Fatalf("query %q: %v", sql, err)
+		}
+		parts := make([]string, len(vals))
+		for i, v := range vals {
+			if v == nil {
+				parts[i] = "NULL"
+			} else {
+				parts[i] = strings.TrimSpace(fmtValue(v))
+			}
+		}
+		out = append(out, strings.Join(parts, "|"))
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatalf("query %q: %v", sql, err)
+	}
+	return out
+}
+
+// snapshot is the catalog of the given schemas.
+func (e *env) snapshot(schemas ...string) string {
+	e.t.Helper()
+	conn := e.db.Conn(e.t)
+	s, err := pgtest.Snapshot(e.ctx, conn, schemas...)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return s
+}
+
+// assertClean fails the test if anything temporary of strata's is left: a
+// column or constraint named _strata*, a sync trigger, a function in the
+// state schema, or a phase row.
+func (e *env) assertClean(stateSchema string) {
+	e.t.Helper()
+	if stateSchema == "" {
+		stateSchema = "strata"
+	}
+	conn := e.db.Conn(e.t)
+	checks := map[string]string{
+		"temporary columns": `SELECT n.nspname || '.' || c.relname || '.' || a.attname FROM pg_attribute a
+			JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+			WHERE a.attname LIKE '\_strata%' AND NOT a.attisdropped AND a.attnum > 0`,
+		"temporary constraints": `SELECT conname FROM pg_constraint WHERE conname LIKE '\_strata%'`,
+		"sync triggers":         `SELECT tgname FROM pg_trigger WHERE tgname LIKE '\_strata%'`,
+		"functions in the state schema": `SELECT p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+			WHERE n.nspname = '` + stateSchema + `'`,
+		"phase rows":  `SELECT schema_name FROM "` + stateSchema + `".phase`,
+		"checkpoints": `SELECT step FROM "` + stateSchema + `".backfill`,
+	}
+	for what, q := range checks {
+		if got := queryStrings(e.t, e.ctx, conn, q); len(got) > 0 {
+			e.t.Errorf("left behind: %s: %v", what, got)
+		}
+	}
+}
+
+// schemas lists the non-system schemas.
+func (e *env) schemas() []string {
+	e.t.Helper()
+	conn := e.db.Conn(e.t)
+	return queryStrings(e.t, e.ctx, conn, `SELECT nspname FROM pg_namespace
+		WHERE nspname NOT LIKE 'pg\_%' AND nspname <> 'information_schema' ORDER BY 1`)
+}
