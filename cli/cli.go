@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -132,24 +131,14 @@ func (g *globals) migrator() (*engine.Migrator, error) {
 
 // load reads the migrations folder.
 func (g *globals) load(m *engine.Migrator) ([]*migration.Migration, error) {
-	dir := g.dir
-	if _, err := os.Stat(dir); err != nil {
-		return nil, fmt.Errorf("migrations folder %s: %w", dir, errors.Unwrap(err))
-	}
-	abs, err := filepath.Abs(dir)
+	info, err := os.Stat(g.dir)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("migrations folder %s: %w", g.dir, errors.Unwrap(err))
 	}
-	parent, base := filepath.Dir(abs), filepath.Base(abs)
-	migs, err := m.Load(os.DirFS(parent), base)
-	if err != nil {
-		return nil, err
+	if !info.IsDir() {
+		return nil, fmt.Errorf("migrations folder %s: not a folder", g.dir)
 	}
-	// Report files relative to what the user typed.
-	for _, mg := range migs {
-		mg.File = filepath.Join(dir, filepath.Base(mg.File))
-	}
-	return migs, nil
+	return m.LoadDir(g.dir)
 }
 
 func (g *globals) initCmd() *cobra.Command {

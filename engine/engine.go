@@ -103,6 +103,20 @@ func (m *Migrator) Load(fsys fs.FS, dir string) ([]*migration.Migration, error) 
 	if err != nil {
 		return nil, err
 	}
+	return m.validate(migs)
+}
+
+// LoadDir reads and validates the migrations in a folder of the operating
+// system's file system; errors name files as dir/file.
+func (m *Migrator) LoadDir(dir string) ([]*migration.Migration, error) {
+	migs, err := migration.LoadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	return m.validate(migs)
+}
+
+func (m *Migrator) validate(migs []*migration.Migration) ([]*migration.Migration, error) {
 	var errs []error
 	for _, mg := range migs {
 		if err := mg.Validate(m.opts.Schema); err != nil {
