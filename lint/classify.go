@@ -1,0 +1,649 @@
+package lint
+
+import (
+	"strings"
+
+	"github.com/strata-db/strata/internal/pgquery"
+)
+
+// Classify returns the relation-level locks PostgreSQL takes to run stmt:
+// one Lock per relation named in (or known to be affected by) the
+// statement, with the strongest mode taken on it and whether the relation is
+// rewritten or scanned under that lock. The modes follow PostgreSQL's
+// AlterTableGetLockLevel and the lock levels each command documents; an
+// ALTER TABLE with several subcommands takes the strongest of them.
+//
+// Classify looks at stmt alone; facts that need earlier statements (a table
+// created earlier, a CHECK constraint validated earlier, the old type of a
+// column) are unknown to it, and it then assumes the costlier case. Use
+// ClassifySQL to classify a sequence of statements with that context.
+// Statements that lock no relation (SET, CREATE FUNCTION, ...) return nil.
+func Classify(stmt *pgquery.Statement, cfg Config) []Lock {
+	c := cfg.normalized()
+	return classify(stmt, newState(&c, nil, c.InTransaction))
+}
+
+// StatementLocks is one statement of ClassifySQL's input with its locks.
+type StatementLocks struct {
+	Statement string `json:"statement"`
+	Line      int    `json:"line"`
+	Column    int    `json:"column"`
+	Locks     []Lock `json:"locks"`
+	// NoTransaction is set when PostgreSQL refuses to run the statement
+	// inside a transaction block (CREATE INDEX CONCURRENTLY, VACUUM, ...).
+	NoTransaction bool `json:"no_transaction,omitempty"`
+}
+
+// ClassifySQL parses sql and classifies each statement in order, using what
+// the earlier statements tell (tables created, constraints validated, column
+// types, SET TIME ZONE) as LintSQL does.
+func ClassifySQL(sql string, cfg Config) ([]StatementLocks, error) {
+	c := cfg.normalized()
+	f, err := pgquery.Parse(sql)
+	if err != nil {
+		return nil, errorf("classify: %w", err)
+	}
+	cat := newCatalog()
+	if err := cat.addColumnTypes(c.ColumnTypes); err != nil {
+		return nil, err
+	}
+	st := newState(&c, cat, c.InTransaction)
+	out := make([]StatementLocks, 0, len(f.Statements))
+	for _, s := range f.Statements {
+		locks := classify(s, st)
+		noTx, _ := cannotRunInTransaction(s, c.PGVersion)
+		out = append(out, StatementLocks{
+			Statement:     s.Text,
+			Line:          s.Pos.Line,
+			Column:        s.Pos.Column,
+			Locks:         locks,
+			NoTransaction: noTx,
+		})
+		st.apply(s, locks)
+	}
+	return out, nil
+}
+
+// lockSet accumulates locks, one per relation.
+type lockSet struct {
+	locks []Lock
+}
+
+func (ls *lockSet) add(rel string, mode LockMode, rewrite, scan bool) {
+	if rel == "" || mode == NoLock {
+		return
+	}
+	k := relKey(rel)
+	for i := range ls.locks {
+		l := &ls.locks[i]
+		if relKey(l.Relation) == k {
+			l.Mode = max(l.Mode, mode)
+			l.Rewrite = l.Rewrite || rewrite
+			l.Scan = (l.Scan || scan) && !l.Rewrite
+			return
+		}
+	}
+	ls.locks = append(ls.locks, Lock{Relation: rel, Mode: mode, Rewrite: rewrite, Scan: scan && !rewrite})
+}
+
+// classify is Classify with the file's state (never nil).
+func classify(s *pgquery.Statement, st *state) []Lock {
+	var ls lockSet
+	n := s.Node
+	pg := st.cfg.PGVersion
+	switch {
+	case n.GetAlterTableStmt() != nil:
+		at := n.GetAlterTableStmt()
+		for _, c := range at.Cmds {
+			if cmd := c.GetAlterTableCmd(); cmd != nil {
+				alterCmdLocks(st, at, cmd, &ls)
+			}
+		}
+	case n.GetIndexStmt() != nil:
+		is := n.GetIndexStmt()
+		mode := Share
+		if is.Concurrent {
+			mode = ShareUpdateExclusive
+		}
+		ls.add(relName(is.Relation), mode, false, true)
+	case n.GetDropStmt() != nil:
+		dropLocks(st, n.GetDropStmt(), &ls)
+	case n.GetRenameStmt() != nil:
+		rs := n.GetRenameStmt()
+		switch rs.RenameType {
+		case pgquery.ObjectType_OBJECT_INDEX:
+			mode := AccessExclusive
+			if pg >= 12 {
+				mode = ShareUpdateExclusive
+			}
+			ls.add(relName(rs.Relation), mode, false, false)
+		case pgquery.ObjectType_OBJECT_TABLE, pgquery.ObjectType_OBJECT_VIEW, pgquery.ObjectType_OBJECT_MATVIEW,
+			pgquery.ObjectType_OBJECT_FOREIGN_TABLE, pgquery.ObjectType_OBJECT_SEQUENCE,
+			pgquery.ObjectType_OBJECT_COLUMN, pgquery.ObjectType_OBJECT_TABCONSTRAINT,
+			pgquery.ObjectType_OBJECT_TRIGGER, pgquery.ObjectType_OBJECT_POLICY, pgquery.ObjectType_OBJECT_RULE:
+			ls.add(relName(rs.Relation), AccessExclusive, false, false)
+		}
+	case n.GetAlterObjectSchemaStmt() != nil:
+		as := n.GetAlterObjectSchemaStmt()
+		if as.Relation != nil {
+			ls.add(relName(as.Relation), AccessExclusive, false, false)
+		}
+	case n.GetCreateStmt() != nil:
+		createLocks(n.GetCreateStmt(), &ls)
+	case n.GetVacuumStmt() != nil:
+		vs := n.GetVacuumStmt()
+		full := vs.IsVacuumcmd && hasOption(vs.Options, "full")
+		for _, r := range vs.Rels {
+			if vr := r.GetVacuumRelation(); vr != nil {
+				switch {
+				case full:
+					ls.add(relName(vr.Relation), AccessExclusive, true, false)
+				case vs.IsVacuumcmd:
+					ls.add(relName(vr.Relation), ShareUpdateExclusive, false, true)
+				default: // ANALYZE reads a sample
+					ls.add(relName(vr.Relation), ShareUpdateExclusive, false, false)
+				}
+			}
+		}
+	case n.GetClusterStmt() != nil:
+		if rv := n.GetClusterStmt().Relation; rv != nil {
+			ls.add(relName(rv), AccessExclusive, true, false)
+		}
+	case n.GetReindexStmt() != nil:
+		rs := n.GetReindexStmt()
+		conc := hasOption(rs.Params, "concurrently")
+		tableMode, indexMode := Share, AccessExclusive
+		if conc {
+			tableMode, indexMode = ShareUpdateExclusive, ShareUpdateExclusive
+		}
+		switch rs.Kind {
+		case pgquery.ReindexObjectType_REINDEX_OBJECT_INDEX:
+			idx := relName(rs.Relation)
+			ls.add(idx, indexMode, false, false)
+			if t, ok := st.indexTable[relKey(idx)]; ok {
+				ls.add(t, tableMode, false, true)
+			}
+		case pgquery.ReindexObjectType_REINDEX_OBJECT_TABLE:
+			ls.add(relName(rs.Relation), tableMode, false, true)
+		}
+	case n.GetRefreshMatViewStmt() != nil:
+		rm := n.GetRefreshMatViewStmt()
+		if rm.Concurrent {
+			ls.add(relName(rm.Relation), Exclusive, false, true)
+		} else {
+			ls.add(relName(rm.Relation), AccessExclusive, true, false)
+		}
+	case n.GetLockStmt() != nil:
+		lk := n.GetLockStmt()
+		mode := LockMode(lk.Mode)
+		if mode < AccessShare || mode > AccessExclusive {
+			mode = AccessExclusive
+		}
+		for _, r := range lk.Relations {
+			ls.add(relName(r.GetRangeVar()), mode, false, false)
+		}
+	case n.GetTruncateStmt() != nil:
+		for _, r := range n.GetTruncateStmt().Relations {
+			ls.add(relName(r.GetRangeVar()), AccessExclusive, false, false)
+		}
+	case n.GetCreateTrigStmt() != nil:
+		ls.add(relName(n.GetCreateTrigStmt().Relation), ShareRowExclusive, false, false)
+	case n.GetCreatePolicyStmt() != nil:
+		ls.add(relName(n.GetCreatePolicyStmt().Table), AccessExclusive, false, false)
+	case n.GetAlterPolicyStmt() != nil:
+		ls.add(relName(n.GetAlterPolicyStmt().Table), AccessExclusive, false, false)
+	case n.GetRuleStmt() != nil:
+		ls.add(relName(n.GetRuleStmt().Relation), AccessExclusive, false, false)
+	case n.GetCommentStmt() != nil:
+		commentLocks(n.GetCommentStmt(), &ls)
+	case n.GetCreateStatsStmt() != nil:
+		for _, r := range n.GetCreateStatsStmt().Relations {
+			ls.add(relName(r.GetRangeVar()), ShareUpdateExclusive, false, false)
+		}
+	case n.GetAlterSeqStmt() != nil:
+		ls.add(relName(n.GetAlterSeqStmt().Sequence), ShareRowExclusive, false, false)
+	case n.GetAlterDomainStmt() != nil:
+		ad := n.GetAlterDomainStmt()
+		// Adding a constraint or NOT NULL checks every column of the domain
+		// under SHARE; VALIDATE does too before PostgreSQL 19.
+		mode := NoLock
+		switch {
+		case ad.Subtype == "O", ad.Subtype == "C" && ad.Def.GetConstraint() != nil && !ad.Def.GetConstraint().SkipValidation:
+			mode = Share
+		case ad.Subtype == "V" && pg < 19:
+			mode = Share
+		case ad.Subtype == "V":
+			mode = ShareUpdateExclusive
+		}
+		if mode != NoLock {
+			for _, t := range st.tablesUsingType(qualified(ad.TypeName)) {
+				ls.add(t, mode, false, true)
+			}
+		}
+	case n.GetViewStmt() != nil:
+		vs := n.GetViewStmt()
+		readLocks(vs.Query, &ls)
+		if vs.Replace {
+			ls.add(relName(vs.View), AccessExclusive, false, false)
+		}
+	case n.GetCreateTableAsStmt() != nil:
+		readLocks(n.GetCreateTableAsStmt().Query, &ls)
+	case n.GetSelectStmt() != nil, n.GetInsertStmt() != nil, n.GetUpdateStmt() != nil,
+		n.GetDeleteStmt() != nil, n.GetMergeStmt() != nil:
+		dmlLocks(n, &ls)
+	}
+	return ls.locks
+}
+
+// alterCmdLocks adds the locks of one ALTER TABLE subcommand.
+func alterCmdLocks(st *state, at *pgquery.AlterTableStmt, cmd *pgquery.AlterTableCmd, ls *lockSet) {
+	table := relName(at.Relation)
+	pg := st.cfg.PGVersion
+	switch cmd.Subtype {
+	case pgquery.AlterTableType_AT_AddColumn:
+		cd := cmd.Def.GetColumnDef()
+		if cd == nil {
+			ls.add(table, AccessExclusive, false, false)
+			return
+		}
+		eff := addColumnEffect(cd, pg)
+		ls.add(table, AccessExclusive, eff.rewrite, eff.scan)
+		for _, c := range columnConstraints(cd, pgquery.ConstrType_CONSTR_FOREIGN) {
+			ls.add(relName(c.Pktable), ShareRowExclusive, false, false)
+		}
+	case pgquery.AlterTableType_AT_SetNotNull:
+		scan := pg < 12 || !st.provenNotNull(table, cmd.Name)
+		ls.add(table, AccessExclusive, false, scan)
+	case pgquery.AlterTableType_AT_SetExpression, pgquery.AlterTableType_AT_SetLogged,
+		pgquery.AlterTableType_AT_SetUnLogged, pgquery.AlterTableType_AT_SetAccessMethod,
+		pgquery.AlterTableType_AT_SetTableSpace:
+		ls.add(table, AccessExclusive, true, false)
+	case pgquery.AlterTableType_AT_SetStatistics, pgquery.AlterTableType_AT_SetOptions,
+		pgquery.AlterTableType_AT_ResetOptions, pgquery.AlterTableType_AT_ClusterOn,
+		pgquery.AlterTableType_AT_DropCluster:
+		ls.add(table, ShareUpdateExclusive, false, false)
+	case pgquery.AlterTableType_AT_SetRelOptions, pgquery.AlterTableType_AT_ResetRelOptions:
+		ls.add(table, relOptionsLock(listItems(cmd.Def)), false, false)
+	case pgquery.AlterTableType_AT_EnableTrig, pgquery.AlterTableType_AT_EnableAlwaysTrig,
+		pgquery.AlterTableType_AT_EnableReplicaTrig, pgquery.AlterTableType_AT_EnableTrigAll,
+		pgquery.AlterTableType_AT_EnableTrigUser, pgquery.AlterTableType_AT_DisableTrig,
+		pgquery.AlterTableType_AT_DisableTrigAll, pgquery.AlterTableType_AT_DisableTrigUser:
+		ls.add(table, ShareRowExclusive, false, false)
+	case pgquery.AlterTableType_AT_AddInherit:
+		ls.add(table, AccessExclusive, false, false)
+		ls.add(relName(cmd.Def.GetRangeVar()), ShareUpdateExclusive, false, false)
+	case pgquery.AlterTableType_AT_AddConstraint:
+		con := cmd.Def.GetConstraint()
+		if con == nil {
+			ls.add(table, AccessExclusive, false, false)
+			return
+		}
+		switch con.Contype {
+		case pgquery.ConstrType_CONSTR_FOREIGN:
+			ls.add(table, ShareRowExclusive, false, !con.SkipValidation)
+			ls.add(relName(con.Pktable), ShareRowExclusive, false, false)
+		case pgquery.ConstrType_CONSTR_CHECK:
+			ls.add(table, AccessExclusive, false, !con.SkipValidation)
+		case pgquery.ConstrType_CONSTR_PRIMARY, pgquery.ConstrType_CONSTR_UNIQUE:
+			ls.add(table, AccessExclusive, false, con.Indexname == "")
+		case pgquery.ConstrType_CONSTR_EXCLUSION:
+			ls.add(table, AccessExclusive, false, true)
+		default:
+			ls.add(table, AccessExclusive, false, false)
+		}
+	case pgquery.AlterTableType_AT_ValidateConstraint:
+		ls.add(table, ShareUpdateExclusive, false, true)
+		if c := st.constraint(table, cmd.Name); c != nil && c.kind == pgquery.ConstrType_CONSTR_FOREIGN {
+			ls.add(c.refTable, RowShare, false, false)
+		}
+	case pgquery.AlterTableType_AT_DropConstraint:
+		ls.add(table, AccessExclusive, false, false)
+		if c := st.constraint(table, cmd.Name); c != nil && c.kind == pgquery.ConstrType_CONSTR_FOREIGN {
+			ls.add(c.refTable, AccessExclusive, false, false)
+		}
+	case pgquery.AlterTableType_AT_AlterColumnType:
+		rewrite, _ := alterTypeRewrites(st, table, cmd)
+		ls.add(table, AccessExclusive, rewrite, false)
+	case pgquery.AlterTableType_AT_AttachPartition:
+		pc := cmd.Def.GetPartitionCmd()
+		if at.Objtype == pgquery.ObjectType_OBJECT_INDEX {
+			ls.add(table, ShareUpdateExclusive, false, false)
+			if pc != nil {
+				ls.add(relName(pc.Name), AccessExclusive, false, false)
+			}
+			return
+		}
+		parentMode := ShareUpdateExclusive
+		if pg < 12 {
+			parentMode = AccessExclusive
+		}
+		ls.add(table, parentMode, false, false)
+		if pc != nil {
+			part := relName(pc.Name)
+			ls.add(part, AccessExclusive, false, !st.hasValidatedCheck(part))
+		}
+	case pgquery.AlterTableType_AT_DetachPartition:
+		mode := AccessExclusive
+		pc := cmd.Def.GetPartitionCmd()
+		if pc != nil && pc.Concurrent {
+			mode = ShareUpdateExclusive
+		}
+		ls.add(table, mode, false, false)
+		if pc != nil {
+			ls.add(relName(pc.Name), mode, false, false)
+		}
+	case pgquery.AlterTableType_AT_DetachPartitionFinalize:
+		ls.add(table, ShareUpdateExclusive, false, false)
+		if pc := cmd.Def.GetPartitionCmd(); pc != nil {
+			ls.add(relName(pc.Name), ShareUpdateExclusive, false, false)
+		}
+	default:
+		// Everything else (SET DEFAULT, DROP NOT NULL, DROP COLUMN, ALTER
+		// CONSTRAINT, OWNER TO, SET STORAGE, SET COMPRESSION, identity
+		// changes, REPLICA IDENTITY, row security, rules, NO INHERIT, OF,
+		// ...) takes ACCESS EXCLUSIVE for a catalog change.
+		ls.add(table, AccessExclusive, false, false)
+	}
+}
+
+// shareUpdateRelOptions are the storage parameters PostgreSQL changes under
+// SHARE UPDATE EXCLUSIVE (their lockmode in reloptions.c); any other takes
+// ACCESS EXCLUSIVE.
+var accessExclusiveRelOptions = map[string]bool{
+	"user_catalog_table": true, "security_barrier": true, "security_invoker": true, "check_option": true,
+}
+
+var shareUpdateRelOptions = map[string]bool{
+	"fillfactor": true, "toast_tuple_target": true, "parallel_workers": true, "vacuum_index_cleanup": true,
+	"vacuum_truncate": true, "log_autovacuum_min_duration": true, "deduplicate_items": true,
+	"fastupdate": true, "gin_pending_list_limit": true, "buffering": true, "pages_per_range": true,
+	"autosummarize": true,
+}
+
+func relOptionsLock(defs []*pgquery.Node) LockMode {
+	mode := ShareUpdateExclusive
+	for _, d := range defs {
+		de := d.GetDefElem()
+		if de == nil {
+			return AccessExclusive
+		}
+		name := strings.ToLower(de.Defname)
+		switch {
+		case accessExclusiveRelOptions[name]:
+			return AccessExclusive
+		case shareUpdateRelOptions[name], strings.HasPrefix(name, "autovacuum_"):
+		default:
+			mode = AccessExclusive
+		}
+	}
+	return mode
+}
+
+// columnEffect is what adding a column does to the table's rows.
+type columnEffect struct {
+	rewrite bool
+	scan    bool
+	why     string // why it rewrites
+	kind    string // "default", "identity", "serial", "generated" for rewrites
+}
+
+// addColumnEffect tells whether ADD COLUMN cd rewrites or scans the table.
+func addColumnEffect(cd *pgquery.ColumnDef, pgVersion int) columnEffect {
+	var e columnEffect
+	base := typeBase(cd.TypeName)
+	switch {
+	case serialTypes[base] != "" && len(cd.TypeName.ArrayBounds) == 0:
+		e.rewrite, e.kind, e.why = true, "serial", base+" fills every existing row from a sequence"
+	case cd.Identity != "" || len(columnConstraints(cd, pgquery.ConstrType_CONSTR_IDENTITY)) > 0:
+		e.rewrite, e.kind, e.why = true, "identity", "an identity column fills every existing row from a sequence"
+	case len(columnConstraints(cd, pgquery.ConstrType_CONSTR_GENERATED)) > 0:
+		e.rewrite, e.kind, e.why = true, "generated", "a stored generated column is computed and written for every existing row"
+	default:
+		if def := columnDefault(cd); def != nil && !isNullConst(def) {
+			if pgVersion < 11 {
+				e.rewrite, e.kind, e.why = true, "default", "before PostgreSQL 11 any non-null default is written into every existing row"
+			} else if fn, volatile := volatileCall(def); volatile {
+				e.rewrite, e.kind = true, "default"
+				e.why = "the default calls " + fn + "(), which is volatile (or not known to be stable), so it is evaluated and written for every existing row"
+			}
+		}
+	}
+	if e.rewrite {
+		return e
+	}
+	hasDefault := columnDefault(cd) != nil && !isNullConst(columnDefault(cd))
+	for _, n := range cd.Constraints {
+		c := n.GetConstraint()
+		if c == nil {
+			continue
+		}
+		switch c.Contype {
+		case pgquery.ConstrType_CONSTR_CHECK, pgquery.ConstrType_CONSTR_PRIMARY, pgquery.ConstrType_CONSTR_UNIQUE,
+			pgquery.ConstrType_CONSTR_EXCLUSION, pgquery.ConstrType_CONSTR_FOREIGN:
+			e.scan = true
+		case pgquery.ConstrType_CONSTR_NOTNULL:
+			if !hasDefault {
+				e.scan = true
+			}
+		}
+	}
+	return e
+}
+
+// alterTypeRewrites tells whether ALTER COLUMN TYPE rewrites the table; the
+// reason explains a rewrite, or that the old type is unknown.
+func alterTypeRewrites(st *state, table string, cmd *pgquery.AlterTableCmd) (bool, string) {
+	cd := cmd.Def.GetColumnDef()
+	if cd == nil || cd.TypeName == nil {
+		return true, "the new type is unknown"
+	}
+	if !usingIsIdentity(cd.RawDefault, cmd.Name, cd.TypeName) {
+		return true, "the USING expression computes a new value for every row"
+	}
+	old := st.cat.get(table, cmd.Name)
+	if old == nil {
+		return true, "the column's current type is unknown; only a binary-coercible change avoids the rewrite"
+	}
+	return typeChangeRewrites(old, cd.TypeName, st.cfg.PGVersion, st.utc())
+}
+
+func dropLocks(st *state, ds *pgquery.DropStmt, ls *lockSet) {
+	switch ds.RemoveType {
+	case pgquery.ObjectType_OBJECT_INDEX:
+		mode := AccessExclusive
+		if ds.Concurrent {
+			mode = ShareUpdateExclusive
+		}
+		for _, o := range ds.Objects {
+			idx := qualified(listItems(o))
+			ls.add(idx, mode, false, false)
+			if t, ok := st.indexTable[relKey(idx)]; ok {
+				ls.add(t, mode, false, false)
+			}
+		}
+	case pgquery.ObjectType_OBJECT_TABLE, pgquery.ObjectType_OBJECT_VIEW, pgquery.ObjectType_OBJECT_MATVIEW,
+		pgquery.ObjectType_OBJECT_SEQUENCE, pgquery.ObjectType_OBJECT_FOREIGN_TABLE:
+		for _, o := range ds.Objects {
+			rel := qualified(listItems(o))
+			ls.add(rel, AccessExclusive, false, false)
+			// Dropping a table drops its foreign keys, which locks the tables
+			// they reference.
+			k := relKey(rel)
+			for _, c := range st.constraints {
+				if c.table == k && c.kind == pgquery.ConstrType_CONSTR_FOREIGN {
+					ls.add(c.refTable, AccessExclusive, false, false)
+				}
+			}
+		}
+	case pgquery.ObjectType_OBJECT_TRIGGER, pgquery.ObjectType_OBJECT_POLICY, pgquery.ObjectType_OBJECT_RULE:
+		for _, o := range ds.Objects {
+			items := strs(listItems(o))
+			if len(items) >= 2 {
+				ls.add(strings.Join(items[:len(items)-1], "."), AccessExclusive, false, false)
+			}
+		}
+	}
+}
+
+func createLocks(cs *pgquery.CreateStmt, ls *lockSet) {
+	for _, r := range cs.InhRelations {
+		if cs.Partbound != nil {
+			// CREATE TABLE ... PARTITION OF locks the parent like ATTACH
+			// PARTITION did before PostgreSQL 12.
+			ls.add(relName(r.GetRangeVar()), AccessExclusive, false, false)
+		} else {
+			ls.add(relName(r.GetRangeVar()), ShareUpdateExclusive, false, false)
+		}
+	}
+	self := relKey(relName(cs.Relation))
+	fk := func(c *pgquery.Constraint) {
+		if c != nil && c.Contype == pgquery.ConstrType_CONSTR_FOREIGN && relKey(relName(c.Pktable)) != self {
+			ls.add(relName(c.Pktable), ShareRowExclusive, false, false)
+		}
+	}
+	for _, e := range cs.TableElts {
+		if cd := e.GetColumnDef(); cd != nil {
+			for _, c := range cd.Constraints {
+				fk(c.GetConstraint())
+			}
+		}
+		fk(e.GetConstraint())
+		if like := e.GetTableLikeClause(); like != nil {
+			ls.add(relName(like.Relation), AccessShare, false, false)
+		}
+	}
+	for _, c := range cs.Constraints {
+		fk(c.GetConstraint())
+	}
+}
+
+func commentLocks(cs *pgquery.CommentStmt, ls *lockSet) {
+	items := strs(listItems(cs.Object))
+	switch cs.Objtype {
+	case pgquery.ObjectType_OBJECT_TABLE, pgquery.ObjectType_OBJECT_VIEW, pgquery.ObjectType_OBJECT_MATVIEW,
+		pgquery.ObjectType_OBJECT_INDEX, pgquery.ObjectType_OBJECT_SEQUENCE, pgquery.ObjectType_OBJECT_FOREIGN_TABLE:
+		ls.add(strings.Join(items, "."), ShareUpdateExclusive, false, false)
+	case pgquery.ObjectType_OBJECT_COLUMN, pgquery.ObjectType_OBJECT_TABCONSTRAINT, pgquery.ObjectType_OBJECT_TRIGGER,
+		pgquery.ObjectType_OBJECT_POLICY, pgquery.ObjectType_OBJECT_RULE:
+		if len(items) >= 2 {
+			ls.add(strings.Join(items[:len(items)-1], "."), ShareUpdateExclusive, false, false)
+		}
+	}
+}
+
+// readLocks adds ACCESS SHARE on every relation a query reads (common table
+// expressions excluded).
+func readLocks(q *pgquery.Node, ls *lockSet) {
+	if q == nil {
+		return
+	}
+	ctes := map[string]bool{}
+	pgquery.Walk(q, func(n *pgquery.Node) bool {
+		if c := n.GetCommonTableExpr(); c != nil {
+			ctes[c.Ctename] = true
+		}
+		return true
+	})
+	pgquery.Walk(q, func(n *pgquery.Node) bool {
+		if rv := n.GetRangeVar(); rv != nil && !(rv.Schemaname == "" && ctes[rv.Relname]) {
+			ls.add(relName(rv), AccessShare, false, false)
+		}
+		return true
+	})
+}
+
+// dmlLocks classifies SELECT, INSERT, UPDATE, DELETE and MERGE.
+func dmlLocks(n *pgquery.Node, ls *lockSet) {
+	switch {
+	case n.GetInsertStmt() != nil:
+		ls.add(relName(n.GetInsertStmt().Relation), RowExclusive, false, false)
+	case n.GetUpdateStmt() != nil:
+		u := n.GetUpdateStmt()
+		ls.add(relName(u.Relation), RowExclusive, false, u.WhereClause == nil)
+	case n.GetDeleteStmt() != nil:
+		d := n.GetDeleteStmt()
+		ls.add(relName(d.Relation), RowExclusive, false, d.WhereClause == nil)
+	case n.GetMergeStmt() != nil:
+		ls.add(relName(n.GetMergeStmt().Relation), RowExclusive, false, true)
+	case n.GetSelectStmt() != nil:
+		sel := n.GetSelectStmt()
+		for _, lc := range sel.LockingClause {
+			c := lc.GetLockingClause()
+			if c == nil {
+				continue
+			}
+			if len(c.LockedRels) == 0 {
+				for _, f := range sel.FromClause {
+					if rv := f.GetRangeVar(); rv != nil {
+						ls.add(relName(rv), RowShare, false, false)
+					}
+				}
+			}
+			for _, r := range c.LockedRels {
+				ls.add(relName(r.GetRangeVar()), RowShare, false, false)
+			}
+		}
+	}
+	readLocks(n, ls)
+}
+
+// tablesUsingType returns the known tables with a column of type typ.
+func (st *state) tablesUsingType(typ string) []string {
+	var out []string
+	for table, cols := range st.cat.cols {
+		for _, tn := range cols {
+			if qualified(tn.Names) == typ {
+				out = append(out, table)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// cannotRunInTransaction reports whether PostgreSQL refuses to run s inside
+// a transaction block, and names the command.
+func cannotRunInTransaction(s *pgquery.Statement, pgVersion int) (bool, string) {
+	n := s.Node
+	switch {
+	case n.GetIndexStmt() != nil && n.GetIndexStmt().Concurrent:
+		return true, "CREATE INDEX CONCURRENTLY"
+	case n.GetDropStmt() != nil && n.GetDropStmt().Concurrent:
+		return true, "DROP INDEX CONCURRENTLY"
+	case n.GetReindexStmt() != nil:
+		rs := n.GetReindexStmt()
+		if hasOption(rs.Params, "concurrently") {
+			return true, "REINDEX CONCURRENTLY"
+		}
+		if rs.Kind == pgquery.ReindexObjectType_REINDEX_OBJECT_SYSTEM || rs.Kind == pgquery.ReindexObjectType_REINDEX_OBJECT_DATABASE {
+			return true, "REINDEX " + strings.TrimPrefix(rs.Kind.String(), "REINDEX_OBJECT_")
+		}
+	case n.GetAlterTableStmt() != nil:
+		for _, c := range n.GetAlterTableStmt().Cmds {
+			cmd := c.GetAlterTableCmd()
+			if cmd == nil {
+				continue
+			}
+			if pc := cmd.Def.GetPartitionCmd(); pc != nil && pc.Concurrent && cmd.Subtype == pgquery.AlterTableType_AT_DetachPartition {
+				return true, "DETACH PARTITION CONCURRENTLY"
+			}
+		}
+	case n.GetVacuumStmt() != nil && n.GetVacuumStmt().IsVacuumcmd:
+		return true, "VACUUM"
+	case n.GetCreatedbStmt() != nil:
+		return true, "CREATE DATABASE"
+	case n.GetDropdbStmt() != nil:
+		return true, "DROP DATABASE"
+	case n.GetCreateTableSpaceStmt() != nil:
+		return true, "CREATE TABLESPACE"
+	case n.GetDropTableSpaceStmt() != nil:
+		return true, "DROP TABLESPACE"
+	case n.GetAlterSystemStmt() != nil:
+		return true, "ALTER SYSTEM"
+	case n.GetClusterStmt() != nil && n.GetClusterStmt().Relation == nil:
+		return true, "CLUSTER without a table"
+	case n.GetAlterEnumStmt() != nil && n.GetAlterEnumStmt().OldVal == "" && pgVersion < 12:
+		return true, "ALTER TYPE ... ADD VALUE (before PostgreSQL 12)"
+	}
+	return false, ""
+}

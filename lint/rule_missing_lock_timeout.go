@@ -1,0 +1,40 @@
+package lint
+
+func init() {
+	register(&Rule{
+		Code:     "SA015",
+		Name:     "missing-lock-timeout",
+		Group:    GroupTimeout,
+		Severity: SeverityWarning,
+		Message:  "a statement needing a lock that blocks reads or writes runs without lock_timeout",
+		Why: "A statement that needs a lock conflicting with the application's (SHARE and stronger block writes, " +
+			"ACCESS EXCLUSIVE also blocks reads) waits for every running transaction that touched the table, and " +
+			"while it waits every later query on the table queues behind it. Without lock_timeout, one long-running " +
+			"query turns a millisecond catalog change into an outage.",
+		SafeWay: "SET lock_timeout = '2s' (or SET LOCAL inside the transaction) before the statement, and retry the " +
+			"migration when it times out. strata's own runner sets it; tell the linter with Config.AssumeLockTimeout " +
+			"(strata lint --assume-lock-timeout) when your runner does.",
+		check: checkMissingLockTimeout,
+	})
+}
+
+func checkMissingLockTimeout(p *pass, s *stmtCtx) {
+	if p.st.lockTimeout() {
+		return
+	}
+	var need []Lock
+	for _, l := range s.locks {
+		if !l.Mode.BlocksWrites() || !p.existing(l.Relation) {
+			continue
+		}
+		if h, ok := p.st.held[relKey(l.Relation)]; ok && p.st.inTx && h.Mode >= l.Mode {
+			continue // already held by this transaction: no new wait
+		}
+		need = append(need, l)
+	}
+	if len(need) == 0 {
+		return
+	}
+	p.report(s, s.Pos.Offset, "statement takes %s with no lock_timeout set: while it waits for the lock, queries on the table queue behind it",
+		describeLocks(need))
+}
