@@ -537,19 +537,25 @@ func readLocks(q *pgquery.Node, ls *lockSet) {
 	if q == nil {
 		return
 	}
-	ctes := map[string]bool{}
+	var ctes map[string]bool
+	var rels []*pgquery.RangeVar
 	pgquery.Walk(q, func(n *pgquery.Node) bool {
-		if c := n.GetCommonTableExpr(); c != nil {
-			ctes[c.Ctename] = true
+		switch {
+		case n.GetRangeVar() != nil:
+			rels = append(rels, n.GetRangeVar())
+		case n.GetCommonTableExpr() != nil:
+			if ctes == nil {
+				ctes = map[string]bool{}
+			}
+			ctes[n.GetCommonTableExpr().Ctename] = true
 		}
 		return true
 	})
-	pgquery.Walk(q, func(n *pgquery.Node) bool {
-		if rv := n.GetRangeVar(); rv != nil && !(rv.Schemaname == "" && ctes[rv.Relname]) {
+	for _, rv := range rels {
+		if !(rv.Schemaname == "" && ctes[rv.Relname]) {
 			ls.add(relName(rv), AccessShare, false, false)
 		}
-		return true
-	})
+	}
 }
 
 // dmlLocks classifies SELECT, INSERT, UPDATE, DELETE and MERGE.

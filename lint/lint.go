@@ -199,7 +199,7 @@ func lintFile(file, src string, cfg *Config, cat *catalog) []Finding {
 	}
 	if cfg.Enabled(*registry[codeSyntax]) {
 		for _, e := range f.Errors {
-			p.reportRule(registry[codeSyntax], nil, e.Pos.Offset, "syntax error: "+e.Message)
+			p.reportRule(registry[codeSyntax], nil, e.Pos.Offset, e.Message)
 		}
 	}
 	p.stmts = make([]*stmtCtx, len(f.Statements))

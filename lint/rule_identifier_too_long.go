@@ -29,6 +29,9 @@ func checkIdentifierTooLong(p *pass, s *stmtCtx) {
 	default:
 		return
 	}
+	if !mayHaveLongIdentifier(s.Text) {
+		return
+	}
 	ids, err := pgquery.Identifiers(s.Text)
 	if err != nil {
 		return
@@ -40,4 +43,32 @@ func checkIdentifierTooLong(p *pass, s *stmtCtx) {
 			p.report(s, s.Pos.Offset+id.Offset, "identifier %s is %d bytes long: PostgreSQL truncates it to 63", quote(id.Name), len(id.Name))
 		}
 	}
+}
+
+// mayHaveLongIdentifier is a quick filter before scanning: whether text has a
+// run of more than 63 bytes without white space or punctuation, or a quoted
+// identifier that long.
+func mayHaveLongIdentifier(text string) bool {
+	run := 0
+	quoted := false
+	for i := 0; i < len(text); i++ {
+		c := text[i]
+		switch {
+		case c == '"':
+			quoted = !quoted
+			run = 0
+		case quoted:
+			run++
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == ',' || c == '(' || c == ')' || c == ';' ||
+			c == '.' || c == '=' || c == '\'' || c == ':' || c == '+' || c == '-' || c == '*' || c == '/' ||
+			c == '<' || c == '>':
+			run = 0
+		default:
+			run++
+		}
+		if run > maxIdentifierBytes {
+			return true
+		}
+	}
+	return false
 }

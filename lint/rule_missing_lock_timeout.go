@@ -12,8 +12,8 @@ func init() {
 			"while it waits every later query on the table queues behind it. Without lock_timeout, one long-running " +
 			"query turns a millisecond catalog change into an outage.",
 		SafeWay: "SET lock_timeout = '2s' (or SET LOCAL inside the transaction) before the statement, and retry the " +
-			"migration when it times out. strata's own runner sets it; tell the linter with Config.AssumeLockTimeout " +
-			"(strata lint --assume-lock-timeout) when your runner does.",
+			"migration when it times out. strata's own runner sets it, and so may yours: then tell the linter " +
+			"(Config.AssumeLockTimeout).",
 		check: checkMissingLockTimeout,
 	})
 }

@@ -143,14 +143,14 @@ func suppressedBy(sups []*suppression, code string) bool {
 // below a block of comments the comment is part of; -1 if none.
 func (p *pass) attach(c pgquery.Comment) int {
 	stmts := p.f.Statements
+	// Statements do not overlap, so start and end lines never decrease.
+	j := sort.Search(len(stmts), func(i int) bool { return stmts[i].Pos.Line > c.Line })
 	best := -1
-	for i, s := range stmts {
-		if s.Pos.Line > c.Line {
-			break
+	for k := j - 1; k >= 0 && stmts[k].EndLine >= c.Line; k-- {
+		if stmts[k].Pos.Offset <= c.Offset {
+			return k // the statement the comment is in, or trails
 		}
-		if c.Line <= s.EndLine && (best < 0 || s.Pos.Offset <= c.Offset) {
-			best = i
-		}
+		best = k // a statement starting after the comment, on its line
 	}
 	if best >= 0 {
 		return best
@@ -163,10 +163,9 @@ func (p *pass) attach(c pgquery.Comment) int {
 	}
 	src := p.f.Src
 	pos := c.End
-	for _, o := range p.f.Comments {
-		if o.Offset < c.End {
-			continue
-		}
+	comments := p.f.Comments
+	for k := sort.Search(len(comments), func(k int) bool { return comments[k].Offset >= c.End }); k < len(comments); k++ {
+		o := comments[k]
 		if o.Offset >= stmts[i].Pos.Offset {
 			break
 		}

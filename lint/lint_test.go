@@ -1,0 +1,151 @@
+package lint
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestConfigEnabled(t *testing.T) {
+	rule := func(code string) Rule { return *registry[code] }
+	cases := []struct {
+		cfg  Config
+		code string
+		want bool
+	}{
+		{Config{}, "SA001", true},
+		{Config{}, "SA103", false},
+		{Config{EnableInfo: true}, "SA103", true},
+		{Config{Enable: []string{"SA103"}}, "SA103", true},
+		{Config{Enable: []string{"prefer-timestamptz"}}, "SA103", true},
+		{Config{Enable: []string{"hygiene"}}, "SA106", true},
+		{Config{Enable: []string{"all"}}, "SA106", true},
+		{Config{Enable: []string{"hygiene"}}, "SA104", true},
+		{Config{Disable: []string{"sa001"}}, "SA001", false},
+		{Config{Disable: []string{"compat"}}, "SA018", false},
+		{Config{Disable: []string{"compat"}}, "SA001", true},
+		{Config{Enable: []string{"SA103"}, Disable: []string{"hygiene"}}, "SA103", false},
+		{Config{Disable: []string{"all"}}, "SA000", false},
+	}
+	for _, c := range cases {
+		if got := c.cfg.Enabled(rule(c.code)); got != c.want {
+			t.Errorf("%+v: Enabled(%s) = %v, want %v", c.cfg, c.code, got, c.want)
+		}
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	for _, cfg := range []Config{
+		{Enable: []string{"SA999"}},
+		{Disable: []string{"nonsense"}},
+		{PGVersion: 3},
+		{ColumnTypes: map[string]string{"nodot": "int"}},
+		{ColumnTypes: map[string]string{"t.c": "not a type ("}},
+	} {
+		_, err := LintSQL("m.sql", []byte("SELECT 1"), cfg)
+		if err == nil || !strings.HasPrefix(err.Error(), "lint: ") {
+			t.Errorf("LintSQL with %+v: error %v", cfg, err)
+		}
+	}
+	if _, err := LintPaths([]string{"does-not-exist"}, Config{}); err == nil {
+		t.Error("LintPaths of a missing path: no error")
+	}
+}
+
+func TestLintPaths(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, src string) string {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	// The first file creates the table; the second, a later migration, sees
+	// it as existing, with the column types the first one declared.
+	first := write("migrations/001_create.sql", "CREATE TABLE users (id bigint, name varchar(20), score int);\nCREATE INDEX ON users (name);\n")
+	second := write("migrations/002_alter.sql", "SET lock_timeout = '1s';\n"+
+		"ALTER TABLE users ALTER COLUMN name TYPE varchar(50);\n"+
+		"ALTER TABLE users ALTER COLUMN score TYPE bigint;\n"+
+		"SELEC 1;\n")
+	write("migrations/notes.txt", "not SQL")
+	extra := write("other/extra.psql", "DROP INDEX users_name_idx;\n")
+	got, err := LintPaths([]string{filepath.Join(dir, "migrations"), extra}, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type loc struct {
+		File string
+		Line int
+		Code string
+	}
+	var locs []loc
+	for _, f := range got {
+		locs = append(locs, loc{f.File, f.Line, f.Code})
+	}
+	want := []loc{
+		{second, 3, "SA004"},
+		{second, 4, "SA000"},
+		{extra, 1, "SA011"},
+		{extra, 1, "SA015"},
+	}
+	if diff := cmp.Diff(want, locs); diff != "" {
+		t.Errorf("findings (-want +got):\n%s", diff)
+	}
+	for _, f := range got {
+		if f.Code == "SA004" && !strings.Contains(f.Message, "integer is not binary coercible to bigint") {
+			t.Errorf("SA004 message = %q", f.Message)
+		}
+	}
+	_ = first
+}
+
+func TestNoTransactionDirective(t *testing.T) {
+	src := "-- strata:no-transaction\nCREATE INDEX CONCURRENTLY i ON t (a);\n"
+	got, err := LintSQL("m.sql", []byte(src), Config{InTransaction: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 0 {
+		t.Errorf("findings: %v", shorten(got))
+	}
+}
+
+func TestFindingFields(t *testing.T) {
+	src := "SET lock_timeout = '1s';\n  ALTER TABLE users\n    ADD COLUMN n int NOT NULL;\n"
+	got, err := LintSQL("m.sql", []byte(src), Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := registry["SA003"]
+	want := []Finding{{
+		File: "m.sql", Line: 3, Column: 16, Code: "SA003", Rule: r.Name, Severity: SeverityError,
+		Message:   `adding NOT NULL column "n" without a DEFAULT to table "users" fails if the table has rows`,
+		Why:       r.Why,
+		SafeWay:   r.SafeWay,
+		Statement: "ALTER TABLE users\n    ADD COLUMN n int NOT NULL",
+		stmt:      1,
+	}}
+	if diff := cmp.Diff(want, got, cmp.AllowUnexported(Finding{})); diff != "" {
+		t.Errorf("findings (-want +got):\n%s", diff)
+	}
+}
+
+func TestRulesOrderAndCopy(t *testing.T) {
+	rs := Rules()
+	for i := 1; i < len(rs); i++ {
+		if rs[i-1].Code >= rs[i].Code {
+			t.Errorf("Rules not ordered: %s before %s", rs[i-1].Code, rs[i].Code)
+		}
+	}
+	rs[0].Severity = "changed"
+	if Rules()[0].Severity == "changed" {
+		t.Error("Rules returns the registry itself")
+	}
+}
