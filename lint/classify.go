@@ -18,9 +18,14 @@ import (
 // column) are unknown to it, and it then assumes the costlier case. Use
 // ClassifySQL to classify a sequence of statements with that context.
 // Statements that lock no relation (SET, CREATE FUNCTION, ...) return nil.
+// Config.ColumnTypes, when set, tells the current types of columns, so that
+// binary-coercible type changes are not reported as rewrites (an entry that
+// does not parse is ignored here; LintSQL and ClassifySQL report it).
 func Classify(stmt *pgquery.Statement, cfg Config) []Lock {
 	c := cfg.normalized()
-	return classify(stmt, newState(&c, nil, c.InTransaction))
+	cat := newCatalog()
+	_ = cat.addColumnTypes(c.ColumnTypes)
+	return classify(stmt, newState(&c, cat, c.InTransaction))
 }
 
 // StatementLocks is one statement of ClassifySQL's input with its locks.
@@ -159,7 +164,7 @@ func classify(s *pgquery.Statement, st *state) []Lock {
 		switch rs.Kind {
 		case pgquery.ReindexObjectType_REINDEX_OBJECT_INDEX:
 			idx := relName(rs.Relation)
-			ls.add(idx, indexMode, false, false)
+			ls.add(idx, indexMode, true, false) // the index is built anew
 			if t, ok := st.indexTable[relKey(idx)]; ok {
 				ls.add(t, tableMode, false, true)
 			}
@@ -323,19 +328,23 @@ func alterCmdLocks(st *state, at *pgquery.AlterTableStmt, cmd *pgquery.AlterTabl
 			ls.add(part, AccessExclusive, false, !st.hasValidatedCheck(part))
 		}
 	case pgquery.AlterTableType_AT_DetachPartition:
-		mode := AccessExclusive
+		// CONCURRENTLY takes SHARE UPDATE EXCLUSIVE on both in a first
+		// transaction, waits for the queries using the parent, and ends with
+		// SHARE UPDATE EXCLUSIVE on the parent and ACCESS EXCLUSIVE on the
+		// partition (which no query reaches through the parent any more).
+		parentMode := AccessExclusive
 		pc := cmd.Def.GetPartitionCmd()
 		if pc != nil && pc.Concurrent {
-			mode = ShareUpdateExclusive
+			parentMode = ShareUpdateExclusive
 		}
-		ls.add(table, mode, false, false)
+		ls.add(table, parentMode, false, false)
 		if pc != nil {
-			ls.add(relName(pc.Name), mode, false, false)
+			ls.add(relName(pc.Name), AccessExclusive, false, false)
 		}
 	case pgquery.AlterTableType_AT_DetachPartitionFinalize:
 		ls.add(table, ShareUpdateExclusive, false, false)
 		if pc := cmd.Def.GetPartitionCmd(); pc != nil {
-			ls.add(relName(pc.Name), ShareUpdateExclusive, false, false)
+			ls.add(relName(pc.Name), AccessExclusive, false, false)
 		}
 	default:
 		// Everything else (SET DEFAULT, DROP NOT NULL, DROP COLUMN, ALTER

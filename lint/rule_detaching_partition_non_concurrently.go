@@ -13,7 +13,9 @@ func init() {
 			"queries, every query on the parent (all partitions) is blocked. Only checked for PostgreSQL 14 and later, " +
 			"which have the alternative.",
 		SafeWay: "Use ALTER TABLE parent DETACH PARTITION part CONCURRENTLY (PostgreSQL 14+), outside a transaction " +
-			"block: it takes SHARE UPDATE EXCLUSIVE. If it is interrupted, complete it with DETACH PARTITION part FINALIZE.",
+			"block: it takes only SHARE UPDATE EXCLUSIVE on the parent (and, at the end, ACCESS EXCLUSIVE on the " +
+			"partition alone, once no query reaches it through the parent). If it is interrupted, complete it with " +
+			"DETACH PARTITION part FINALIZE.",
 		check: checkDetachingPartitionNonConcurrently,
 	})
 }

@@ -35,27 +35,35 @@ func (c *catalog) get(table, column string) *pgquery.TypeName {
 // addColumnTypes parses Config.ColumnTypes entries ("table.column" or
 // "schema.table.column" -> type).
 func (c *catalog) addColumnTypes(types map[string]string) error {
+	var firstErr error
 	for key, typ := range types {
-		i := strings.LastIndexByte(key, '.')
-		if i <= 0 || i == len(key)-1 {
-			return errorf("column type key %q is not table.column", key)
+		if err := c.addColumnType(key, typ); err != nil && firstErr == nil {
+			firstErr = err
 		}
-		f, err := pgquery.Parse("SELECT NULL::" + typ)
-		if err != nil || len(f.Statements) != 1 {
-			return errorf("column type %q of %s does not parse", typ, key)
-		}
-		var tn *pgquery.TypeName
-		pgquery.Walk(f.Statements[0].Node, func(n *pgquery.Node) bool {
-			if tc := n.GetTypeCast(); tc != nil && tn == nil {
-				tn = tc.TypeName
-			}
-			return tn == nil
-		})
-		if tn == nil {
-			return errorf("column type %q of %s does not parse", typ, key)
-		}
-		c.set(key[:i], key[i+1:], tn)
 	}
+	return firstErr
+}
+
+func (c *catalog) addColumnType(key, typ string) error {
+	i := strings.LastIndexByte(key, '.')
+	if i <= 0 || i == len(key)-1 {
+		return errorf("column type key %q is not table.column", key)
+	}
+	f, err := pgquery.Parse("SELECT NULL::" + typ)
+	if err != nil || len(f.Statements) != 1 {
+		return errorf("column type %q of %s does not parse", typ, key)
+	}
+	var tn *pgquery.TypeName
+	pgquery.Walk(f.Statements[0].Node, func(n *pgquery.Node) bool {
+		if tc := n.GetTypeCast(); tc != nil && tn == nil {
+			tn = tc.TypeName
+		}
+		return tn == nil
+	})
+	if tn == nil {
+		return errorf("column type %q of %s does not parse", typ, key)
+	}
+	c.set(key[:i], key[i+1:], tn)
 	return nil
 }
 
