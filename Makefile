@@ -1,0 +1,15 @@
+# Test and build entry points. Database tests get a throwaway PostgreSQL via
+# cmd/withpg; see docs/development.md.
+
+GO ?= go
+
+.PHONY: test demo build
+
+test:
+	$(GO) run ./cmd/withpg -- $(GO) test -count=1 -p 2 -timeout 40m ./...
+
+demo:
+	$(GO) run ./cmd/withpg -- $(GO) run ./cmd/strata-demo
+
+build:
+	$(GO) build -o bin/strata ./cmd/strata
