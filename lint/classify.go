@@ -18,6 +18,7 @@ import (
 // column) are unknown to it, and it then assumes the costlier case. Use
 // ClassifySQL to classify a sequence of statements with that context.
 // Statements that lock no relation (SET, CREATE FUNCTION, ...) return nil.
+//
 // Config.ColumnTypes, when set, tells the current types of columns, so that
 // binary-coercible type changes are not reported as rewrites (an entry that
 // does not parse is ignored here; LintSQL and ClassifySQL report it).

@@ -36,8 +36,12 @@ type Finding struct {
 	// Statement is the source text of the statement the finding is about
 	// (empty for syntax errors and comments).
 	Statement string `json:"statement,omitempty"`
+}
 
-	stmt int // index of the statement in the file, -1 if none
+// found is a finding and the index of its statement in the file (-1 if none).
+type found struct {
+	Finding
+	stmt int
 }
 
 // HasErrors reports whether any finding has error severity.
@@ -146,9 +150,9 @@ type pass struct {
 	file     string
 	f        *pgquery.File
 	st       *state
-	rule     *Rule
+	rule     *rule
 	stmts    []*stmtCtx
-	findings []Finding
+	findings []found
 }
 
 // report records a finding of the current rule about statement s at byte
@@ -157,9 +161,9 @@ func (p *pass) report(s *stmtCtx, off int, format string, args ...any) {
 	p.reportRule(p.rule, s, off, fmt.Sprintf(format, args...))
 }
 
-func (p *pass) reportRule(r *Rule, s *stmtCtx, off int, msg string) {
+func (p *pass) reportRule(r *rule, s *stmtCtx, off int, msg string) {
 	pos := p.f.Position(off)
-	f := Finding{
+	f := found{Finding: Finding{
 		File:     p.file,
 		Line:     pos.Line,
 		Column:   pos.Column,
@@ -169,8 +173,7 @@ func (p *pass) reportRule(r *Rule, s *stmtCtx, off int, msg string) {
 		Message:  msg,
 		Why:      r.Why,
 		SafeWay:  r.SafeWay,
-		stmt:     -1,
-	}
+	}, stmt: -1}
 	if s != nil {
 		f.Statement = s.Text
 		f.stmt = s.Index
@@ -191,13 +194,13 @@ func lintFile(file, src string, cfg *Config, cat *catalog) []Finding {
 		}
 	}
 	p := &pass{cfg: cfg, file: file, f: f, st: newState(cfg, cat, fileTx)}
-	var enabled []*Rule
+	var enabled []*rule
 	for _, r := range Rules() {
 		if cfg.Enabled(r) {
 			enabled = append(enabled, registry[r.Code])
 		}
 	}
-	if cfg.Enabled(*registry[codeSyntax]) {
+	if cfg.Enabled(registry[codeSyntax].Rule) {
 		for _, e := range f.Errors {
 			p.reportRule(registry[codeSyntax], nil, e.Pos.Offset, e.Message)
 		}
@@ -231,5 +234,9 @@ func lintFile(file, src string, cfg *Config, cat *catalog) []Finding {
 		}
 		return a.Code < b.Code
 	})
-	return p.findings
+	out := make([]Finding, len(p.findings))
+	for i, f := range p.findings {
+		out[i] = f.Finding
+	}
+	return out
 }

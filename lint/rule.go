@@ -46,33 +46,37 @@ type Rule struct {
 	Why string `json:"why"`
 	// SafeWay is how to get the same result safely.
 	SafeWay string `json:"safe_way"`
+}
 
+// rule is a Rule with its checks.
+type rule struct {
+	Rule
 	check  func(p *pass, s *stmtCtx) // per statement, before the statement is applied to the state
 	finish func(p *pass)             // at the end of the file
 }
 
-var registry = map[string]*Rule{}
+var registry = map[string]*rule{}
 
 // register adds a rule; each rule file calls it from init.
-func register(r *Rule) {
+func register(r rule) {
 	if _, dup := registry[r.Code]; dup {
 		panic("lint: duplicate rule code " + r.Code)
 	}
-	registry[r.Code] = r
+	registry[r.Code] = &r
 }
 
 // Rules returns all rules ordered by code.
 func Rules() []Rule {
 	out := make([]Rule, 0, len(registry))
 	for _, r := range registry {
-		out = append(out, *r)
+		out = append(out, r.Rule)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Code < out[j].Code })
 	return out
 }
 
 // lookupRule finds a rule by code or name (case-insensitive).
-func lookupRule(s string) *Rule {
+func lookupRule(s string) *rule {
 	if r, ok := registry[strings.ToUpper(s)]; ok {
 		return r
 	}
@@ -88,7 +92,7 @@ var groups = []string{GroupLocking, GroupTimeout, GroupCompat, GroupTransaction,
 
 // selects reports whether a selector (code, name, group or "all") names r,
 // and whether the selector is known at all.
-func selects(sel string, r *Rule) (match, known bool) {
+func selects(sel string, r *rule) (match, known bool) {
 	sel = strings.TrimSpace(sel)
 	switch {
 	case strings.EqualFold(sel, "all"):

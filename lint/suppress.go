@@ -10,7 +10,7 @@ import (
 // suppression is one "-- strata:ignore CODES reason" comment.
 type suppression struct {
 	comment pgquery.Comment
-	rules   []*Rule
+	rules   []*rule
 	reason  string
 	stmt    int // index of the statement it applies to, -1 if none
 	used    map[string]bool
@@ -36,7 +36,7 @@ func (p *pass) suppress() {
 	var sups []*suppression
 	invalid := registry[codeInvalidSuppression]
 	reportInvalid := func(c pgquery.Comment, msg string) {
-		if p.cfg.Enabled(*invalid) {
+		if p.cfg.Enabled(invalid.Rule) {
 			p.reportRule(invalid, nil, c.Offset, msg)
 		}
 	}
@@ -108,12 +108,12 @@ func (p *pass) suppress() {
 	}
 	p.findings = kept
 	unused := registry[codeUnusedSuppression]
-	if !p.cfg.Enabled(*unused) {
+	if !p.cfg.Enabled(unused.Rule) {
 		return
 	}
 	for _, s := range sups {
 		for _, r := range s.rules {
-			if s.used[r.Code] || !p.cfg.Enabled(*r) {
+			if s.used[r.Code] || !p.cfg.Enabled(r.Rule) {
 				continue
 			}
 			msg := "suppression of " + r.Code + " is unused: no " + r.Code + " finding on this statement"

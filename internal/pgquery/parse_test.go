@@ -202,3 +202,23 @@ func TestWalk(t *testing.T) {
 		t.Errorf("relations (-want +got):\n%s", diff)
 	}
 }
+
+func TestIdentifiers(t *testing.T) {
+	ids, err := Identifiers(`CREATE TABLE Foo ("Bar""baz" int, é text, "select" int)`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, id := range ids {
+		names = append(names, id.Name)
+	}
+	if diff := cmp.Diff([]string{"foo", `Bar"baz`, "é", "select"}, names); diff != "" {
+		t.Errorf("identifiers (-want +got):\n%s", diff)
+	}
+	if ids[1].Offset != 18 {
+		t.Errorf("offset of the quoted identifier = %d, want 18", ids[1].Offset)
+	}
+	if _, err := Identifiers("SELECT 'unterminated"); err == nil {
+		t.Error("no error for an unterminated string")
+	}
+}
