@@ -72,12 +72,34 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 			fmt.Fprintf(stderr, "strata: %v\n", err)
 			return 2
 		}
-		for _, line := range strings.Split(strings.TrimRight(err.Error(), "\n"), "\n") {
+		msg := strings.TrimRight(err.Error(), "\n")
+		if !errors.Is(err, migration.ErrInvalid) {
+			// One reason, one line (e.g. pgx's multi-line connect errors).
+			// Invalid migration files keep one line per problem.
+			msg = oneLine(msg)
+		}
+		for _, line := range strings.Split(msg, "\n") {
 			fmt.Fprintf(stderr, "strata: %s\n", line)
 		}
 		return 1
 	}
 	return 0
+}
+
+// oneLine joins the lines of msg with spaces, leaving out blank and repeated
+// lines.
+func oneLine(msg string) string {
+	var parts []string
+	seen := map[string]bool{}
+	for _, l := range strings.Split(msg, "\n") {
+		l = strings.TrimSpace(l)
+		if l == "" || seen[l] {
+			continue
+		}
+		seen[l] = true
+		parts = append(parts, l)
+	}
+	return strings.Join(parts, " ")
 }
 
 type usageError struct{ error }
