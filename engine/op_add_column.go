@@ -65,10 +65,8 @@ func (p *planner) addColumn(a *migration.AddColumn) error {
 	}
 	before := t.clone()
 	if a.Up != nil {
-		if err := p.checkExpr(".up", before, a.Up.Expr, c.Type); err != nil {
-			return err
-		}
-		s.Up = append(s.Up, fragment{Target: phys, Expr: a.Up.Expr, View: before, Phys: t.Phys, Schema: p.schema})
+		s.Up = append(s.Up, fragment{Target: phys, Expr: a.Up.Expr, View: before, Phys: t.Phys, Schema: p.schema,
+			Type: c.Type, Mig: p.mig, Idx: p.idx, Key: ".up"})
 		s.Backfill = true
 	}
 	p.expand = append(p.expand, Step{

@@ -54,9 +54,8 @@ func (p *planner) alterColumn(a *migration.AlterColumn) error {
 		}
 	}
 	if def != nil && (typeChange || ch.Default != nil) {
-		t2 := t.clone()
-		t2.Columns = nil
-		if err := p.checkExpr(".changes.default", t2, *def, newType); err != nil {
+		// Checked as a column default (assignment cast), as it will be used.
+		if _, err := p.fastDefault(".changes.default", newType, *def); err != nil {
 			if ch.Default == nil {
 				return p.errf(".changes.type", "the column's default %s does not fit type %s; set changes.default", *def, newType)
 			}
@@ -105,15 +104,11 @@ func (p *planner) alterColumn(a *migration.AlterColumn) error {
 		c.Default = def
 		c.Comment = comment
 		after := t.clone()
-		if err := p.checkExpr(".up", before, up, newType); err != nil {
-			return err
-		}
-		if err := p.checkExpr(".down", after, down, before.col(a.Column).Type); err != nil {
-			return err
-		}
 		s := p.sync(t.Phys)
-		s.Up = append(s.Up, fragment{Target: shadow, Expr: up, View: before, Phys: t.Phys, Schema: p.schema})
-		s.Down = append(s.Down, fragment{Target: oldPhys, Expr: down, View: after, Phys: t.Phys, Schema: p.schema})
+		s.Up = append(s.Up, fragment{Target: shadow, Expr: up, View: before, Phys: t.Phys, Schema: p.schema,
+			Type: newType, Mig: p.mig, Idx: p.idx, Key: ".up"})
+		s.Down = append(s.Down, fragment{Target: oldPhys, Expr: down, View: after, Phys: t.Phys, Schema: p.schema,
+			Type: before.col(a.Column).Type, Mig: p.mig, Idx: p.idx, Key: ".down"})
 		s.Backfill = true
 		return nil
 	}

@@ -68,11 +68,9 @@ func (p *planner) removeColumn(a *migration.RemoveColumn) error {
 		}
 	}
 	if a.Down != nil {
-		if err := p.checkExpr(".down", after, a.Down.Expr, c.Type); err != nil {
-			return err
-		}
 		s := p.sync(t.Phys)
-		s.Down = append(s.Down, fragment{Target: c.Phys, Expr: a.Down.Expr, View: after, Phys: t.Phys, Schema: p.schema})
+		s.Down = append(s.Down, fragment{Target: c.Phys, Expr: a.Down.Expr, View: after, Phys: t.Phys, Schema: p.schema,
+			Type: c.Type, Mig: p.mig, Idx: p.idx, Key: ".down"})
 	}
 	p.dropColumn(t, c)
 	return nil

@@ -78,12 +78,16 @@ func (e *PlanError) Is(target error) bool { return target == ErrInvalid }
 // fragment assigns one physical column of the row being written from an
 // expression over the row as one version sees it.
 type fragment struct {
-	Target string   // physical column assigned
-	Expr   string   // user SQL expression
-	View   *vTable  // the table as the expression's version sees it
-	Phys   string   // physical table
-	Schema string   // managed schema
-	_      struct{} //
+	Target string  // physical column assigned
+	Expr   string  // user SQL expression
+	View   *vTable // the table just before (up) or after (down) the action
+	Phys   string  // physical table
+	Schema string  // managed schema
+	Type   string  // type of the target column
+	// Where the expression was written, for errors.
+	Mig *migration.Migration
+	Idx int
+	Key string
 }
 
 // tableSync collects what the sync trigger of one table must do.
@@ -344,6 +348,20 @@ func (p *planner) action(a migration.Action) error {
 // physical tables.
 func (p *planner) finish() (*Plan, error) {
 	plan := &Plan{Version: PlanVersion, Schema: p.schema, VersionSchema: p.version, PreviousSchema: p.prev}
+	// Expressions can only be checked now that the final shape is known.
+	for _, phys := range p.order {
+		s := p.syncs[phys]
+		for i := range s.Up {
+			if err := p.scope(&s.Up[i], p.old); err != nil {
+				return nil, err
+			}
+		}
+		for i := range s.Down {
+			if err := p.scope(&s.Down[i], p.cur); err != nil {
+				return nil, err
+			}
+		}
+	}
 	// --- start ---
 	plan.Start = append(plan.Start, p.expand...)
 	for _, phys := range p.order {
@@ -484,6 +502,26 @@ func (p *planner) finish() (*Plan, error) {
 		})
 	}
 	return plan, nil
+}
+
+// scope widens a fragment's view with the columns of the version its value
+// comes from (the old version for up, the new version for down), so an
+// expression may name a column as that version does even when an earlier
+// action of the phase renamed it; names as of the action itself win. Then it
+// checks the expression against that scope.
+func (p *planner) scope(f *fragment, version *vSchema) error {
+	view := f.View.clone()
+	if vt := version.table(physName(version, f.Phys)); vt != nil {
+		for _, c := range vt.Columns {
+			if view.col(c.Name) == nil {
+				cc := *c
+				view.Columns = append(view.Columns, &cc)
+			}
+		}
+	}
+	f.View = view
+	p.mig, p.idx = f.Mig, f.Idx
+	return p.checkExpr(f.Key, view, f.Expr, f.Type)
 }
 
 func colByPhys(t *vTable, phys string) *vColumn {

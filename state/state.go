@@ -8,10 +8,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/strata-db/strata/migration"
 )
 
 // Querier is what the store needs from a connection or transaction.
@@ -267,6 +270,14 @@ func (s *Store) History(ctx context.Context, q Querier, schema string) ([]Histor
 	if err != nil {
 		return nil, fmt.Errorf("state: read history: %w", err)
 	}
+	// Migrations completed together share completed_at: within a phase
+	// they come in the natural order of their names.
+	sort.SliceStable(out, func(i, j int) bool {
+		if !out[i].CompletedAt.Equal(out[j].CompletedAt) {
+			return out[i].CompletedAt.Before(out[j].CompletedAt)
+		}
+		return migration.NaturalLess(out[i].Name, out[j].Name)
+	})
 	return out, nil
 }
 
