@@ -52,6 +52,12 @@ func (p *planner) viewSQL(t *vTable) []string {
 	for _, c := range t.Columns {
 		if c.Default != nil && !c.Generated {
 			out = append(out, "ALTER VIEW "+v+" ALTER COLUMN "+ident(c.Name)+" SET DEFAULT "+*c.Default)
+		} else if phDefault, _, _ := p.physAttrs(t.Phys, c.Phys); c.Default == nil && !c.Generated && phDefault != nil {
+			// This version has no default but the table column still has
+			// one: without a view default an INSERT through the view would
+			// get the table's. SET DEFAULT NULL is not stored, so use a
+			// NULL that is not a constant.
+			out = append(out, "ALTER VIEW "+v+" ALTER COLUMN "+ident(c.Name)+" SET DEFAULT CASE WHEN false THEN NULL::"+c.Type+" END")
 		}
 		if c.Comment != nil {
 			out = append(out, "COMMENT ON COLUMN "+v+"."+ident(c.Name)+" IS "+literal(*c.Comment))

@@ -1,0 +1,231 @@
+package engine_test
+
+import (
+	"fmt"
+	"sync/atomic"
+	"testing"
+
+	"github.com/strata-db/strata/engine"
+)
+
+const usersSetup = `
+CREATE TABLE users (id bigserial PRIMARY KEY, email text NOT NULL UNIQUE, name text);
+INSERT INTO users (email, name) SELECT 'u' || g || '@x.org', 'user ' || g FROM generate_series(1, 250) g;`
+
+// usersColumns is the shape of the users table of usersSetup.
+var usersColumns = []string{
+	"id bigint not null default nextval('users_id_seq'::regclass)",
+	"email text not null",
+	"name text",
+}
+
+// countBatches returns an option that counts backfill batches in n.
+func countBatches(n *atomic.Int64) func(*engine.Options) {
+	return func(o *engine.Options) { o.AfterBatch = func(int) { n.Add(1) } }
+}
+
+func TestLifecycleAddColumn(t *testing.T) {
+	cases := []struct {
+		name   string
+		column string // TOML of the action after table = "users"
+		// newWrite is the SQL literal the new version writes into extra.
+		newWrite string
+		// existing must hold for the extra of every row that existed
+		// before start; fromOld for rows the old version inserts.
+		existing, fromOld string
+		final             string // the column after complete
+		backfill          bool   // whether existing rows need a backfill
+		check             func(t *testing.T, p *phase)
+	}{{
+		name:     "nullable",
+		column:   "[actions.column]\nname = \"extra\"\ntype = \"text\"\ncomment = \"some extra\"",
+		newWrite: "'nv'", existing: "extra IS NULL", fromOld: "extra IS NULL",
+		final: "extra text comment 'some extra'",
+		check: func(t *testing.T, p *phase) {
+			want(t, "comment of the view column", []string{"some extra"}, p.q(p.new,
+				`SELECT col_description(a.attrelid, a.attnum) FROM pg_attribute a
+				 WHERE a.attrelid = $1::regclass AND a.attname = 'extra'`, p.res.VersionSchema+".users"))
+		},
+	}, {
+		name:     "not_null_default",
+		column:   "[actions.column]\nname = \"extra\"\ntype = \"text\"\nnullable = false\ndefault = \"'basic'\"",
+		newWrite: "'premium'", existing: "extra = 'basic'", fromOld: "extra = 'basic'",
+		final: "extra text not null default 'basic'::text",
+		check: func(t *testing.T, p *phase) {
+			p.fails(p.new, "23514", "INSERT INTO users (email, extra) VALUES ('null@x.org', NULL)")
+			want(t, "new-version insert without the column", []string{"basic"},
+				p.q(p.new, "INSERT INTO users (email) VALUES ('dflt@x.org') RETURNING extra"))
+		},
+	}, {
+		name:     "not_null_up",
+		column:   "up = \"split_part(email, '@', 2)\"\n[actions.column]\nname = \"extra\"\ntype = \"text\"\nnullable = false",
+		newWrite: "'chosen'", existing: "extra = 'x.org'", fromOld: "extra = 'old.org'",
+		final: "extra text not null", backfill: true,
+		check: func(t *testing.T, p *phase) {
+			p.fails(p.new, "23514", "INSERT INTO users (email) VALUES ('null@x.org')")
+			// An old-version update of a column up reads recomputes it.
+			p.exec(p.old, "UPDATE users SET email = 'moved@moved.org' WHERE id = 10")
+			want(t, "extra after the old version changed email", []string{"moved.org"},
+				p.q(p.new, "SELECT extra FROM users WHERE id = 10"))
+			// An old-version update that changes nothing the old version
+			// sees keeps what the new version wrote. (One that changes any
+			// column the old version sees recomputes up, by design.)
+			p.exec(p.new, "UPDATE users SET extra = 'kept' WHERE id = 11")
+			p.exec(p.old, "UPDATE users SET name = name WHERE id = 11")
+			want(t, "extra after a no-op old-version update", []string{"user 11|kept"},
+				p.q(p.new, "SELECT name, extra FROM users WHERE id = 11"))
+			p.exec(p.new, "UPDATE users SET extra = 'x.org' WHERE id IN (10, 11)")
+		},
+	}, {
+		name:     "non_volatile_default",
+		column:   "[actions.column]\nname = \"extra\"\ntype = \"integer\"\ndefault = \"40 + 2\"",
+		newWrite: "7", existing: "extra = 42", fromOld: "extra = 42",
+		final: "extra integer default (40 + 2)",
+		check: func(t *testing.T, p *phase) {
+			// Existing rows read the stored default: no rewrite, no backfill.
+			want(t, "atthasmissing", []string{"true"}, p.q(p.e.catalogConn(),
+				"SELECT atthasmissing FROM pg_attribute WHERE attrelid = 'public.users'::regclass AND attname = 'extra'"))
+		},
+	}, {
+		name:     "volatile_default",
+		column:   "[actions.column]\nname = \"extra\"\ntype = \"uuid\"\ndefault = \"gen_random_uuid()\"",
+		newWrite: "'00000000-0000-0000-0000-000000000001'", existing: "extra IS NOT NULL", fromOld: "extra IS NOT NULL",
+		final: "extra uuid default gen_random_uuid()", backfill: true,
+		check: func(t *testing.T, p *phase) {
+			want(t, "distinct values of existing rows", []string{"246|246"},
+				p.q(p.new, "SELECT count(*), count(DISTINCT extra) FROM users WHERE id <= 250 AND id NOT IN (6, 9)"))
+		},
+	}, {
+		name:     "volatile_default_not_null",
+		column:   "[actions.column]\nname = \"extra\"\ntype = \"timestamptz\"\nnullable = false\ndefault = \"clock_timestamp()\"",
+		newWrite: "'2020-01-02 03:04:05+00'", existing: "extra > now() - interval '1 hour'", fromOld: "extra IS NOT NULL",
+		final: "extra timestamp with time zone not null default clock_timestamp()", backfill: true,
+		check: func(t *testing.T, p *phase) {
+			p.fails(p.new, "23514", "INSERT INTO users (email, extra) VALUES ('null@x.org', NULL)")
+			// clock_timestamp() changes from row to row.
+			want(t, "distinct values of existing rows", []string{"true"},
+				p.q(p.new, "SELECT count(DISTINCT extra) > 1 FROM users WHERE id <= 250"))
+		},
+	}}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			bothPaths(t, func(t *testing.T, path string) {
+				var batches atomic.Int64
+				e := newEnv(t, usersSetup, countBatches(&batches))
+				migs := e.migs("", "001_add_extra.toml", "[[actions]]\ntype = \"add_column\"\ntable = \"users\"\n"+c.column+"\n")
+				node := e.relfilenode("public", "users")
+				p := begin(t, e, "", "", migs)
+				if got := e.relfilenode("public", "users"); got != node {
+					t.Errorf("start rewrote users: relfilenode %s -> %s", node, got)
+				}
+				if c.backfill != (batches.Load() > 0) {
+					t.Errorf("backfill batches: %d, want a backfill: %v", batches.Load(), c.backfill)
+				}
+				if c.backfill && batches.Load() < 3 {
+					t.Errorf("backfill of 250 rows ran in %d batches, want at least 3 with BatchSize 100", batches.Load())
+				}
+				want(t, "new version's view", asView(usersColumns, []string{c.final}),
+					e.columns(p.res.VersionSchema, "users"))
+
+				// Existing rows have their value.
+				want(t, "existing rows failing "+c.existing, []string{"0"},
+					p.q(p.new, "SELECT count(*) FROM users WHERE id <= 250 AND NOT coalesce("+c.existing+", false)"))
+
+				// Old version inserts (with RETURNING); the new version sees the row with extra filled.
+				oldID := p.one(p.old, "INSERT INTO users (email, name) VALUES ('old@old.org', 'old') RETURNING id")
+				want(t, "old row as the new version sees it", []string{"old|true"},
+					p.q(p.new, "SELECT name, coalesce("+c.fromOld+", false) FROM users WHERE id = $1", oldID))
+				// New version inserts; the old version sees the row.
+				newID := p.one(p.new, "INSERT INTO users (email, name, extra) VALUES ('new@new.org', 'new', "+c.newWrite+") RETURNING id")
+				want(t, "new row as the old version sees it", []string{"new@new.org|new"},
+					p.q(p.old, "SELECT email, name FROM users WHERE id = $1", newID))
+				want(t, "new row as the new version sees it", []string{"true"},
+					p.q(p.new, "SELECT extra = "+c.newWrite+" FROM users WHERE id = $1", newID))
+
+				// INSERT ... ON CONFLICT on the key, from both sides.
+				want(t, "old upsert", []string{"5"}, p.q(p.old,
+					"INSERT INTO users (email, name) VALUES ('u5@x.org', 'five-old') ON CONFLICT (email) DO UPDATE SET name = EXCLUDED.name RETURNING id"))
+				want(t, "new upsert", []string{"6|true"}, p.q(p.new,
+					"INSERT INTO users (email, name, extra) VALUES ('u6@x.org', 'six-new', "+c.newWrite+") ON CONFLICT (email) DO UPDATE SET name = EXCLUDED.name, extra = EXCLUDED.extra RETURNING id, extra = "+c.newWrite))
+				// UPDATE from both sides.
+				p.exec(p.old, "UPDATE users SET name = 'eight-old' WHERE id = 8")
+				p.exec(p.new, "UPDATE users SET name = 'nine-new', extra = "+c.newWrite+" WHERE id = 9")
+				for _, v := range p.both() {
+					want(t, v.name+" version: names", []string{"5|five-old", "6|six-new", "8|eight-old", "9|nine-new"},
+						p.q(v.c, "SELECT id, name FROM users WHERE id IN (5, 6, 8, 9) ORDER BY id"))
+				}
+				want(t, "extra of rows 5, 8 (kept) and 6, 9 (written by the new version)", []string{"5|true", "6|true", "8|true", "9|true"},
+					p.q(p.new, "SELECT id, CASE WHEN id IN (6, 9) THEN extra = "+c.newWrite+" ELSE coalesce("+c.existing+", false) END FROM users WHERE id IN (5, 6, 8, 9) ORDER BY id"))
+				// DELETE from both sides.
+				p.exec(p.old, "DELETE FROM users WHERE id = 3")
+				p.exec(p.new, "DELETE FROM users WHERE id = 4")
+				for _, v := range p.both() {
+					want(t, v.name+" version: deleted rows", []string{"0"}, p.q(v.c, "SELECT count(*) FROM users WHERE id IN (3, 4)"))
+				}
+				if c.check != nil {
+					c.check(t, p)
+				}
+				// The number of rows, as each version counts them.
+				n := p.one(p.old, "SELECT count(*) FROM users")
+				want(t, "row count of the new version", []string{n}, p.q(p.new, "SELECT count(*) FROM users"))
+
+				if path == "abort" {
+					p.abort()
+					cat := e.catalogConn()
+					want(t, "rows the old version wrote, after abort", []string{"5|five-old", "8|eight-old", oldID + "|old"},
+						p.q(cat, "SELECT id, name FROM users WHERE id IN (5, 8, $1) ORDER BY id", oldID))
+					want(t, "rows the old version deleted, after abort", []string{"0"}, p.q(cat, "SELECT count(*) FROM users WHERE id = 3"))
+					return
+				}
+				p.complete()
+				want(t, "users after complete", append(append([]string{}, usersColumns...), c.final), e.columns("public", "users"))
+				if got := e.relfilenode("public", "users"); got != node {
+					t.Errorf("users was rewritten: relfilenode %s -> %s", node, got)
+				}
+				cat := e.catalogConn()
+				want(t, "existing rows failing "+c.existing+" after complete", []string{"0"},
+					p.q(cat, "SELECT count(*) FROM users WHERE id <= 250 AND id NOT IN (6, 9) AND NOT coalesce("+c.existing+", false)"))
+				want(t, "rows of both versions after complete", []string{fmt.Sprint(oldID, "|true"), fmt.Sprint(newID, "|true")},
+					p.q(cat, "SELECT id, CASE WHEN id = $1 THEN coalesce("+c.fromOld+", false) ELSE extra = "+c.newWrite+" END FROM users WHERE id IN ($1, $2) ORDER BY id", oldID, newID))
+				// The new version keeps working.
+				want(t, "new-version insert after complete", []string{"true"},
+					p.q(p.new, "INSERT INTO users (email, extra) VALUES ('after@x.org', "+c.newWrite+") RETURNING extra = "+c.newWrite))
+			})
+		})
+	}
+}
+
+// TestLifecycleAddColumnCompositeKey backfills a table keyed by (text, int)
+// in several batches whose boundaries fall inside runs of the first key
+// column.
+func TestLifecycleAddColumnCompositeKey(t *testing.T) {
+	t.Parallel()
+	var batches atomic.Int64
+	e := newEnv(t, `CREATE TABLE readings (region text, n int, v int NOT NULL, PRIMARY KEY (region, n));
+		INSERT INTO readings SELECT r, g, g FROM unnest(ARRAY['north', 'south', 'East']) r, generate_series(1, 90) g;`,
+		countBatches(&batches))
+	migs := e.migs("", "001_double.toml", `
+[[actions]]
+type = "add_column"
+table = "readings"
+up = "v * 2"
+  [actions.column]
+  name = "v2"
+  type = "bigint"
+  nullable = false
+`)
+	p := begin(t, e, "", "", migs)
+	if batches.Load() < 3 {
+		t.Errorf("%d backfill batches for 270 rows, want 3 or more", batches.Load())
+	}
+	want(t, "rows, new version", []string{"270|0"}, p.q(p.new, "SELECT count(*), count(*) FILTER (WHERE v2 IS DISTINCT FROM v * 2) FROM readings"))
+	want(t, "old upsert", []string{"north|5|50|100"}, p.q(p.old,
+		"INSERT INTO readings (region, n, v) VALUES ('north', 5, 50) ON CONFLICT (region, n) DO UPDATE SET v = EXCLUDED.v RETURNING region, n, v, v2"))
+	want(t, "new upsert", []string{"south|5|7|8"}, p.q(p.new,
+		"INSERT INTO readings (region, n, v, v2) VALUES ('south', 5, 7, 8) ON CONFLICT (region, n) DO UPDATE SET v = EXCLUDED.v, v2 = EXCLUDED.v2 RETURNING region, n, v, v2"))
+	p.complete()
+	want(t, "readings after complete", []string{"region text not null", "n integer not null", "v integer not null", "v2 bigint not null"},
+		e.columns("public", "readings"))
+	want(t, "rows after complete", []string{"270|1"}, p.q(e.catalogConn(), "SELECT count(*), count(*) FILTER (WHERE v2 IS DISTINCT FROM v * 2) FROM readings"))
+}

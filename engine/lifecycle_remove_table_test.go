@@ -1,0 +1,60 @@
+package engine_test
+
+import (
+	"testing"
+)
+
+func TestLifecycleRemoveTable(t *testing.T) {
+	bothPaths(t, func(t *testing.T, path string) {
+		e := newEnv(t, notesSetup)
+		migs := e.migs("", "001_drop_notes.toml", `
+[[actions]]
+type = "remove_table"
+table = "notes"
+`)
+		p := begin(t, e, "", "", migs)
+		vs := p.res.VersionSchema
+		want(t, "relations of the new version schema", []string{"users v"}, e.relations(vs))
+
+		// The old version reads and writes the table; the new version works
+		// on the rest, and what it does shows in the old version's table.
+		want(t, "existing notes, old version", []string{"50"}, p.q(p.old, "SELECT count(*) FROM notes"))
+		newUser := p.one(p.new, "INSERT INTO users (email, name) VALUES ('new@x.org', 'new') RETURNING id")
+		noteID := p.one(p.old, "INSERT INTO notes (user_id, body) VALUES ($1, 'for new') RETURNING id", newUser)
+		want(t, "old upsert", []string{noteID + "|again"}, p.q(p.old,
+			"INSERT INTO notes (id, user_id, body) VALUES ($1, $2, 'again') ON CONFLICT (id) DO UPDATE SET body = EXCLUDED.body RETURNING id, body", noteID, newUser))
+		p.exec(p.old, "UPDATE notes SET body = 'edited' WHERE user_id = 7")
+		p.exec(p.old, "DELETE FROM notes WHERE user_id = 8")
+		// Deleting a user in the new version cascades to the old version's notes.
+		p.exec(p.new, "DELETE FROM users WHERE id = 9")
+		p.exec(p.new, "UPDATE users SET name = 'seven-new' WHERE id = 7")
+		p.exec(p.old, "INSERT INTO users (email, name) VALUES ('u5@x.org', 'five-old') ON CONFLICT (email) DO UPDATE SET name = EXCLUDED.name")
+		want(t, "users, new version", []string{"5|five-old", "7|seven-new", newUser + "|new"},
+			p.q(p.new, "SELECT id, name FROM users WHERE id IN (5, 7, 9, $1) ORDER BY id", newUser))
+		wantNotes := []string{"7|edited", newUser + "|again"}
+		notesQuery := "SELECT user_id, body FROM notes WHERE user_id IN (7, 8, 9, $1) ORDER BY user_id"
+		want(t, "notes, old version", wantNotes, p.q(p.old, notesQuery, newUser))
+
+		if path == "abort" {
+			p.abort()
+			want(t, "notes after abort", wantNotes, p.q(e.catalogConn(), notesQuery, newUser))
+			return
+		}
+		p.complete()
+		want(t, "relations after complete", []string{"users r"}, e.relations("public"))
+		want(t, "sequences after complete", []string{"users_id_seq"},
+			p.q(e.catalogConn(), "SELECT relname FROM pg_class WHERE relkind = 'S' AND relnamespace = 'public'::regnamespace"))
+		want(t, "users after complete", usersColumns, e.columns("public", "users"))
+		want(t, "new-version update after complete", []string{"5|five-new"}, p.q(p.new,
+			"UPDATE users SET name = 'five-new' WHERE id = 5 RETURNING id, name"))
+	})
+}
+
+// A table that another table's foreign key references cannot be removed:
+// start refuses before touching anything.
+func TestLifecycleRemoveTableReferenced(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, notesSetup)
+	migs := e.migs("", "001_drop_users.toml", "[[actions]]\ntype = \"remove_table\"\ntable = \"users\"\n")
+	startFails(t, e, "", migs, "001_drop_users.toml", "notes")
+}
