@@ -90,7 +90,9 @@ column = "c"
 			ctx := context.Background()
 			admin.Exec(ctx, "RESET ROLE")
 			admin.Exec(ctx, "DROP OWNED BY "+role)
-			admin.Exec(ctx, "DROP ROLE "+role)
+			if _, err := admin.Exec(ctx, "DROP ROLE "+role); err != nil {
+				t.Errorf("drop role %s: %v", role, err)
+			}
 		})
 		exec(t, e.ctx, admin, "GRANT USAGE ON SCHEMA "+pgx.Identifier{vs}.Sanitize()+" TO "+role)
 		exec(t, e.ctx, admin, "GRANT SELECT ON "+pgx.Identifier{vs, "t"}.Sanitize()+" TO "+role)
