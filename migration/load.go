@@ -1,0 +1,95 @@
+package migration
+
+import (
+	"fmt"
+	"io/fs"
+	"path"
+	"slices"
+	"strings"
+)
+
+// Load reads every *.toml and *.json file directly in dir of fsys (not in
+// subdirectories; other files, directories and files whose name starts with
+// "." are ignored), parses each with Parse, checks that no two files give the
+// same migration name, and returns the migrations in natural order of their
+// names (see NaturalLess). File is path.Join(dir, filename).
+//
+// Invalid files do not stop loading: the error is then a ValidationErrors
+// with the problems of all files (matching ErrInvalid) and no migrations are
+// returned. An error reading the folder or a file is returned as is
+// (wrapped), without migrations. An empty folder is not
+// an error: the result is then empty.
+func Load(fsys fs.FS, dir string) ([]*Migration, error) {
+	entries, err := fs.ReadDir(fsys, dir)
+	if err != nil {
+		return nil, fmt.Errorf("migration: read folder %s: %w", dir, err)
+	}
+	var (
+		ms   []*Migration
+		errs ValidationErrors
+	)
+	for _, e := range entries {
+		name := e.Name()
+		ext := path.Ext(name)
+		if ext != ".toml" && ext != ".json" || strings.HasPrefix(name, ".") {
+			continue
+		}
+		file := path.Join(dir, name)
+		if !e.Type().IsRegular() {
+			// A directory, or a symlink that may point to one.
+			info, err := fs.Stat(fsys, file)
+			if err != nil {
+				return nil, fmt.Errorf("migration: %w", err)
+			}
+			if info.IsDir() {
+				continue
+			}
+		}
+		data, err := fs.ReadFile(fsys, file)
+		if err != nil {
+			return nil, fmt.Errorf("migration: %w", err)
+		}
+		m, l := decode(file, data, ext == ".json")
+		if len(l.errs) > 0 {
+			errs = append(errs, l.errs...)
+			continue
+		}
+		ms = append(ms, m)
+	}
+
+	// Duplicate names: the later file (in natural order) is reported.
+	slices.SortFunc(ms, func(a, b *Migration) int { return naturalCmp(a.File, b.File) })
+	byName := make(map[string]*Migration, len(ms))
+	for _, m := range ms {
+		if first, dup := byName[m.Name]; dup {
+			errs = append(errs, &Error{
+				File: m.File, Line: lineOf(m.Lines, "name"), Key: "name",
+				Msg: fmt.Sprintf("duplicate migration name %q: %s has the same name", m.Name, first.File),
+			})
+			continue
+		}
+		byName[m.Name] = m
+	}
+	if len(errs) > 0 {
+		sortErrors(errs)
+		return nil, errs
+	}
+	slices.SortFunc(ms, func(a, b *Migration) int {
+		if c := naturalCmp(a.Name, b.Name); c != 0 {
+			return c
+		}
+		return naturalCmp(a.File, b.File)
+	})
+	return ms, nil
+}
+
+// naturalCmp is NaturalLess as a comparison function.
+func naturalCmp(a, b string) int {
+	switch {
+	case a == b:
+		return 0
+	case NaturalLess(a, b):
+		return -1
+	}
+	return 1
+}

@@ -1,0 +1,457 @@
+package migration
+
+import (
+	"slices"
+	"strings"
+)
+
+// MaxIdentifierLen is PostgreSQL's identifier length limit in bytes
+// (NAMEDATALEN - 1).
+const MaxIdentifierLen = 63
+
+// ReservedPrefix starts the names of strata's own objects; user identifiers
+// must not start with it (compared case-insensitively).
+const ReservedPrefix = "_strata"
+
+// indexMethods are the valid add_index `type` values.
+var indexMethods = []string{"btree", "hash", "gist", "gin", "spgist", "brin"}
+
+// refActions are the valid on_delete / on_update values, in canonical form.
+var refActions = []string{"NO ACTION", "RESTRICT", "CASCADE", "SET NULL", "SET DEFAULT"}
+
+// VersionSchema returns the name of the version schema of migration name
+// under schema: "<schema>_<name>".
+func VersionSchema(schema, name string) string {
+	return schema + "_" + name
+}
+
+// Validate checks m statically (no database): the migration name, that
+// VersionSchema(schema, m.Name) fits PostgreSQL's 63-byte identifier limit,
+// identifiers, and the rules of each action. Parse and Load already run every
+// check except the version-schema length, so for migrations they returned,
+// Validate only adds that one; it is also usable on migrations built in Go
+// (Lines may then be nil: errors carry no line). The error, if any, is a
+// ValidationErrors.
+func (m *Migration) Validate(schema string) error {
+	l := &errList{file: m.File, lines: m.Lines}
+	newValidator(l).migration(m)
+	if vs := VersionSchema(schema, m.Name); len(vs) > MaxIdentifierLen {
+		l.add("name", "version schema name %q is %d bytes; PostgreSQL allows at most %d: shorten the migration name", vs, len(vs), MaxIdentifierLen)
+	}
+	return l.err()
+}
+
+type validator struct {
+	l *errList
+}
+
+// newValidator returns a validator that adds to l; l must hold the decoding
+// errors, if any, already.
+func newValidator(l *errList) *validator {
+	l.frozen = true
+	return &validator{l: l}
+}
+
+// add records a validation error, unless decoding already reported a
+// problem at or below key: a check on a whole table or list (such as
+// "must not be empty") would then only repeat it.
+func (v *validator) add(key, format string, args ...any) {
+	if v.l.has(key) {
+		return
+	}
+	v.l.add(key, format, args...)
+}
+
+// validName reports whether s is a valid migration name: [a-z0-9_]+.
+func validName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+func (v *validator) migration(m *Migration) {
+	if !validName(m.Name) {
+		from := ""
+		if _, ok := m.Lines["name"]; !ok {
+			from = " (taken from the file name; rename the file or set a top-level name)"
+		}
+		v.add("name", "invalid migration name %q%s: use only a-z, 0-9 and _", m.Name, from)
+	}
+	if len(m.Actions) == 0 {
+		v.add("actions", "must not be empty: a migration needs at least one action")
+	}
+	for i, a := range m.Actions {
+		p := joinIndex("actions", i)
+		switch a := a.(type) {
+		case nil:
+			// Not decoded; already reported.
+		case *CreateTable:
+			v.createTable(p, a)
+		case *AddColumn:
+			v.ident(p+".table", a.Table)
+			v.column(p+".column", &a.Column)
+			switch {
+			case a.Column.Generated != "" && a.Up != nil:
+				v.add(p+".up", "a generated column takes no up: its value is computed")
+			case !a.Column.Nullable && a.Column.Default == nil && a.Column.Generated == "" && a.Up == nil:
+				v.add(p+".column.nullable", "a NOT NULL column without a default needs up: existing rows need a value")
+			}
+			v.value(p+".up", a.Up)
+		case *AlterColumn:
+			v.alterColumn(p, a)
+		case *RemoveColumn:
+			v.ident(p+".table", a.Table)
+			v.ident(p+".column", a.Column)
+			v.value(p+".down", a.Down)
+		case *RenameTable:
+			v.ident(p+".table", a.Table)
+			v.ident(p+".new_name", a.NewName)
+			if a.NewName != "" && a.NewName == a.Table {
+				v.add(p+".new_name", "is the same as table")
+			}
+		case *RemoveTable:
+			v.ident(p+".table", a.Table)
+		case *AddIndex:
+			v.ident(p+".table", a.Table)
+			v.index(p+".index", &a.Index)
+		case *RemoveIndex:
+			v.ident(p+".index", a.Index)
+		case *AddForeignKey:
+			v.ident(p+".table", a.Table)
+			v.ident(p+".foreign_key.name", a.ForeignKey.Name)
+			v.foreignKey(p+".foreign_key", &a.ForeignKey, nil)
+		case *RemoveForeignKey:
+			v.ident(p+".table", a.Table)
+			v.ident(p+".foreign_key", a.ForeignKey)
+		case *AddCheck:
+			v.ident(p+".table", a.Table)
+			v.ident(p+".check.name", a.Check.Name)
+			v.nonEmpty(p+".check.expression", a.Check.Expression)
+		case *RemoveCheck:
+			v.ident(p+".table", a.Table)
+			v.ident(p+".check", a.Check)
+		case *CreateEnum:
+			v.ident(p+".name", a.Name)
+			if len(a.Values) == 0 {
+				v.add(p+".values", "must not be empty")
+			}
+			seen := map[string]int{}
+			for j, s := range a.Values {
+				k := joinIndex(p+".values", j)
+				v.enumLabel(k, s)
+				if prev, dup := seen[s]; dup {
+					v.add(k, "duplicate value %q (also values[%d])", s, prev)
+				} else {
+					seen[s] = j
+				}
+			}
+		case *AlterEnum:
+			v.alterEnum(p, a)
+		case *RemoveEnum:
+			v.ident(p+".enum", a.Enum)
+		case *Custom:
+			if a.Start == "" && a.Complete == "" && a.Abort == "" {
+				v.add(p, "custom needs at least one of start, complete, abort")
+			}
+		default:
+			v.add(p, "unsupported action type %T", a)
+		}
+	}
+}
+
+// ident checks an identifier: non-empty, at most 63 bytes, not reserved.
+func (v *validator) ident(key, s string) {
+	switch {
+	case s == "":
+		v.add(key, "must not be empty")
+	case len(s) > MaxIdentifierLen:
+		v.add(key, "%q is %d bytes; PostgreSQL identifiers are at most %d bytes", s, len(s), MaxIdentifierLen)
+	case strings.HasPrefix(strings.ToLower(s), ReservedPrefix):
+		v.add(key, "%q starts with %s: names starting with %s are reserved for strata's own objects", s, ReservedPrefix, ReservedPrefix)
+	case strings.IndexByte(s, 0) >= 0:
+		v.add(key, "%q contains a NUL byte", s)
+	}
+}
+
+func (v *validator) nonEmpty(key, s string) {
+	if strings.TrimSpace(s) == "" {
+		v.add(key, "must not be empty")
+	}
+}
+
+func (v *validator) enumLabel(key, s string) {
+	switch {
+	case s == "":
+		v.add(key, "must not be empty")
+	case len(s) > MaxIdentifierLen:
+		v.add(key, "enum value %q is %d bytes; PostgreSQL allows at most %d", s, len(s), MaxIdentifierLen)
+	}
+}
+
+func (v *validator) column(p string, c *Column) {
+	v.ident(p+".name", c.Name)
+	v.nonEmpty(p+".type", c.Type)
+	if c.Default != nil {
+		v.nonEmpty(p+".default", *c.Default)
+		if c.Generated != "" {
+			v.add(p+".default", "a generated column cannot also have a default")
+		}
+	}
+}
+
+// value checks add_column.up / remove_column.down.
+func (v *validator) value(p string, val *Value) {
+	switch {
+	case val == nil:
+	case val.MultiTable():
+		v.ident(p+".table", val.Table)
+		v.nonEmpty(p+".value", val.Expr)
+		v.nonEmpty(p+".where", val.Where)
+	default:
+		v.nonEmpty(p, val.Expr)
+		if val.Where != "" {
+			v.add(p+".where", "where needs table")
+		}
+	}
+}
+
+func (v *validator) createTable(p string, a *CreateTable) {
+	v.ident(p+".name", a.Name)
+	cols := map[string]*Column{}
+	if len(a.Columns) == 0 {
+		v.add(p+".columns", "must not be empty: a table needs at least one column")
+	}
+	for j := range a.Columns {
+		c := &a.Columns[j]
+		cp := joinIndex(p+".columns", j)
+		v.column(cp, c)
+		if _, dup := cols[c.Name]; dup && c.Name != "" {
+			v.add(cp+".name", "duplicate column %q", c.Name)
+		} else {
+			cols[c.Name] = c
+		}
+	}
+	if len(a.Columns) == 0 || v.l.has(p+".columns") {
+		// Some columns could not be decoded: do not report references
+		// to them as unknown.
+		cols = nil
+	}
+	v.columnList(p+".primary_key", a.PrimaryKey, cols, "strata needs a primary key to backfill and sync rows")
+	for j := range a.ForeignKeys {
+		fk := &a.ForeignKeys[j]
+		fp := joinIndex(p+".foreign_keys", j)
+		if fk.Name != "" {
+			v.ident(fp+".name", fk.Name)
+		}
+		v.foreignKey(fp, fk, cols)
+	}
+	for j, c := range a.Checks {
+		cp := joinIndex(p+".checks", j)
+		if c.Name != "" {
+			v.ident(cp+".name", c.Name)
+		}
+		v.nonEmpty(cp+".expression", c.Expression)
+	}
+	for j, u := range a.Unique {
+		up := joinIndex(p+".unique", j)
+		if u.Name != "" {
+			v.ident(up+".name", u.Name)
+		}
+		v.columnList(up+".columns", u.Columns, cols, "")
+	}
+	if a.Up != nil {
+		up := p + ".up"
+		v.ident(up+".table", a.Up.Table)
+		if a.Up.Table != "" && a.Up.Table == a.Name {
+			v.add(up+".table", "must name another table than the one created")
+		}
+		v.nonEmpty(up+".where", a.Up.Where)
+		if len(a.Up.Values) == 0 {
+			v.add(up+".values", "must not be empty")
+		}
+		given := map[string]bool{}
+		for _, cv := range a.Up.Values {
+			k := joinKey(up+".values", cv.Column)
+			if cols != nil && cols[cv.Column] == nil {
+				v.add(k, "no column %q in columns", cv.Column)
+			}
+			if given[cv.Column] {
+				v.add(k, "duplicate column")
+			}
+			given[cv.Column] = true
+			v.nonEmpty(k, cv.Expr)
+		}
+		if len(a.Up.Values) > 0 && cols != nil {
+			for _, c := range a.Columns {
+				if !c.Nullable && c.Default == nil && c.Generated == "" && !given[c.Name] && c.Name != "" {
+					v.add(up+".values", "column %q is NOT NULL without a default: give it a value", c.Name)
+				}
+			}
+		}
+	}
+}
+
+// columnList checks a list of column names of the table being created (cols;
+// nil when the columns are unknown). why, if set, explains why the list is
+// required.
+func (v *validator) columnList(p string, names []string, cols map[string]*Column, why string) {
+	if len(names) == 0 {
+		if why != "" {
+			if names == nil {
+				v.add(p, "missing required key: %s", why)
+			} else {
+				v.add(p, "must not be empty: %s", why)
+			}
+		} else {
+			v.add(p, "must not be empty")
+		}
+		return
+	}
+	seen := map[string]bool{}
+	for j, n := range names {
+		k := joinIndex(p, j)
+		v.ident(k, n)
+		if n == "" {
+			continue
+		}
+		if cols != nil && cols[n] == nil {
+			v.add(k, "no column %q in columns", n)
+		}
+		if seen[n] {
+			v.add(k, "duplicate column %q", n)
+		}
+		seen[n] = true
+	}
+}
+
+func (v *validator) foreignKey(p string, fk *ForeignKey, cols map[string]*Column) {
+	v.columnList(p+".columns", fk.Columns, cols, "")
+	v.ident(p+".referenced_table", fk.ReferencedTable)
+	v.columnList(p+".referenced_columns", fk.ReferencedColumns, nil, "")
+	if len(fk.Columns) > 0 && len(fk.ReferencedColumns) > 0 && len(fk.Columns) != len(fk.ReferencedColumns) {
+		v.add(p+".referenced_columns", "has %d columns, columns has %d: they must match", len(fk.ReferencedColumns), len(fk.Columns))
+	}
+	v.refAction(p+".on_delete", fk.OnDelete)
+	v.refAction(p+".on_update", fk.OnUpdate)
+}
+
+func (v *validator) refAction(key, s string) {
+	if s == "" {
+		return
+	}
+	if slices.Contains(refActions, normalizeRefAction(s)) {
+		return
+	}
+	v.add(key, "invalid value %q: use one of %s", s, strings.Join(refActions, ", "))
+}
+
+func (v *validator) index(p string, x *Index) {
+	v.ident(p+".name", x.Name)
+	if len(x.Columns) == 0 {
+		v.add(p+".columns", "must not be empty")
+	}
+	for j, c := range x.Columns {
+		k := joinIndex(p+".columns", j)
+		if strings.HasPrefix(strings.TrimSpace(c), "(") {
+			v.nonEmpty(k, strings.Trim(strings.TrimSpace(c), "()"))
+			continue
+		}
+		v.ident(k, c)
+	}
+	for j, c := range x.Include {
+		v.ident(joinIndex(p+".include", j), c)
+	}
+	if x.Method != "" && !slices.Contains(indexMethods, normalizeMethod(x.Method)) {
+		v.add(p+".type", "invalid index type %q: use one of %s", x.Method, strings.Join(indexMethods, ", "))
+	}
+}
+
+func (v *validator) alterColumn(p string, a *AlterColumn) {
+	v.ident(p+".table", a.Table)
+	v.ident(p+".column", a.Column)
+	ch := a.Changes
+	if ch.Name == nil && ch.Type == nil && ch.Nullable == nil && ch.Default == nil && ch.Comment == nil {
+		v.add(p+".changes", "must not be empty: give at least one of name, type, nullable, default, comment")
+	}
+	if ch.Name != nil {
+		v.ident(p+".changes.name", *ch.Name)
+		if *ch.Name == a.Column && a.Column != "" {
+			v.add(p+".changes.name", "is the column's current name")
+		}
+	}
+	if ch.Type != nil {
+		v.nonEmpty(p+".changes.type", *ch.Type)
+	}
+	if ch.Default != nil {
+		v.nonEmpty(p+".changes.default", *ch.Default)
+	}
+	switch {
+	case ch.Type != nil:
+		if a.Up == "" {
+			v.add(p+".up", "required for a type change: the expression that turns an old value into a new one")
+		}
+		if a.Down == "" {
+			v.add(p+".down", "required for a type change: the expression that turns a new value into an old one")
+		}
+	case ch.Nullable != nil && !*ch.Nullable:
+		if a.Up == "" {
+			v.add(p+".up", "required for nullable = false: the expression that gives old NULLs a value")
+		}
+	case ch.Nullable != nil && *ch.Nullable:
+		if a.Down == "" {
+			v.add(p+".down", "required for nullable = true: the expression that gives new NULLs a value for the old version")
+		}
+	default:
+		if a.Up != "" {
+			v.add(p+".up", "up/down only apply to type or nullability changes")
+		}
+		if a.Down != "" {
+			v.add(p+".down", "up/down only apply to type or nullability changes")
+		}
+	}
+}
+
+func (v *validator) alterEnum(p string, a *AlterEnum) {
+	v.ident(p+".name", a.Name)
+	if len(a.Add) == 0 && len(a.Rename) == 0 {
+		v.add(p, "alter_enum needs add or rename")
+	}
+	for j, e := range a.Add {
+		ep := joinIndex(p+".add", j)
+		v.enumLabel(ep+".value", e.Value)
+		if e.Before != "" && e.After != "" {
+			v.add(ep+".after", "give before or after, not both")
+		}
+	}
+	for j, r := range a.Rename {
+		rp := joinIndex(p+".rename", j)
+		v.enumLabel(rp+".from", r.From)
+		v.enumLabel(rp+".to", r.To)
+	}
+}
+
+// normalizeMethod lowercases a valid index method; other values are
+// returned unchanged.
+func normalizeMethod(s string) string {
+	if l := strings.ToLower(s); slices.Contains(indexMethods, l) {
+		return l
+	}
+	return s
+}
+
+// normalizeRefAction returns the canonical form ("SET NULL") of a valid
+// on_delete / on_update value, written in any case and spacing; other values
+// are returned unchanged.
+func normalizeRefAction(s string) string {
+	if n := strings.ToUpper(strings.Join(strings.Fields(s), " ")); slices.Contains(refActions, n) {
+		return n
+	}
+	return s
+}
