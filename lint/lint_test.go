@@ -148,3 +148,34 @@ func TestRulesOrderAndCopy(t *testing.T) {
 		t.Error("Rules returns the registry itself")
 	}
 }
+
+// TestRobustPrefixes lints every prefix of a varied file: partial statements,
+// unterminated strings and comments must give findings, never a panic.
+func TestRobustPrefixes(t *testing.T) {
+	var all strings.Builder
+	for _, r := range Rules() {
+		data, err := os.ReadFile(filepath.Join("testdata", r.Code, "cases.txtar"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		all.Write(data)
+	}
+	src := all.String()
+	step := max(1, len(src)/400) // about 400 prefixes
+	if step%2 == 0 {
+		step++
+	}
+	if testing.Short() {
+		step *= 4
+	}
+	for i := 0; i <= len(src); i += step {
+		if _, err := LintSQL("p.sql", []byte(src[:i]), Config{EnableInfo: true, InTransaction: i%2 == 0}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, s := range []string{"", "   ", "-- only a comment", "/* unterminated", ";;;", "\x00", "SELECT $$", "BEGIN"} {
+		if _, err := LintSQL("e.sql", []byte(s), Config{}); err != nil {
+			t.Errorf("%q: %v", s, err)
+		}
+	}
+}

@@ -39,8 +39,10 @@ func (c Comment) Body() string {
 type span struct{ start, end int }
 
 // lexResult is what one pass of the lightweight lexer finds: comments and
-// the offsets of top-level semicolons (outside strings, quoted identifiers,
-// dollar quotes and comments).
+// the offsets of statement separators: top-level semicolons (outside strings,
+// quoted identifiers, dollar quotes and comments), and the line ends of psql
+// meta-commands (a backslash starting a statement runs to the end of its
+// line, as in psql).
 type lexResult struct {
 	comments []span
 	blocks   []bool
@@ -61,8 +63,23 @@ func isIdentCont(c byte) bool {
 func lex(src string) lexResult {
 	var r lexResult
 	n := len(src)
+	atStart := true // only white space and comments since the last separator
 	for i := 0; i < n; {
 		c := src[i]
+		if atStart && c != ' ' && c != '\t' && c != '\n' && c != '\r' && c != '\f' && c != '\v' &&
+			!(c == '-' && i+1 < n && src[i+1] == '-') && !(c == '/' && i+1 < n && src[i+1] == '*') {
+			atStart = false
+			if c == '\\' {
+				j := i
+				for j < n && src[j] != '\n' {
+					j++
+				}
+				r.semis = append(r.semis, j)
+				i = j + 1
+				atStart = true
+				continue
+			}
+		}
 		switch {
 		case c == '-' && i+1 < n && src[i+1] == '-':
 			j := i + 2
@@ -114,6 +131,7 @@ func lex(src string) lexResult {
 			}
 		case c == ';':
 			r.semis = append(r.semis, i)
+			atStart = true
 			i++
 		case isIdentStart(c):
 			// Skip whole identifiers and keywords so that a quote or $ inside

@@ -150,6 +150,12 @@ func ParseTolerant(src string) *File {
 	var semis []int
 	base := 0
 	for base < len(src) {
+		if len(f.Errors) >= maxWholeParses {
+			// Many errors: parse the rest statement by statement, so that
+			// the work stays linear in the size of the source.
+			f.parseEach(base, len(src), semis)
+			break
+		}
 		err := f.parseRange(base, len(src))
 		if err == nil {
 			break
@@ -177,12 +183,23 @@ func ParseTolerant(src string) *File {
 	return f
 }
 
+// maxWholeParses is how many syntax errors ParseTolerant meets re-parsing
+// the rest of the source as a whole (which keeps SQL-standard function
+// bodies, whose semicolons are not separators, intact) before it goes on
+// statement by statement.
+const maxWholeParses = 3
+
 // parsePieces parses src[start:end] at once if it can, else separator by
 // separator, recording errors.
 func (f *File) parsePieces(start, end int, semis []int) {
 	if f.parseRange(start, end) == nil {
 		return
 	}
+	f.parseEach(start, end, semis)
+}
+
+// parseEach parses src[start:end] separator by separator, recording errors.
+func (f *File) parseEach(start, end int, semis []int) {
 	from := start
 	for _, s := range semis {
 		if s < start {

@@ -222,3 +222,19 @@ func TestIdentifiers(t *testing.T) {
 		t.Error("no error for an unterminated string")
 	}
 }
+
+func TestParseTolerantManyErrors(t *testing.T) {
+	var b strings.Builder
+	for i := 0; i < 2000; i++ {
+		b.WriteString("SELECT 1;\n\\set x 1\n")
+	}
+	f := ParseTolerant(b.String())
+	if len(f.Statements) != 2000 || len(f.Errors) != 2000 {
+		t.Errorf("%d statements and %d errors, want 2000 of each", len(f.Statements), len(f.Errors))
+	}
+	for i, s := range f.Statements {
+		if s.Pos.Line != 2*i+1 || s.Text != "SELECT 1" {
+			t.Fatalf("statement %d: %q at line %d", i, s.Text, s.Pos.Line)
+		}
+	}
+}
