@@ -222,3 +222,10 @@ func scanKey(row pgx.Row, n int) ([]*string, error) {
 	}
 	return vals, nil
 }
+
+// BatchSQL returns the statements one batch runs after the first: finding
+// the batch's end key and updating the range. Plans print them.
+func BatchSQL(s Spec) []string {
+	q := build(s)
+	return []string{q.next, q.upd}
+}

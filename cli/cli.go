@@ -17,6 +17,7 @@ import (
 
 	"github.com/strata-db/strata/backfill"
 	"github.com/strata-db/strata/engine"
+	"github.com/strata-db/strata/internal/planreport"
 	"github.com/strata-db/strata/migration"
 )
 
@@ -64,9 +65,13 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 
 	root.AddCommand(
 		g.initCmd(), g.startCmd(), g.completeCmd(), g.abortCmd(), g.migrateCmd(),
-		g.statusCmd(), g.schemaNameCmd(), g.planCmd(),
+		g.statusCmd(), g.schemaNameCmd(), g.planCmd(), g.lintCmd(),
 	)
 	if err := root.ExecuteContext(ctx); err != nil {
+		var silent errSilent
+		if errors.As(err, &silent) {
+			return 1
+		}
 		var ue usageError
 		if errors.As(err, &ue) || isCobraUsage(err) {
 			fmt.Fprintf(stderr, "strata: %v\n", err)
@@ -364,11 +369,23 @@ func (g *globals) schemaNameCmd() *cobra.Command {
 
 func (g *globals) planCmd() *cobra.Command {
 	var asJSON bool
+	var format string
 	cmd := &cobra.Command{
 		Use:   "plan",
-		Short: "Show every statement the pending migrations would run, with its lock (changes nothing)",
-		Args:  cobra.NoArgs,
+		Short: "Show every statement the pending migrations would run, with its locks and the linter's verdict (changes nothing)",
+		Long: `Plans the pending migrations against the database (reading its catalog, changing
+nothing) and prints every SQL statement of each phase (start, backfill, complete,
+abort) with the lock it takes on which relations, whether it rewrites or scans
+them, whether it runs in a transaction, and the linter's findings.
+Exit status 1 when the linter finds an error in the plan.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if asJSON {
+				format = "json"
+			}
+			if format != "text" && format != "json" {
+				return usageError{fmt.Errorf("--format must be text or json, not %q", format)}
+			}
 			m, err := g.migrator()
 			if err != nil {
 				return err
@@ -385,15 +402,25 @@ func (g *globals) planCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if asJSON {
-				enc := json.NewEncoder(g.stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(plan)
+			rep, err := planreport.Build(plan, plan.PGMajor)
+			if err != nil {
+				return err
 			}
-			engine.WritePlan(g.stdout, plan)
+			if format == "json" {
+				err = planreport.WriteJSON(g.stdout, rep)
+			} else {
+				err = planreport.WriteText(g.stdout, rep)
+			}
+			if err != nil {
+				return err
+			}
+			if rep.HasErrors() {
+				return errSilent{fmt.Errorf("plan: lint errors")}
+			}
 			return nil
 		},
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.Flags().StringVar(&format, "format", "text", "output format: text or json")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "same as --format json")
 	return cmd
 }

@@ -3,23 +3,47 @@ package engine
 import (
 	"fmt"
 
+	"github.com/strata-db/strata/lint"
 	"github.com/strata-db/strata/migration"
 )
 
-// custom runs user SQL at each phase. Each part must be safe to re-run.
+// custom runs user SQL at each phase. Each part must be safe to re-run. A
+// part runs in one transaction unless it holds a statement PostgreSQL
+// refuses inside one (CREATE INDEX CONCURRENTLY, VACUUM, ...): then each of
+// its statements runs on its own, with lock_timeout set.
 func (p *planner) custom(a *migration.Custom) error {
 	id := fmt.Sprintf("custom:%s:%d", p.mig.Name, p.idx)
-	if a.Start != "" {
-		p.expand = append(p.expand, Step{ID: id + ":start", Kind: KindSQL, Tx: true,
-			Desc: fmt.Sprintf("custom SQL (start) of %s action %d", p.mig.Name, p.idx), SQL: []string{a.Start}, Lock: "user SQL"})
+	parts := []struct {
+		key, sql, phase string
+		to          *[]Step
+	}{
+		{".start", a.Start, "start", &p.expand},
+		{".complete", a.Complete, "complete", &p.completeCustom},
+		{".abort", a.Abort, "abort", &p.abortCustom},
 	}
-	if a.Complete != "" {
-		p.completeCustom = append(p.completeCustom, Step{ID: id + ":complete", Kind: KindSQL, Tx: true,
-			Desc: fmt.Sprintf("custom SQL (complete) of %s action %d", p.mig.Name, p.idx), SQL: []string{a.Complete}, Lock: "user SQL"})
-	}
-	if a.Abort != "" {
-		p.abortCustom = append(p.abortCustom, Step{ID: id + ":abort", Kind: KindSQL, Tx: true,
-			Desc: fmt.Sprintf("custom SQL (abort) of %s action %d", p.mig.Name, p.idx), SQL: []string{a.Abort}, Lock: "user SQL"})
+	for _, part := range parts {
+		if part.sql == "" {
+			continue
+		}
+		st := Step{ID: id + ":" + part.phase, Kind: KindSQL, Tx: true,
+			Desc: fmt.Sprintf("custom SQL (%s) of %s action %d", part.phase, p.mig.Name, p.idx),
+			SQL:  []string{part.sql}, Lock: "user SQL"}
+		stmts, err := lint.ClassifySQL(part.sql, lint.Config{PGVersion: p.cat.PGMajor})
+		if err != nil {
+			return p.errf(part.key, "the SQL does not parse: %v", err)
+		}
+		for _, s := range stmts {
+			if s.NoTransaction {
+				st.Tx = false
+			}
+		}
+		if !st.Tx {
+			st.SQL = nil
+			for _, s := range stmts {
+				st.SQL = append(st.SQL, s.Statement)
+			}
+		}
+		*part.to = append(*part.to, st)
 	}
 	return nil
 }

@@ -52,6 +52,7 @@ type BackfillSpec struct {
 // complete and abort do not depend on the migration files any more.
 type Plan struct {
 	Version        int    `json:"version"`
+	PGMajor        int    `json:"pg_major"`
 	Schema         string `json:"schema"`
 	VersionSchema  string `json:"version_schema"`
 	PreviousSchema string `json:"previous_schema,omitempty"`
@@ -347,7 +348,7 @@ func (p *planner) action(a migration.Action) error {
 // registered and from the difference between the final model and the
 // physical tables.
 func (p *planner) finish() (*Plan, error) {
-	plan := &Plan{Version: PlanVersion, Schema: p.schema, VersionSchema: p.version, PreviousSchema: p.prev}
+	plan := &Plan{Version: PlanVersion, PGMajor: p.cat.PGMajor, Schema: p.schema, VersionSchema: p.version, PreviousSchema: p.prev}
 	// Expressions can only be checked now that the final shape is known.
 	for _, phys := range p.order {
 		s := p.syncs[phys]

@@ -60,10 +60,14 @@ func (p *planner) triggerSQL(s *tableSync) []string {
 		tag = fmt.Sprintf("$strata%d$", i)
 	}
 	fn := p.syncFunc(s.Phys)
+	create := "CREATE TRIGGER"
+	if p.cat.PGMajor >= 14 {
+		// Takes SHARE ROW EXCLUSIVE, where DROP TRIGGER would take ACCESS EXCLUSIVE.
+		create = "CREATE OR REPLACE TRIGGER"
+	}
 	return []string{
 		"CREATE OR REPLACE FUNCTION " + fn + "() RETURNS trigger LANGUAGE plpgsql AS " + tag + "\n" + body + "\n" + tag,
-		"DROP TRIGGER IF EXISTS _strata_sync ON " + tq,
-		"CREATE TRIGGER _strata_sync BEFORE INSERT OR UPDATE ON " + tq + " FOR EACH ROW EXECUTE FUNCTION " + fn + "()",
+		create + " _strata_sync BEFORE INSERT OR UPDATE ON " + tq + " FOR EACH ROW EXECUTE FUNCTION " + fn + "()",
 	}
 }
 

@@ -1,0 +1,238 @@
+// Package planreport annotates a strata plan for reviewers: for every
+// statement, the locks it takes on which relations, whether it rewrites or
+// scans them, whether it runs in a transaction, and the linter's verdict on
+// it. The plan is linted as one script with its real transaction boundaries,
+// so rules see the context (a check validated at start makes SET NOT NULL at
+// complete safe).
+package planreport
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/strata-db/strata/backfill"
+	"github.com/strata-db/strata/engine"
+	"github.com/strata-db/strata/lint"
+)
+
+// Statement is one SQL statement of a step.
+type Statement struct {
+	SQL           string         `json:"sql"`
+	InTransaction bool           `json:"in_transaction"`
+	Locks         []lint.Lock    `json:"locks"`
+	Findings      []lint.Finding `json:"findings"`
+}
+
+// Step is one step of a phase.
+type Step struct {
+	ID         string      `json:"id"`
+	Desc       string      `json:"desc"`
+	Kind       string      `json:"kind"`
+	Statements []Statement `json:"statements"`
+}
+
+// Phase is one of start, backfill, complete and abort.
+type Phase struct {
+	Name  string `json:"name"`
+	Steps []Step `json:"steps"`
+}
+
+// Report is an annotated plan.
+type Report struct {
+	Schema         string  `json:"schema"`
+	VersionSchema  string  `json:"version_schema"`
+	PreviousSchema string  `json:"previous_schema,omitempty"`
+	Phases         []Phase `json:"phases"`
+	Errors         int     `json:"errors"`
+	Warnings       int     `json:"warnings"`
+}
+
+// HasErrors reports whether the linter found an error in the plan.
+func (r *Report) HasErrors() bool { return r.Errors > 0 }
+
+type slot struct {
+	phase, step, stmt int
+	line              int // first line of the statement in the script
+}
+
+// Build annotates plan for the given PostgreSQL major version.
+func Build(plan *engine.Plan, pgVersion int) (*Report, error) {
+	r := &Report{Schema: plan.Schema, VersionSchema: plan.VersionSchema, PreviousSchema: plan.PreviousSchema}
+	var start, fill []engine.Step
+	for _, st := range plan.Start {
+		if st.Kind == engine.KindBackfill {
+			fill = append(fill, st)
+		} else {
+			start = append(start, st)
+		}
+	}
+	groups := []struct {
+		name  string
+		steps []engine.Step
+	}{{"start", start}, {"backfill", fill}, {"complete", plan.Complete}, {"abort", plan.Abort}}
+	for _, g := range groups {
+		ph := Phase{Name: g.name}
+		for _, st := range g.steps {
+			s := Step{ID: st.ID, Desc: st.Desc, Kind: st.Kind}
+			sqls := st.SQL
+			if st.Kind == engine.KindBackfill && st.Backfill != nil {
+				b := st.Backfill
+				sqls = backfill.BatchSQL(backfill.Spec{Schema: b.Schema, Table: b.Table, Key: b.Key, KeyTypes: b.KeyTypes, Set: b.Set})
+			}
+			for _, q := range sqls {
+				s.Statements = append(s.Statements, Statement{SQL: q, InTransaction: st.Tx || st.Kind == engine.KindBackfill})
+			}
+			ph.Steps = append(ph.Steps, s)
+		}
+		r.Phases = append(r.Phases, ph)
+	}
+	cfg := lint.Config{PGVersion: pgVersion, AssumeLockTimeout: true}
+	// start, backfill and complete run in that order; abort runs after start.
+	if err := r.annotate([]int{0, 1, 2}, map[int]bool{0: true, 1: true, 2: true}, cfg); err != nil {
+		return nil, err
+	}
+	if err := r.annotate([]int{0, 1, 3}, map[int]bool{3: true}, cfg); err != nil {
+		return nil, err
+	}
+	for _, ph := range r.Phases {
+		for _, st := range ph.Steps {
+			for _, s := range st.Statements {
+				for _, f := range s.Findings {
+					switch f.Severity {
+					case lint.SeverityError:
+						r.Errors++
+					case lint.SeverityWarning:
+						r.Warnings++
+					}
+				}
+			}
+		}
+	}
+	return r, nil
+}
+
+// annotate renders the given phases as one script with explicit
+// transactions, classifies and lints it, and attaches locks and findings to
+// the statements of the target phases (the others are context).
+func (r *Report) annotate(phases []int, targets map[int]bool, cfg lint.Config) error {
+	var b strings.Builder
+	line := 1
+	write := func(s string) {
+		b.WriteString(s)
+		line += strings.Count(s, "\n")
+	}
+	write("-- " + lint.DirectiveNoTransaction + "\n")
+	var slots []slot
+	for _, pi := range phases {
+		for si, st := range r.Phases[pi].Steps {
+			tx := len(st.Statements) > 0 && st.Statements[0].InTransaction
+			if tx {
+				write("BEGIN;\n")
+			}
+			for ti, s := range st.Statements {
+				slots = append(slots, slot{pi, si, ti, line})
+				write(s.SQL + ";\n")
+			}
+			if tx {
+				write("COMMIT;\n")
+			}
+		}
+	}
+	script := b.String()
+	locks, err := lint.ClassifySQL(script, cfg)
+	if err != nil {
+		return fmt.Errorf("planreport: %w", err)
+	}
+	byLine := map[int]*Statement{}
+	for _, sl := range slots {
+		byLine[sl.line] = &r.Phases[sl.phase].Steps[sl.step].Statements[sl.stmt]
+	}
+	for _, l := range locks {
+		if s := byLine[l.Line]; s != nil && isTarget(slots, l.Line, targets) {
+			s.Locks = l.Locks
+		}
+	}
+	findings, err := lint.LintSQL("plan", []byte(script), cfg)
+	if err != nil {
+		return fmt.Errorf("planreport: %w", err)
+	}
+	for _, f := range findings {
+		// A finding belongs to the statement that starts at or before its line.
+		sl := owner(slots, f.Line)
+		if sl == nil || !targets[sl.phase] {
+			continue
+		}
+		s := &r.Phases[sl.phase].Steps[sl.step].Statements[sl.stmt]
+		f.File, f.Line, f.Column = "", 0, 0
+		s.Findings = append(s.Findings, f)
+	}
+	return nil
+}
+
+func isTarget(slots []slot, line int, targets map[int]bool) bool {
+	sl := owner(slots, line)
+	return sl != nil && targets[sl.phase]
+}
+
+func owner(slots []slot, line int) *slot {
+	i := sort.Search(len(slots), func(i int) bool { return slots[i].line > line })
+	if i == 0 {
+		return nil
+	}
+	return &slots[i-1]
+}
+
+// WriteJSON writes the report as JSON.
+func WriteJSON(w io.Writer, r *Report) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}
+
+// WriteText writes the report for people.
+func WriteText(w io.Writer, r *Report) error {
+	old := r.PreviousSchema
+	if old == "" {
+		old = "(base tables)"
+	}
+	fmt.Fprintf(w, "schema %s: new version schema %s, old version %s\n", r.Schema, r.VersionSchema, old)
+	for _, ph := range r.Phases {
+		fmt.Fprintf(w, "\n== %s ==\n", ph.Name)
+		if len(ph.Steps) == 0 {
+			fmt.Fprintln(w, "(nothing)")
+		}
+		for i, st := range ph.Steps {
+			fmt.Fprintf(w, "%d. %s\n", i+1, st.Desc)
+			if st.Kind == engine.KindBackfill {
+				fmt.Fprintln(w, "   batched: each batch is one short transaction over a bounded key range")
+			}
+			for _, s := range st.Statements {
+				tx := "in a transaction"
+				if !s.InTransaction {
+					tx = "outside a transaction"
+				}
+				fmt.Fprintf(w, "   -- %s; %s\n", lockText(s.Locks), tx)
+				fmt.Fprintf(w, "   %s;\n", strings.ReplaceAll(s.SQL, "\n", "\n   "))
+				for _, f := range s.Findings {
+					fmt.Fprintf(w, "   !! %s %s: %s\n", f.Severity, f.Code, f.Message)
+				}
+			}
+		}
+	}
+	fmt.Fprintf(w, "\nlint: %d error(s), %d warning(s)\n", r.Errors, r.Warnings)
+	return nil
+}
+
+func lockText(locks []lint.Lock) string {
+	if len(locks) == 0 {
+		return "no table lock"
+	}
+	var parts []string
+	for _, l := range locks {
+		parts = append(parts, fmt.Sprintf("%s on %s (%s)", l.Mode, l.Relation, l.Effect()))
+	}
+	return strings.Join(parts, ", ")
+}

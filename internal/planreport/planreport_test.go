@@ -1,0 +1,207 @@
+package planreport_test
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"os"
+	"path/filepath"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/strata-db/strata/engine"
+	"github.com/strata-db/strata/internal/pgtest"
+	"github.com/strata-db/strata/internal/planreport"
+	"github.com/strata-db/strata/lint"
+	"github.com/strata-db/strata/migration"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+const setup = `CREATE TABLE users (id bigserial PRIMARY KEY, name text NOT NULL, email text, price text,
+	status text DEFAULT 'active', legacy int NOT NULL DEFAULT 0);
+CREATE TABLE teams (id int PRIMARY KEY, title text);`
+
+// Each case is one action type; the golden file holds the annotated plan.
+var cases = map[string]string{
+	"create_table": `
+[[actions]]
+type = "create_table"
+name = "accounts"
+primary_key = ["id"]
+  [[actions.columns]]
+  name = "id"
+  type = "bigint"
+  generated = "ALWAYS AS IDENTITY"
+  [[actions.columns]]
+  name = "owner_id"
+  type = "bigint"
+  nullable = false
+  [[actions.foreign_keys]]
+  name = "accounts_owner_fk"
+  columns = ["owner_id"]
+  referenced_table = "users"
+  referenced_columns = ["id"]
+`,
+	"add_column": `
+[[actions]]
+type = "add_column"
+table = "users"
+up = "lower(email)"
+  [actions.column]
+  name = "email_lower"
+  type = "text"
+  nullable = false
+`,
+	"add_column_volatile_default": `
+[[actions]]
+type = "add_column"
+table = "users"
+  [actions.column]
+  name = "token"
+  type = "uuid"
+  default = "gen_random_uuid()"
+`,
+	"alter_column_type": `
+[[actions]]
+type = "alter_column"
+table = "users"
+column = "price"
+up = "price::numeric"
+down = "price::text"
+  [actions.changes]
+  type = "numeric(12,2)"
+`,
+	"alter_column_not_null": `
+[[actions]]
+type = "alter_column"
+table = "users"
+column = "email"
+up = "coalesce(email, 'unknown')"
+  [actions.changes]
+  nullable = false
+`,
+	"alter_column_rename_default_comment": `
+[[actions]]
+type = "alter_column"
+table = "users"
+column = "status"
+  [actions.changes]
+  name = "state"
+  default = "'new'"
+  comment = "lifecycle state"
+`,
+	"remove_column": `
+[[actions]]
+type = "remove_column"
+table = "users"
+column = "legacy"
+down = "0"
+`,
+	"rename_table": `
+[[actions]]
+type = "rename_table"
+table = "teams"
+new_name = "groups"
+`,
+	"remove_table": `
+[[actions]]
+type = "remove_table"
+table = "teams"
+`,
+	"custom": `
+[[actions]]
+type = "custom"
+start = "CREATE INDEX CONCURRENTLY IF NOT EXISTS users_name_idx ON users (name)"
+abort = "DROP INDEX CONCURRENTLY IF EXISTS users_name_idx"
+`,
+	"custom_unsafe": `
+[[actions]]
+type = "custom"
+start = "ALTER TABLE users ADD CONSTRAINT price_set CHECK (price <> '')"
+abort = "ALTER TABLE users DROP CONSTRAINT IF EXISTS price_set"
+`,
+}
+
+// TestPlanGolden renders the annotated plan of each action and compares it
+// with testdata/<action>.golden; strata's own SQL must lint clean of errors.
+func TestPlanGolden(t *testing.T) {
+	for name, file := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			db := pgtest.New(t)
+			db.Exec(t, setup)
+			m, err := engine.New(db.URL, engine.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			fsys := fstest.MapFS{"m/001_" + name + ".toml": {Data: []byte(file)}}
+			migs, err := migration.Load(fsys, "m")
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			plan, err := m.Plan(ctx, migs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rep, err := planreport.Build(plan, plan.PGMajor)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var buf bytes.Buffer
+			if err := planreport.WriteText(&buf, rep); err != nil {
+				t.Fatal(err)
+			}
+			golden := filepath.Join("testdata", name+".golden")
+			if *update {
+				if err := os.WriteFile(golden, buf.Bytes(), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run with -update to create it)", err)
+			}
+			if diff := cmp.Diff(string(want), buf.String()); diff != "" {
+				t.Errorf("plan differs from %s (-want +got):\n%s", golden, diff)
+			}
+			if name == "custom_unsafe" {
+				// The user's own SQL is linted too.
+				if !rep.HasErrors() {
+					t.Errorf("custom SQL adding a CHECK without NOT VALID: want a lint error")
+				}
+				return
+			}
+			for _, ph := range rep.Phases {
+				for _, st := range ph.Steps {
+					for _, s := range st.Statements {
+						for _, f := range s.Findings {
+							if f.Severity == lint.SeverityError {
+								t.Errorf("strata's own SQL has a lint error in %s/%s: %s %s\n%s", ph.Name, st.ID, f.Code, f.Message, s.SQL)
+							}
+						}
+						if len(s.Locks) == 0 && needsLock(s.SQL) {
+							t.Errorf("no lock reported for %s", s.SQL)
+						}
+					}
+				}
+			}
+		})
+	}
+}
+
+func needsLock(sql string) bool {
+	for _, p := range []string{"ALTER TABLE", "UPDATE", "CREATE TRIGGER", "CREATE OR REPLACE TRIGGER", "DROP TABLE"} {
+		if len(sql) >= len(p) && sql[:len(p)] == p {
+			return true
+		}
+	}
+	return false
+}
