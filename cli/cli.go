@@ -15,7 +15,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/strata-db/strata/backfill"
 	"github.com/strata-db/strata/engine"
 	"github.com/strata-db/strata/internal/planreport"
 	"github.com/strata-db/strata/migration"
@@ -133,24 +132,13 @@ func (g *globals) connString() string {
 }
 
 func (g *globals) migrator() (*engine.Migrator, error) {
-	last := time.Time{}
+	prog := newProgress(g.stderr, g.quiet)
 	opts := engine.Options{
 		Schema: g.schema, StateSchema: g.stateSchema,
 		LockTimeout: g.lockTimeout, LockDeadline: g.lockDeadline, LockWait: g.lockWait,
 		BatchSize: g.batchSize,
 		Logf:      g.logf,
-		Progress: func(p backfill.Progress) {
-			if !p.Done && time.Since(last) < 2*time.Second {
-				return
-			}
-			last = time.Now()
-			rate := float64(p.RowsDone) / p.Elapsed.Seconds()
-			est := ""
-			if p.RowsEstimate > 0 {
-				est = fmt.Sprintf(" of ~%d (%.0f%%)", p.RowsEstimate, 100*float64(p.RowsDone)/float64(p.RowsEstimate))
-			}
-			g.logf("backfill %s: %d rows%s, %.0f rows/s", p.Table, p.RowsDone, est, rate)
-		},
+		Progress:  prog.report,
 	}
 	installCrashHooks(&opts)
 	return engine.New(g.connString(), opts)
