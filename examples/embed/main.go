@@ -99,7 +99,9 @@ func run(ctx context.Context, phase string) error {
 		if err != nil {
 			return err
 		}
-		engine.WritePlan(os.Stdout, plan)
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(plan)
 	default:
 		return fmt.Errorf("unknown phase %q", phase)
 	}
