@@ -1,16 +1,30 @@
-// Package backfill fills new columns of existing rows in small batches. Each
-// batch is its own short transaction over a bounded key range, found with an
-// index scan from the last key, so the cost of a batch does not grow with
-// its position in the table. The last key is checkpointed in the same
-// transaction as the batch, so a crash resumes exactly where it stopped. The
-// range ends at the largest key that existed when the backfill began: rows
-// inserted later are handled by the sync triggers.
+// Package backfill fills new columns of existing rows in batches, close to
+// the speed of a single UPDATE but without ever holding more than one short
+// transaction's row locks:
+//
+//   - Each batch is one short transaction over a bounded key range, whose end
+//     is found by an index range scan from the last key, so a batch costs the
+//     same at the start and at the end of the table.
+//   - The batch size adapts to aim at a target batch duration.
+//   - Optional parallel workers fill disjoint key ranges, split at quantiles
+//     of a sample of the key.
+//   - The range ends at the largest key that existed when the backfill
+//     began: rows inserted later are handled by the sync triggers, so the
+//     backfill does not chase them.
+//   - Each worker's last key is checkpointed in the same transaction as its
+//     batch, so a crash resumes exactly where it stopped.
+//   - Tables without a usable key are filled by physical (ctid) page ranges.
+//   - Optional throttle (rows per second) and a pause while replication lag
+//     exceeds a limit.
 package backfill
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -23,27 +37,55 @@ import (
 type Spec struct {
 	Schema   string
 	Table    string   // physical table
-	Key      []string // key columns (physical names)
+	Key      []string // key columns (physical names); empty: ctid page ranges
 	KeyTypes []string // SQL types of the key columns
-	Set      string   // SET list of the batch UPDATE
+	// Set is the SET list of the batch UPDATE. With Direct it computes the
+	// new values itself and the sync trigger is told to stand aside;
+	// otherwise it is a no-op assignment that fires the sync trigger, which
+	// computes them.
+	Set    string
+	Direct bool
 }
 
-// Progress is reported after every batch.
+// Progress is reported after every batch, summed over the workers.
 type Progress struct {
 	Table        string
 	RowsDone     int64
 	RowsEstimate int64
 	Batches      int
+	BatchSize    int // current rows (or pages) per batch of the last worker to report
 	Elapsed      time.Duration
 	Done         bool
+	// SizeBefore and SizeAfter are the table's size in bytes when the
+	// backfill began and (once Done) when it ended.
+	SizeBefore, SizeAfter int64
+	// Paused is set while the backfill waits for replication to catch up.
+	Paused string
 }
 
 // Runner runs backfills.
 type Runner struct {
-	Exec      *pgexec.Runner
-	Store     *state.Store
-	Schema    string // managed schema, the checkpoint's scope
+	Exec   *pgexec.Runner
+	Store  *state.Store
+	Schema string // managed schema, the checkpoint's scope
+	// BatchSize is the first batch's size in rows (pages in ctid mode);
+	// default 1000 (pages: 10).
 	BatchSize int
+	// TargetDuration is the batch duration the size adapts to (default
+	// 150ms); negative keeps BatchSize fixed.
+	TargetDuration time.Duration
+	// MaxBatchSize caps the adaptive size (default 200000 rows).
+	MaxBatchSize int
+	// Workers fill disjoint key ranges in parallel (default 1). Workers
+	// beyond the first need Connect.
+	Workers int
+	Connect func(ctx context.Context) (*pgx.Conn, error)
+	// MaxRowsPerSecond throttles the backfill (all workers together); 0 is
+	// no limit.
+	MaxRowsPerSecond float64
+	// MaxReplicationLag pauses batches while a standby's replication lag
+	// (pg_stat_replication) exceeds it; 0 does not check.
+	MaxReplicationLag time.Duration
 	// Progress, when set, is called after every batch.
 	Progress func(Progress)
 	// AfterBatch, when set, is called after every committed batch (tests
@@ -51,140 +93,516 @@ type Runner struct {
 	AfterBatch func(batch int)
 }
 
-func (r *Runner) batchSize() int {
-	if r.BatchSize <= 0 {
-		return 1000
+func (r *Runner) target() time.Duration {
+	if r.TargetDuration == 0 {
+		return 150 * time.Millisecond
 	}
-	return r.BatchSize
+	return r.TargetDuration
 }
 
-type sqls struct {
+func (r *Runner) maxBatch() int {
+	if r.MaxBatchSize <= 0 {
+		return 200000
+	}
+	return r.MaxBatchSize
+}
+
+func (r *Runner) workers() int {
+	if r.Workers <= 1 || r.Connect == nil {
+		return 1
+	}
+	return r.Workers
+}
+
+type queries struct {
 	upper, first, next, updFirst, upd string
 }
 
-func build(s Spec) sqls {
+// keyQueries renders the statements of key mode. Key values travel as text
+// and are cast back to their types, so any key type works.
+func keyQueries(s Spec) queries {
 	tq := pgx.Identifier{s.Schema, s.Table}.Sanitize()
-	var key, keyText, params, paramsN []string
+	var key, keyText, lo, hi []string
 	for i, k := range s.Key {
 		key = append(key, pgx.Identifier{k}.Sanitize())
 		// Aliased so that ORDER BY sees the column, not its text form.
 		keyText = append(keyText, fmt.Sprintf("%s::text AS _strata_k%d", pgx.Identifier{k}.Sanitize(), i))
-		params = append(params, fmt.Sprintf("$%d::text::%s", i+1, s.KeyTypes[i]))
-		paramsN = append(paramsN, fmt.Sprintf("$%d::text::%s", i+1+len(s.Key), s.KeyTypes[i]))
+		lo = append(lo, fmt.Sprintf("$%d::text::%s", i+1, s.KeyTypes[i]))
+		hi = append(hi, fmt.Sprintf("$%d::text::%s", i+1+len(s.Key), s.KeyTypes[i]))
 	}
 	k := "ROW(" + strings.Join(key, ", ") + ")"
+	l := "ROW(" + strings.Join(lo, ", ") + ")"
+	h := "ROW(" + strings.Join(hi, ", ") + ")"
+	if len(key) == 1 {
+		k, l, h = key[0], lo[0], hi[0]
+	}
 	desc := make([]string, len(key))
 	for i := range key {
 		desc[i] = key[i] + " DESC"
 	}
-	lo := "ROW(" + strings.Join(params, ", ") + ")"
-	hi := "ROW(" + strings.Join(paramsN, ", ") + ")"
-	if len(key) == 1 {
-		k, lo, hi = key[0], params[0], paramsN[0]
-	}
+	order := strings.Join(key, ", ")
 	sel := "SELECT " + strings.Join(keyText, ", ") + " FROM " + tq
-	return sqls{
+	n := len(key)
+	return queries{
 		upper: sel + " ORDER BY " + strings.Join(desc, ", ") + " LIMIT 1",
-		// The end of the next batch: the batch-size-th key after the last
-		// one, found by an index range scan of batch-size entries.
-		first: sel + " WHERE " + k + " <= " + lo + " ORDER BY " + strings.Join(key, ", ") + " LIMIT 1 OFFSET $" + fmt.Sprint(len(key)+1),
-		next: sel + " WHERE " + k + " > " + lo + " AND " + k + " <= " + hi +
-			" ORDER BY " + strings.Join(key, ", ") + " LIMIT 1 OFFSET $" + fmt.Sprint(2*len(key)+1),
-		updFirst: "UPDATE " + tq + " SET " + s.Set + " WHERE " + k + " <= " + lo,
-		upd:      "UPDATE " + tq + " SET " + s.Set + " WHERE " + k + " > " + lo + " AND " + k + " <= " + hi,
+		// The end of the next batch: the n-th key after the last one, found
+		// by an index range scan of n entries. ($1.. is the upper bound.)
+		first: sel + " WHERE " + k + " <= " + l + " ORDER BY " + order + " LIMIT 1 OFFSET $" + strconv.Itoa(n+1),
+		next: sel + " WHERE " + k + " > " + l + " AND " + k + " <= " + h +
+			" ORDER BY " + order + " LIMIT 1 OFFSET $" + strconv.Itoa(2*n+1),
+		updFirst: "UPDATE " + tq + " SET " + s.Set + " WHERE " + k + " <= " + l,
+		upd:      "UPDATE " + tq + " SET " + s.Set + " WHERE " + k + " > " + l + " AND " + k + " <= " + h,
 	}
 }
 
-// Run fills the table of spec, resuming from the checkpoint of step.
-func (r *Runner) Run(ctx context.Context, conn *pgx.Conn, step string, spec Spec) error {
-	q := build(spec)
-	cp, err := r.Store.Checkpoint(ctx, conn, r.Schema, step)
-	if err != nil {
-		return err
+func pageQuery(s Spec) string {
+	tq := pgx.Identifier{s.Schema, s.Table}.Sanitize()
+	return "UPDATE " + tq + " SET " + s.Set + " WHERE ctid >= ('(' || $1::text || ',0)')::tid AND ctid < ('(' || $2::text || ',0)')::tid"
+}
+
+// BatchSQL returns the statements one batch runs (after the first): in key
+// mode finding the batch's end key and updating the range; in ctid mode
+// updating a range of pages. Plans print them.
+func BatchSQL(s Spec) []string {
+	if len(s.Key) == 0 {
+		return []string{pageQuery(s)}
 	}
-	if cp == nil {
-		cp = &state.Checkpoint{Step: step, Table: spec.Table}
+	q := keyQueries(s)
+	return []string{q.next, q.upd}
+}
+
+// tracker sums the progress of the workers of one table.
+type tracker struct {
+	r          *Runner
+	table      string
+	start      time.Time
+	mu         sync.Mutex
+	rows       map[string]int64
+	estimate   int64
+	batches    int
+	sizeBefore int64
+}
+
+func (t *tracker) report(worker string, rows int64, size int, done bool, paused string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.rows[worker] = rows
+	if paused == "" {
+		t.batches++
+	}
+	var total int64
+	for _, v := range t.rows {
+		total += v
+	}
+	if t.r.AfterBatch != nil && paused == "" {
+		t.r.AfterBatch(t.batches)
+	}
+	if t.r.Progress != nil {
+		t.r.Progress(Progress{Table: t.table, RowsDone: total, RowsEstimate: t.estimate, Batches: t.batches,
+			BatchSize: size, Elapsed: time.Since(t.start), SizeBefore: t.sizeBefore, Done: done, Paused: paused})
+	}
+}
+
+// Run fills the table of spec, resuming from the checkpoints of step.
+func (r *Runner) Run(ctx context.Context, conn *pgx.Conn, step string, spec Spec) error {
+	cps, err := r.checkpoints(ctx, conn, step, spec)
+	if err != nil {
+		return fmt.Errorf("backfill: %s: %w", spec.Table, err)
+	}
+	tr := &tracker{r: r, table: spec.Table, start: time.Now(), rows: map[string]int64{}}
+	var todo []*state.Checkpoint
+	for _, c := range cps {
+		tr.rows[c.Step] = c.RowsDone
+		tr.estimate += c.RowsEstimate
+		tr.sizeBefore = c.SizeBefore
+		if !c.Done {
+			todo = append(todo, c)
+		}
+	}
+	if len(todo) > 0 {
+		if err := r.runWorkers(ctx, conn, spec, todo, tr); err != nil {
+			return fmt.Errorf("backfill: %s: %w", spec.Table, err)
+		}
+	}
+	after, err := tableSize(ctx, conn, spec)
+	if err != nil {
+		return fmt.Errorf("backfill: %s: %w", spec.Table, err)
+	}
+	if r.Progress != nil {
+		var total int64
+		for _, v := range tr.rows {
+			total += v
+		}
+		r.Progress(Progress{Table: spec.Table, RowsDone: total, RowsEstimate: tr.estimate, Batches: tr.batches,
+			Elapsed: time.Since(tr.start), Done: true, SizeBefore: tr.sizeBefore, SizeAfter: after})
+	}
+	return nil
+}
+
+func (r *Runner) runWorkers(ctx context.Context, conn *pgx.Conn, spec Spec, todo []*state.Checkpoint, tr *tracker) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make([]error, len(todo))
+	// Checkpoints are shared out over the workers; the first uses conn.
+	n := r.workers()
+	if n > len(todo) {
+		n = len(todo)
+	}
+	queue := make(chan *state.Checkpoint, len(todo))
+	for _, c := range todo {
+		queue <- c
+	}
+	close(queue)
+	for w := 0; w < n; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			c := conn
+			if w > 0 {
+				var err error
+				if c, err = r.Connect(ctx); err != nil {
+					errs[w] = err
+					cancel()
+					return
+				}
+				defer c.Close(context.Background())
+			}
+			for cp := range queue {
+				if err := r.fill(ctx, c, spec, cp, n, tr); err != nil {
+					errs[w] = err
+					cancel()
+					return
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// checkpoints returns the workers' checkpoints of step, planning the ranges
+// on the first run: one range per worker, split at quantiles of a sample of
+// the key (or of the pages), all saved in one transaction.
+func (r *Runner) checkpoints(ctx context.Context, conn *pgx.Conn, step string, spec Spec) ([]*state.Checkpoint, error) {
+	all, err := r.Store.Checkpoints(ctx, conn, r.Schema)
+	if err != nil {
+		return nil, err
+	}
+	var out []*state.Checkpoint
+	for i := range all {
+		if all[i].Step == step || strings.HasPrefix(all[i].Step, step+"#") {
+			out = append(out, &all[i])
+		}
+	}
+	if len(out) > 0 {
+		return out, nil
+	}
+	size, err := tableSize(ctx, conn, spec)
+	if err != nil {
+		return nil, err
+	}
+	tq := pgx.Identifier{spec.Schema, spec.Table}.Sanitize()
+	var est float64
+	if err := conn.QueryRow(ctx, `SELECT reltuples FROM pg_class WHERE oid = $1::regclass`, tq).Scan(&est); err != nil {
+		return nil, fmt.Errorf("estimate rows: %w", err)
+	}
+	if est < 0 {
+		// Never analyzed: ANALYZE samples the table (under SHARE UPDATE
+		// EXCLUSIVE, which lets reads and writes go on) for a row estimate
+		// the progress report and the worker split can use.
+		if err := r.Exec.Exec(ctx, conn, "ANALYZE "+tq); err != nil {
+			return nil, fmt.Errorf("analyze: %w", err)
+		}
+		if err := conn.QueryRow(ctx, `SELECT greatest(reltuples, 0) FROM pg_class WHERE oid = $1::regclass`, tq).Scan(&est); err != nil {
+			return nil, fmt.Errorf("estimate rows: %w", err)
+		}
+	}
+	var bounds [][]*string // lower bounds (exclusive) of ranges 1..n-1, and the upper bound last
+	if len(spec.Key) == 0 {
+		var pages int64
+		if err := conn.QueryRow(ctx, `SELECT pg_relation_size($1::regclass) / current_setting('block_size')::int`,
+			pgx.Identifier{spec.Schema, spec.Table}.Sanitize()).Scan(&pages); err != nil {
+			return nil, fmt.Errorf("count pages: %w", err)
+		}
+		n := int64(r.workers())
+		for i := int64(1); i < n && pages > n; i++ {
+			s := strconv.FormatInt(pages*i/n, 10)
+			bounds = append(bounds, []*string{&s})
+		}
+		p := strconv.FormatInt(pages, 10)
+		bounds = append(bounds, []*string{&p})
+		if pages == 0 {
+			bounds = nil
+		}
+	} else {
+		q := keyQueries(spec)
 		upper, err := scanKey(conn.QueryRow(ctx, q.upper), len(spec.Key))
 		if err != nil {
-			return fmt.Errorf("backfill: %s: find last key: %w", spec.Table, err)
+			return nil, fmt.Errorf("find last key: %w", err)
 		}
-		if upper == nil {
-			cp.Done = true // empty table: nothing to do
-		} else {
-			cp.UpperKey = upper
-			var est float64
-			err := conn.QueryRow(ctx, `SELECT greatest(reltuples, 0) FROM pg_class WHERE oid = $1::regclass`,
-				pgx.Identifier{spec.Schema, spec.Table}.Sanitize()).Scan(&est)
-			if err != nil {
-				return fmt.Errorf("backfill: %s: estimate rows: %w", spec.Table, err)
+		if upper != nil {
+			if n := r.workers(); n > 1 {
+				if bounds, err = quantiles(ctx, conn, spec, n, est); err != nil {
+					return nil, err
+				}
 			}
-			cp.RowsEstimate = int64(est)
+			bounds = append(bounds, upper)
 		}
-		if err := r.Store.SaveCheckpoint(ctx, conn, r.Schema, cp); err != nil {
-			return err
+	}
+	if bounds == nil {
+		c := &state.Checkpoint{Step: step + "#0", Table: spec.Table, Done: true, SizeBefore: size}
+		return []*state.Checkpoint{c}, r.Store.SaveCheckpoint(ctx, conn, r.Schema, c)
+	}
+	var lo []*string
+	if len(spec.Key) == 0 {
+		z := "0"
+		lo = []*string{&z}
+	}
+	for i, hi := range bounds {
+		out = append(out, &state.Checkpoint{Step: fmt.Sprintf("%s#%d", step, i), Table: spec.Table,
+			LastKey: lo, UpperKey: hi, RowsEstimate: int64(est) / int64(len(bounds)), SizeBefore: size})
+		lo = hi
+	}
+	err = r.Exec.InTx(ctx, conn, func(tx pgx.Tx) error {
+		for _, c := range out {
+			if err := r.Store.SaveCheckpoint(ctx, tx, r.Schema, c); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// quantiles splits the key space into n ranges of about equal row counts,
+// from a sample of the table that PostgreSQL sorts (so any key type and
+// collation works).
+func quantiles(ctx context.Context, conn *pgx.Conn, spec Spec, n int, est float64) ([][]*string, error) {
+	pct := 100.0
+	if est > 0 {
+		// About 10,000 sampled rows.
+		pct = 100 * 10000 / est
+		if pct > 100 {
+			pct = 100
+		}
+		if pct < 0.01 {
+			pct = 0.01
+		}
+	}
+	var cols []string
+	for i, k := range spec.Key {
+		cols = append(cols, fmt.Sprintf("%s::text AS _strata_k%d", pgx.Identifier{k}.Sanitize(), i))
+	}
+	var order []string
+	for _, k := range spec.Key {
+		order = append(order, pgx.Identifier{k}.Sanitize())
+	}
+	rows, err := conn.Query(ctx, fmt.Sprintf("SELECT %s FROM %s TABLESAMPLE SYSTEM (%g) ORDER BY %s",
+		strings.Join(cols, ", "), pgx.Identifier{spec.Schema, spec.Table}.Sanitize(), pct, strings.Join(order, ", ")))
+	if err != nil {
+		return nil, fmt.Errorf("sample keys: %w", err)
+	}
+	var sample [][]*string
+	for rows.Next() {
+		vals := make([]*string, len(spec.Key))
+		dest := make([]any, len(vals))
+		for i := range vals {
+			dest[i] = &vals[i]
+		}
+		if err := rows.Scan(dest...); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("sample keys: %w", err)
+		}
+		sample = append(sample, vals)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sample keys: %w", err)
+	}
+	var out [][]*string
+	for i := 1; i < n && len(sample) >= n; i++ {
+		b := sample[len(sample)*i/n]
+		if len(out) > 0 && keyEqual(out[len(out)-1], b) {
+			continue
+		}
+		out = append(out, b)
+	}
+	return out, nil
+}
+
+// fill runs the batches of one checkpoint's range.
+func (r *Runner) fill(ctx context.Context, conn *pgx.Conn, spec Spec, cp *state.Checkpoint, workers int, tr *tracker) error {
+	mode := "on"
+	if spec.Direct {
+		mode = "direct"
+	}
+	size := r.BatchSize
+	if size <= 0 {
+		size = 1000
+		if len(spec.Key) == 0 {
+			size = 10
 		}
 	}
 	start := time.Now()
-	batches := 0
-	n := r.batchSize()
+	startRows := cp.RowsDone
+	var lastLag time.Time
+	kq := keyQueries(spec)
+	pq := pageQuery(spec)
 	for !cp.Done {
-		next := *cp
-		err := r.Exec.InTx(ctx, conn, func(tx pgx.Tx) error {
-			next = *cp
-			if _, err := tx.Exec(ctx, "SET LOCAL strata.backfill = 'on'"); err != nil {
+		if r.MaxReplicationLag > 0 && time.Since(lastLag) > time.Second {
+			if err := r.waitForReplicas(ctx, conn, cp, tr); err != nil {
 				return err
 			}
-			args := append(anys(cp.LastKey), anys(cp.UpperKey)...)
-			var end []*string
+			lastLag = time.Now()
+		}
+		next := *cp
+		t0 := time.Now()
+		err := r.Exec.InTx(ctx, conn, func(tx pgx.Tx) error {
+			next = *cp
+			if _, err := tx.Exec(ctx, "SET LOCAL strata.backfill = '"+mode+"'"); err != nil {
+				return err
+			}
+			var rows int64
 			var err error
-			if cp.LastKey == nil {
-				end, err = scanKey(tx.QueryRow(ctx, q.first, append(anys(cp.UpperKey), n-1)...), len(spec.Key))
+			if len(spec.Key) == 0 {
+				rows, err = pageBatch(ctx, tx, pq, cp, &next, size)
 			} else {
-				end, err = scanKey(tx.QueryRow(ctx, q.next, append(args, n-1)...), len(spec.Key))
+				rows, err = keyBatch(ctx, tx, kq, len(spec.Key), cp, &next, size)
 			}
 			if err != nil {
-				return fmt.Errorf("find batch end: %w", err)
+				return err
 			}
-			if end == nil {
-				end = cp.UpperKey
-				next.Done = true
-			}
-			var uargs []any
-			if cp.LastKey == nil {
-				uargs = anys(end)
-				tag, err := tx.Exec(ctx, q.updFirst, uargs...)
-				if err != nil {
-					return fmt.Errorf("update batch: %w", err)
-				}
-				next.RowsDone += tag.RowsAffected()
-			} else {
-				uargs = append(anys(cp.LastKey), anys(end)...)
-				tag, err := tx.Exec(ctx, q.upd, uargs...)
-				if err != nil {
-					return fmt.Errorf("update batch: %w", err)
-				}
-				next.RowsDone += tag.RowsAffected()
-			}
-			if keyEqual(end, cp.UpperKey) {
-				next.Done = true
-			}
-			next.LastKey = end
+			next.RowsDone += rows
 			return r.Store.SaveCheckpoint(ctx, tx, r.Schema, &next)
 		})
 		if err != nil {
-			return fmt.Errorf("backfill: %s: %w", spec.Table, err)
+			return err
 		}
+		took := time.Since(t0)
 		*cp = next
-		batches++
-		if r.AfterBatch != nil {
-			r.AfterBatch(batches)
+		tr.report(cp.Step, cp.RowsDone, size, false, "")
+		if r.target() > 0 && took > 0 {
+			// Aim at the target duration, changing by at most 2x a batch.
+			f := float64(r.target()) / float64(took)
+			if f > 2 {
+				f = 2
+			}
+			if f < 0.5 {
+				f = 0.5
+			}
+			size = int(float64(size) * f)
+			if size < 1 {
+				size = 1
+			}
+			max := r.maxBatch()
+			if len(spec.Key) == 0 {
+				max = max / 50
+			}
+			if size > max {
+				size = max
+			}
 		}
-		if r.Progress != nil {
-			r.Progress(Progress{Table: spec.Table, RowsDone: cp.RowsDone, RowsEstimate: cp.RowsEstimate,
-				Batches: batches, Elapsed: time.Since(start), Done: cp.Done})
+		if r.MaxRowsPerSecond > 0 {
+			limit := r.MaxRowsPerSecond / float64(workers)
+			want := time.Duration(float64(cp.RowsDone-startRows) / limit * float64(time.Second))
+			if ahead := want - time.Since(start); ahead > 0 {
+				t := time.NewTimer(ahead)
+				select {
+				case <-ctx.Done():
+					t.Stop()
+					return ctx.Err()
+				case <-t.C:
+				}
+			}
 		}
 	}
 	return nil
+}
+
+func keyBatch(ctx context.Context, tx pgx.Tx, q queries, n int, cp, next *state.Checkpoint, size int) (int64, error) {
+	var end []*string
+	var err error
+	if cp.LastKey == nil {
+		end, err = scanKey(tx.QueryRow(ctx, q.first, append(anys(cp.UpperKey), size-1)...), n)
+	} else {
+		end, err = scanKey(tx.QueryRow(ctx, q.next, append(append(anys(cp.LastKey), anys(cp.UpperKey)...), size-1)...), n)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("find batch end: %w", err)
+	}
+	if end == nil || keyEqual(end, cp.UpperKey) {
+		end = cp.UpperKey
+		next.Done = true
+	}
+	var sql string
+	var args []any
+	if cp.LastKey == nil {
+		sql, args = q.updFirst, anys(end)
+	} else {
+		sql, args = q.upd, append(anys(cp.LastKey), anys(end)...)
+	}
+	tag, err := tx.Exec(ctx, sql, args...)
+	if err != nil {
+		return 0, fmt.Errorf("update batch: %w", err)
+	}
+	next.LastKey = end
+	return tag.RowsAffected(), nil
+}
+
+func pageBatch(ctx context.Context, tx pgx.Tx, q string, cp, next *state.Checkpoint, size int) (int64, error) {
+	lo, err := strconv.ParseInt(*cp.LastKey[0], 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("bad page checkpoint: %w", err)
+	}
+	hi, err := strconv.ParseInt(*cp.UpperKey[0], 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("bad page checkpoint: %w", err)
+	}
+	end := lo + int64(size)
+	if end >= hi {
+		end = hi
+		next.Done = true
+	}
+	tag, err := tx.Exec(ctx, q, strconv.FormatInt(lo, 10), strconv.FormatInt(end, 10))
+	if err != nil {
+		return 0, fmt.Errorf("update pages: %w", err)
+	}
+	e := strconv.FormatInt(end, 10)
+	next.LastKey = []*string{&e}
+	return tag.RowsAffected(), nil
+}
+
+// waitForReplicas pauses while any standby lags more than the limit.
+func (r *Runner) waitForReplicas(ctx context.Context, conn *pgx.Conn, cp *state.Checkpoint, tr *tracker) error {
+	for {
+		var lag float64
+		err := conn.QueryRow(ctx, `SELECT coalesce(max(extract(epoch FROM greatest(write_lag, flush_lag, replay_lag))), 0)
+			FROM pg_stat_replication`).Scan(&lag)
+		if err != nil {
+			return fmt.Errorf("read replication lag: %w", err)
+		}
+		d := time.Duration(lag * float64(time.Second))
+		if d <= r.MaxReplicationLag {
+			return nil
+		}
+		tr.report(cp.Step, cp.RowsDone, 0, false, fmt.Sprintf("replication lag %s > %s", d.Round(time.Millisecond), r.MaxReplicationLag))
+		t := time.NewTimer(time.Second)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+func tableSize(ctx context.Context, conn *pgx.Conn, spec Spec) (int64, error) {
+	var n int64
+	err := conn.QueryRow(ctx, `SELECT pg_table_size($1::regclass)`, pgx.Identifier{spec.Schema, spec.Table}.Sanitize()).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("table size: %w", err)
+	}
+	return n, nil
 }
 
 func anys(k []*string) []any {
@@ -215,17 +633,10 @@ func scanKey(row pgx.Row, n int) ([]*string, error) {
 		dest[i] = &vals[i]
 	}
 	if err := row.Scan(dest...); err != nil {
-		if err == pgx.ErrNoRows {
+		if errors.Is(err, pgx.ErrNoRows) {
 			return nil, nil
 		}
 		return nil, err
 	}
 	return vals, nil
-}
-
-// BatchSQL returns the statements one batch runs after the first: finding
-// the batch's end key and updating the range. Plans print them.
-func BatchSQL(s Spec) []string {
-	q := build(s)
-	return []string{q.next, q.upd}
 }

@@ -29,6 +29,10 @@ type globals struct {
 	lockDeadline time.Duration
 	lockWait     time.Duration
 	batchSize    int
+	batchTarget  time.Duration
+	workers      int
+	maxRate      float64
+	maxLag       time.Duration
 	quiet        bool
 
 	stdout, stderr io.Writer
@@ -59,7 +63,11 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	pf.DurationVar(&g.lockTimeout, "lock-timeout", 2*time.Second, "lock_timeout for every DDL statement")
 	pf.DurationVar(&g.lockDeadline, "lock-deadline", 10*time.Minute, "total time to keep retrying a statement that hits lock_timeout")
 	pf.DurationVar(&g.lockWait, "lock-wait", 0, "how long to wait for another strata process to finish (0: refuse at once)")
-	pf.IntVar(&g.batchSize, "batch-size", 1000, "rows per backfill batch")
+	pf.IntVar(&g.batchSize, "batch-size", 1000, "rows in the first backfill batch (the size then adapts to --batch-target)")
+	pf.DurationVar(&g.batchTarget, "batch-target", 150*time.Millisecond, "duration each backfill batch aims at (negative: keep --batch-size fixed)")
+	pf.IntVar(&g.workers, "backfill-workers", 1, "parallel workers per table backfill, over disjoint key ranges")
+	pf.Float64Var(&g.maxRate, "max-rows-per-second", 0, "throttle backfills to this many rows per second (0: no limit)")
+	pf.DurationVar(&g.maxLag, "max-replication-lag", 0, "pause backfills while a standby's replication lag exceeds this (0: do not check)")
 	pf.BoolVarP(&g.quiet, "quiet", "q", false, "print only results and errors")
 
 	root.AddCommand(
@@ -136,9 +144,10 @@ func (g *globals) migrator() (*engine.Migrator, error) {
 	opts := engine.Options{
 		Schema: g.schema, StateSchema: g.stateSchema,
 		LockTimeout: g.lockTimeout, LockDeadline: g.lockDeadline, LockWait: g.lockWait,
-		BatchSize: g.batchSize,
-		Logf:      g.logf,
-		Progress:  prog.report,
+		BatchSize: g.batchSize, BatchTarget: g.batchTarget, Workers: g.workers,
+		MaxRowsPerSecond: g.maxRate, MaxReplicationLag: g.maxLag,
+		Logf:     g.logf,
+		Progress: prog.report,
 	}
 	installCrashHooks(&opts)
 	return engine.New(g.connString(), opts)

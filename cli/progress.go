@@ -84,6 +84,10 @@ func line(pr backfill.Progress, bar bool) string {
 	}
 	fmt.Fprintf(&b, ", %.0f rows/s", rate)
 	switch {
+	case pr.Paused != "":
+		fmt.Fprintf(&b, ", paused: %s", pr.Paused)
+	case pr.Done && pr.SizeAfter > 0:
+		fmt.Fprintf(&b, ", done in %s; table size %s -> %s", pr.Elapsed.Round(time.Millisecond), bytesText(pr.SizeBefore), bytesText(pr.SizeAfter))
 	case pr.Done:
 		fmt.Fprintf(&b, ", done in %s", pr.Elapsed.Round(time.Millisecond))
 	case rate > 0 && pr.RowsEstimate > pr.RowsDone:
@@ -91,4 +95,16 @@ func line(pr backfill.Progress, bar bool) string {
 		fmt.Fprintf(&b, ", ETA %s", eta.Round(time.Second))
 	}
 	return b.String()
+}
+
+func bytesText(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
 }

@@ -38,7 +38,16 @@ type Options struct {
 	LockTimeout  time.Duration // lock_timeout of every DDL statement; default 2s
 	LockDeadline time.Duration // total time to keep retrying on lock timeouts; default 10m
 	LockWait     time.Duration // how long to wait for another strata process; default 0 (refuse at once)
-	BatchSize    int           // backfill rows per batch; default 1000
+	BatchSize    int           // backfill rows in the first batch; default 1000
+	// BatchTarget is the duration each backfill batch aims at (the batch
+	// size adapts); default 150ms, negative keeps BatchSize fixed.
+	BatchTarget time.Duration
+	// Workers fill disjoint key ranges of a table in parallel; default 1.
+	Workers int
+	// MaxRowsPerSecond throttles backfills; 0 is no limit.
+	MaxRowsPerSecond float64
+	// MaxReplicationLag pauses backfills while a standby lags more; 0 is off.
+	MaxReplicationLag time.Duration
 	// Logf receives progress messages; nil discards them.
 	Logf func(format string, args ...any)
 	// Progress receives backfill progress after every batch.
@@ -250,16 +259,26 @@ func (m *Migrator) Plan(ctx context.Context, migs []*migration.Migration) (*Plan
 	return m.plan(ctx, conn, pend, latestSchema(hist))
 }
 
+// errPlanned rolls back the planning transaction once the plan is built.
+var errPlanned = errors.New("engine: plan built")
+
+// plan builds the plan in a transaction that is always rolled back. Reading
+// the catalog locks the tables briefly (ACCESS SHARE), so a session holding
+// a conflicting lock makes it time out: like every statement, it is retried
+// within the lock deadline.
 func (m *Migrator) plan(ctx context.Context, conn *pgx.Conn, pend []*migration.Migration, prev string) (*Plan, error) {
-	tx, err := conn.Begin(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("engine: begin: %w", err)
+	var plan *Plan
+	err := m.exec.InTx(ctx, conn, func(tx pgx.Tx) error {
+		var err error
+		if plan, err = buildPlan(ctx, tx, m.opts.Schema, m.opts.StateSchema, prev, pend); err != nil {
+			return err
+		}
+		return errPlanned
+	})
+	if errors.Is(err, errPlanned) {
+		return plan, nil
 	}
-	defer tx.Rollback(context.Background())
-	if _, err := tx.Exec(ctx, "SET LOCAL lock_timeout = '"+pgexec.Millis(m.opts.LockTimeout)+"'"); err != nil {
-		return nil, fmt.Errorf("engine: %w", err)
-	}
-	return buildPlan(ctx, tx, m.opts.Schema, m.opts.StateSchema, prev, pend)
+	return nil, err
 }
 
 // StartResult tells what start did.
@@ -488,9 +507,12 @@ func (m *Migrator) run(ctx context.Context, conn *pgx.Conn, ph *state.Phase, whi
 		switch {
 		case st.Kind == KindBackfill:
 			br := &backfill.Runner{Exec: m.exec, Store: m.store, Schema: ph.Schema, BatchSize: m.opts.BatchSize,
+				TargetDuration: m.opts.BatchTarget, Workers: m.opts.Workers, Connect: m.connect,
+				MaxRowsPerSecond: m.opts.MaxRowsPerSecond, MaxReplicationLag: m.opts.MaxReplicationLag,
 				Progress: m.opts.Progress, AfterBatch: m.opts.AfterBatch}
 			b := st.Backfill
-			err = br.Run(ctx, conn, st.ID, backfill.Spec{Schema: b.Schema, Table: b.Table, Key: b.Key, KeyTypes: b.KeyTypes, Set: b.Set})
+			err = br.Run(ctx, conn, st.ID, backfill.Spec{Schema: b.Schema, Table: b.Table, Key: b.Key, KeyTypes: b.KeyTypes,
+				Set: b.Set, Direct: b.Direct})
 			if err == nil {
 				err = m.exec.InTx(ctx, conn, record)
 			}

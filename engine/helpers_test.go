@@ -33,7 +33,7 @@ func newEnv(t *testing.T, setup string, opts ...func(*engine.Options)) *env {
 	if setup != "" {
 		db.Exec(t, setup)
 	}
-	o := engine.Options{LockTimeout: 2 * time.Second, BatchSize: 100, Logf: t.Logf}
+	o := engine.Options{LockTimeout: 2 * time.Second, BatchSize: 100, BatchTarget: -1, Logf: t.Logf}
 	for _, f := range opts {
 		f(&o)
 	}

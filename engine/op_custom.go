@@ -15,7 +15,7 @@ func (p *planner) custom(a *migration.Custom) error {
 	id := fmt.Sprintf("custom:%s:%d", p.mig.Name, p.idx)
 	parts := []struct {
 		key, sql, phase string
-		to          *[]Step
+		to              *[]Step
 	}{
 		{".start", a.Start, "start", &p.expand},
 		{".complete", a.Complete, "complete", &p.completeCustom},

@@ -30,12 +30,16 @@ type Status struct {
 
 // BackfillStatus is the progress of one table's backfill.
 type BackfillStatus struct {
-	Table        string    `json:"table"`
-	RowsDone     int64     `json:"rows_done"`
-	RowsEstimate int64     `json:"rows_estimate"`
-	Done         bool      `json:"done"`
-	StartedAt    time.Time `json:"started_at"`
-	UpdatedAt    time.Time `json:"updated_at"`
+	Table         string    `json:"table"`
+	RowsDone      int64     `json:"rows_done"`
+	RowsEstimate  int64     `json:"rows_estimate"`
+	RowsPerSecond float64   `json:"rows_per_second"`
+	ETASeconds    float64   `json:"eta_seconds"`
+	Workers       int       `json:"workers"`
+	SizeBefore    int64     `json:"size_before_bytes"`
+	Done          bool      `json:"done"`
+	StartedAt     time.Time `json:"started_at"`
+	UpdatedAt     time.Time `json:"updated_at"`
 }
 
 // Status reports the state of the database against the given migrations.
@@ -85,9 +89,36 @@ func (m *Migrator) Status(ctx context.Context, migs []*migration.Migration) (*St
 		if err != nil {
 			return nil, err
 		}
+		// One entry per table: parallel workers have a checkpoint each.
+		byTable := map[string]int{}
 		for _, c := range cps {
-			st.Backfills = append(st.Backfills, BackfillStatus{Table: c.Table, RowsDone: c.RowsDone,
-				RowsEstimate: c.RowsEstimate, Done: c.Done, StartedAt: c.StartedAt, UpdatedAt: c.UpdatedAt})
+			i, ok := byTable[c.Table]
+			if !ok {
+				i = len(st.Backfills)
+				byTable[c.Table] = i
+				st.Backfills = append(st.Backfills, BackfillStatus{Table: c.Table, Done: true, StartedAt: c.StartedAt,
+					SizeBefore: c.SizeBefore})
+			}
+			b := &st.Backfills[i]
+			b.RowsDone += c.RowsDone
+			b.RowsEstimate += c.RowsEstimate
+			b.Done = b.Done && c.Done
+			b.Workers++
+			if c.StartedAt.Before(b.StartedAt) {
+				b.StartedAt = c.StartedAt
+			}
+			if c.UpdatedAt.After(b.UpdatedAt) {
+				b.UpdatedAt = c.UpdatedAt
+			}
+		}
+		for i := range st.Backfills {
+			b := &st.Backfills[i]
+			if s := b.UpdatedAt.Sub(b.StartedAt).Seconds(); s > 0 {
+				b.RowsPerSecond = float64(b.RowsDone) / s
+			}
+			if !b.Done && b.RowsPerSecond > 0 && b.RowsEstimate > b.RowsDone {
+				b.ETASeconds = float64(b.RowsEstimate-b.RowsDone) / b.RowsPerSecond
+			}
 		}
 	} else if len(hist) > 0 {
 		st.VersionSchema = hist[len(hist)-1].VersionSchema

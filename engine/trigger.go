@@ -67,7 +67,11 @@ func (p *planner) triggerSQL(s *tableSync) []string {
 	}
 	return []string{
 		"CREATE OR REPLACE FUNCTION " + fn + "() RETURNS trigger LANGUAGE plpgsql AS " + tag + "\n" + body + "\n" + tag,
-		create + " _strata_sync BEFORE INSERT OR UPDATE ON " + tq + " FOR EACH ROW EXECUTE FUNCTION " + fn + "()",
+		// A direct backfill computes the new columns itself: the trigger is
+		// not even called for its rows.
+		create + " _strata_sync BEFORE INSERT OR UPDATE ON " + tq + " FOR EACH ROW" +
+			" WHEN (current_setting('strata.backfill', true) IS DISTINCT FROM 'direct')" +
+			" EXECUTE FUNCTION " + fn + "()",
 	}
 }
 

@@ -84,6 +84,7 @@ func (s *Store) Init(ctx context.Context, q Querier) error {
 			upper_key jsonb,
 			rows_done bigint NOT NULL DEFAULT 0,
 			rows_estimate bigint NOT NULL DEFAULT 0,
+			size_before bigint NOT NULL DEFAULT 0,
 			done boolean NOT NULL DEFAULT false,
 			started_at timestamptz NOT NULL DEFAULT now(),
 			updated_at timestamptz NOT NULL DEFAULT now(),
@@ -289,6 +290,7 @@ type Checkpoint struct {
 	UpperKey     []*string // nil when the table was empty
 	RowsDone     int64
 	RowsEstimate int64
+	SizeBefore   int64 // table size in bytes when the backfill began
 	Done         bool
 	StartedAt    time.Time
 	UpdatedAt    time.Time
@@ -298,9 +300,9 @@ type Checkpoint struct {
 func (s *Store) Checkpoint(ctx context.Context, q Querier, schema, step string) (*Checkpoint, error) {
 	c := Checkpoint{Step: step}
 	var last, upper []byte
-	err := q.QueryRow(ctx, `SELECT table_name, last_key, upper_key, rows_done, rows_estimate, done, started_at, updated_at
+	err := q.QueryRow(ctx, `SELECT table_name, last_key, upper_key, rows_done, rows_estimate, size_before, done, started_at, updated_at
 		FROM `+s.t("backfill")+` WHERE schema_name = $1 AND step = $2`, schema, step).Scan(
-		&c.Table, &last, &upper, &c.RowsDone, &c.RowsEstimate, &c.Done, &c.StartedAt, &c.UpdatedAt)
+		&c.Table, &last, &upper, &c.RowsDone, &c.RowsEstimate, &c.SizeBefore, &c.Done, &c.StartedAt, &c.UpdatedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}
@@ -358,11 +360,11 @@ func (s *Store) SaveCheckpoint(ctx context.Context, q Querier, schema string, c 
 		}
 	}
 	_, err = q.Exec(ctx, `INSERT INTO `+s.t("backfill")+` AS b (schema_name, step, table_name, last_key, upper_key,
-			rows_done, rows_estimate, done) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+			rows_done, rows_estimate, size_before, done) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 		ON CONFLICT (schema_name, step) DO UPDATE SET last_key = EXCLUDED.last_key, upper_key = EXCLUDED.upper_key,
 			rows_done = EXCLUDED.rows_done, rows_estimate = EXCLUDED.rows_estimate, done = EXCLUDED.done,
 			updated_at = now()`,
-		schema, c.Step, c.Table, last, upper, c.RowsDone, c.RowsEstimate, c.Done)
+		schema, c.Step, c.Table, last, upper, c.RowsDone, c.RowsEstimate, c.SizeBefore, c.Done)
 	if err != nil {
 		return fmt.Errorf("state: save checkpoint: %w", err)
 	}
