@@ -177,7 +177,7 @@ func startMonitor(t *testing.T, ctx context.Context, url, table string) *lkMonit
 			rows, err := conn.Query(ctx, `SELECT l.pid || '/' || l.virtualtransaction
 				FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
 				WHERE l.locktype = 'relation' AND l.relation = $1 AND l.mode = 'AccessExclusiveLock'
-				  AND l.granted AND a.application_name = 'strata'`, oid)
+				  AND l.granted AND a.application_name LIKE 'strata%'`, oid)
 			if err == nil {
 				var keys []string
 				keys, err = pgx.CollectRows(rows, pgx.RowTo[string])
@@ -408,7 +408,7 @@ func TestNoLongAccessExclusiveLocks(t *testing.T) {
 		// strata's to be gone.
 		for i := 0; ; i++ {
 			var n int
-			if err := conn.QueryRow(e.ctx, "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'strata'").Scan(&n); err != nil {
+			if err := conn.QueryRow(e.ctx, "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'strata%' AND datname = current_database()").Scan(&n); err != nil {
 				t.Fatal(err)
 			}
 			if n == 0 {

@@ -199,7 +199,7 @@ func (e *env) waitGone() {
 	for i := 0; ; i++ {
 		var n int
 		if err := conn.QueryRow(e.ctx, `SELECT count(*) FROM pg_stat_activity
-			WHERE application_name = 'strata' AND datname = current_database()`).Scan(&n); err != nil {
+			WHERE application_name LIKE 'strata%' AND datname = current_database()`).Scan(&n); err != nil {
 			e.t.Fatal(err)
 		}
 		if n == 0 {
