@@ -45,7 +45,15 @@ type Spec struct {
 	// computes them.
 	Set    string
 	Direct bool
+	// Statement, when set, replaces the UPDATE ... SET of a batch: a whole
+	// statement (e.g. an INSERT ... SELECT filling another table) in which
+	// RangePlaceholder stands for the batch's key range predicate over
+	// Table's key columns.
+	Statement string
 }
+
+// RangePlaceholder marks where a Statement takes the batch's key range.
+const RangePlaceholder = "{{strata_range}}"
 
 // Progress is reported after every batch, summed over the workers.
 type Progress struct {
@@ -150,14 +158,21 @@ func keyQueries(s Spec) queries {
 		first: sel + " WHERE " + k + " <= " + l + " ORDER BY " + order + " LIMIT 1 OFFSET $" + strconv.Itoa(n+1),
 		next: sel + " WHERE " + k + " > " + l + " AND " + k + " <= " + h +
 			" ORDER BY " + order + " LIMIT 1 OFFSET $" + strconv.Itoa(2*n+1),
-		updFirst: "UPDATE " + tq + " SET " + s.Set + " WHERE " + k + " <= " + l,
-		upd:      "UPDATE " + tq + " SET " + s.Set + " WHERE " + k + " > " + l + " AND " + k + " <= " + h,
+		updFirst: s.batch(k + " <= " + l),
+		upd:      s.batch(k + " > " + l + " AND " + k + " <= " + h),
 	}
 }
 
+// batch renders the statement of one batch for a range predicate.
+func (s Spec) batch(pred string) string {
+	if s.Statement != "" {
+		return strings.ReplaceAll(s.Statement, RangePlaceholder, pred)
+	}
+	return "UPDATE " + pgx.Identifier{s.Schema, s.Table}.Sanitize() + " SET " + s.Set + " WHERE " + pred
+}
+
 func pageQuery(s Spec) string {
-	tq := pgx.Identifier{s.Schema, s.Table}.Sanitize()
-	return "UPDATE " + tq + " SET " + s.Set + " WHERE ctid >= ('(' || $1::text || ',0)')::tid AND ctid < ('(' || $2::text || ',0)')::tid"
+	return s.batch("ctid >= ('(' || $1::text || ',0)')::tid AND ctid < ('(' || $2::text || ',0)')::tid")
 }
 
 // BatchSQL returns the statements one batch runs (after the first): in key

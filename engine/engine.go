@@ -512,7 +512,12 @@ func (m *Migrator) run(ctx context.Context, conn *pgx.Conn, ph *state.Phase, whi
 				Progress: m.opts.Progress, AfterBatch: m.opts.AfterBatch}
 			b := st.Backfill
 			err = br.Run(ctx, conn, st.ID, backfill.Spec{Schema: b.Schema, Table: b.Table, Key: b.Key, KeyTypes: b.KeyTypes,
-				Set: b.Set, Direct: b.Direct})
+				Set: b.Set, Direct: b.Direct, Statement: b.Statement})
+			if err == nil {
+				err = m.exec.InTx(ctx, conn, record)
+			}
+		case st.Kind == KindIndex:
+			err = m.buildIndex(ctx, conn, st)
 			if err == nil {
 				err = m.exec.InTx(ctx, conn, record)
 			}

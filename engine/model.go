@@ -19,6 +19,14 @@ type vColumn struct {
 	Comment *string
 	// Generated or identity columns cannot be written by value.
 	Generated bool
+	// Identity is the column's identity kind: "a" (always), "d" (by
+	// default) or "".
+	Identity string
+	// IdentitySeq, set on a shadow column that replaces an identity column,
+	// is the identity's sequence (schema-qualified, quoted): inserts of the
+	// new version take their values from it until complete makes the shadow
+	// the identity column.
+	IdentitySeq string
 }
 
 // vTable is a table as one app version sees it.
@@ -91,6 +99,7 @@ func schemaFromCatalog(c *catalog) *vSchema {
 			t.Columns = append(t.Columns, &vColumn{
 				Name: pc.Name, Phys: pc.Name, Type: pc.Type, NotNull: pc.NotNull,
 				Default: pc.defaultExpr(), Comment: pc.Comment, Generated: pc.Generated != "" || pc.Identity == "a",
+				Identity: pc.Identity,
 			})
 		}
 		s.Tables = append(s.Tables, t)

@@ -13,9 +13,6 @@ import (
 // the default. NOT NULL is enforced by a NOT VALID check validated after the
 // backfill and turned into SET NOT NULL at complete.
 func (p *planner) addColumn(a *migration.AddColumn) error {
-	if a.Up.MultiTable() {
-		return p.errf(".up", "taking a value from another table (add_column.up.table) is not supported yet")
-	}
 	t, err := p.table(".table", a.Table)
 	if err != nil {
 		return err
@@ -64,7 +61,12 @@ func (p *planner) addColumn(a *migration.AddColumn) error {
 		sqls = append(sqls, "COMMENT ON COLUMN "+tq+"."+ident(phys)+" IS "+literal(*c.Comment))
 	}
 	before := t.clone()
-	if a.Up != nil {
+	if a.Up.MultiTable() {
+		vc := &vColumn{Name: c.Name, Phys: phys, Type: c.Type}
+		if err := p.linkColumn(true, before, vc, a.Up, ".up", false); err != nil {
+			return err
+		}
+	} else if a.Up != nil {
 		s.Up = append(s.Up, fragment{Target: phys, Expr: a.Up.Expr, View: before, Phys: t.Phys, Schema: p.schema,
 			Type: c.Type, Mig: p.mig, Idx: p.idx, Key: ".up"})
 		s.Backfill = true

@@ -70,15 +70,17 @@ func (p *planner) alterColumn(a *migration.AlterColumn) error {
 	if t.Created {
 		return p.alterNewTableColumn(t, c, newName, newType, typeChange, notNull, nullChange, def, comment, a)
 	}
-	if c.Generated && (typeChange || nullChange) {
-		return p.errf(".column", "column %q is generated or an identity column; changing its type or nullability is not supported", a.Column)
+	if c.Generated && c.Identity == "" && (typeChange || nullChange) {
+		return p.errf(".column", "column %q is a generated column; changing its type or nullability would rewrite the table under an ACCESS EXCLUSIVE lock and is not supported", a.Column)
+	}
+	if c.Identity != "" && !notNull {
+		return p.errf(".changes.nullable", "column %q is an identity column, which is always NOT NULL", a.Column)
 	}
 	before := t.clone()
 	if typeChange || nullChange {
-		if deps, err := p.columnDependents(t.Phys, c.Phys); err != nil {
-			return err
-		} else if len(deps) > 0 {
-			return p.errf(".column", "column %q cannot be replaced safely: %s depend(s) on it (carrying them over is not supported yet)", a.Column, strings.Join(deps, ", "))
+		key := ".changes.nullable"
+		if typeChange {
+			key = ".changes.type"
 		}
 		up, down := a.Up, a.Down
 		if up == "" {
@@ -89,15 +91,28 @@ func (p *planner) alterColumn(a *migration.AlterColumn) error {
 		}
 		shadow := internalName(fmt.Sprintf("_strata_%d_", p.seq), newName)
 		tq := qual(p.schema, t.Phys)
+		oldPhys := c.Phys
+		oldType := c.Type
+		c.Phys = shadow
+		// Everything that depends on the column is carried to the shadow
+		// column, or the action is refused naming what cannot be.
+		extra, collate, err := p.carryColumn(t, c, oldPhys, shadow, newType, key)
+		if err != nil {
+			return err
+		}
 		p.expand = append(p.expand, Step{
 			ID: fmt.Sprintf("add-shadow:%s.%s", t.Phys, shadow), Kind: KindSQL, Tx: true,
-			Desc: fmt.Sprintf("add shadow column %s for %s.%s", shadow, t.Phys, c.Phys),
-			SQL:  []string{"ALTER TABLE " + tq + " ADD COLUMN IF NOT EXISTS " + ident(shadow) + " " + newType},
+			Desc: fmt.Sprintf("add shadow column %s for %s.%s", shadow, t.Phys, oldPhys),
+			SQL:  append([]string{"ALTER TABLE " + tq + " ADD COLUMN IF NOT EXISTS " + ident(shadow) + " " + newType + collate}, extra...),
 			Lock: "ACCESS EXCLUSIVE " + tq + " (brief, no rewrite)",
 		})
 		p.added[t.Phys] = append(p.added[t.Phys], &addedCol{Name: shadow, Type: newType, ActionNo: p.seq})
-		oldPhys := c.Phys
-		c.Phys = shadow
+		if c.IdentitySeq != "" {
+			// A plain column until complete makes it the identity column;
+			// inserts of the new version take their values from the
+			// identity's sequence.
+			c.Generated = false
+		}
 		c.Type = newType
 		c.NotNull = notNull
 		c.Name = newName
@@ -108,7 +123,7 @@ func (p *planner) alterColumn(a *migration.AlterColumn) error {
 		s.Up = append(s.Up, fragment{Target: shadow, Expr: up, View: before, Phys: t.Phys, Schema: p.schema,
 			Type: newType, Mig: p.mig, Idx: p.idx, Key: ".up"})
 		s.Down = append(s.Down, fragment{Target: oldPhys, Expr: down, View: after, Phys: t.Phys, Schema: p.schema,
-			Type: before.col(a.Column).Type, Mig: p.mig, Idx: p.idx, Key: ".down"})
+			Type: oldType, Mig: p.mig, Idx: p.idx, Key: ".down"})
 		s.Backfill = true
 		return nil
 	}

@@ -10,9 +10,6 @@ import (
 // createTable creates the table at start. Only the new version sees it, so
 // it needs no sync trigger; abort drops it.
 func (p *planner) createTable(a *migration.CreateTable) error {
-	if a.Up != nil {
-		return p.errf(".up", "filling a new table from another table (create_table.up) is not supported yet")
-	}
 	if err := p.freeTableName(".name", a.Name); err != nil {
 		return err
 	}
@@ -114,6 +111,11 @@ func (p *planner) createTable(a *migration.CreateTable) error {
 		SQL:  sqls,
 		Lock: "ACCESS EXCLUSIVE on the new table only",
 	})
+	if a.Up != nil {
+		if err := p.fillFrom(a, t, sqls); err != nil {
+			return err
+		}
+	}
 	p.created = append(p.created, a.Name)
 	p.cur.Tables = append(p.cur.Tables, t)
 	return nil

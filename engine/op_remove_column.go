@@ -12,9 +12,6 @@ import (
 // version writes get `down` (or the column's default) so that the old
 // version's NOT NULL still holds.
 func (p *planner) removeColumn(a *migration.RemoveColumn) error {
-	if a.Down.MultiTable() {
-		return p.errf(".down", "taking a value from another table (remove_column.down.table) is not supported yet")
-	}
 	t, err := p.table(".table", a.Table)
 	if err != nil {
 		return err
@@ -28,6 +25,7 @@ func (p *planner) removeColumn(a *migration.RemoveColumn) error {
 			return p.errf(".column", "column %q is part of the key of table %q and cannot be removed", a.Column, a.Table)
 		}
 	}
+	relaxNotNull := false
 	if t.Created {
 		tq := qual(p.schema, t.Phys)
 		p.expand = append(p.expand, Step{
@@ -55,6 +53,7 @@ func (p *planner) removeColumn(a *migration.RemoveColumn) error {
 		if len(blocking) > 0 {
 			return p.errf(".column", "column %q cannot be removed: %s depend(s) on it", a.Column, strings.Join(blocking, ", "))
 		}
+		relaxNotNull = pc.NotNull
 		if pc.NotNull && pc.defaultExpr() == nil && a.Down == nil && !c.Generated {
 			return p.errf(".down", "column %q is NOT NULL without a default: `down` is required so that rows written by the new version satisfy it for the old version", a.Column)
 		}
@@ -67,7 +66,11 @@ func (p *planner) removeColumn(a *migration.RemoveColumn) error {
 			after.Columns = append(after.Columns, &xc)
 		}
 	}
-	if a.Down != nil {
+	if a.Down.MultiTable() {
+		if err := p.linkColumn(false, after, c, a.Down, ".down", relaxNotNull); err != nil {
+			return err
+		}
+	} else if a.Down != nil {
 		s := p.sync(t.Phys)
 		s.Down = append(s.Down, fragment{Target: c.Phys, Expr: a.Down.Expr, View: after, Phys: t.Phys, Schema: p.schema,
 			Type: c.Type, Mig: p.mig, Idx: p.idx, Key: ".down"})

@@ -21,6 +21,10 @@ const PlanVersion = 1
 const (
 	KindSQL      = "sql"
 	KindBackfill = "backfill"
+	// KindIndex builds one index with CREATE INDEX CONCURRENTLY (its only
+	// statement), outside a transaction: an INVALID index left by a failed
+	// or interrupted build is dropped and the build retried.
+	KindIndex = "index"
 )
 
 // Step is one unit of work of a phase: plain data, so it can be stored,
@@ -36,6 +40,14 @@ type Step struct {
 	Tx       bool          `json:"tx"`
 	Lock     string        `json:"lock,omitempty"`
 	Backfill *BackfillSpec `json:"backfill,omitempty"`
+	Index    *IndexSpec    `json:"index,omitempty"`
+}
+
+// IndexSpec names the index a KindIndex step builds.
+type IndexSpec struct {
+	Schema string `json:"schema"`
+	Table  string `json:"table"`
+	Name   string `json:"name"`
 }
 
 // BackfillSpec says how to fill one table's new columns in batches.
@@ -49,6 +61,8 @@ type BackfillSpec struct {
 	// sync trigger computes them for every row the UPDATE touches.
 	Set    string `json:"set"`
 	Direct bool   `json:"direct,omitempty"`
+	// Statement replaces the batch UPDATE when set (see backfill.Spec).
+	Statement string `json:"statement,omitempty"`
 }
 
 // directSet renders the backfill's SET list computing every new column in
@@ -157,6 +171,10 @@ type planner struct {
 	mig *migration.Migration
 	idx int
 
+	objs objects // indexes, constraints and types the phase creates, carries or drops
+
+	cross crossPlan // multi-table syncs
+
 	// lockErr is the first lock timeout (or deadlock) met by a check: the
 	// check's verdict is then no verdict, and planning is retried.
 	lockErr error
@@ -227,6 +245,11 @@ func (p *planner) savepoint(fn func() error) error {
 		return fmt.Errorf("engine: savepoint: %w", err)
 	}
 	ferr := fn()
+	if unsafeEnumValue(ferr) {
+		// An enum value added earlier in this phase cannot be used before
+		// its ALTER TYPE ... ADD VALUE commits: no verdict, so no error.
+		ferr = nil
+	}
 	if p.lockErr == nil && pgexec.Retryable(ferr) {
 		p.lockErr = ferr
 	}
@@ -342,6 +365,9 @@ func buildPlan(ctx context.Context, tx pgx.Tx, schema, stateSchema, prev string,
 	}
 	p.old = schemaFromCatalog(cat)
 	p.cur = p.old.clone()
+	if err := p.initObjects(); err != nil {
+		return nil, err
+	}
 	for _, m := range migs {
 		p.mig = m
 		for i, a := range m.Actions {
@@ -384,6 +410,24 @@ func (p *planner) action(a migration.Action) error {
 		return p.removeTable(a)
 	case *migration.Custom:
 		return p.custom(a)
+	case *migration.AddIndex:
+		return p.addIndex(a)
+	case *migration.RemoveIndex:
+		return p.removeIndex(a)
+	case *migration.AddCheck:
+		return p.addCheck(a)
+	case *migration.RemoveCheck:
+		return p.removeCheck(a)
+	case *migration.AddForeignKey:
+		return p.addForeignKey(a)
+	case *migration.RemoveForeignKey:
+		return p.removeForeignKey(a)
+	case *migration.CreateEnum:
+		return p.createEnum(a)
+	case *migration.AlterEnum:
+		return p.alterEnum(a)
+	case *migration.RemoveEnum:
+		return p.removeEnum(a)
 	default:
 		return p.errf(".type", "action %q is not supported yet by this version of strata", a.Type())
 	}
@@ -408,6 +452,9 @@ func (p *planner) finish() (*Plan, error) {
 			}
 		}
 	}
+	if err := p.crossCheck(); err != nil {
+		return nil, err
+	}
 	// --- start ---
 	plan.Start = append(plan.Start, p.expand...)
 	for _, phys := range p.order {
@@ -422,6 +469,7 @@ func (p *planner) finish() (*Plan, error) {
 			Lock: "SHARE ROW EXCLUSIVE " + qual(p.schema, phys) + " (brief)",
 		})
 	}
+	plan.Start = append(plan.Start, p.crossExpand()...)
 	for _, phys := range p.order {
 		s := p.syncs[phys]
 		if !s.Backfill {
@@ -452,6 +500,7 @@ func (p *planner) finish() (*Plan, error) {
 				Set: strings.Join(set, ", "), Direct: direct},
 		})
 	}
+	plan.Start = append(plan.Start, p.crossBackfills()...)
 	// NOT NULL on columns added in this phase: a NOT VALID check, validated
 	// without blocking writers, turned into SET NOT NULL at complete.
 	type nn struct{ table, col, check string }
@@ -479,6 +528,11 @@ func (p *planner) finish() (*Plan, error) {
 					SQL:  []string{"ALTER TABLE " + qual(p.schema, t.Phys) + " VALIDATE CONSTRAINT " + ident(chk)}})
 		}
 	}
+	objStart, err := p.objectSteps()
+	if err != nil {
+		return nil, err
+	}
+	plan.Start = append(plan.Start, objStart...)
 	plan.Start = append(plan.Start, Step{
 		ID: "version-schema", Kind: KindSQL, Tx: true,
 		Desc: fmt.Sprintf("create version schema %s", p.version),
@@ -506,6 +560,7 @@ func (p *planner) finish() (*Plan, error) {
 		SQL:  contract,
 		Lock: locks,
 	})
+	plan.Complete = append(plan.Complete, p.objectCompleteSteps()...)
 
 	// --- abort ---
 	plan.Abort = append(plan.Abort, Step{
@@ -516,6 +571,7 @@ func (p *planner) finish() (*Plan, error) {
 	for i := len(p.abortCustom) - 1; i >= 0; i-- {
 		plan.Abort = append(plan.Abort, p.abortCustom[i])
 	}
+	plan.Abort = append(plan.Abort, p.objectAbortSteps()...)
 	var undo []string
 	for _, phys := range p.order {
 		if pt := p.cat.Tables[phys]; pt != nil {
@@ -542,6 +598,15 @@ func (p *planner) finish() (*Plan, error) {
 	for i := len(p.created) - 1; i >= 0; i-- {
 		undo = append(undo, "DROP TABLE IF EXISTS "+qual(p.schema, p.created[i]))
 	}
+	undo = append(undo, p.objectUndo()...)
+	if drop := p.crossDrop(); len(drop) > 0 {
+		plan.Abort = append(plan.Abort, Step{
+			ID: "drop-cross-triggers", Kind: KindSQL, Tx: true,
+			Desc: "drop the cross-table sync triggers",
+			SQL:  drop,
+		})
+	}
+	plan.Abort = append(plan.Abort, p.crossRestore()...)
 	if len(undo) > 0 {
 		plan.Abort = append(plan.Abort, Step{
 			ID: "undo-expand", Kind: KindSQL, Tx: true,
@@ -591,6 +656,7 @@ func (p *planner) contractSQL() ([]string, string) {
 	if p.prev != "" {
 		out = append(out, "DROP SCHEMA IF EXISTS "+ident(p.prev)+" CASCADE")
 	}
+	out = append(out, p.crossDrop()...)
 	for _, phys := range p.order {
 		if p.cat.Tables[phys] != nil {
 			out = append(out, "DROP TRIGGER IF EXISTS _strata_sync ON "+qual(p.schema, phys))
@@ -601,6 +667,9 @@ func (p *planner) contractSQL() ([]string, string) {
 	for _, t := range p.cur.Tables {
 		final[t.Phys] = t
 	}
+	pre, preLocked := p.contractPre(final)
+	out = append(out, pre...)
+	locked = append(locked, preLocked...)
 	// Removed tables.
 	for _, name := range p.cat.Names {
 		if final[name] == nil {
@@ -608,7 +677,7 @@ func (p *planner) contractSQL() ([]string, string) {
 			locked = append(locked, qual(p.schema, name))
 		}
 	}
-	var renames, tail []string
+	var renames, tail, tableRenames []string
 	for _, t := range p.cur.Tables {
 		tq := qual(p.schema, t.Phys)
 		touched := false
@@ -635,6 +704,11 @@ func (p *planner) contractSQL() ([]string, string) {
 		// Physical state of each column after start.
 		for _, c := range t.Columns {
 			phDefault, phNotNull, phComment := p.physAttrs(t.Phys, c.Phys)
+			if c.IdentitySeq != "" {
+				// An identity column replaced by a shadow: the shadow
+				// becomes the identity column (contractPre), no default.
+				phDefault = c.Default
+			}
 			if !sameExpr(phDefault, c.Default) {
 				if c.Default == nil {
 					tail = append(tail, "ALTER TABLE "+tq+" ALTER COLUMN "+ident(c.Phys)+" DROP DEFAULT")
@@ -660,7 +734,7 @@ func (p *planner) contractSQL() ([]string, string) {
 			}
 		}
 		if t.Name != t.Phys {
-			renames = append(renames, "ALTER TABLE "+tq+" RENAME TO "+ident(t.Name))
+			tableRenames = append(tableRenames, "ALTER TABLE "+tq+" RENAME TO "+ident(t.Name))
 			touched = true
 		}
 		if touched {
@@ -670,6 +744,12 @@ func (p *planner) contractSQL() ([]string, string) {
 	// Defaults and comments refer to physical names, so they come before the renames.
 	out = append(out, tail...)
 	out = append(out, renames...)
+	// Carried objects take their names back; they name tables by their
+	// physical names, so they come before the table renames.
+	post, postLocked := p.contractPost()
+	out = append(out, post...)
+	locked = append(locked, postLocked...)
+	out = append(out, tableRenames...)
 	lock := "none on tables"
 	if len(locked) > 0 {
 		lock = "ACCESS EXCLUSIVE " + strings.Join(locked, ", ") + " (brief, catalog only)"

@@ -50,7 +50,9 @@ func (p *planner) viewSQL(t *vTable) []string {
 	}
 	out := []string{"CREATE VIEW " + v + with + " AS SELECT " + strings.Join(cols, ", ") + " FROM " + qual(p.schema, t.Phys)}
 	for _, c := range t.Columns {
-		if c.Default != nil && !c.Generated {
+		if c.IdentitySeq != "" {
+			out = append(out, "ALTER VIEW "+v+" ALTER COLUMN "+ident(c.Name)+" SET DEFAULT nextval("+literal(c.IdentitySeq)+"::regclass)")
+		} else if c.Default != nil && !c.Generated {
 			out = append(out, "ALTER VIEW "+v+" ALTER COLUMN "+ident(c.Name)+" SET DEFAULT "+*c.Default)
 		} else if phDefault, _, _ := p.physAttrs(t.Phys, c.Phys); c.Default == nil && !c.Generated && phDefault != nil {
 			// This version has no default but the table column still has

@@ -80,7 +80,7 @@ func Build(plan *engine.Plan, pgVersion int) (*Report, error) {
 			sqls := st.SQL
 			if st.Kind == engine.KindBackfill && st.Backfill != nil {
 				b := st.Backfill
-				sqls = backfill.BatchSQL(backfill.Spec{Schema: b.Schema, Table: b.Table, Key: b.Key, KeyTypes: b.KeyTypes, Set: b.Set, Direct: b.Direct})
+				sqls = backfill.BatchSQL(backfill.Spec{Schema: b.Schema, Table: b.Table, Key: b.Key, KeyTypes: b.KeyTypes, Set: b.Set, Direct: b.Direct, Statement: b.Statement})
 			}
 			for _, q := range sqls {
 				s.Statements = append(s.Statements, Statement{SQL: q, InTransaction: st.Tx || st.Kind == engine.KindBackfill})

@@ -128,14 +128,128 @@ abort = "ALTER TABLE users DROP CONSTRAINT IF EXISTS price_set"
 `,
 }
 
+// extraSetup is more schema for the cases that need it (indexes,
+// constraints and enums to remove, dependents to carry).
+const extraSetup = `CREATE TYPE mood AS ENUM ('ok', 'meh');
+CREATE TABLE orders (id bigint PRIMARY KEY, user_id bigint REFERENCES users (id), amount text UNIQUE,
+	code text, feeling mood, CONSTRAINT orders_amount_check CHECK (amount IS NOT NULL OR code IS NOT NULL));
+CREATE INDEX orders_amount_idx ON orders (amount) WHERE amount IS NOT NULL;`
+
+// extraCases use setup and extraSetup.
+var extraCases = map[string]string{
+	"add_index": `
+[[actions]]
+type = "add_index"
+table = "orders"
+  [actions.index]
+  name = "orders_code_amount_idx"
+  columns = ["code", "(lower(amount))"]
+  unique = true
+  include = ["user_id"]
+  where = "amount IS NOT NULL"
+`,
+	"remove_index": `
+[[actions]]
+type = "remove_index"
+index = "orders_amount_idx"
+`,
+	"add_check": `
+[[actions]]
+type = "add_check"
+table = "orders"
+  [actions.check]
+  name = "orders_code_short"
+  expression = "length(code) < 20"
+`,
+	"remove_check": `
+[[actions]]
+type = "remove_check"
+table = "orders"
+check = "orders_amount_check"
+`,
+	"add_foreign_key": `
+[[actions]]
+type = "add_foreign_key"
+table = "users"
+  [actions.foreign_key]
+  name = "users_legacy_fk"
+  columns = ["legacy"]
+  referenced_table = "orders"
+  referenced_columns = ["id"]
+  on_delete = "SET NULL"
+`,
+	"remove_foreign_key": `
+[[actions]]
+type = "remove_foreign_key"
+table = "orders"
+foreign_key = "orders_user_id_fkey"
+`,
+	"create_enum": `
+[[actions]]
+type = "create_enum"
+name = "size"
+values = ["s", "m", "l"]
+
+[[actions]]
+type = "add_column"
+table = "orders"
+  [actions.column]
+  name = "size"
+  type = "size"
+  default = "'m'"
+`,
+	"alter_enum": `
+[[actions]]
+type = "alter_enum"
+name = "mood"
+  [[actions.add]]
+  value = "great"
+  before = "ok"
+  [[actions.rename]]
+  from = "meh"
+  to = "bad"
+`,
+	"remove_enum": `
+[[actions]]
+type = "remove_column"
+table = "orders"
+column = "feeling"
+
+[[actions]]
+type = "remove_enum"
+enum = "mood"
+`,
+	"alter_column_carry": `
+[[actions]]
+type = "alter_column"
+table = "orders"
+column = "amount"
+up = "NULLIF(amount, '')::numeric"
+down = "amount::text"
+  [actions.changes]
+  type = "numeric(12,2)"
+  nullable = false
+`,
+}
+
 // TestPlanGolden renders the annotated plan of each action and compares it
 // with testdata/<action>.golden; strata's own SQL must lint clean of errors.
 func TestPlanGolden(t *testing.T) {
+	all := map[string]string{}
 	for name, file := range cases {
+		all[name] = file
+	}
+	for name, file := range extraCases {
+		all[name] = file
+	}
+	for name, file := range all {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			db := pgtest.New(t)
 			db.Exec(t, setup)
+			if _, ok := extraCases[name]; ok {
+				db.Exec(t, extraSetup)
+			}
 			m, err := engine.New(db.URL, engine.Options{})
 			if err != nil {
 				t.Fatal(err)

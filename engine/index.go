@@ -1,0 +1,108 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/strata-db/strata/internal/pgexec"
+)
+
+// buildIndex runs a KindIndex step: CREATE INDEX CONCURRENTLY, outside a
+// transaction, with lock_timeout set.
+//
+// A concurrent build that fails (a duplicate for a unique index, a lock
+// timeout while it waits for older transactions, a cancel, a crash) leaves
+// an INVALID index behind, which PostgreSQL keeps maintaining on every write
+// but never uses. So before each attempt an index of that name is looked up:
+// a valid one means an earlier attempt finished (the step is done), an
+// INVALID one is dropped CONCURRENTLY first. After a failed attempt the
+// INVALID index is dropped at once; a lock timeout or deadlock is retried
+// with jittered backoff within the lock deadline, any other error is
+// reported. strata never leaves an INVALID index of its own behind.
+func (m *Migrator) buildIndex(ctx context.Context, conn *pgx.Conn, st Step) error {
+	ix := st.Index
+	if ix == nil || len(st.SQL) != 1 {
+		return fmt.Errorf("engine: index step %q is malformed", st.ID)
+	}
+	begin := time.Now()
+	backoff := 50 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		if err := m.dropInvalidIndex(ctx, conn, ix); err != nil {
+			if errors.Is(err, errIndexValid) {
+				return nil
+			}
+			return err
+		}
+		_, err := conn.Exec(ctx, "SET lock_timeout = '"+pgexec.Millis(m.opts.LockTimeout)+"'")
+		if err == nil {
+			_, err = conn.Exec(ctx, st.SQL[0])
+		}
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		// Drop what the failed build left, whatever the failure.
+		if derr := m.dropInvalidIndex(ctx, conn, ix); derr != nil && !errors.Is(derr, errIndexValid) {
+			return fmt.Errorf("%s: %w; dropping the INVALID index it left failed too: %v", firstLine(st.SQL[0]), err, derr)
+		}
+		if !pgexec.Retryable(err) {
+			return fmt.Errorf("%s: %w (the INVALID index the failed build left was dropped)", firstLine(st.SQL[0]), err)
+		}
+		wait := time.Duration(rand.Int64N(int64(backoff))) + 10*time.Millisecond
+		if time.Since(begin)+wait > m.opts.LockDeadline {
+			return fmt.Errorf("%s: %w after %d attempts in %s: %w", firstLine(st.SQL[0]), pgexec.ErrDeadline, attempt,
+				time.Since(begin).Round(time.Millisecond), err)
+		}
+		m.logf("building index %s: %s (attempt %d); its INVALID index was dropped, retrying in %s",
+			ix.Name, pgMessage(err), attempt, wait.Round(time.Millisecond))
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+		if backoff < 5*time.Second {
+			backoff *= 2
+		}
+	}
+}
+
+// errIndexValid reports that the index exists and is valid.
+var errIndexValid = errors.New("engine: index is valid")
+
+// dropInvalidIndex looks up the step's index: it returns errIndexValid when
+// it exists and is valid, drops it CONCURRENTLY when it is INVALID (or not
+// ready), and returns nil when there is none.
+func (m *Migrator) dropInvalidIndex(ctx context.Context, conn *pgx.Conn, ix *IndexSpec) error {
+	var valid bool
+	var table string
+	err := conn.QueryRow(ctx, `SELECT x.indisvalid AND x.indisready AND x.indislive, t.relname
+		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		JOIN pg_index x ON x.indexrelid = c.oid JOIN pg_class t ON t.oid = x.indrelid
+		WHERE n.nspname = $1 AND c.relname = $2`, ix.Schema, ix.Name).Scan(&valid, &table)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("engine: look up index %s: %w", ix.Name, err)
+	}
+	if table != ix.Table {
+		return fmt.Errorf("engine: index %s.%s exists on table %s, not on %s", ix.Schema, ix.Name, table, ix.Table)
+	}
+	if valid {
+		return errIndexValid
+	}
+	m.logf("dropping the INVALID index %s left by a failed or interrupted build", ix.Name)
+	if err := m.exec.Exec(ctx, conn, "DROP INDEX CONCURRENTLY IF EXISTS "+qual(ix.Schema, ix.Name)); err != nil {
+		return fmt.Errorf("engine: drop INVALID index %s: %w", ix.Name, err)
+	}
+	return nil
+}

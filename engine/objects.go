@@ -1,0 +1,954 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/strata-db/strata/internal/pgquery"
+	"github.com/strata-db/strata/migration"
+)
+
+// Indexes, constraints, statistics objects and enum types.
+//
+// Every index, constraint and statistics object the phase creates is a
+// pendObj: new ones (add_index, add_check, add_foreign_key) and carried
+// ones, rebuilt on the shadow column that replaces a column (see carry.go).
+// Each holds its creating statement as a parse tree over physical names.
+// When a later action of the phase replaces a column the object uses, the
+// tree is rewritten to the new physical column, so actions compose: an
+// index added on a column that a later action changes the type of is built
+// on the final column, once.
+//
+// Start builds them after the backfills: indexes with CREATE INDEX
+// CONCURRENTLY (KindIndex steps), checks and foreign keys NOT VALID and
+// then validated in a separate transaction. Carried objects are built under
+// a temporary _strata name; complete drops the objects they replace and
+// gives them their names back (unique and primary-key constraints are
+// attached with ADD CONSTRAINT ... USING INDEX). Abort drops them.
+
+// objKind is the kind of a pending object.
+type objKind int
+
+const (
+	kIndex   objKind = iota // an index that backs no constraint
+	kUnique                 // UNIQUE constraint: a unique index, attached at complete
+	kPKey                   // PRIMARY KEY: a unique index, attached at complete
+	kExclude                // EXCLUDE constraint
+	kCheck                  // CHECK constraint
+	kFK                     // FOREIGN KEY constraint
+	kStats                  // extended statistics object
+)
+
+func (k objKind) String() string {
+	switch k {
+	case kIndex:
+		return "index"
+	case kUnique:
+		return "unique constraint"
+	case kPKey:
+		return "primary key"
+	case kExclude:
+		return "exclusion constraint"
+	case kCheck:
+		return "check constraint"
+	case kFK:
+		return "foreign key"
+	case kStats:
+		return "statistics object"
+	}
+	return "object"
+}
+
+func (k objKind) isIndex() bool { return k == kIndex || k == kUnique || k == kPKey }
+
+// pendObj is an object the phase creates.
+type pendObj struct {
+	Kind   objKind
+	Schema string // schema of Table
+	Table  string // physical table the object is on
+	Name   string // name once complete has run
+	Temp   string // name while the phase runs: Name for new objects
+	// Stmt creates the object, over physical names: an IndexStmt, an
+	// AlterTableStmt adding one constraint, or a CreateStatsStmt.
+	Stmt *pgquery.Node
+	// Carried is the catalog object this one replaces; nil for new ones.
+	Carried *catObj
+	// NotValid leaves a constraint NOT VALID (its original was).
+	NotValid bool
+	// Where it comes from, for errors.
+	Mig *migration.Migration
+	Idx int
+	Key string
+}
+
+func (o *pendObj) what() string {
+	return fmt.Sprintf("%s %q on table %q", o.Kind, o.Name, o.Table)
+}
+
+// catObj is an object of the catalog that complete drops: one that was
+// carried to a shadow column, or one a remove_* action removes.
+type catObj struct {
+	Kind                 objKind
+	Schema, Table, Name  string
+	Deferrable, Deferred bool
+	Comment              *string
+	ReplIdent, Clustered bool
+}
+
+// enumType is an enum type of the managed schema as the phase leaves it.
+type enumType struct {
+	Name    string
+	Labels  []string
+	Created bool
+	Removed bool
+	renamed []string // labels of an existing enum renamed at complete
+}
+
+// identityMove makes a shadow column the identity column of its table at
+// complete, with the sequence's settings and position.
+type identityMove struct {
+	Table, Shadow string
+	Always        bool
+	Seq           string // old sequence, schema-qualified and quoted
+	SeqName       string // its bare name, given to the new one
+	Temp          string // the new sequence's name until then
+	Options       string // INCREMENT BY ... of the old sequence
+}
+
+// seqOwner gives a sequence owned by a replaced column (a serial's) to the
+// column replacing it at complete, so that dropping the old column does not
+// drop the sequence.
+type seqOwner struct {
+	Seq          string // schema-qualified, quoted
+	Table, Column string
+}
+
+// objects is the planner's record of indexes, constraints and types.
+type objects struct {
+	pending []*pendObj
+	// carried holds the catalog objects already carried, by "class:oid".
+	carried map[string]bool
+	// dropped are catalog objects the contract drops.
+	dropped []*catObj
+	// removedIdx are catalog indexes removed by remove_index: dropped
+	// CONCURRENTLY after the contract.
+	removedIdx []string
+	policies   []*pgquery.Node // ALTER POLICY statements of the contract
+	seqOwned   []*seqOwner     // sequences owned by replaced columns
+	identity   []*identityMove
+	// origin maps "table.shadow" to the catalog column a shadow column
+	// replaces (through any number of replacements in the phase).
+	origin map[string]string
+	enums      map[string]*enumType
+	enumPost   []string // enum renames and drops of the contract
+	created    []string // enum types created in this phase, in order
+	// extraLocked are tables (quoted) that contract statements lock.
+	extraLocked []string
+}
+
+// initObjects prepares the object model. Planning then runs with the
+// managed schema on the search_path, as start does, so that user types and
+// functions resolve; catalog definitions are read with catalogPath.
+func (p *planner) initObjects() error {
+	p.objs.carried = map[string]bool{}
+	p.objs.enums = map[string]*enumType{}
+	p.objs.origin = map[string]string{}
+	return p.setPath(ident(p.schema))
+}
+
+func (p *planner) setPath(path string) error {
+	if _, err := p.tx.Exec(p.ctx, "SET LOCAL search_path = "+path); err != nil {
+		return fmt.Errorf("engine: set search_path: %w", err)
+	}
+	return nil
+}
+
+// catalogPath runs fn with search_path = pg_catalog, so that definitions
+// read from the catalog (pg_get_indexdef, pg_get_constraintdef, ...) name
+// everything outside pg_catalog schema-qualified.
+func (p *planner) catalogPath(fn func() error) error {
+	if err := p.setPath("pg_catalog"); err != nil {
+		return err
+	}
+	ferr := fn()
+	if err := p.setPath(ident(p.schema)); err != nil {
+		return err
+	}
+	return ferr
+}
+
+// tempName returns a name for one of strata's temporary objects.
+func (p *planner) tempName(name string) string {
+	return internalName(fmt.Sprintf("_strata_%d_", p.seq), name)
+}
+
+// relationExists reports whether a relation (table, index, view, sequence,
+// ...) named name exists in the managed schema, or a pending object will
+// create one.
+func (p *planner) relationExists(name string) (bool, error) {
+	for _, o := range p.objs.pending {
+		if o.Kind.isIndex() && o.Schema == p.schema && (o.Temp == name || o.Name == name) {
+			return true, nil
+		}
+	}
+	if p.isCreated(name) {
+		return true, nil
+	}
+	var exists bool
+	err := p.tx.QueryRow(p.ctx, `SELECT EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE n.nspname = $1 AND c.relname = $2)`, p.schema, name).Scan(&exists)
+	if err != nil {
+		return false, fmt.Errorf("engine: %w", err)
+	}
+	return exists, nil
+}
+
+// parseStmt parses SQL strata composed (with user fragments in it).
+func (p *planner) parseStmt(key, sql string) (*pgquery.Node, error) {
+	n, err := pgquery.ParseOne(sql)
+	if err != nil {
+		var se *pgquery.SyntaxError
+		if errors.As(err, &se) {
+			return nil, p.errf(key, "syntax error: %s", se.Message)
+		}
+		return nil, p.errf(key, "%v", err)
+	}
+	return n, nil
+}
+
+// versionMap maps the column names of t as a version sees them to their
+// physical names.
+func versionMap(t *vTable) map[string]string {
+	m := map[string]string{}
+	for _, c := range t.Columns {
+		m[c.Name] = c.Phys
+	}
+	return m
+}
+
+// toPhysical rewrites the column references to table t (as the new version
+// names it) in a statement composed from user input to physical names. A
+// reference to a column the version does not have is an error.
+func (p *planner) toPhysical(key string, stmt *pgquery.Node, t *vTable) error {
+	_, unknown := renameCols(stmt, p.schema, t.Phys, []string{t.Name}, versionMap(t), true)
+	if len(unknown) > 0 {
+		return p.errf(key, "column %q does not exist in table %q", unknown[0], t.Name)
+	}
+	return nil
+}
+
+// renameCols renames the column references of table schema.table in stmt
+// through m. quals are the names an expression may qualify a column of the
+// table with (besides the table's physical name). It returns how many
+// references were renamed and, when strict, the names referenced that m
+// does not hold.
+func renameCols(stmt *pgquery.Node, schema, table string, quals []string, m map[string]string, strict bool) (int, []string) {
+	r := &renamer{m: m, quals: append([]string{table}, quals...), strict: strict}
+	match := func(rv *pgquery.RangeVar) bool {
+		return rv != nil && rv.Relname == table && (rv.Schemaname == schema || rv.Schemaname == "")
+	}
+	switch {
+	case stmt.GetIndexStmt() != nil:
+		is := stmt.GetIndexStmt()
+		if match(is.Relation) {
+			r.elems(is.IndexParams)
+			r.elems(is.IndexIncludingParams)
+			r.expr(is.WhereClause)
+		}
+	case stmt.GetAlterTableStmt() != nil:
+		at := stmt.GetAlterTableStmt()
+		own := match(at.Relation)
+		for _, c := range at.Cmds {
+			con := c.GetAlterTableCmd().GetDef().GetConstraint()
+			if con == nil {
+				continue
+			}
+			if own {
+				r.names(con.Keys)
+				r.names(con.Including)
+				r.names(con.FkAttrs)
+				r.expr(con.RawExpr)
+				r.expr(con.WhereClause)
+				for _, ex := range con.Exclusions {
+					if l := ex.GetList(); l != nil && len(l.Items) > 0 {
+						r.elems(l.Items[:1])
+					}
+				}
+			}
+			if match(con.Pktable) {
+				r.names(con.PkAttrs)
+			}
+		}
+	case stmt.GetCreateStatsStmt() != nil:
+		cs := stmt.GetCreateStatsStmt()
+		if len(cs.Relations) == 1 && match(cs.Relations[0].GetRangeVar()) {
+			for _, e := range cs.Exprs {
+				if se := e.GetStatsElem(); se != nil {
+					if se.Name != "" {
+						se.Name = r.name(se.Name)
+					}
+					r.expr(se.Expr)
+				}
+			}
+		}
+	case stmt.GetAlterPolicyStmt() != nil:
+		ap := stmt.GetAlterPolicyStmt()
+		if match(ap.Table) {
+			r.expr(ap.Qual)
+			r.expr(ap.WithCheck)
+		}
+	}
+	return r.n, r.unknown
+}
+
+type renamer struct {
+	m       map[string]string
+	quals   []string
+	strict  bool
+	n       int
+	unknown []string
+}
+
+func (r *renamer) name(s string) string {
+	if to, ok := r.m[s]; ok {
+		if to != s {
+			r.n++
+		}
+		return to
+	}
+	if r.strict {
+		r.unknown = append(r.unknown, s)
+	}
+	return s
+}
+
+func (r *renamer) names(list []*pgquery.Node) {
+	for _, x := range list {
+		if s := x.GetString_(); s != nil {
+			s.Sval = r.name(s.Sval)
+		}
+	}
+}
+
+func (r *renamer) elems(list []*pgquery.Node) {
+	for _, x := range list {
+		if ie := x.GetIndexElem(); ie != nil {
+			if ie.Name != "" {
+				ie.Name = r.name(ie.Name)
+			}
+			r.expr(ie.Expr)
+		}
+	}
+}
+
+// expr renames column references in an expression. References inside
+// sub-selects are left alone unless qualified with the table's name: an
+// unqualified name there may be a column of the sub-select's own tables.
+func (r *renamer) expr(e *pgquery.Node) {
+	if e == nil {
+		return
+	}
+	var visit func(n *pgquery.Node, inSub bool)
+	visit = func(n *pgquery.Node, inSub bool) {
+		pgquery.Walk(n, func(x *pgquery.Node) bool {
+			if sl := x.GetSubLink(); sl != nil && !inSub {
+				if sl.Testexpr != nil {
+					visit(sl.Testexpr, false)
+				}
+				if sl.Subselect != nil {
+					visit(sl.Subselect, true)
+				}
+				return false
+			}
+			cr := x.GetColumnRef()
+			if cr == nil {
+				return true
+			}
+			switch f := cr.Fields; len(f) {
+			case 1:
+				if s := f[0].GetString_(); s != nil && !inSub {
+					s.Sval = r.name(s.Sval)
+				}
+			case 2:
+				q, s := f[0].GetString_(), f[1].GetString_()
+				if q != nil && s != nil && contains(r.quals, q.Sval) {
+					s.Sval = r.name(s.Sval)
+					if !inSub {
+						// Unqualified, so the expression survives a table rename.
+						cr.Fields = f[1:]
+					}
+				}
+			}
+			return false
+		})
+	}
+	visit(e, false)
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// replaceInPending rewrites every pending object's references to the
+// physical column col of table to shadow.
+func (p *planner) replaceInPending(table, col, shadow string) {
+	m := map[string]string{col: shadow}
+	for _, o := range p.objs.pending {
+		renameCols(o.Stmt, p.schema, table, nil, m, false)
+	}
+	for _, pol := range p.objs.policies {
+		renameCols(pol, p.schema, table, nil, m, false)
+	}
+	for _, so := range p.objs.seqOwned {
+		if so.Table == table && so.Column == col {
+			so.Column = shadow
+		}
+	}
+	for _, im := range p.objs.identity {
+		if im.Table == table && im.Shadow == col {
+			im.Shadow = shadow
+		}
+	}
+}
+
+// dropPendingOn forgets pending objects on table that use column col (all
+// of them when col is ""): they would go with it.
+func (p *planner) dropPendingOn(table, col string) {
+	kept := p.objs.pending[:0]
+	for _, o := range p.objs.pending {
+		uses := false
+		if col == "" {
+			uses = o.Schema == p.schema && o.Table == table
+		} else {
+			n, _ := renameCols(pgquery.Clone(o.Stmt), p.schema, table, nil, map[string]string{col: col + "\x00"}, false)
+			uses = n > 0
+		}
+		if uses && o.Carried == nil {
+			continue
+		}
+		kept = append(kept, o)
+	}
+	p.objs.pending = kept
+}
+
+// pendingIndex finds a pending index (of any kind) by its final name.
+func (p *planner) pendingIndex(name string) *pendObj {
+	for _, o := range p.objs.pending {
+		if o.Kind.isIndex() && o.Schema == p.schema && o.Name == name {
+			return o
+		}
+	}
+	return nil
+}
+
+// pendingConstraint finds a pending constraint of a table by its final name.
+func (p *planner) pendingConstraint(table, name string) *pendObj {
+	for _, o := range p.objs.pending {
+		if o.Kind != kIndex && o.Kind != kStats && o.Schema == p.schema && o.Table == table && o.Name == name {
+			return o
+		}
+	}
+	return nil
+}
+
+func (p *planner) forget(o *pendObj) {
+	for i, x := range p.objs.pending {
+		if x == o {
+			p.objs.pending = append(p.objs.pending[:i], p.objs.pending[i+1:]...)
+			return
+		}
+	}
+}
+
+// deparse renders a statement; the trees come from the parser, so a
+// failure is a bug.
+func deparse(n *pgquery.Node) string {
+	s, err := pgquery.Deparse(n)
+	if err != nil {
+		panic(fmt.Sprintf("engine: deparse: %v", err))
+	}
+	return s
+}
+
+// render is the statement that creates o under its temporary name.
+func (o *pendObj) render() string {
+	st := pgquery.Clone(o.Stmt)
+	switch {
+	case st.GetIndexStmt() != nil:
+		is := st.GetIndexStmt()
+		is.Idxname = o.Temp
+		is.Concurrent = true
+		is.IfNotExists = false
+	case st.GetAlterTableStmt() != nil:
+		for _, c := range st.GetAlterTableStmt().Cmds {
+			if con := c.GetAlterTableCmd().GetDef().GetConstraint(); con != nil {
+				con.Conname = o.Temp
+				if o.Kind == kCheck || o.Kind == kFK {
+					con.SkipValidation = true
+					con.InitiallyValid = false
+				}
+			}
+		}
+	case st.GetCreateStatsStmt() != nil:
+		cs := st.GetCreateStatsStmt()
+		cs.Defnames = []*pgquery.Node{pgquery.StrNode(o.Schema), pgquery.StrNode(o.Temp)}
+	}
+	return deparse(st)
+}
+
+// onCreated reports whether o is on a table created in this phase.
+func (p *planner) onCreated(o *pendObj) bool {
+	return o.Schema == p.schema && p.isCreated(o.Table)
+}
+
+// objectSteps are start's steps for the pending objects, run after the
+// backfills: indexes first (a foreign key may need a new unique index),
+// then exclusion constraints and statistics, then checks and foreign keys
+// NOT VALID, each validated in its own transaction.
+func (p *planner) objectSteps() ([]Step, error) {
+	if err := p.probeObjects(); err != nil {
+		return nil, err
+	}
+	var out, cons []Step
+	for _, o := range p.objs.pending {
+		tq := qual(o.Schema, o.Table)
+		switch o.Kind {
+		case kIndex, kUnique, kPKey:
+			what := "build index " + o.Temp + " on " + o.Table
+			if o.Carried != nil {
+				what = fmt.Sprintf("build index %s on %s, carrying %s %s to the new column", o.Temp, o.Table, o.Carried.Kind, o.Carried.Name)
+			}
+			out = append(out, Step{
+				ID: "index:" + o.Schema + "." + o.Temp, Kind: KindIndex, Desc: what,
+				SQL:   []string{o.render()},
+				Index: &IndexSpec{Schema: o.Schema, Table: o.Table, Name: o.Temp},
+				Lock:  "SHARE UPDATE EXCLUSIVE " + tq + " (concurrent build; reads and writes go on)",
+			})
+		case kExclude:
+			out = append(out, Step{
+				ID: "exclusion:" + o.Table + "." + o.Temp, Kind: KindSQL, Tx: true,
+				Desc: fmt.Sprintf("add exclusion constraint %s on %s, carrying %s (builds its index under ACCESS EXCLUSIVE: PostgreSQL cannot build it concurrently)", o.Temp, o.Table, o.Name),
+				SQL:  []string{o.render()},
+				Lock: "ACCESS EXCLUSIVE " + tq + " (for the whole index build: reads and writes wait)",
+			})
+		case kStats:
+			out = append(out, Step{
+				ID: "statistics:" + o.Schema + "." + o.Temp, Kind: KindSQL, Tx: true,
+				Desc: fmt.Sprintf("create statistics %s on %s", o.Temp, o.Table),
+				SQL:  []string{o.render()},
+				Lock: "SHARE UPDATE EXCLUSIVE " + tq + " (catalog only)",
+			})
+		case kCheck, kFK:
+			lock := "ACCESS EXCLUSIVE " + tq + " (brief, no scan)"
+			vlock := "SHARE UPDATE EXCLUSIVE " + tq + " (scan; reads and writes go on)"
+			if o.Kind == kFK {
+				ref := fkRef(o.Stmt)
+				lock = "SHARE ROW EXCLUSIVE " + tq + " and " + ref + " (brief, no scan)"
+				vlock = "SHARE UPDATE EXCLUSIVE " + tq + ", ROW SHARE " + ref + " (scan; reads and writes go on)"
+			}
+			cons = append(cons, Step{
+				ID: "constraint:" + o.Table + "." + o.Temp, Kind: KindSQL, Tx: true,
+				Desc: fmt.Sprintf("add %s %s on %s NOT VALID", o.Kind, o.Temp, o.Table),
+				SQL:  []string{o.render()},
+				Lock: lock,
+			})
+			if !o.NotValid {
+				cons = append(cons, Step{
+					ID: "validate-constraint:" + o.Table + "." + o.Temp, Kind: KindSQL, Tx: true,
+					Desc: fmt.Sprintf("validate %s %s on %s", o.Kind, o.Temp, o.Table),
+					SQL:  []string{"ALTER TABLE " + tq + " VALIDATE CONSTRAINT " + ident(o.Temp)},
+					Lock: vlock,
+				})
+			}
+		}
+	}
+	out = append(out, cons...)
+	// Enum values renamed in an enum the phase created: only the new
+	// version uses it, so now.
+	return out, nil
+}
+
+func fkRef(stmt *pgquery.Node) string {
+	for _, c := range stmt.GetAlterTableStmt().GetCmds() {
+		if con := c.GetAlterTableCmd().GetDef().GetConstraint(); con != nil && con.Pktable != nil {
+			return qual(con.Pktable.Schemaname, con.Pktable.Relname)
+		}
+	}
+	return "the referenced table"
+}
+
+// objectAbortSteps drop what start created: constraints first (a new
+// foreign key may use a new unique index), then indexes CONCURRENTLY.
+// Objects on tables created in this phase go with their table.
+func (p *planner) objectAbortSteps() []Step {
+	var cons, idx []string
+	for i := len(p.objs.pending) - 1; i >= 0; i-- {
+		o := p.objs.pending[i]
+		if p.onCreated(o) {
+			continue
+		}
+		switch o.Kind {
+		case kIndex, kUnique, kPKey:
+			idx = append(idx, "DROP INDEX CONCURRENTLY IF EXISTS "+qual(o.Schema, o.Temp))
+		case kStats:
+			cons = append(cons, "DROP STATISTICS IF EXISTS "+qual(o.Schema, o.Temp))
+		default:
+			cons = append(cons, "ALTER TABLE "+qual(o.Schema, o.Table)+" DROP CONSTRAINT IF EXISTS "+ident(o.Temp))
+		}
+	}
+	var out []Step
+	if len(cons) > 0 {
+		out = append(out, Step{ID: "drop-new-constraints", Kind: KindSQL, Tx: true,
+			Desc: "drop the constraints and statistics start added", SQL: cons,
+			Lock: "ACCESS EXCLUSIVE on their tables (brief, catalog only)"})
+	}
+	if len(idx) > 0 {
+		out = append(out, Step{ID: "drop-new-indexes", Kind: KindSQL,
+			Desc: "drop the indexes start built, concurrently", SQL: idx,
+			Lock: "SHARE UPDATE EXCLUSIVE on their tables (reads and writes go on)"})
+	}
+	return out
+}
+
+// objectUndo is the part of abort's undo transaction that drops the enum
+// types created in this phase (after the tables and columns using them).
+func (p *planner) objectUndo() []string {
+	var out []string
+	for i := len(p.objs.created) - 1; i >= 0; i-- {
+		out = append(out, "DROP TYPE IF EXISTS "+qual(p.schema, p.objs.created[i]))
+	}
+	return out
+}
+
+// objectCompleteSteps drop the indexes remove_index removed, concurrently,
+// once the contract has committed.
+func (p *planner) objectCompleteSteps() []Step {
+	if len(p.objs.removedIdx) == 0 {
+		return nil
+	}
+	var sqls []string
+	for _, name := range p.objs.removedIdx {
+		sqls = append(sqls, "DROP INDEX CONCURRENTLY IF EXISTS "+qual(p.schema, name))
+	}
+	return []Step{{ID: "drop-removed-indexes", Kind: KindSQL,
+		Desc: "drop the removed indexes, concurrently", SQL: sqls,
+		Lock: "SHARE UPDATE EXCLUSIVE on their tables (reads and writes go on)"}}
+}
+
+// contractPre is the part of the contract before columns and tables are
+// dropped: the catalog objects that were carried or removed go (foreign keys
+// first: they may use a unique index that goes too), policies are pointed at
+// the shadow columns, sequences owned by replaced columns change owner and
+// identity moves to the shadow column.
+func (p *planner) contractPre(final map[string]*vTable) ([]string, []string) {
+	var fks, others []string
+	var locked []string
+	gone := func(schema, table string) bool {
+		return schema == p.schema && p.cat.Tables[table] != nil && final[table] == nil
+	}
+	for _, c := range p.objs.dropped {
+		if gone(c.Schema, c.Table) {
+			continue
+		}
+		tq := qual(c.Schema, c.Table)
+		switch c.Kind {
+		case kIndex:
+			// A carried index goes with the replaced column (DROP COLUMN
+			// drops every index that uses the column).
+			continue
+		case kStats:
+			others = append(others, "DROP STATISTICS IF EXISTS "+qual(c.Schema, c.Name))
+		case kFK:
+			fks = append(fks, "ALTER TABLE "+tq+" DROP CONSTRAINT IF EXISTS "+ident(c.Name))
+		default:
+			others = append(others, "ALTER TABLE "+tq+" DROP CONSTRAINT IF EXISTS "+ident(c.Name))
+		}
+		locked = append(locked, tq)
+	}
+	out := append(fks, others...)
+	for _, pol := range p.objs.policies {
+		out = append(out, deparse(pol))
+	}
+	for _, so := range p.objs.seqOwned {
+		out = append(out, "ALTER SEQUENCE "+so.Seq+" OWNED BY "+qual(p.schema, so.Table)+"."+ident(so.Column))
+	}
+	for _, m := range p.objs.identity {
+		tq := qual(p.schema, m.Table)
+		kind := "BY DEFAULT"
+		if m.Always {
+			kind = "ALWAYS"
+		}
+		out = append(out,
+			"ALTER TABLE "+tq+" ALTER COLUMN "+ident(m.Shadow)+" ADD GENERATED "+kind+" AS IDENTITY (SEQUENCE NAME "+
+				qual(p.schema, m.Temp)+m.Options+")",
+			"SELECT setval("+literal(qual(p.schema, m.Temp))+", last_value, is_called) FROM "+m.Seq)
+		locked = append(locked, tq)
+	}
+	return out, append(locked, p.objs.extraLocked...)
+}
+
+// contractPost is the part of the contract after the columns are renamed:
+// carried objects take the names of the objects they replace, and enum
+// changes that wait for complete are made.
+func (p *planner) contractPost() ([]string, []string) {
+	var out, locked []string
+	for _, m := range p.objs.identity {
+		out = append(out, "ALTER SEQUENCE "+qual(p.schema, m.Temp)+" RENAME TO "+ident(m.SeqName))
+	}
+	for _, o := range p.objs.pending {
+		c := o.Carried
+		if c == nil || (o.Schema == p.schema && p.cat.Tables[o.Table] != nil && physName(p.cur, o.Table) == "") {
+			continue
+		}
+		tq := qual(o.Schema, o.Table)
+		locked = append(locked, tq)
+		switch o.Kind {
+		case kIndex:
+			out = append(out, "ALTER INDEX "+qual(o.Schema, o.Temp)+" RENAME TO "+ident(o.Name))
+		case kUnique, kPKey:
+			kind := "UNIQUE"
+			if o.Kind == kPKey {
+				kind = "PRIMARY KEY"
+			}
+			s := "ALTER TABLE " + tq + " ADD CONSTRAINT " + ident(o.Name) + " " + kind + " USING INDEX " + ident(o.Temp)
+			if c.Deferrable {
+				s += " DEFERRABLE"
+				if c.Deferred {
+					s += " INITIALLY DEFERRED"
+				}
+			}
+			out = append(out, s)
+		case kStats:
+			out = append(out, "ALTER STATISTICS "+qual(o.Schema, o.Temp)+" RENAME TO "+ident(o.Name))
+		default:
+			out = append(out, "ALTER TABLE "+tq+" RENAME CONSTRAINT "+ident(o.Temp)+" TO "+ident(o.Name))
+		}
+		if c.Comment != nil {
+			switch {
+			case o.Kind == kIndex:
+				out = append(out, "COMMENT ON INDEX "+qual(o.Schema, o.Name)+" IS "+literal(*c.Comment))
+			case o.Kind == kStats:
+				out = append(out, "COMMENT ON STATISTICS "+qual(o.Schema, o.Name)+" IS "+literal(*c.Comment))
+			default:
+				out = append(out, "COMMENT ON CONSTRAINT "+ident(o.Name)+" ON "+tq+" IS "+literal(*c.Comment))
+			}
+		}
+		if c.ReplIdent {
+			out = append(out, "ALTER TABLE "+tq+" REPLICA IDENTITY USING INDEX "+ident(o.Name))
+		}
+		if c.Clustered {
+			out = append(out, "ALTER TABLE "+tq+" CLUSTER ON "+ident(o.Name))
+		}
+	}
+	out = append(out, p.objs.enumPost...)
+	return out, locked
+}
+
+// probeObjects lets PostgreSQL judge every pending object before anything
+// is changed: it builds each on an empty temporary copy of its table's
+// columns as they are once start has run (shadow columns with their new
+// types included), inside a rolled-back savepoint. No lock is taken on the
+// real tables.
+func (p *planner) probeObjects() error {
+	if len(p.objs.pending) == 0 {
+		return nil
+	}
+	var failed *pendObj
+	probes := map[string]string{}
+	err := p.savepoint(func() error {
+		probe := func(schema, table string) (string, error) {
+			k := schema + "." + table
+			if name, ok := probes[k]; ok {
+				return name, nil
+			}
+			cols, err := p.probeColumns(schema, table)
+			if err != nil {
+				return "", err
+			}
+			name := fmt.Sprintf("_strata_probe_%d", len(probes))
+			probes[k] = name
+			if _, err := p.tx.Exec(p.ctx, "CREATE TEMP TABLE "+ident(name)+" ("+strings.Join(cols, ", ")+")"); err != nil {
+				return "", err
+			}
+			return name, nil
+		}
+		uniq := map[string]bool{}
+		order := append([]*pendObj(nil), p.objs.pending...)
+		sort.SliceStable(order, func(i, j int) bool { return order[i].Kind.isIndex() && !order[j].Kind.isIndex() })
+		for _, o := range order {
+			if o.Kind == kStats {
+				continue
+			}
+			failed = o
+			st := pgquery.Clone(o.Stmt)
+			var rerr error
+			eachRangeVar(st, func(rv *pgquery.RangeVar) {
+				schema := rv.Schemaname
+				if schema == "" {
+					schema = p.schema
+				}
+				name, err := probe(schema, rv.Relname)
+				if err != nil && rerr == nil {
+					rerr = err
+				}
+				rv.Schemaname, rv.Relname = "pg_temp", name
+			})
+			if rerr != nil {
+				return rerr
+			}
+			if is := st.GetIndexStmt(); is != nil {
+				is.Concurrent = false
+				is.Idxname = ""
+			}
+			// A foreign key needs a unique index on the referenced
+			// columns; whether the real table has one is checked apart.
+			for _, c := range st.GetAlterTableStmt().GetCmds() {
+				con := c.GetAlterTableCmd().GetDef().GetConstraint()
+				if con == nil || con.Contype != pgquery.ConstrType_CONSTR_FOREIGN || len(con.PkAttrs) == 0 {
+					continue
+				}
+				cols := stringList(con.PkAttrs)
+				k := con.Pktable.Relname + "(" + strings.Join(cols, ",") + ")"
+				if !uniq[k] {
+					uniq[k] = true
+					if _, err := p.tx.Exec(p.ctx, "CREATE UNIQUE INDEX ON pg_temp."+ident(con.Pktable.Relname)+" ("+identList(cols)+")"); err != nil {
+						return err
+					}
+				}
+			}
+			if _, err := p.tx.Exec(p.ctx, deparse(st)); err != nil {
+				return err
+			}
+		}
+		failed = nil
+		return nil
+	})
+	if err == nil {
+		return nil
+	}
+	if failed == nil {
+		return fmt.Errorf("engine: check indexes and constraints: %w", err)
+	}
+	p.mig, p.idx = failed.Mig, failed.Idx
+	if failed.Carried != nil {
+		return p.errf(failed.Key, "cannot carry %s %q of table %q to the new column: %s", failed.Carried.Kind, failed.Carried.Name, failed.Carried.Table, pgMessage(err))
+	}
+	return p.errf(failed.Key, "%s: %s", failed.what(), pgMessage(err))
+}
+
+// probeColumns lists a table's physical columns as they are once start has
+// run, as column definitions for a probe table.
+func (p *planner) probeColumns(schema, table string) ([]string, error) {
+	var cols []string
+	if schema == p.schema {
+		if pt := p.cat.Tables[table]; pt != nil {
+			for _, c := range pt.Columns {
+				cols = append(cols, ident(c.Name)+" "+c.Type)
+			}
+		}
+		for _, a := range p.added[table] {
+			cols = append(cols, ident(a.Name)+" "+a.Type)
+		}
+		if len(cols) > 0 {
+			return cols, nil
+		}
+	}
+	rows, err := p.tx.Query(p.ctx, `SELECT quote_ident(a.attname) || ' ' || format_type(a.atttypid, a.atttypmod)
+		FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE n.nspname = $1 AND c.relname = $2 AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`, schema, table)
+	if err != nil {
+		return nil, err
+	}
+	cols, err = pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, err
+	}
+	if len(cols) == 0 {
+		return nil, fmt.Errorf("table %s.%s does not exist", schema, table)
+	}
+	return cols, nil
+}
+
+// eachRangeVar calls fn for every relation a pending object's statement
+// names.
+func eachRangeVar(st *pgquery.Node, fn func(*pgquery.RangeVar)) {
+	switch {
+	case st.GetIndexStmt() != nil:
+		fn(st.GetIndexStmt().Relation)
+	case st.GetAlterTableStmt() != nil:
+		at := st.GetAlterTableStmt()
+		fn(at.Relation)
+		for _, c := range at.Cmds {
+			if con := c.GetAlterTableCmd().GetDef().GetConstraint(); con != nil && con.Pktable != nil {
+				fn(con.Pktable)
+			}
+		}
+	case st.GetCreateStatsStmt() != nil:
+		for _, r := range st.GetCreateStatsStmt().Relations {
+			fn(r.GetRangeVar())
+		}
+	}
+}
+
+func stringList(list []*pgquery.Node) []string {
+	var out []string
+	for _, x := range list {
+		if s := x.GetString_(); s != nil {
+			out = append(out, s.Sval)
+		}
+	}
+	return out
+}
+
+// hasUnique reports whether a foreign key may reference cols (physical) of
+// schema.table: a unique, non-partial index without expressions over
+// exactly those columns exists or is pending.
+func (p *planner) hasUnique(schema, table string, cols []string) (bool, error) {
+	want := append([]string(nil), cols...)
+	sort.Strings(want)
+	for _, o := range p.objs.pending {
+		is := o.Stmt.GetIndexStmt()
+		if is == nil || !is.Unique || is.WhereClause != nil || o.Schema != schema || o.Table != table {
+			continue
+		}
+		var got []string
+		ok := true
+		for _, e := range is.IndexParams {
+			ie := e.GetIndexElem()
+			if ie == nil || ie.Name == "" {
+				ok = false
+				break
+			}
+			got = append(got, ie.Name)
+		}
+		sort.Strings(got)
+		if ok && strings.Join(got, "\x00") == strings.Join(want, "\x00") {
+			return true, nil
+		}
+	}
+	if schema == p.schema && p.isCreated(table) {
+		// Its constraints are checked when it is created.
+		return true, nil
+	}
+	var found bool
+	err := p.tx.QueryRow(p.ctx, `SELECT EXISTS (
+		SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE n.nspname = $1 AND c.relname = $2 AND i.indisunique AND i.indimmediate AND i.indpred IS NULL
+		  AND i.indexprs IS NULL AND i.indnkeyatts = cardinality($3::text[])
+		  AND (SELECT array_agg(a.attname::text ORDER BY a.attname::text COLLATE "C") FROM pg_attribute a
+		       WHERE a.attrelid = i.indrelid AND a.attnum = ANY ((i.indkey::int2[])[0:i.indnkeyatts - 1])) = $3::text[])`,
+		schema, table, want).Scan(&found)
+	if err != nil {
+		return false, fmt.Errorf("engine: %w", err)
+	}
+	return found, nil
+}
