@@ -138,48 +138,6 @@ func TestLifecycleAddIndex(t *testing.T) {
 	})
 }
 
-func TestLifecycleRemoveIndex(t *testing.T) {
-	const setup = docsSetup + `
-CREATE INDEX docs_code_idx ON docs (code) WHERE code IS NOT NULL;
-CREATE INDEX docs_body_idx ON docs (body);`
-	bothPaths(t, func(t *testing.T, path string) {
-		e := newEnv(t, setup)
-		migs := e.migs("", "001_rm.toml", `
-[[actions]]
-type = "remove_index"
-index = "docs_code_idx"
-
-[[actions]]
-type = "add_index"
-table = "docs"
-  [actions.index]
-  name = "docs_title_idx"
-  columns = ["title"]
-
-[[actions]]
-type = "remove_index"
-index = "docs_title_idx"
-`)
-		before := e.indexes("public", "docs")
-		p := begin(t, e, "", "", migs)
-		// The old version keeps the index until complete; the index added
-		// and removed in the same phase is never built.
-		want(t, "indexes during the phase", before, e.indexes("public", "docs"))
-		p.exec(p.old, "INSERT INTO docs (title, code) VALUES ('o', 'x')")
-		p.exec(p.new, "INSERT INTO docs (title, code) VALUES ('n', 'y')")
-		if path == "abort" {
-			p.abort()
-			want(t, "indexes after abort", before, e.indexes("public", "docs"))
-			return
-		}
-		p.complete()
-		want(t, "indexes after complete", []string{
-			"docs_body_idx valid=true: CREATE INDEX docs_body_idx ON public.docs USING btree (body)",
-			"docs_pkey valid=true: CREATE UNIQUE INDEX docs_pkey ON public.docs USING btree (id)",
-		}, e.indexes("public", "docs"))
-	})
-}
-
 // TestIndexRefusals: problems found before start, which changes nothing.
 func TestIndexRefusals(t *testing.T) {
 	t.Parallel()

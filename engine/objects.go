@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/strata-db/strata/internal/pgquery"
 	"github.com/strata-db/strata/migration"
@@ -123,7 +124,7 @@ type identityMove struct {
 // column replacing it at complete, so that dropping the old column does not
 // drop the sequence.
 type seqOwner struct {
-	Seq          string // schema-qualified, quoted
+	Seq           string // schema-qualified, quoted
 	Table, Column string
 }
 
@@ -142,10 +143,10 @@ type objects struct {
 	identity   []*identityMove
 	// origin maps "table.shadow" to the catalog column a shadow column
 	// replaces (through any number of replacements in the phase).
-	origin map[string]string
-	enums      map[string]*enumType
-	enumPost   []string // enum renames and drops of the contract
-	created    []string // enum types created in this phase, in order
+	origin   map[string]string
+	enums    map[string]*enumType
+	enumPost []string // enum renames and drops of the contract
+	created  []string // enum types created in this phase, in order
 	// extraLocked are tables (quoted) that contract statements lock.
 	extraLocked []string
 }
@@ -467,6 +468,15 @@ func (p *planner) forget(o *pendObj) {
 			return
 		}
 	}
+}
+
+// pgDetail renders a PostgreSQL error with its detail, if any.
+func pgDetail(err error) string {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Detail != "" {
+		return pgErr.Message + " (" + strings.TrimSuffix(pgErr.Detail, ".") + ")"
+	}
+	return pgMessage(err)
 }
 
 // deparse renders a statement; the trees come from the parser, so a
@@ -840,9 +850,9 @@ func (p *planner) probeObjects() error {
 	}
 	p.mig, p.idx = failed.Mig, failed.Idx
 	if failed.Carried != nil {
-		return p.errf(failed.Key, "cannot carry %s %q of table %q to the new column: %s", failed.Carried.Kind, failed.Carried.Name, failed.Carried.Table, pgMessage(err))
+		return p.errf(failed.Key, "cannot carry %s %q of table %q to the new column: %s", failed.Carried.Kind, failed.Carried.Name, failed.Carried.Table, pgDetail(err))
 	}
-	return p.errf(failed.Key, "%s: %s", failed.what(), pgMessage(err))
+	return p.errf(failed.Key, "%s: %s", failed.what(), pgDetail(err))
 }
 
 // probeColumns lists a table's physical columns as they are once start has

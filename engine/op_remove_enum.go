@@ -13,6 +13,17 @@ import (
 // after the columns that complete drops. It is refused at start while
 // anything still uses the type once the phase is complete: a column of the
 // new version, a function, a domain, a view outside the old version schema.
+// physKept reports whether a physical column of a managed table is still
+// there after complete.
+func (p *planner) physKept(table, col string) bool {
+	for _, t := range p.cur.Tables {
+		if t.Phys == table {
+			return colByPhys(t, col) != nil
+		}
+	}
+	return false
+}
+
 func (p *planner) removeEnum(a *migration.RemoveEnum) error {
 	e, err := p.enum(".enum", a.Enum)
 	if err != nil {
@@ -53,17 +64,20 @@ func (p *planner) removeEnum(a *migration.RemoveEnum) error {
 	// Everything else in the database, except columns complete drops and
 	// the old version's views.
 	err = p.catalogPath(func() error {
+		// A column's default counts as the column.
 		rows, err := p.tx.Query(p.ctx, `SELECT pg_describe_object(d.classid, d.objid, d.objsubid),
 				coalesce(n.nspname, ''), coalesce(c.relname, ''), coalesce(c.relkind::text, ''), coalesce(a.attname, '')
 			FROM pg_depend d
-			LEFT JOIN pg_class c ON d.classid = 'pg_class'::regclass AND c.oid = d.objid
+			LEFT JOIN pg_attrdef ad ON d.classid = 'pg_attrdef'::regclass AND ad.oid = d.objid
+			LEFT JOIN pg_class c ON c.oid = CASE WHEN d.classid = 'pg_class'::regclass THEN d.objid ELSE ad.adrelid END
 			LEFT JOIN pg_namespace n ON n.oid = c.relnamespace
-			LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = d.objsubid AND d.objsubid > 0
+			LEFT JOIN pg_attribute a ON a.attrelid = c.oid
+				AND a.attnum = CASE WHEN d.classid = 'pg_class'::regclass THEN d.objsubid ELSE ad.adnum END AND a.attnum > 0
 			LEFT JOIN pg_rewrite rw ON d.classid = 'pg_rewrite'::regclass AND rw.oid = d.objid
 			LEFT JOIN pg_class vc ON vc.oid = rw.ev_class
 			LEFT JOIN pg_namespace vn ON vn.oid = vc.relnamespace
 			WHERE d.refclassid = 'pg_type'::regclass AND d.refobjid IN ($1, $2) AND d.deptype = 'n'
-			  AND coalesce(vn.nspname, '') <> $3
+			  AND ($3 = '' OR coalesce(vn.nspname, '') <> $3)
 			ORDER BY 1`, oid, arr, p.prev)
 		if err != nil {
 			return err
@@ -74,8 +88,9 @@ func (p *planner) removeEnum(a *migration.RemoveEnum) error {
 			if err := rows.Scan(&desc, &schema, &rel, &kind, &col); err != nil {
 				return err
 			}
-			if schema == p.schema && (kind == "r" || kind == "p") && col != "" {
-				continue // a column of a managed table: judged by the model above
+			if schema == p.schema && (kind == "r" || kind == "p") && col != "" &&
+				(strings.HasPrefix(desc, "column ") || !p.physKept(rel, col)) {
+				continue // a column of a managed table (judged by the model above), or the default of one complete drops
 			}
 			if p.prev != "" && schema == p.prev {
 				continue // the old version's views, dropped at complete

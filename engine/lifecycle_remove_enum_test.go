@@ -1,0 +1,29 @@
+package engine_test
+
+import "testing"
+
+func TestLifecycleRemoveEnum(t *testing.T) {
+	bothPaths(t, func(t *testing.T, path string) {
+		e := newEnv(t, moodSetup)
+		migs := e.migs("", "001_rm_mood.toml", `
+[[actions]]
+type = "remove_column"
+table = "notes"
+column = "mood"
+
+[[actions]]
+type = "remove_enum"
+enum = "mood"
+`)
+		p := begin(t, e, "", "", migs)
+		// The old version still uses the type and the column.
+		p.exec(p.old, "INSERT INTO notes (mood, body) VALUES ('meh', 'old')")
+		p.exec(p.new, "INSERT INTO notes (body) VALUES ('new')")
+		if path == "abort" {
+			p.abort()
+			return
+		}
+		p.complete()
+		want(t, "type after complete", []string{"NULL"}, p.q(e.catalogConn(), "SELECT to_regtype('mood')::text"))
+	})
+}

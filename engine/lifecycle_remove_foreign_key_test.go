@@ -1,0 +1,26 @@
+package engine_test
+
+import "testing"
+
+func TestLifecycleRemoveForeignKey(t *testing.T) {
+	bothPaths(t, func(t *testing.T, path string) {
+		e := newEnv(t, ordersSetup+"\nALTER TABLE orders ADD CONSTRAINT orders_customer_fk FOREIGN KEY (customer_id) REFERENCES customers (id);")
+		migs := e.migs("", "001_rm_fk.toml", `
+[[actions]]
+type = "remove_foreign_key"
+table = "orders"
+foreign_key = "orders_customer_fk"
+`)
+		p := begin(t, e, "", "", migs)
+		// Still enforced until complete.
+		p.fails(p.old, "23503", "INSERT INTO orders (customer_id) VALUES (999)")
+		p.fails(p.new, "23503", "INSERT INTO orders (customer_id) VALUES (999)")
+		if path == "abort" {
+			p.abort()
+			return
+		}
+		p.complete()
+		want(t, "constraints after complete", []string{"orders_pkey validated=true: PRIMARY KEY (id)"}, e.constraints("public", "orders"))
+		p.exec(p.new, "INSERT INTO orders (customer_id) VALUES (999)")
+	})
+}
