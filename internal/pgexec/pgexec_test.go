@@ -1,0 +1,114 @@
+package pgexec_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/strata-db/strata/internal/pgexec"
+	"github.com/strata-db/strata/internal/pgtest"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+// TestInTxRetriesOnLockTimeout: a statement blocked by another session's lock
+// times out after lock_timeout, is retried, and succeeds once the lock goes.
+func TestInTxRetriesOnLockTimeout(t *testing.T) {
+	db := pgtest.New(t)
+	db.Exec(t, `CREATE TABLE t (id int)`)
+	ctx := context.Background()
+	blocker := db.Conn(t)
+	tx, err := blocker.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, `LOCK TABLE t IN ACCESS EXCLUSIVE MODE`); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		time.Sleep(700 * time.Millisecond)
+		_ = tx.Rollback(ctx)
+	}()
+	retries := 0
+	r := &pgexec.Runner{LockTimeout: 100 * time.Millisecond, Deadline: 30 * time.Second,
+		OnRetry: func(int, time.Duration, error) { retries++ }}
+	conn := db.Conn(t)
+	err = r.InTx(ctx, conn, func(tx pgx.Tx) error {
+		var timeout string
+		if err := tx.QueryRow(ctx, `SHOW lock_timeout`).Scan(&timeout); err != nil {
+			return err
+		}
+		if timeout != "100ms" {
+			t.Errorf("lock_timeout in the transaction = %s, want 100ms", timeout)
+		}
+		_, err := tx.Exec(ctx, `ALTER TABLE t ADD COLUMN x int`)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if retries == 0 {
+		t.Error("no retry although the table was locked")
+	}
+}
+
+func TestExecGivesUpAtDeadline(t *testing.T) {
+	db := pgtest.New(t)
+	db.Exec(t, `CREATE TABLE t (id int)`)
+	ctx := context.Background()
+	blocker := db.Conn(t)
+	tx, err := blocker.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, `LOCK TABLE t IN ACCESS EXCLUSIVE MODE`); err != nil {
+		t.Fatal(err)
+	}
+	r := &pgexec.Runner{LockTimeout: 50 * time.Millisecond, Deadline: 500 * time.Millisecond}
+	err = r.Exec(ctx, db.Conn(t), `ALTER TABLE t ADD COLUMN x int`)
+	if !errors.Is(err, pgexec.ErrDeadline) || !pgexec.Retryable(errors.Unwrap(err)) && !strings.Contains(err.Error(), "lock timeout") {
+		t.Fatalf("err = %v, want ErrDeadline wrapping a lock timeout", err)
+	}
+}
+
+func TestNonRetryableErrorsReturnAtOnce(t *testing.T) {
+	db := pgtest.New(t)
+	calls := 0
+	r := &pgexec.Runner{}
+	err := r.InTx(context.Background(), db.Conn(t), func(tx pgx.Tx) error {
+		calls++
+		_, err := tx.Exec(context.Background(), `SELECT * FROM no_such_table`)
+		return err
+	})
+	if err == nil || calls != 1 {
+		t.Fatalf("err = %v after %d calls, want an error after 1", err, calls)
+	}
+}
+
+func TestAdvisoryLock(t *testing.T) {
+	db := pgtest.New(t)
+	ctx := context.Background()
+	a, b := db.Conn(t), db.Conn(t)
+	key := pgexec.AdvisoryKey("strata")
+	if err := pgexec.Lock(ctx, a, key, 0); err != nil {
+		t.Fatal(err)
+	}
+	err := pgexec.Lock(ctx, b, key, 300*time.Millisecond)
+	if !errors.Is(err, pgexec.ErrBusy) || !strings.Contains(err.Error(), "pid") {
+		t.Fatalf("second lock: err = %v, want ErrBusy naming the holder's pid", err)
+	}
+	if err := pgexec.Unlock(ctx, a, key); err != nil {
+		t.Fatal(err)
+	}
+	if err := pgexec.Lock(ctx, b, key, 0); err != nil {
+		t.Fatalf("lock after release: %v", err)
+	}
+	if pgexec.AdvisoryKey("strata") == pgexec.AdvisoryKey("other") {
+		t.Error("different state schemas share a lock key")
+	}
+}
