@@ -185,9 +185,15 @@ func (e *env) assertClean(stateSchema string) {
 	}
 	conn := e.db.Conn(e.t)
 	checks := map[string]string{
+		// Index columns are left out: PostgreSQL keeps the name a column had
+		// when the index was built (an index carried to a shadow column
+		// keeps the shadow's name for its column after the rename).
 		"temporary columns": `SELECT n.nspname || '.' || c.relname || '.' || a.attname FROM pg_attribute a
 			JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-			WHERE a.attname LIKE '\_strata%' AND NOT a.attisdropped AND a.attnum > 0`,
+			WHERE a.attname LIKE '\_strata%' AND NOT a.attisdropped AND a.attnum > 0 AND c.relkind NOT IN ('i', 'I')`,
+		"temporary indexes": `SELECT c.relname FROM pg_class c WHERE c.relname LIKE '\_strata%' AND c.relkind IN ('i', 'I')`,
+		"temporary sequences and statistics": `SELECT relname FROM pg_class WHERE relname LIKE '\_strata%' AND relkind = 'S'
+			UNION ALL SELECT stxname FROM pg_statistic_ext WHERE stxname LIKE '\_strata%'`,
 		"temporary constraints": `SELECT conname FROM pg_constraint WHERE conname LIKE '\_strata%'`,
 		"sync triggers":         `SELECT tgname FROM pg_trigger WHERE tgname LIKE '\_strata%'`,
 		"functions in the state schema": `SELECT p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace

@@ -693,6 +693,14 @@ func (p *planner) contractPre(final map[string]*vTable) ([]string, []string) {
 	}
 	for _, m := range p.objs.identity {
 		tq := qual(p.schema, m.Table)
+		// The new version's view takes its values from the old sequence
+		// until now; the column becomes an identity column, which needs
+		// no view default (and the old sequence goes with the old column).
+		if t := p.cur.table(physName(p.cur, m.Table)); t != nil {
+			if c := colByPhys(t, m.Shadow); c != nil {
+				out = append(out, "ALTER VIEW "+qual(p.version, t.Name)+" ALTER COLUMN "+ident(c.Name)+" DROP DEFAULT")
+			}
+		}
 		kind := "BY DEFAULT"
 		if m.Always {
 			kind = "ALWAYS"

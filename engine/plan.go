@@ -326,10 +326,11 @@ func (p *planner) checkExpr(key string, t *vTable, expr, typ string) error {
 func (p *planner) fastDefault(key, typ, def string) (bool, error) {
 	var fast bool
 	err := p.savepoint(func() error {
+		// An empty table: PostgreSQL still computes a non-volatile default
+		// once (as the value of existing rows) and records atthasmissing,
+		// but never calls a volatile one (a nextval here would consume a
+		// sequence value, which no rollback gives back).
 		if _, err := p.tx.Exec(p.ctx, "CREATE TEMP TABLE _strata_probe (x int) ON COMMIT DROP"); err != nil {
-			return err
-		}
-		if _, err := p.tx.Exec(p.ctx, "INSERT INTO _strata_probe VALUES (1)"); err != nil {
 			return err
 		}
 		if _, err := p.tx.Exec(p.ctx, "ALTER TABLE _strata_probe ADD COLUMN c "+typ+" DEFAULT "+def); err != nil {
