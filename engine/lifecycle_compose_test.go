@@ -1,0 +1,244 @@
+package engine_test
+
+import (
+	"testing"
+)
+
+// TestLifecycleComposeOneMigration: five actions on one table in one
+// migration, each using the names the previous ones produced: rename a
+// column, change its type (and make it NOT NULL), add an index on it, add a
+// check on it, add a column computed from it.
+func TestLifecycleComposeOneMigration(t *testing.T) {
+	bothPaths(t, func(t *testing.T, path string) {
+		e := newEnv(t, carrySetup+"\nCREATE INDEX items_v_idx ON items (v) WHERE v > 10;")
+		migs := e.migs("", "001_compose.toml", `
+[[actions]]
+type = "alter_column"
+table = "items"
+column = "v"
+  [actions.changes]
+  name = "value"
+
+[[actions]]
+type = "alter_column"
+table = "items"
+column = "value"
+up = "coalesce(value, 0)::bigint * 10"
+down = "(value / 10)::integer"
+  [actions.changes]
+  type = "bigint"
+  nullable = false
+
+[[actions]]
+type = "add_index"
+table = "items"
+  [actions.index]
+  name = "items_value_w_idx"
+  columns = ["w", "value"]
+  where = "value >= 0"
+
+[[actions]]
+type = "add_check"
+table = "items"
+  [actions.check]
+  name = "items_value_tens"
+  expression = "value % 10 = 0"
+
+[[actions]]
+type = "add_column"
+table = "items"
+up = "value + 1"
+  [actions.column]
+  name = "next_value"
+  type = "bigint"
+`)
+		p := begin(t, e, "", "", migs)
+		want(t, "new version", []string{"70|71"}, p.q(p.new, "SELECT value, next_value FROM items WHERE id = 7"))
+		p.exec(p.old, "INSERT INTO items (id, v) VALUES (1001, 4)")
+		want(t, "old write, new version", []string{"40|41"}, p.q(p.new, "SELECT value, next_value FROM items WHERE id = 1001"))
+		p.exec(p.new, "INSERT INTO items (id, value, next_value) VALUES (1002, 90, 0)")
+		want(t, "new write, old version", []string{"9"}, p.q(p.old, "SELECT v FROM items WHERE id = 1002"))
+		p.fails(p.new, "23514", "INSERT INTO items (id, value) VALUES (1003, 95)")
+		p.fails(p.new, "23514", "INSERT INTO items (id, value) VALUES (1003, NULL)")
+		want(t, "temporary and new indexes", []string{
+			"_strata_2_items_v_idx valid=true: CREATE INDEX _strata_2_items_v_idx ON public.items USING btree (_strata_2_value) WHERE (_strata_2_value > 10)",
+			"items_value_w_idx valid=true: CREATE INDEX items_value_w_idx ON public.items USING btree (w, _strata_2_value) WHERE (_strata_2_value >= 0)",
+		}, append(withSubstring(e.indexes("public", "items"), "_strata_2_items"), withSubstring(e.indexes("public", "items"), "items_value_w")...))
+		if path == "abort" {
+			p.abort()
+			return
+		}
+		p.complete()
+		want(t, "columns", []string{"id integer not null", "w integer", "label text", "value bigint not null", "next_value bigint"},
+			e.columns("public", "items"))
+		want(t, "indexes", []string{
+			"items_pkey valid=true: CREATE UNIQUE INDEX items_pkey ON public.items USING btree (id)",
+			"items_v_idx valid=true: CREATE INDEX items_v_idx ON public.items USING btree (value) WHERE (value > 10)",
+			"items_value_w_idx valid=true: CREATE INDEX items_value_w_idx ON public.items USING btree (w, value) WHERE (value >= 0)",
+		}, e.indexes("public", "items"))
+		want(t, "constraints", []string{
+			"items_pkey validated=true: PRIMARY KEY (id)",
+			"items_value_tens validated=true: CHECK (((value % (10)::bigint) = 0))",
+		}, e.constraints("public", "items"))
+		e.usesIndex(t, "items_value_w_idx", "SELECT id FROM items WHERE w = 3 AND value BETWEEN 0 AND 50")
+	})
+}
+
+const invoicesSetup = `
+CREATE TABLE customers (id int PRIMARY KEY, name text);
+INSERT INTO customers SELECT g, 'c' || g FROM generate_series(1, 10) g;
+CREATE TABLE invoices (id serial PRIMARY KEY, amount text, customer int, note text);
+INSERT INTO invoices (amount, customer, note)
+SELECT CASE WHEN g % 20 = 0 THEN NULL ELSE (g * 1.5)::text END, 1 + g % 10, 'n' || g FROM generate_series(1, 200) g;
+CREATE INDEX invoices_amount_idx ON invoices (amount) WHERE amount IS NOT NULL;`
+
+// Three pending migrations started as one phase: each sees the names the
+// ones before it produced, and objects pending from an earlier one follow
+// a later one's column replacement.
+var threeMigrations = []string{
+	"001_rename.toml", `
+[[actions]]
+type = "alter_column"
+table = "invoices"
+column = "amount"
+  [actions.changes]
+  name = "total"
+
+[[actions]]
+type = "add_index"
+table = "invoices"
+  [actions.index]
+  name = "invoices_customer_total"
+  columns = ["customer", "total"]
+`,
+	"002_numeric.toml", `
+[[actions]]
+type = "alter_column"
+table = "invoices"
+column = "total"
+up = "coalesce(total::numeric, 0)"
+down = "total::text"
+  [actions.changes]
+  type = "numeric(10,2)"
+  nullable = false
+
+[[actions]]
+type = "add_check"
+table = "invoices"
+  [actions.check]
+  name = "invoices_total_positive"
+  expression = "total >= 0"
+`,
+	"003_clients.toml", `
+[[actions]]
+type = "rename_table"
+table = "customers"
+new_name = "clients"
+
+[[actions]]
+type = "add_foreign_key"
+table = "invoices"
+  [actions.foreign_key]
+  name = "invoices_client_fk"
+  columns = ["customer"]
+  referenced_table = "clients"
+  referenced_columns = ["id"]
+
+[[actions]]
+type = "alter_column"
+table = "invoices"
+column = "total"
+  [actions.changes]
+  name = "amount_due"
+
+[[actions]]
+type = "add_column"
+table = "invoices"
+up = "amount_due > 100"
+  [actions.column]
+  name = "big"
+  type = "boolean"
+`,
+}
+
+func TestLifecycleComposeThreeMigrations(t *testing.T) {
+	bothPaths(t, func(t *testing.T, path string) {
+		e := newEnv(t, invoicesSetup)
+		migs := e.migs("", threeMigrations...)
+		p := begin(t, e, "", "", migs)
+		if p.res.VersionSchema != "public_003_clients" || len(p.res.Migrations) != 3 {
+			t.Fatalf("started %+v", p.res)
+		}
+		want(t, "new version", []string{"15.00|false", "0.00|false", "148.50|true"},
+			p.q(p.new, "SELECT amount_due::text, big FROM invoices WHERE id IN (10, 20, 99) ORDER BY id"))
+		p.exec(p.old, "INSERT INTO invoices (id, amount, customer) VALUES (1001, '250', 3)")
+		want(t, "old write, new version", []string{"250.00|true"}, p.q(p.new, "SELECT amount_due::text, big FROM invoices WHERE id = 1001"))
+		p.exec(p.new, "INSERT INTO invoices (id, amount_due, customer) VALUES (1002, 7.25, 4)")
+		want(t, "new write, old version", []string{"7.25"}, p.q(p.old, "SELECT amount FROM invoices WHERE id = 1002"))
+		p.fails(p.new, "23514", "INSERT INTO invoices (id, amount_due, customer) VALUES (1003, -1, 4)")
+		p.fails(p.old, "23514", "INSERT INTO invoices (id, amount, customer) VALUES (1003, '-1', 4)")
+		p.fails(p.new, "23503", "INSERT INTO invoices (id, amount_due, customer) VALUES (1003, 1, 99)")
+		p.fails(p.old, "23503", "INSERT INTO invoices (id, amount, customer) VALUES (1003, '1', 99)")
+		if path == "abort" {
+			p.abort()
+			return
+		}
+		p.complete()
+		want(t, "columns", []string{
+			"id integer not null default nextval('invoices_id_seq'::regclass)", "customer integer", "note text",
+			"amount_due numeric(10,2) not null", "big boolean"}, e.columns("public", "invoices"))
+		want(t, "indexes", []string{
+			"invoices_amount_idx valid=true: CREATE INDEX invoices_amount_idx ON public.invoices USING btree (amount_due) WHERE (amount_due IS NOT NULL)",
+			"invoices_customer_total valid=true: CREATE INDEX invoices_customer_total ON public.invoices USING btree (customer, amount_due)",
+			"invoices_pkey valid=true: CREATE UNIQUE INDEX invoices_pkey ON public.invoices USING btree (id)",
+		}, e.indexes("public", "invoices"))
+		want(t, "constraints", []string{
+			"invoices_client_fk validated=true: FOREIGN KEY (customer) REFERENCES clients(id)",
+			"invoices_pkey validated=true: PRIMARY KEY (id)",
+			"invoices_total_positive validated=true: CHECK ((amount_due >= (0)::numeric))",
+		}, e.constraints("public", "invoices"))
+		p.fails(p.new, "23503", "INSERT INTO invoices (amount_due, customer) VALUES (1, 99)")
+		e.usesIndex(t, "invoices_customer_total", "SELECT id FROM invoices WHERE customer = 3 AND amount_due > 10")
+	})
+}
+
+// TestLifecycleComposeReplaceTwice: a column replaced twice in one phase
+// (two migrations): the objects carried by the first replacement follow the
+// second, and are built once, on the final column.
+func TestLifecycleComposeReplaceTwice(t *testing.T) {
+	bothPaths(t, func(t *testing.T, path string) {
+		e := newEnv(t, carrySetup+`
+ALTER TABLE items ADD CONSTRAINT items_v_key UNIQUE (v);
+CREATE TABLE children (id int PRIMARY KEY, item_v int REFERENCES items (v));
+INSERT INTO children SELECT g, g FROM generate_series(1, 40) g;`)
+		migs := e.migs("", "001_bigint.toml", carryMigration, "002_numeric.toml", `
+[[actions]]
+type = "alter_column"
+table = "items"
+column = "v"
+up = "v::numeric(20,0)"
+down = "v::bigint"
+  [actions.changes]
+  type = "numeric(20,0)"
+`)
+		p := begin(t, e, "", "", migs)
+		want(t, "temporary indexes", []string{"_strata_1_items_v_key"},
+			firstWords(withSubstring(e.indexes("public", "items"), "_strata_"), 1))
+		p.fails(p.new, "23505", "INSERT INTO items (id, v) VALUES (1001, 5)")
+		p.fails(p.old, "23505", "INSERT INTO items (id, v) VALUES (1001, 5)")
+		p.fails(p.new, "23503", "INSERT INTO children VALUES (1001, 5000)")
+		p.exec(p.old, "INSERT INTO items (id, v) VALUES (1001, 5000)")
+		p.exec(p.new, "INSERT INTO children VALUES (1001, 5000)")
+		if path == "abort" {
+			p.abort()
+			return
+		}
+		p.complete()
+		want(t, "column", []string{"v numeric(20,0) not null"}, withSubstring(e.columns("public", "items"), "v "))
+		want(t, "constraints", []string{"items_pkey validated=true: PRIMARY KEY (id)", "items_v_key validated=true: UNIQUE (v)"},
+			e.constraints("public", "items"))
+		want(t, "inbound key", []string{"children_item_v_fkey validated=true: FOREIGN KEY (item_v) REFERENCES items(v)"},
+			withSubstring(e.constraints("public", "children"), "fkey"))
+		p.fails(p.new, "23503", "INSERT INTO children VALUES (1002, 6000)")
+	})
+}
