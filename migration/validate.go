@@ -27,14 +27,21 @@ func VersionSchema(schema, name string) string {
 
 // Validate checks m statically (no database): the migration name, that
 // VersionSchema(schema, m.Name) fits PostgreSQL's 63-byte identifier limit,
-// identifiers, and the rules of each action. Parse and Load already run every
-// check except the version-schema length, so for migrations they returned,
-// Validate only adds that one; it is also usable on migrations built in Go
+// identifiers, the rules of each action, and that every SQL fragment (up,
+// down, defaults, types, checks, index columns and where, custom SQL) parses
+// with PostgreSQL's grammar. Parse and Load already run every check except
+// the version-schema length and the SQL parsing (so that strata lint can
+// report SQL problems as findings), so for migrations they returned,
+// Validate only adds those; it is also usable on migrations built in Go
 // (Lines may then be nil: errors carry no line). The error, if any, is a
 // ValidationErrors.
 func (m *Migration) Validate(schema string) error {
 	l := &errList{file: m.File, lines: m.Lines}
-	newValidator(l).migration(m)
+	v := newValidator(l)
+	v.migration(m)
+	for i, a := range m.Actions {
+		v.sqlFragments(joinIndex("actions", i), a)
+	}
 	if vs := VersionSchema(schema, m.Name); len(vs) > MaxIdentifierLen {
 		l.add("name", "version schema name %q is %d bytes; PostgreSQL allows at most %d: shorten the migration name", vs, len(vs), MaxIdentifierLen)
 	}

@@ -49,19 +49,28 @@ func ParseExpr(expr string) (*Node, error) {
 		return nil, err
 	}
 	if len(tree.Stmts) != 1 {
-		return nil, errors.New("pgquery: not a single expression")
+		return nil, errors.New("pgquery: not a single expression: more than one statement")
 	}
 	sel := tree.Stmts[0].Stmt.GetSelectStmt()
-	if sel == nil || len(sel.TargetList) != 1 || len(sel.FromClause) != 0 || sel.WhereClause != nil ||
+	if sel == nil || len(sel.TargetList) == 0 {
+		return nil, errors.New("pgquery: not a single expression")
+	}
+	if len(sel.TargetList) > 1 {
+		return nil, errors.New("pgquery: not a single expression: a list")
+	}
+	if len(sel.FromClause) != 0 || sel.WhereClause != nil ||
 		len(sel.GroupClause) != 0 || sel.HavingClause != nil || len(sel.SortClause) != 0 ||
 		sel.LimitCount != nil || sel.LimitOffset != nil || len(sel.WindowClause) != 0 ||
 		sel.Op != SetOperation_SETOP_NONE || len(sel.DistinctClause) != 0 || sel.WithClause != nil ||
 		len(sel.LockingClause) != 0 || sel.IntoClause != nil {
-		return nil, errors.New("pgquery: not a single expression")
+		return nil, errors.New("pgquery: not a single expression: a clause follows it")
 	}
 	rt := sel.TargetList[0].GetResTarget()
-	if rt == nil || rt.Name != "" || rt.Val == nil {
+	if rt == nil || rt.Val == nil {
 		return nil, errors.New("pgquery: not a single expression")
+	}
+	if rt.Name != "" {
+		return nil, fmt.Errorf("pgquery: not a single expression: %q follows it", rt.Name)
 	}
 	return rt.Val, nil
 }
