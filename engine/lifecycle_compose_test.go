@@ -242,3 +242,31 @@ down = "v::bigint"
 		p.fails(p.new, "23503", "INSERT INTO children VALUES (1002, 6000)")
 	})
 }
+
+// TestLifecycleComposeReplaceAndRemove: an index over a replaced column and
+// a removed one is not carried (complete drops it with the removed column);
+// the others are.
+func TestLifecycleComposeReplaceAndRemove(t *testing.T) {
+	bothPaths(t, func(t *testing.T, path string) {
+		e := newEnv(t, carrySetup+"\nCREATE INDEX items_v_label ON items (v, label);\nCREATE INDEX items_v ON items (v);")
+		migs := e.migs("", "001_x.toml", carryMigration+`
+[[actions]]
+type = "remove_column"
+table = "items"
+column = "label"
+`)
+		p := begin(t, e, "", "", migs)
+		want(t, "temporary indexes", []string{"_strata_1_items_v"}, firstWords(withSubstring(e.indexes("public", "items"), "_strata_"), 1))
+		p.exec(p.old, "INSERT INTO items (id, v, label) VALUES (1001, 5, 'x')")
+		p.exec(p.new, "INSERT INTO items (id, v) VALUES (1002, 6)")
+		if path == "abort" {
+			p.abort()
+			return
+		}
+		p.complete()
+		want(t, "indexes", []string{
+			"items_pkey valid=true: CREATE UNIQUE INDEX items_pkey ON public.items USING btree (id)",
+			"items_v valid=true: CREATE INDEX items_v ON public.items USING btree (v)",
+		}, e.indexes("public", "items"))
+	})
+}

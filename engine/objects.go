@@ -421,24 +421,49 @@ func (p *planner) replaceInPending(table, col, shadow string) {
 	}
 }
 
-// dropPendingOn forgets pending objects on table that use column col (all
-// of them when col is ""): they would go with it.
-func (p *planner) dropPendingOn(table, col string) {
-	kept := p.objs.pending[:0]
-	for _, o := range p.objs.pending {
-		uses := false
-		if col == "" {
-			uses = o.Schema == p.schema && o.Table == table
-		} else {
-			n, _ := renameCols(pgquery.Clone(o.Stmt), p.schema, table, nil, map[string]string{col: col + "\x00"}, false)
-			uses = n > 0
+// prunePending forgets the pending objects that complete would drop
+// again: those on a table the phase removes, and those that use a column
+// the phase removes (an index over a replaced column and a removed one, for
+// instance). Their catalog originals, if any, go with the table or column.
+func (p *planner) prunePending() {
+	kept := func(schema, table string) (map[string]string, bool) {
+		if schema != p.schema {
+			return nil, true // another schema's table: not changed by the phase
 		}
-		if uses && o.Carried == nil {
-			continue
+		t := p.cur.table(physName(p.cur, table))
+		if t == nil {
+			return nil, false
 		}
-		kept = append(kept, o)
+		m := map[string]string{}
+		for _, c := range t.Columns {
+			m[c.Phys] = c.Phys
+		}
+		return m, true
 	}
-	p.objs.pending = kept
+	out := p.objs.pending[:0]
+	for _, o := range p.objs.pending {
+		ok := true
+		eachRangeVar(pgquery.Clone(o.Stmt), func(rv *pgquery.RangeVar) {
+			schema := rv.Schemaname
+			if schema == "" {
+				schema = p.schema
+			}
+			m, exists := kept(schema, rv.Relname)
+			if !exists {
+				ok = false
+				return
+			}
+			if m != nil {
+				if _, unknown := renameCols(pgquery.Clone(o.Stmt), schema, rv.Relname, nil, m, true); len(unknown) > 0 {
+					ok = false
+				}
+			}
+		})
+		if ok {
+			out = append(out, o)
+		}
+	}
+	p.objs.pending = out
 }
 
 // pendingIndex finds a pending index (of any kind) by its final name.
@@ -525,6 +550,7 @@ func (p *planner) onCreated(o *pendObj) bool {
 // then exclusion constraints and statistics, then checks and foreign keys
 // NOT VALID, each validated in its own transaction.
 func (p *planner) objectSteps() ([]Step, error) {
+	p.prunePending()
 	if err := p.probeObjects(); err != nil {
 		return nil, err
 	}
