@@ -1,0 +1,252 @@
+// Command bench measures strata against PostgreSQL itself and writes a
+// markdown report. Every figure is a ratio against a baseline measured in the
+// same run, on the same data:
+//
+//  1. backfill throughput of add_column (with `up`) and of an alter_column
+//     type change, against a single `UPDATE t SET new = expr` (the bound);
+//  2. lock impact: client errors and latency of a mixed read/write load on the
+//     old and the new version while a migration goes through start, backfill
+//     and complete, against the same load before it (and, for contrast,
+//     against a naive ALTER TABLE ... TYPE);
+//  3. write throughput while a phase is in progress (sync triggers) against
+//     no phase;
+//  4. point-read throughput through a version schema's views against the base
+//     table.
+//
+// Usage:
+//
+//	go run ./bench                         # full run, report on stdout
+//	go run ./bench -out docs/benchmarks.md # full run, report to a file
+//	go run ./bench -smoke                  # tiny sizes, under a minute (CI)
+//
+// It uses the server at $STRATA_BENCH_DATABASE_URL (the role must be allowed
+// to CREATE DATABASE; CHECKPOINT needs superuser or pg_checkpoint) or, when
+// that is unset, starts a throwaway cluster with internal/pgcluster.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"os/signal"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// EnvURL names an existing server to benchmark against.
+const EnvURL = "STRATA_BENCH_DATABASE_URL"
+
+type config struct {
+	smoke       bool
+	sizes       []int64
+	loadRows    int64
+	duration    time.Duration
+	warmup      time.Duration
+	clients     int
+	load        float64 // fraction of measured capacity offered in the lock test
+	batchSize   int
+	batchTarget time.Duration
+	workers     int
+	rounds      int // alternating rounds of the read-overhead test
+	reps        int // repetitions of each backfill measurement (the fastest counts)
+	out         string
+	only        map[string]bool
+	args        []string
+}
+
+func parseFlags(args []string) (*config, error) {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	c := &config{args: args}
+	var sizes, only string
+	fs.BoolVar(&c.smoke, "smoke", false, "tiny sizes and short durations (CI check that the suite works; < 60 s)")
+	fs.StringVar(&sizes, "sizes", "1000000,10000000", "comma-separated table sizes (rows) for the backfill benchmark")
+	fs.Int64Var(&c.loadRows, "load-rows", 1000000, "table size (rows) for the lock, write and read benchmarks")
+	fs.DurationVar(&c.duration, "duration", 15*time.Second, "length of each measurement window")
+	fs.IntVar(&c.clients, "clients", 8, "concurrent client connections of the load generator")
+	fs.Float64Var(&c.load, "load", 0.5, "lock test: offered load as a fraction of the measured closed-loop capacity")
+	fs.IntVar(&c.batchSize, "batch-size", 0, "strata backfill: rows in the first batch (0: the engine's default)")
+	fs.DurationVar(&c.batchTarget, "batch-target", 0, "strata backfill: target batch duration (0: the engine's default; negative: fixed batch size)")
+	fs.IntVar(&c.workers, "workers", 0, "strata backfill: parallel workers (0: the engine's default)")
+	fs.IntVar(&c.rounds, "rounds", 3, "write and read tests: time-sliced A/B windows (the mean counts)")
+	fs.IntVar(&c.reps, "reps", 2, "backfill: runs of the bound and of strata each (alternating); the fastest of each counts")
+	fs.StringVar(&c.out, "out", "", "write the markdown report to this file (default: stdout)")
+	fs.StringVar(&only, "only", "", "run only these benchmarks (comma-separated: backfill,lock,write,read)")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if c.smoke {
+		if !set["sizes"] {
+			sizes = "20000"
+		}
+		if !set["load-rows"] {
+			c.loadRows = 20000
+		}
+		if !set["duration"] {
+			c.duration = 600 * time.Millisecond
+		}
+		if !set["clients"] {
+			c.clients = 4
+		}
+		if !set["rounds"] {
+			c.rounds = 1
+		}
+		if !set["reps"] {
+			c.reps = 1
+		}
+	}
+	for _, s := range strings.Split(sizes, ",") {
+		s = strings.TrimSpace(strings.ReplaceAll(s, "_", ""))
+		if s == "" {
+			continue
+		}
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || n < 1000 {
+			return nil, fmt.Errorf("-sizes: %q is not a row count >= 1000", s)
+		}
+		c.sizes = append(c.sizes, n)
+	}
+	if len(c.sizes) == 0 {
+		return nil, errors.New("-sizes: no sizes given")
+	}
+	if c.loadRows < 1000 {
+		return nil, errors.New("-load-rows must be at least 1000")
+	}
+	if c.clients < 2 {
+		return nil, errors.New("-clients must be at least 2 (half old version, half new)")
+	}
+	if c.duration <= 0 {
+		return nil, errors.New("-duration must be positive")
+	}
+	if c.load <= 0 || c.load > 1 {
+		return nil, errors.New("-load must be in (0, 1]")
+	}
+	if c.reps < 1 {
+		return nil, errors.New("-reps must be at least 1")
+	}
+	if c.rounds < 1 {
+		return nil, errors.New("-rounds must be at least 1")
+	}
+	c.warmup = min(c.duration/3, 3*time.Second)
+	if only != "" {
+		c.only = map[string]bool{}
+		for _, o := range strings.Split(only, ",") {
+			o = strings.TrimSpace(o)
+			switch o {
+			case "backfill", "lock", "write", "read":
+				c.only[o] = true
+			default:
+				return nil, fmt.Errorf("-only: unknown benchmark %q (backfill, lock, write, read)", o)
+			}
+		}
+	}
+	return c, nil
+}
+
+// minWindow is the shortest window of the lock test's later segments.
+func (c *config) minWindow() time.Duration { return min(time.Second, c.duration) }
+
+func (c *config) want(name string) bool { return c.only == nil || c.only[name] }
+
+func main() {
+	log.SetFlags(log.Ltime | log.Lmicroseconds)
+	log.SetPrefix("bench: ")
+	cfg, err := parseFlags(os.Args[1:])
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	code := run(ctx, cfg)
+	stop()
+	os.Exit(code)
+}
+
+func run(ctx context.Context, cfg *config) int {
+	started := time.Now()
+	e, err := newEnv(ctx, cfg)
+	if err != nil {
+		log.Printf("%v", err)
+		return 1
+	}
+	defer e.close()
+
+	rep := &report{cfg: cfg, machine: e.machine(ctx), started: started}
+	if v, ok := loadAvg(); ok {
+		rep.loadStart = v
+		if v > float64(runtime.NumCPU())/2 {
+			log.Printf("warning: load average %.1f on %d cores before the run: other processes will disturb the figures", v, runtime.NumCPU())
+		}
+	}
+	sampler := startLoadSampler(5 * time.Second)
+	if cfg.want("backfill") {
+		for _, n := range cfg.sizes {
+			for _, op := range backfillOps {
+				r, err := runBackfill(ctx, e, cfg, op, n)
+				if err != nil {
+					err = fmt.Errorf("backfill %s %d rows: %w", op.name, n, err)
+					log.Printf("FAILED: %v", err)
+					rep.errs = append(rep.errs, err)
+				} else {
+					rep.backfill = append(rep.backfill, r)
+				}
+				if ctx.Err() != nil {
+					break
+				}
+			}
+		}
+	}
+	if cfg.want("lock") && ctx.Err() == nil {
+		r, err := runLockImpact(ctx, e, cfg)
+		if err != nil {
+			err = fmt.Errorf("lock impact: %w", err)
+			log.Printf("FAILED: %v", err)
+			rep.errs = append(rep.errs, err)
+		}
+		rep.lock = r
+	}
+	if (cfg.want("write") || cfg.want("read")) && ctx.Err() == nil {
+		w, r, err := runOverhead(ctx, e, cfg)
+		if err != nil {
+			err = fmt.Errorf("write/read overhead: %w", err)
+			log.Printf("FAILED: %v", err)
+			rep.errs = append(rep.errs, err)
+		}
+		rep.write, rep.read = w, r
+	}
+	if ctx.Err() != nil {
+		rep.errs = append(rep.errs, fmt.Errorf("interrupted: %w", ctx.Err()))
+	}
+	rep.elapsed = time.Since(started)
+	rep.loadMin, rep.loadMean, rep.loadMax, _ = sampler.finish()
+
+	text := rep.render()
+	if cfg.out == "" {
+		fmt.Print(text)
+	} else {
+		if err := os.WriteFile(cfg.out, []byte(text), 0o644); err != nil {
+			log.Printf("write report: %v", err)
+			return 1
+		}
+		log.Printf("report written to %s", cfg.out)
+	}
+	log.Printf("done in %s", time.Since(started).Round(time.Second))
+	if len(rep.errs) > 0 {
+		return 1
+	}
+	return 0
+}
