@@ -73,10 +73,9 @@ func (p *planner) removeConstraint(key, table, name string, kind objKind, contyp
 		if o.Kind != kind {
 			return p.errf(key, "constraint %q of table %q is a %s, not a %s", name, table, o.Kind, kind)
 		}
+		// A new one is not added; a carried one is not rebuilt (its
+		// original is dropped at complete already).
 		p.forget(o)
-		if o.Carried != nil {
-			return nil // its original is dropped at complete already
-		}
 		return nil
 	}
 	for _, d := range p.objs.dropped {

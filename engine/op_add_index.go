@@ -1,8 +1,11 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/strata-db/strata/migration"
 )
@@ -74,10 +77,10 @@ func (p *planner) catalogIndex(name string) (*catIndex, error) {
 		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 		JOIN pg_index x ON x.indexrelid = c.oid JOIN pg_class t ON t.oid = x.indrelid
 		WHERE n.nspname = $1 AND c.relname = $2`, p.schema, name).Scan(&ix.Table, &ix.Constraint)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
 	if err != nil {
-		if strings.Contains(err.Error(), "no rows") {
-			return nil, nil
-		}
 		return nil, fmt.Errorf("engine: look up index %s: %w", name, err)
 	}
 	return &ix, nil
