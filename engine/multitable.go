@@ -233,10 +233,17 @@ func (p *planner) fillTriggers(f *tableFill, s *crossTrig) {
 	stale := pkRow + " = (SELECT " + strings.Join(pkExprs, ", ") + " FROM " + rowSource(f.S, "OLD", f.S.Name) + ")" +
 		" AND NOT EXISTS (SELECT 1 FROM " + rowSource(f.S, "NEW", f.S.Name) + " WHERE " + pkRow +
 		" IS NOT DISTINCT FROM ROW(" + strings.Join(pkExprs, ", ") + "))"
+	// On UPDATE, the row of N is written only when the values it takes
+	// from S change: an old-version write to other columns of S (a user's
+	// name) must not lock rows of N, or it could deadlock with a
+	// new-version write to them (which locks N's row before S's). Compared
+	// as text: false positives only cost an upsert, and every type has one.
+	changed := "(SELECT ROW(" + strings.Join(exprs, ", ") + ")::text FROM " + rowSource(f.S, "NEW", f.S.Name) + ")" +
+		" IS DISTINCT FROM (SELECT ROW(" + strings.Join(exprs, ", ") + ")::text FROM " + rowSource(f.S, "OLD", f.S.Name) + ")"
 	s.after["old"] = append(s.after["old"],
 		"IF TG_OP = 'DELETE' THEN\n  DELETE FROM "+nq+" AS "+ident(f.N.Name)+" USING "+rowSource(f.S, "OLD", f.S.Name)+" WHERE ("+f.Where+");\nEND IF;",
 		"IF TG_OP = 'UPDATE' THEN\n  DELETE FROM "+nq+" AS "+ident(f.N.Name)+" WHERE "+stale+";\nEND IF;",
-		"IF TG_OP = 'INSERT' OR (TG_OP = 'UPDATE' AND NEW IS DISTINCT FROM OLD) THEN\n  "+upsert("NEW")+";\nEND IF;")
+		"IF TG_OP = 'INSERT' OR (TG_OP = 'UPDATE' AND "+changed+") THEN\n  "+upsert("NEW")+";\nEND IF;")
 }
 
 // related renders the key rows of t that a row (NEW or OLD) of o relates to
@@ -322,7 +329,12 @@ func (p *planner) crossExpand() []Step {
 				continue
 			}
 			var b strings.Builder
-			b.WriteString("BEGIN\n  IF " + newVersionTest(p.version) + " THEN\n")
+			b.WriteString("BEGIN\n")
+			if which == "a" {
+				// The writes below fire no cross-table trigger (see crossGuard).
+				b.WriteString("  PERFORM set_config('strata.cross', 'on', true);\n")
+			}
+			b.WriteString("  IF " + newVersionTest(p.version) + " THEN\n")
 			for _, s := range stmts["new"] {
 				b.WriteString(indent(s, "    ") + "\n")
 			}
@@ -333,6 +345,8 @@ func (p *planner) crossExpand() []Step {
 			b.WriteString("  END IF;\n")
 			if which == "b" {
 				b.WriteString("  IF TG_OP = 'DELETE' THEN\n    RETURN OLD;\n  END IF;\n")
+			} else {
+				b.WriteString("  PERFORM set_config('strata.cross', '', true);\n")
 			}
 			b.WriteString("  RETURN " + ret + ";\nEND")
 			body := b.String()
@@ -348,7 +362,7 @@ func (p *planner) crossExpand() []Step {
 			sqls = append(sqls,
 				"CREATE OR REPLACE FUNCTION "+fn+"() RETURNS trigger LANGUAGE plpgsql AS "+tag+"\n"+body+"\n"+tag,
 				create+" _strata_x"+which+" "+when+" INSERT OR UPDATE OR DELETE ON "+tq+" FOR EACH ROW"+
-					" WHEN (current_setting('strata.backfill', true) IS DISTINCT FROM 'direct')"+
+					" WHEN (current_setting('strata.backfill', true) IS DISTINCT FROM 'direct' AND "+crossGuard+")"+
 					" EXECUTE FUNCTION "+fn+"()")
 		}
 		out = append(out, Step{ID: "cross-trigger:" + phys, Kind: KindSQL, Tx: true,
@@ -357,6 +371,18 @@ func (p *planner) crossExpand() []Step {
 	}
 	return out
 }
+
+// crossGuard is the WHEN condition that keeps the cross-table triggers from
+// firing for writes made by a cross-table trigger (which sets strata.cross
+// around them, transaction-locally). Such a write changes only columns the
+// writing version cannot see (a removed column for the new version, an added
+// column or a new table for the old one), and every expression of the
+// writing version reads only columns it sees: there is nothing to translate
+// further. Without it, two links that derive columns of each other's tables
+// (users.account_name from accounts, accounts.owner_name from users) would
+// recompute each other until the stack overflows; and a recomputation would
+// be held to the old version's NOT NULL on a column it does not write.
+const crossGuard = "current_setting('strata.cross', true) IS DISTINCT FROM 'on'"
 
 func indent(s, by string) string {
 	return by + strings.ReplaceAll(s, "\n", "\n"+by)
@@ -378,7 +404,14 @@ func (p *planner) crossBackfills() []Step {
 			Desc: fmt.Sprintf("fill %s from %s in batches", f.N.Phys, f.S.Phys),
 			Lock: "ROW SHARE " + qual(p.schema, f.S.Phys) + ", ROW EXCLUSIVE " + qual(p.schema, f.N.Phys) + " (per batch)",
 			Backfill: &BackfillSpec{Schema: p.schema, Table: f.S.Phys, Key: pt.Key, KeyTypes: types, Direct: true,
-				Statement: p.fillStatement(f)}})
+				Statement: p.fillStatement(f)},
+		}, Step{ID: "analyze:" + f.N.Phys, Kind: KindSQL, Tx: true,
+			// A table created empty has no statistics until autovacuum
+			// gets to it: until then the planner takes it for tiny and the
+			// sync triggers' lookups in it scan it whole.
+			Desc: fmt.Sprintf("analyze %s, now filled", f.N.Phys),
+			Lock: "SHARE UPDATE EXCLUSIVE " + qual(p.schema, f.N.Phys) + " (reads and writes go on)",
+			SQL:  []string{"ANALYZE " + qual(p.schema, f.N.Phys)}})
 	}
 	for _, l := range p.cross.links {
 		if !l.Up {
@@ -390,12 +423,17 @@ func (p *planner) crossBackfills() []Step {
 			types = append(types, p.cat.column(l.T.Phys, k).Type)
 		}
 		tq := qual(p.schema, l.T.Phys)
+		// Not a direct UPDATE ... SET col = (SELECT ... FROM O): when a
+		// row of T is locked by an old-version write to O, the UPDATE
+		// waits, then recomputes the row with the snapshot it started with,
+		// which misses that write, and overwrites what the write's trigger
+		// computed. A no-op assignment fires the BEFORE trigger instead,
+		// which runs after the row is locked and reads O afresh.
 		out = append(out, Step{ID: "backfill-link:" + l.T.Phys + "." + l.Col, Kind: KindBackfill,
 			Desc: fmt.Sprintf("take %s.%s from %s in batches", l.T.Phys, l.Col, l.O.Phys),
 			Lock: "ROW EXCLUSIVE " + tq + " (per batch)",
-			Backfill: &BackfillSpec{Schema: p.schema, Table: l.T.Phys, Key: pt.Key, KeyTypes: types, Direct: true,
-				Statement: "UPDATE " + tq + " AS _strata_t SET " + ident(l.Col) + " = " +
-					p.derive(l, lateralSource(l.T, "_strata_t", l.T.Name)) + " WHERE " + backfill.RangePlaceholder}})
+			Backfill: &BackfillSpec{Schema: p.schema, Table: l.T.Phys, Key: pt.Key, KeyTypes: types,
+				Statement: "UPDATE " + tq + " SET " + ident(l.Col) + " = " + ident(l.Col) + " WHERE " + backfill.RangePlaceholder}})
 	}
 	return out
 }
@@ -427,9 +465,45 @@ func (p *planner) fillStatement(f *tableFill) string {
 		" FOR SHARE) AS " + ident(f.S.Name) + where + " ON CONFLICT (" + identList(f.N.Key) + ") DO NOTHING"
 }
 
+// widen adds to t, a view of a table as of one action, the columns of the
+// same physical table in version under the names version gives them, where
+// t has no column of that name (names as of the action win).
+func widen(t *vTable, version *vSchema) {
+	vt := version.table(physName(version, t.Phys))
+	if vt == nil {
+		return
+	}
+	for _, c := range vt.Columns {
+		if t.col(c.Name) == nil {
+			cc := *c
+			t.Columns = append(t.Columns, &cc)
+		}
+	}
+}
+
+// crossScope lets the multi-table expressions name columns as the version
+// they come from does, including columns renamed earlier in the phase:
+// create_table.up and add_column.up come from the old version,
+// remove_column.down from the new one. As for single-table up and down,
+// names as of the action itself work too.
+func (p *planner) crossScope() {
+	for _, f := range p.cross.fills {
+		widen(f.S, p.old)
+	}
+	for _, l := range p.cross.links {
+		v := p.cur
+		if l.Up {
+			v = p.old
+		}
+		widen(l.T, v)
+		widen(l.O, v)
+	}
+}
+
 // crossCheck checks every multi-table expression against the database
 // before anything changes.
 func (p *planner) crossCheck() error {
+	p.crossScope()
 	for _, f := range p.cross.fills {
 		p.mig, p.idx = f.Mig, f.Idx
 		if err := p.explain(".up", f.Create, strings.ReplaceAll(p.fillStatement(f), backfill.RangePlaceholder, "true")); err != nil {
@@ -466,15 +540,77 @@ func (p *planner) crossCheck() error {
 }
 
 // crossDrop renders the statements that remove the cross-table triggers.
+// They run in one transaction (complete's contract, or abort's step), which
+// first locks every table involved (see crossLock).
 func (p *planner) crossDrop() []string {
 	_, order := p.crossTriggers()
 	var out []string
+	if len(order) > 0 {
+		out = append(out, p.crossLock(order))
+	}
 	for _, phys := range order {
 		// CASCADE drops the function's trigger with it, also on a table
 		// created in this phase (which may not exist yet when aborting).
 		out = append(out, "DROP FUNCTION IF EXISTS "+p.xfunc(phys, "b")+"() CASCADE", "DROP FUNCTION IF EXISTS "+p.xfunc(phys, "a")+"() CASCADE")
 	}
 	return out
+}
+
+// crossLock renders a statement that takes ACCESS EXCLUSIVE on every
+// existing table of tables without ever holding one of them while waiting
+// for another. App transactions lock these tables in any order (a
+// new-version insert into users locks users, then its sync trigger reads
+// account_users; a new-version write to account_users locks it, then its
+// trigger updates users), so taking them one by one, as the statements that
+// drop the triggers would, can close a cycle with an app transaction, and
+// the app transaction, which usually waited first, is the one PostgreSQL's
+// deadlock check cancels. Instead it waits (under lock_timeout) for one
+// table while holding none, takes the others with NOWAIT, and when one is
+// busy lets go of all of them, inside a subtransaction, and waits for that
+// one first.
+func (p *planner) crossLock(tables []string) string {
+	var names []string
+	for _, phys := range tables {
+		names = append(names, literal(qual(p.schema, phys)))
+	}
+	body := `DECLARE
+  _strata_tables text[];
+  _strata_first int := 1;
+  _strata_busy int;
+BEGIN
+  -- A table created in the phase may not exist (abort after a failed start).
+  SELECT array_agg(t ORDER BY o) INTO _strata_tables FROM unnest(ARRAY[` + strings.Join(names, ", ") + `]) WITH ORDINALITY AS u(t, o)
+    WHERE to_regclass(t) IS NOT NULL;
+  IF _strata_tables IS NULL THEN
+    RETURN;
+  END IF;
+  LOOP
+    BEGIN
+      EXECUTE 'LOCK TABLE ' || _strata_tables[_strata_first] || ' IN ACCESS EXCLUSIVE MODE';
+      _strata_busy := 0;
+      FOR i IN 1 .. array_length(_strata_tables, 1) LOOP
+        CONTINUE WHEN i = _strata_first;
+        BEGIN
+          EXECUTE 'LOCK TABLE ' || _strata_tables[i] || ' IN ACCESS EXCLUSIVE MODE NOWAIT';
+        EXCEPTION WHEN lock_not_available THEN
+          _strata_busy := i;
+        END;
+        EXIT WHEN _strata_busy > 0;
+      END LOOP;
+      IF _strata_busy = 0 THEN
+        RETURN;
+      END IF;
+      RAISE EXCEPTION 'busy' USING ERRCODE = 'SR001';
+    EXCEPTION WHEN SQLSTATE 'SR001' THEN
+      _strata_first := _strata_busy;
+    END;
+  END LOOP;
+END`
+	tag := "$strata$"
+	for i := 1; strings.Contains(body, tag); i++ {
+		tag = fmt.Sprintf("$strata%d$", i)
+	}
+	return "DO " + tag + "\n" + body + "\n" + tag
 }
 
 // crossRestore renders abort's steps that put back NOT NULL on removed
