@@ -53,6 +53,7 @@ type config struct {
 	batchSize   int
 	batchTarget time.Duration
 	workers     int
+	maxRate     float64
 	rounds      int // alternating rounds of the read-overhead test
 	reps        int // repetitions of each backfill measurement (the fastest counts)
 	out         string
@@ -73,6 +74,7 @@ func parseFlags(args []string) (*config, error) {
 	fs.IntVar(&c.batchSize, "batch-size", 0, "strata backfill: rows in the first batch (0: the engine's default)")
 	fs.DurationVar(&c.batchTarget, "batch-target", 0, "strata backfill: target batch duration (0: the engine's default; negative: fixed batch size)")
 	fs.IntVar(&c.workers, "workers", 0, "strata backfill: parallel workers (0: the engine's default)")
+	fs.Float64Var(&c.maxRate, "max-rows-per-second", 0, "strata backfill: throttle (0: none)")
 	fs.IntVar(&c.rounds, "rounds", 3, "write and read tests: time-sliced A/B windows (the mean counts)")
 	fs.IntVar(&c.reps, "reps", 2, "backfill: runs of the bound and of strata each (alternating); the fastest of each counts")
 	fs.StringVar(&c.out, "out", "", "write the markdown report to this file (default: stdout)")

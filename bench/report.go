@@ -212,7 +212,7 @@ func (r *report) renderLock() {
 			r.p("- `%s`\n", oneLine(e))
 		}
 	}
-	r.p("\nstrata start took %s, complete %s; the engine retried a statement after lock_timeout %d time(s).\n", dur(l.Start.Dur()), dur(l.Complete.Dur()), l.LockRetries)
+	r.p("\nstrata start took %s (%s), complete %s; the engine retried a statement after lock_timeout %d time(s).\n", dur(l.Start.Dur()), engineText(r.cfg), dur(l.Complete.Dur()), l.LockRetries)
 	r.p("\n### Timeline\n\nOperations grouped by the step that was running when they were sent.\n\n")
 	r.p("| Segment | Length | Ops | Errors | p50 | p99 | max |\n|---|---:|---:|---:|---:|---:|---:|\n")
 	for _, s := range l.Segments {
@@ -334,6 +334,9 @@ func engineText(c *config) string {
 	}
 	if c.workers > 0 {
 		parts = append(parts, fmt.Sprintf("%d worker(s)", c.workers))
+	}
+	if c.maxRate > 0 {
+		parts = append(parts, fmt.Sprintf("throttle %s rows/s", num(c.maxRate)))
 	}
 	if len(parts) == 0 {
 		return "the engine's default backfill options"

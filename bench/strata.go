@@ -94,10 +94,11 @@ type strataRun struct {
 func newStrataRun(ctx context.Context, url string, cfg *config, name, toml string) (*strataRun, error) {
 	r := &strataRun{}
 	m, err := engine.New(url, engine.Options{
-		LockTimeout: 2 * time.Second,
-		BatchSize:   cfg.batchSize,
-		BatchTarget: cfg.batchTarget,
-		Workers:     cfg.workers,
+		LockTimeout:      2 * time.Second,
+		BatchSize:        cfg.batchSize,
+		BatchTarget:      cfg.batchTarget,
+		Workers:          cfg.workers,
+		MaxRowsPerSecond: cfg.maxRate,
 		Logf: func(format string, args ...any) {
 			msg := fmt.Sprintf(format, args...)
 			r.mu.Lock()
