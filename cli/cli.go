@@ -184,21 +184,28 @@ func (g *globals) initCmd() *cobra.Command {
 	}
 }
 
+// loaded runs fn with a Migrator and the validated migrations of --dir.
+func (g *globals) loaded(fn func(ctx context.Context, m *engine.Migrator, migs []*migration.Migration) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, _ []string) error {
+		m, err := g.migrator()
+		if err != nil {
+			return err
+		}
+		migs, err := g.load(m)
+		if err != nil {
+			return err
+		}
+		return fn(cmd.Context(), m, migs)
+	}
+}
+
 func (g *globals) startCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "start",
 		Short: "Start the expand phase for all pending migrations",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			m, err := g.migrator()
-			if err != nil {
-				return err
-			}
-			migs, err := g.load(m)
-			if err != nil {
-				return err
-			}
-			res, err := m.Start(cmd.Context(), migs)
+		RunE: g.loaded(func(ctx context.Context, m *engine.Migrator, migs []*migration.Migration) error {
+			res, err := m.Start(ctx, migs)
 			if errors.Is(err, engine.ErrNothingPending) {
 				fmt.Fprintln(g.stdout, "nothing to start: no pending migrations")
 				return nil
@@ -209,48 +216,37 @@ func (g *globals) startCmd() *cobra.Command {
 			fmt.Fprintf(g.stdout, "started %s\nnew version schema: %s (clients use: SET search_path = %s, %s)\n",
 				strings.Join(res.Migrations, ", "), res.VersionSchema, res.VersionSchema, g.schema)
 			return nil
+		}),
+	}
+}
+
+// phaseCmd is complete or abort: act on the phase in progress and say so.
+func (g *globals) phaseCmd(use, short, done string, act func(*engine.Migrator, context.Context) ([]string, error)) *cobra.Command {
+	return &cobra.Command{
+		Use:   use,
+		Short: short,
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			m, err := g.migrator()
+			if err != nil {
+				return err
+			}
+			names, err := act(m, cmd.Context())
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(g.stdout, "%s %s\n", done, strings.Join(names, ", "))
+			return nil
 		},
 	}
 }
 
 func (g *globals) completeCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "complete",
-		Short: "Complete the phase in progress: contract to the new shape",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			m, err := g.migrator()
-			if err != nil {
-				return err
-			}
-			names, err := m.Complete(cmd.Context())
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(g.stdout, "completed %s\n", strings.Join(names, ", "))
-			return nil
-		},
-	}
+	return g.phaseCmd("complete", "Complete the phase in progress: contract to the new shape", "completed", (*engine.Migrator).Complete)
 }
 
 func (g *globals) abortCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "abort",
-		Short: "Abort the phase in progress: undo everything start did",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			m, err := g.migrator()
-			if err != nil {
-				return err
-			}
-			names, err := m.Abort(cmd.Context())
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(g.stdout, "aborted %s\n", strings.Join(names, ", "))
-			return nil
-		},
-	}
+	return g.phaseCmd("abort", "Abort the phase in progress: undo everything start did", "aborted", (*engine.Migrator).Abort)
 }
 
 func (g *globals) migrateCmd() *cobra.Command {
@@ -258,16 +254,8 @@ func (g *globals) migrateCmd() *cobra.Command {
 		Use:   "migrate",
 		Short: "Start then complete all pending migrations (for new databases and development)",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			m, err := g.migrator()
-			if err != nil {
-				return err
-			}
-			migs, err := g.load(m)
-			if err != nil {
-				return err
-			}
-			res, err := m.Migrate(cmd.Context(), migs)
+		RunE: g.loaded(func(ctx context.Context, m *engine.Migrator, migs []*migration.Migration) error {
+			res, err := m.Migrate(ctx, migs)
 			if errors.Is(err, engine.ErrNothingPending) {
 				fmt.Fprintln(g.stdout, "nothing to migrate: no pending migrations")
 				return nil
@@ -277,7 +265,7 @@ func (g *globals) migrateCmd() *cobra.Command {
 			}
 			fmt.Fprintf(g.stdout, "migrated %s\nversion schema: %s\n", strings.Join(res.Migrations, ", "), res.VersionSchema)
 			return nil
-		},
+		}),
 	}
 }
 
@@ -287,16 +275,8 @@ func (g *globals) statusCmd() *cobra.Command {
 		Use:   "status",
 		Short: "Show completed, in-progress and pending migrations",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			m, err := g.migrator()
-			if err != nil {
-				return err
-			}
-			migs, err := g.load(m)
-			if err != nil {
-				return err
-			}
-			st, err := m.Status(cmd.Context(), migs)
+		RunE: g.loaded(func(ctx context.Context, m *engine.Migrator, migs []*migration.Migration) error {
+			st, err := m.Status(ctx, migs)
 			if err != nil {
 				return err
 			}
@@ -328,7 +308,7 @@ func (g *globals) statusCmd() *cobra.Command {
 				fmt.Fprintf(g.stdout, "changed since completed (checksum differs): %s\n", strings.Join(st.Changed, ", "))
 			}
 			return nil
-		},
+		}),
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
@@ -383,41 +363,39 @@ Exit status 1 when the linter finds an error in the plan.`,
 			if format != "text" && format != "json" {
 				return usageError{fmt.Errorf("--format must be text or json, not %q", format)}
 			}
-			m, err := g.migrator()
-			if err != nil {
-				return err
-			}
-			migs, err := g.load(m)
-			if err != nil {
-				return err
-			}
-			plan, err := m.Plan(cmd.Context(), migs)
-			if errors.Is(err, engine.ErrNothingPending) {
-				fmt.Fprintln(g.stdout, "nothing to plan: no pending migrations")
-				return nil
-			}
-			if err != nil {
-				return err
-			}
-			rep, err := planreport.Build(plan, plan.PGMajor)
-			if err != nil {
-				return err
-			}
-			if format == "json" {
-				err = planreport.WriteJSON(g.stdout, rep)
-			} else {
-				err = planreport.WriteText(g.stdout, rep)
-			}
-			if err != nil {
-				return err
-			}
-			if rep.HasErrors() {
-				return errSilent{fmt.Errorf("plan: lint errors")}
-			}
-			return nil
+			return g.loaded(func(ctx context.Context, m *engine.Migrator, migs []*migration.Migration) error {
+				return g.plan(ctx, m, migs, format)
+			})(cmd, nil)
 		},
 	}
 	cmd.Flags().StringVar(&format, "format", "text", "output format: text or json")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "same as --format json")
 	return cmd
+}
+
+func (g *globals) plan(ctx context.Context, m *engine.Migrator, migs []*migration.Migration, format string) error {
+	plan, err := m.Plan(ctx, migs)
+	if errors.Is(err, engine.ErrNothingPending) {
+		fmt.Fprintln(g.stdout, "nothing to plan: no pending migrations")
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	rep, err := planreport.Build(plan, plan.PGMajor)
+	if err != nil {
+		return err
+	}
+	if format == "json" {
+		err = planreport.WriteJSON(g.stdout, rep)
+	} else {
+		err = planreport.WriteText(g.stdout, rep)
+	}
+	if err != nil {
+		return err
+	}
+	if rep.HasErrors() {
+		return errSilent{fmt.Errorf("plan: lint errors")}
+	}
+	return nil
 }
