@@ -245,11 +245,7 @@ func (m *Migrator) Plan(ctx context.Context, migs []*migration.Migration) (*Plan
 		return nil, err
 	}
 	defer conn.Close(context.Background())
-	hist, err := m.history(ctx, conn)
-	if err != nil {
-		return nil, err
-	}
-	pend, err := pending(migs, hist)
+	pend, hist, err := m.pending(ctx, conn, migs)
 	if err != nil {
 		return nil, err
 	}
@@ -257,6 +253,17 @@ func (m *Migrator) Plan(ctx context.Context, migs []*migration.Migration) (*Plan
 		return nil, ErrNothingPending
 	}
 	return m.plan(ctx, conn, pend, latestSchema(hist))
+}
+
+// pending reads the history and returns it with the migrations not yet
+// completed.
+func (m *Migrator) pending(ctx context.Context, q state.Querier, migs []*migration.Migration) ([]*migration.Migration, []state.HistoryEntry, error) {
+	hist, err := m.history(ctx, q)
+	if err != nil {
+		return nil, nil, err
+	}
+	pend, err := pending(migs, hist)
+	return pend, hist, err
 }
 
 // errPlanned rolls back the planning transaction once the plan is built.
@@ -308,11 +315,7 @@ func (m *Migrator) start(ctx context.Context, s *session, migs []*migration.Migr
 		if ph.State != state.Starting {
 			return nil, fmt.Errorf("%w: %v is %s; run strata complete or strata abort", ErrPhaseInProgress, ph.Names(), ph.State)
 		}
-		hist, err := m.history(ctx, s.conn)
-		if err != nil {
-			return nil, err
-		}
-		pend, err := pending(migs, hist)
+		pend, _, err := m.pending(ctx, s.conn, migs)
 		if err != nil {
 			return nil, err
 		}
@@ -325,11 +328,7 @@ func (m *Migrator) start(ctx context.Context, s *session, migs []*migration.Migr
 		}
 		return &StartResult{Migrations: ph.Names(), VersionSchema: ph.VersionSchema, Resumed: true}, nil
 	}
-	hist, err := m.history(ctx, s.conn)
-	if err != nil {
-		return nil, err
-	}
-	pend, err := pending(migs, hist)
+	pend, hist, err := m.pending(ctx, s.conn, migs)
 	if err != nil {
 		return nil, err
 	}
