@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log"
+	"strings"
 	"sync/atomic"
 	"time"
 )
@@ -15,6 +16,13 @@ type segment struct {
 	Stats    stats
 }
 
+// kindRow compares one operation kind before the migration and during the
+// backfill.
+type kindRow struct {
+	Kind             string
+	Before, Backfill stats
+}
+
 type lockResult struct {
 	Rows     int64
 	Clients  int
@@ -23,6 +31,7 @@ type lockResult struct {
 
 	Before, During stats
 	Segments       []segment
+	ByKind         []kindRow // p99 per operation kind: before vs the backfill step
 	Start          phaseRun
 	Complete       phaseRun
 	Errors         []string // whole run
@@ -139,6 +148,22 @@ func runLockImpact(ctx context.Context, e *env, cfg *config) (*lockResult, error
 	}
 	res.Segments = append(res.Segments, segment{Name: "after complete (new version only)", From: g.since(res.Complete.To), To: end,
 		Stats: window(all, g.since(res.Complete.To), end, nil)})
+	for _, s := range res.Start.Steps {
+		if !strings.HasPrefix(s.Desc, "backfill") {
+			continue
+		}
+		a, b := g.since(s.From), g.since(s.From.Add(s.Dur))
+		for k, name := range opNames {
+			for _, ver := range []bool{false, true} {
+				keep := func(x sample) bool { return int(x.kind) == k && x.new == ver }
+				row := kindRow{Kind: name + map[bool]string{false: " (old version)", true: " (new version)"}[ver],
+					Before: window(all, b0, b1, keep), Backfill: window(all, a, b, keep)}
+				if row.Before.Ops+row.Backfill.Ops > 0 {
+					res.ByKind = append(res.ByKind, row)
+				}
+			}
+		}
+	}
 	log.Printf("lock: before p99 %s max %s; during p99 %s max %s; errors %d",
 		res.Before.P99, res.Before.Max, res.During.P99, res.During.Max, res.ErrorCount)
 

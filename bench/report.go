@@ -218,6 +218,14 @@ func (r *report) renderLock() {
 	for _, s := range l.Segments {
 		r.p("| %s | %s | %s | %d | %s | %s | %s |\n", s.Name, dur(s.To-s.From), num(float64(s.Stats.Ops)), s.Stats.Errors, dur(s.Stats.P50), dur(s.Stats.P99), dur(s.Stats.Max))
 	}
+	if len(l.ByKind) > 0 {
+		r.p("\nBy operation kind, before the migration and while the backfill ran:\n\n")
+		r.p("| Operation | Ops before | p99 before | max before | Ops during backfill | p99 during backfill | max during backfill |\n|---|---:|---:|---:|---:|---:|---:|\n")
+		for _, k := range l.ByKind {
+			r.p("| %s | %s | %s | %s | %s | %s | %s |\n", k.Kind, num(float64(k.Before.Ops)), dur(k.Before.P99), dur(k.Before.Max),
+				num(float64(k.Backfill.Ops)), dur(k.Backfill.P99), dur(k.Backfill.Max))
+		}
+	}
 	if l.NaiveAlter > 0 {
 		r.p("\n### Contrast: naive `ALTER TABLE ... TYPE`\n\n")
 		r.p("The same load (old-version clients only, same rate) on a fresh copy of the table while `%s` runs (%s).\n\n", l.NaiveSQL, dur(l.NaiveAlter))
