@@ -275,7 +275,7 @@ func (r *report) renderWrite() {
 		r.p("\nRatio: **%.1f%%**. Target ≥ %.0f%%: %s\n\n", 100*w.ratioDurable(), 100*targetWrite, verdict(okD))
 		r.target("Write tps with a phase in progress ≥ 80% of no phase, durable settings", fmt.Sprintf("%.1f%% (A/B)", 100*w.ratioDurable()), okD)
 	}
-	r.p("**One after the other** on `t` alone, every client on it: no phase, then the phase in progress, then no phase again after abort (baseline: the mean of the two). Other processes on the machine move these figures by more than the side-by-side ones.\n\n")
+	r.p("**One after the other** on `t` alone, every client on it: no phase, then the phase in progress, then no phase again after abort (baseline: the mean of the two). Other processes on the machine move these figures by more than the A/B ones.\n\n")
 	r.p("| Window | Transactions/s | p50 | p99 | Errors |\n|---|---:|---:|---:|---:|\n")
 	row := func(name string, s stats) {
 		r.p("| %s | %s | %s | %s | %d |\n", name, num(s.TPS), dur(s.P50), dur(s.P99), s.Errors)
