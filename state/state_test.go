@@ -31,7 +31,7 @@ func TestPhaseLifecycle(t *testing.T) {
 	}
 	p := &state.Phase{Schema: "public", State: state.Starting, VersionSchema: "public_10_b",
 		Migrations: []state.MigrationRef{{Name: "9_a", Checksum: "c9"}, {Name: "10_b", Checksum: "c10"}},
-		Plan: json.RawMessage(`{"version":1}`), ToolVersion: "test"}
+		Plan:       json.RawMessage(`{"version":1}`), ToolVersion: "test"}
 	if err := s.CreatePhase(ctx, conn, p); err != nil {
 		t.Fatal(err)
 	}
