@@ -230,28 +230,40 @@ func (c *concClient) delete(ctx context.Context) error {
 	return nil
 }
 
-// concGroup runs the clients of one version until stopped.
-type concGroup struct {
-	clients []*concClient
+// loadClient is a client of the concurrency tests: it counts its
+// operations and closes a channel when it has stopped.
+type loadClient interface {
+	opCount() int64
+	done() <-chan struct{}
+}
+
+// clientGroup runs the clients of one version until stopped.
+type clientGroup[C loadClient] struct {
+	clients []C
 	stopF   atomic.Bool
 }
 
-func (g *concGroup) ops() int64 {
+func (g *clientGroup[C]) ops() int64 {
 	var n int64
 	for _, c := range g.clients {
-		n += c.ops.Load()
+		n += c.opCount()
 	}
 	return n
 }
 
-// stop lets every client finish the operation it is in, so that the concLedger
+// stop lets every client finish the operation it is in, so that the ledger
 // records every write that committed, then waits for them.
-func (g *concGroup) stop() {
+func (g *clientGroup[C]) stop() {
 	g.stopF.Store(true)
 	for _, c := range g.clients {
-		<-c.stopped
+		<-c.done()
 	}
 }
+
+type concGroup = clientGroup[*concClient]
+
+func (c *concClient) opCount() int64        { return c.ops.Load() }
+func (c *concClient) done() <-chan struct{} { return c.stopped }
 
 // TestConcurrentVersionsThroughStartAndComplete runs old- and new-version
 // clients writing continuously (inserts, updates of random existing rows,

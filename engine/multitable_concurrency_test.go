@@ -268,25 +268,10 @@ func (c *jcClient) delete(ctx context.Context, id int32) error {
 	return nil
 }
 
-type jcGroup struct {
-	clients []*jcClient
-	stopF   atomic.Bool
-}
+type jcGroup = clientGroup[*jcClient]
 
-func (g *jcGroup) ops() int64 {
-	var n int64
-	for _, c := range g.clients {
-		n += c.ops.Load()
-	}
-	return n
-}
-
-func (g *jcGroup) stop() {
-	g.stopF.Store(true)
-	for _, c := range g.clients {
-		<-c.stopped
-	}
-}
+func (c *jcClient) opCount() int64        { return c.ops.Load() }
+func (c *jcClient) done() <-chan struct{} { return c.stopped }
 
 // jcCheckUsers reads users as (id, account, role, name) rows into a map by
 // id; a NULL account or role reads as 0 or "". A user read twice is an
