@@ -458,15 +458,25 @@ func (p *planner) finish() (*Plan, error) {
 	}
 	// --- start ---
 	plan.Start = append(plan.Start, p.expand...)
+	// While a backfill may run, the sync triggers carry the backfill's
+	// bypass; once the backfills are done they are replaced by their
+	// cheaper steady-state form.
+	cross := p.crossBackfills()
+	backfills := len(cross) > 0
+	for _, phys := range p.order {
+		backfills = backfills || p.syncs[phys].Backfill
+	}
+	var synced []string
 	for _, phys := range p.order {
 		s := p.syncs[phys]
 		if len(s.Up) == 0 && len(s.Down) == 0 {
 			continue
 		}
+		synced = append(synced, phys)
 		plan.Start = append(plan.Start, Step{
 			ID: "sync-trigger:" + phys, Kind: KindSQL, Tx: true,
 			Desc: fmt.Sprintf("install the sync trigger on %s", phys),
-			SQL:  p.triggerSQL(s),
+			SQL:  p.triggerSQL(s, backfills),
 			Lock: "SHARE ROW EXCLUSIVE " + qual(p.schema, phys) + " (brief)",
 		})
 	}
@@ -501,7 +511,17 @@ func (p *planner) finish() (*Plan, error) {
 				Set: strings.Join(set, ", "), Direct: direct},
 		})
 	}
-	plan.Start = append(plan.Start, p.crossBackfills()...)
+	plan.Start = append(plan.Start, cross...)
+	if backfills {
+		for _, phys := range synced {
+			plan.Start = append(plan.Start, Step{
+				ID: "sync-trigger-steady:" + phys, Kind: KindSQL, Tx: true,
+				Desc: fmt.Sprintf("replace the sync trigger on %s by its steady-state form (backfill bypass removed)", phys),
+				SQL:  p.triggerSQL(p.syncs[phys], false),
+				Lock: "SHARE ROW EXCLUSIVE " + qual(p.schema, phys) + " (brief)",
+			})
+		}
+	}
 	// NOT NULL on columns added in this phase: a NOT VALID check, validated
 	// without blocking writers, turned into SET NOT NULL at complete.
 	type nn struct{ table, col, check string }

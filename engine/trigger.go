@@ -3,6 +3,8 @@ package engine
 import (
 	"fmt"
 	"strings"
+
+	"github.com/strata-db/strata/internal/pgquery"
 )
 
 // syncFunc names the sync trigger function of a physical table; it lives in
@@ -13,45 +15,66 @@ func (p *planner) syncFunc(phys string) string {
 
 // NewVersionTest is the SQL condition, true when the session writing is the
 // new app version: the first schema of its effective search_path is the new
-// version schema. current_schemas resolves quoting, "$user" and schemas that
-// do not exist, so `SET search_path = v, public`, `SET search_path TO "v"`
-// and the startup option `options=-c search_path=v` all count.
+// version schema. current_schema() is the first element of
+// current_schemas(false): it resolves quoting, "$user" and schemas that do
+// not exist, so `SET search_path = v, public`, `SET search_path TO "v"` and
+// the startup option `options=-c search_path=v` all count.
 func newVersionTest(version string) string {
-	return "(current_schemas(false))[1] IS NOT DISTINCT FROM " + literal(version)
+	return "current_schema() IS NOT DISTINCT FROM " + literal(version)
 }
+
+// backfillBypass is the WHEN clause that keeps the sync trigger out of a
+// direct backfill's way (the batch UPDATE computes the new columns itself).
+// PostgreSQL reads a trigger's WHEN clause back from its stored form and
+// compiles it once per statement, which costs a single-row write about as
+// much as the trigger itself; so the clause is only there while a backfill
+// may run (see triggerSQL).
+const backfillBypass = " WHEN (current_setting('strata.backfill', true) IS DISTINCT FROM 'direct')"
 
 // triggerSQL renders the sync trigger of one table: a BEFORE INSERT OR UPDATE
 // row trigger that, when the old version wrote, computes the new columns
 // from the old (up fragments in order) and, when the new version wrote,
 // computes the old columns from the new (down fragments in reverse order).
-// Each fragment runs in its own block whose variables are the columns as the
-// expression's version names them, so expressions use the names of the
-// version they come from.
-func (p *planner) triggerSQL(s *tableSync) []string {
+//
+// The function is as cheap as plpgsql allows, since every write of both app
+// versions pays for it: plpgsql compiles each expression it evaluates once
+// per transaction, so the old version's path evaluates one version test, one
+// "did a column it sees change?" test and one assignment per fragment, and
+// the fragments read NEW's fields directly (column names rewritten to
+// NEW."physical"); a fragment that cannot be rewritten safely (a sub-select
+// may name columns of its own tables) runs in a block that declares the
+// version's column names instead.
+//
+// With backfill set, the variant for the backfill: the WHEN clause lets a
+// direct backfill's UPDATE bypass the trigger, and an UPDATE made with
+// strata.backfill = 'on' (a backfill through the trigger) always recomputes.
+// Once the backfills are done, the step finishSQL renders replaces it with
+// the variant without either.
+func (p *planner) triggerSQL(s *tableSync, backfill bool) []string {
 	tq := qual(p.schema, s.Phys)
 	var b strings.Builder
 	oldT := p.old.table(physName(p.old, s.Phys))
 	newT := p.cur.table(physName(p.cur, s.Phys))
-	b.WriteString("DECLARE\n  _strata_changed boolean;\nBEGIN\n")
+	b.WriteString("BEGIN\n")
 	b.WriteString("  IF " + newVersionTest(p.version) + " THEN\n")
 	if len(s.Down) > 0 {
-		b.WriteString(changedTest(newT, "    "))
-		b.WriteString("    IF _strata_changed THEN\n")
+		b.WriteString("    IF " + changedTest(newT) + " THEN\n")
 		for i := len(s.Down) - 1; i >= 0; i-- {
-			b.WriteString(fragmentBlock(s.Down[i], "      "))
+			b.WriteString(assignment(s.Down[i], "      "))
 		}
 		b.WriteString("    END IF;\n")
+	} else {
+		b.WriteString("    NULL;\n")
 	}
-	b.WriteString("  ELSE\n")
 	if len(s.Up) > 0 {
-		b.WriteString("    IF current_setting('strata.backfill', true) = 'on' THEN\n      _strata_changed := true;\n    ELSE\n")
-		b.WriteString(changedTest(oldT, "  "+"    "))
-		b.WriteString("    END IF;\n")
-		b.WriteString("    IF _strata_changed THEN\n")
-		for _, f := range s.Up {
-			b.WriteString(fragmentBlock(f, "      "))
+		cond := changedTest(oldT)
+		if backfill {
+			cond = "current_setting('strata.backfill', true) = 'on' OR " + cond
 		}
-		b.WriteString("    END IF;\n")
+		b.WriteString("  ELSIF " + cond + " THEN\n")
+		for _, f := range s.Up {
+			b.WriteString(assignment(f, "    "))
+		}
 	}
 	b.WriteString("  END IF;\n  RETURN NEW;\nEND")
 	body := b.String()
@@ -60,19 +83,17 @@ func (p *planner) triggerSQL(s *tableSync) []string {
 		tag = fmt.Sprintf("$strata%d$", i)
 	}
 	fn := p.syncFunc(s.Phys)
-	create := "CREATE TRIGGER"
+	trigger := " _strata_sync BEFORE INSERT OR UPDATE ON " + tq + " FOR EACH ROW"
+	if backfill {
+		trigger += backfillBypass
+	}
+	trigger += " EXECUTE FUNCTION " + fn + "()"
+	out := []string{"CREATE OR REPLACE FUNCTION " + fn + "() RETURNS trigger LANGUAGE plpgsql AS " + tag + "\n" + body + "\n" + tag}
 	if p.cat.PGMajor >= 14 {
 		// Takes SHARE ROW EXCLUSIVE, where DROP TRIGGER would take ACCESS EXCLUSIVE.
-		create = "CREATE OR REPLACE TRIGGER"
+		return append(out, "CREATE OR REPLACE TRIGGER"+trigger)
 	}
-	return []string{
-		"CREATE OR REPLACE FUNCTION " + fn + "() RETURNS trigger LANGUAGE plpgsql AS " + tag + "\n" + body + "\n" + tag,
-		// A direct backfill computes the new columns itself: the trigger is
-		// not even called for its rows.
-		create + " _strata_sync BEFORE INSERT OR UPDATE ON " + tq + " FOR EACH ROW" +
-			" WHEN (current_setting('strata.backfill', true) IS DISTINCT FROM 'direct')" +
-			" EXECUTE FUNCTION " + fn + "()",
-	}
+	return append(out, "DROP TRIGGER IF EXISTS _strata_sync ON "+tq, "CREATE TRIGGER"+trigger)
 }
 
 func physName(s *vSchema, phys string) string {
@@ -84,23 +105,78 @@ func physName(s *vSchema, phys string) string {
 	return ""
 }
 
-// changedTest sets _strata_changed: always on INSERT; on UPDATE only when a
+// changedTest is the condition under which the writing version's values are
+// carried to the other version: always on INSERT; on UPDATE only when a
 // column the writing version can see changed, so that an unrelated update
 // does not recompute (and possibly degrade) values the other version wrote.
-func changedTest(t *vTable, indent string) string {
+// A value stored differently but equal (numeric 1.0 and 1.00) counts as a
+// change: recomputing is the safe side.
+func changedTest(t *vTable) string {
 	if t == nil || len(t.Columns) == 0 {
-		return indent + "_strata_changed := true;\n"
+		return "true"
 	}
 	var newCols, oldCols []string
 	for _, c := range t.Columns {
 		newCols = append(newCols, "NEW."+ident(c.Phys))
 		oldCols = append(oldCols, "OLD."+ident(c.Phys))
 	}
-	return indent + "IF TG_OP = 'INSERT' THEN\n" +
-		indent + "  _strata_changed := true;\n" +
-		indent + "ELSE\n" +
-		indent + "  _strata_changed := ROW(" + strings.Join(newCols, ", ") + ") IS DISTINCT FROM ROW(" + strings.Join(oldCols, ", ") + ");\n" +
-		indent + "END IF;\n"
+	// *<> compares the rows' binary images: it needs no equality operator
+	// (json, point and xml have none), treats NULLs as equal, and takes one
+	// function call where IS DISTINCT FROM takes one per column.
+	return "TG_OP = 'INSERT' OR ROW(" + strings.Join(newCols, ", ") + ")::record *<> ROW(" + strings.Join(oldCols, ", ") + ")::record"
+}
+
+// assignment renders one fragment's assignment to NEW.
+func assignment(f fragment, indent string) string {
+	if expr, ok := rowExpr(f); ok {
+		return indent + "NEW." + ident(f.Target) + " := (" + expr + ");\n"
+	}
+	return fragmentBlock(f, indent)
+}
+
+// rowExpr rewrites a fragment's expression to read the row being written:
+// each unqualified column name of the fragment's version becomes
+// NEW."physical name". It declines (false) when it cannot be sure what a
+// name means: an expression with a sub-select, a qualified or star column
+// reference, or a name that is not a column of the version.
+func rowExpr(f fragment) (string, bool) {
+	tree, err := pgquery.ParseExpr(f.Expr)
+	if err != nil {
+		return "", false
+	}
+	ok := true
+	pgquery.Walk(tree, func(n *pgquery.Node) bool {
+		if !ok {
+			return false
+		}
+		if n.GetSubLink() != nil {
+			ok = false
+			return false
+		}
+		cr := n.GetColumnRef()
+		if cr == nil {
+			return true
+		}
+		if len(cr.Fields) != 1 || cr.Fields[0].GetString_() == nil {
+			ok = false
+			return false
+		}
+		c := f.View.col(cr.Fields[0].GetString_().Sval)
+		if c == nil {
+			ok = false
+			return false
+		}
+		cr.Fields = []*pgquery.Node{pgquery.StrNode("new"), pgquery.StrNode(c.Phys)}
+		return false
+	})
+	if !ok {
+		return "", false
+	}
+	out, err := pgquery.DeparseExpr(tree)
+	if err != nil {
+		return "", false
+	}
+	return out, true
 }
 
 // fragmentBlock renders one assignment in a block that declares the columns
