@@ -109,21 +109,59 @@ func physName(s *vSchema, phys string) string {
 // carried to the other version: always on INSERT; on UPDATE only when a
 // column the writing version can see changed, so that an unrelated update
 // does not recompute (and possibly degrade) values the other version wrote.
-// A value stored differently but equal (numeric 1.0 and 1.00) counts as a
-// change: recomputing is the safe side.
+//
+// "Changed" means stored differently: recomputing is the safe side. Columns
+// of types whose equality is identity (integers, text compared byte-wise,
+// uuid, timestamps...) are compared with IS DISTINCT FROM, the cheapest
+// test; the others by their binary image with *<>, which needs no equality
+// operator (json, point and xml have none) and does not take equal for
+// unchanged (numeric 1.0 and 1.00, two boxes of the same area, jsonb
+// numbers, case-insensitive text).
 func changedTest(t *vTable) string {
 	if t == nil || len(t.Columns) == 0 {
 		return "true"
 	}
-	var newCols, oldCols []string
+	terms := []string{"TG_OP = 'INSERT'"}
+	var newImg, oldImg []string
 	for _, c := range t.Columns {
-		newCols = append(newCols, "NEW."+ident(c.Phys))
-		oldCols = append(oldCols, "OLD."+ident(c.Phys))
+		n, o := "NEW."+ident(c.Phys), "OLD."+ident(c.Phys)
+		switch identityEq(c.Type) {
+		case eqPlain:
+			terms = append(terms, n+" IS DISTINCT FROM "+o)
+		case eqBytewise:
+			terms = append(terms, n+` COLLATE "C" IS DISTINCT FROM `+o)
+		default:
+			newImg = append(newImg, n)
+			oldImg = append(oldImg, o)
+		}
 	}
-	// *<> compares the rows' binary images: it needs no equality operator
-	// (json, point and xml have none), treats NULLs as equal, and takes one
-	// function call where IS DISTINCT FROM takes one per column.
-	return "TG_OP = 'INSERT' OR ROW(" + strings.Join(newCols, ", ") + ")::record *<> ROW(" + strings.Join(oldCols, ", ") + ")::record"
+	if len(newImg) > 0 {
+		terms = append(terms, "ROW("+strings.Join(newImg, ", ")+")::record *<> ROW("+strings.Join(oldImg, ", ")+")::record")
+	}
+	return strings.Join(terms, " OR ")
+}
+
+type eqKind int
+
+const (
+	eqImage    eqKind = iota // compare binary images
+	eqPlain                  // = is identity
+	eqBytewise               // = is identity under COLLATE "C"
+)
+
+// identityEq says how a column of the type (as format_type spells it) is
+// compared for change.
+func identityEq(typ string) eqKind {
+	switch {
+	case typ == "text", typ == "character varying", strings.HasPrefix(typ, "character varying("):
+		return eqBytewise
+	}
+	switch typ {
+	case "smallint", "integer", "bigint", "boolean", "uuid", "date", "bytea", "oid", "\"char\"",
+		"timestamp without time zone", "timestamp with time zone":
+		return eqPlain
+	}
+	return eqImage
 }
 
 // assignment renders one fragment's assignment to NEW.
