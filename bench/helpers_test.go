@@ -79,3 +79,30 @@ func TestParseFlagsSmoke(t *testing.T) {
 		t.Error("-sizes 10 accepted")
 	}
 }
+
+func TestLockVariants(t *testing.T) {
+	cfg, err := parseFlags([]string{"-lock-throttle", "40000", "-load", "0.6"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vs := lockVariants(cfg)
+	if len(vs) != 3 {
+		t.Fatalf("want 3 variants, got %d", len(vs))
+	}
+	if vs[0].maxRate != 0 || vs[0].load != 0.6 {
+		t.Errorf("main run: throttle %v load %v, want 0 and 0.6", vs[0].maxRate, vs[0].load)
+	}
+	if vs[1].maxRate != 40000 || vs[1].load != 0.6 {
+		t.Errorf("throttled run: throttle %v load %v, want 40000 and 0.6", vs[1].maxRate, vs[1].load)
+	}
+	if vs[2].maxRate != 0 || vs[2].load != 0.3 {
+		t.Errorf("half-load run: throttle %v load %v, want 0 and 0.3", vs[2].maxRate, vs[2].load)
+	}
+	if cfg.maxRate != 0 || cfg.load != 0.6 {
+		t.Errorf("lockVariants changed the config it was given")
+	}
+	cfg, _ = parseFlags([]string{"-lock-throttle", "0"})
+	if n := len(lockVariants(cfg)); n != 1 {
+		t.Errorf("-lock-throttle 0: want only the main run, got %d runs", n)
+	}
+}

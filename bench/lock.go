@@ -24,6 +24,9 @@ type kindRow struct {
 }
 
 type lockResult struct {
+	Label    string  // which variant (see lockVariants)
+	MaxRate  float64 // the backfill's throttle in rows/s (0: none)
+	Load     float64 // offered load as a fraction of capacity
 	Rows     int64
 	Clients  int
 	Capacity float64 // closed-loop ops/s of the mix before anything else
@@ -48,8 +51,40 @@ type lockResult struct {
 
 const naiveAlterSQL = "ALTER TABLE t ALTER COLUMN amount TYPE bigint USING amount::bigint"
 
-func runLockImpact(ctx context.Context, e *env, cfg *config) (*lockResult, error) {
-	res := &lockResult{Rows: cfg.loadRows, Clients: cfg.clients, lockTimeout: 2 * time.Second, NaiveSQL: naiveAlterSQL}
+// lockVariants are the configurations the lock test runs in: the main run
+// (the engine's options as given, at the configured load); then, unless
+// -lock-throttle is 0, the same load with the backfill throttled, and the
+// given options at half the load. On a machine with few cores, a backfill
+// at full speed takes a core the load needs: the other two runs show the
+// two ways out, a throttle, or a server with a core to spare.
+func lockVariants(cfg *config) []*config {
+	main := *cfg
+	main.lockLabel = fmt.Sprintf("%s, %.0f%% load", lockOptions(cfg), 100*cfg.load)
+	out := []*config{&main}
+	if cfg.lockRate > 0 {
+		th := *cfg
+		th.maxRate = cfg.lockRate
+		th.lockLabel = fmt.Sprintf("backfill throttled to %s rows/s, %.0f%% load", num(cfg.lockRate), 100*cfg.load)
+		half := *cfg
+		half.load = cfg.load / 2
+		half.lockLabel = fmt.Sprintf("%s, %.0f%% load", lockOptions(cfg), 100*half.load)
+		out = append(out, &th, &half)
+	}
+	return out
+}
+
+// lockOptions names the backfill options of a lock run briefly.
+func lockOptions(cfg *config) string {
+	if t := engineText(cfg); t != "the engine's default backfill options" {
+		return t
+	}
+	return "default options"
+}
+
+func runLockImpact(ctx context.Context, e *env, cfg *config, naive bool) (*lockResult, error) {
+	res := &lockResult{Label: cfg.lockLabel, MaxRate: cfg.maxRate, Load: cfg.load,
+		Rows: cfg.loadRows, Clients: cfg.clients, lockTimeout: 2 * time.Second, NaiveSQL: naiveAlterSQL}
+	log.Printf("lock: %s", res.Label)
 	db, err := e.clone(ctx, cfg.loadRows, "lock")
 	if err != nil {
 		return nil, err
@@ -167,6 +202,9 @@ func runLockImpact(ctx context.Context, e *env, cfg *config) (*lockResult, error
 	log.Printf("lock: before p99 %s max %s; during p99 %s max %s; errors %d",
 		res.Before.P99, res.Before.Max, res.During.P99, res.During.Max, res.ErrorCount)
 
+	if !naive {
+		return res, nil
+	}
 	if err := runNaive(ctx, e, cfg, res, nextID); err != nil {
 		return res, fmt.Errorf("naive ALTER: %w", err)
 	}

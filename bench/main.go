@@ -54,7 +54,10 @@ type config struct {
 	batchTarget time.Duration
 	workers     int
 	maxRate     float64
-	rounds      int // alternating rounds of the read-overhead test
+	lockRate    float64 // lock test: throttle of its throttled run (0: no such run)
+	lockLabel   string  // lock test: the variant being run
+	rounds      int // time-sliced A/B rounds of the write-overhead test
+	readRounds  int // the same for the read-overhead test, per query mode
 	reps        int // repetitions of each backfill measurement (the fastest counts)
 	out         string
 	only        map[string]bool
@@ -75,7 +78,9 @@ func parseFlags(args []string) (*config, error) {
 	fs.DurationVar(&c.batchTarget, "batch-target", 0, "strata backfill: target batch duration (0: the engine's default; negative: fixed batch size)")
 	fs.IntVar(&c.workers, "workers", 0, "strata backfill: parallel workers (0: the engine's default)")
 	fs.Float64Var(&c.maxRate, "max-rows-per-second", 0, "strata backfill: throttle (0: none)")
-	fs.IntVar(&c.rounds, "rounds", 3, "write and read tests: time-sliced A/B windows (the mean counts)")
+	fs.Float64Var(&c.lockRate, "lock-throttle", 50000, "lock test: also run it with the backfill throttled to this many rows/s, and with the default options at half the load (0: only the main run)")
+	fs.IntVar(&c.rounds, "rounds", 3, "write test: time-sliced A/B windows (the mean counts)")
+	fs.IntVar(&c.readRounds, "read-rounds", 5, "read test: time-sliced A/B windows per query mode (the mean counts)")
 	fs.IntVar(&c.reps, "reps", 2, "backfill: runs of the bound and of strata each (alternating); the fastest of each counts")
 	fs.StringVar(&c.out, "out", "", "write the markdown report to this file (default: stdout)")
 	fs.StringVar(&only, "only", "", "run only these benchmarks (comma-separated: backfill,lock,write,read)")
@@ -102,6 +107,9 @@ func parseFlags(args []string) (*config, error) {
 		}
 		if !set["rounds"] {
 			c.rounds = 1
+		}
+		if !set["read-rounds"] {
+			c.readRounds = 1
 		}
 		if !set["reps"] {
 			c.reps = 1
@@ -138,6 +146,12 @@ func parseFlags(args []string) (*config, error) {
 	}
 	if c.rounds < 1 {
 		return nil, errors.New("-rounds must be at least 1")
+	}
+	if c.readRounds < 1 {
+		return nil, errors.New("-read-rounds must be at least 1")
+	}
+	if c.lockRate < 0 {
+		return nil, errors.New("-lock-throttle must not be negative")
 	}
 	c.warmup = min(c.duration/3, 3*time.Second)
 	if only != "" {
@@ -213,13 +227,20 @@ func run(ctx context.Context, cfg *config) int {
 		}
 	}
 	if cfg.want("lock") && ctx.Err() == nil {
-		r, err := runLockImpact(ctx, e, cfg)
-		if err != nil {
-			err = fmt.Errorf("lock impact: %w", err)
-			log.Printf("FAILED: %v", err)
-			rep.errs = append(rep.errs, err)
+		for i, v := range lockVariants(cfg) {
+			r, err := runLockImpact(ctx, e, v, i == 0)
+			if err != nil {
+				err = fmt.Errorf("lock impact: %w", err)
+				log.Printf("FAILED: %v", err)
+				rep.errs = append(rep.errs, err)
+			}
+			if r != nil {
+				rep.locks = append(rep.locks, r)
+			}
+			if err != nil || ctx.Err() != nil {
+				break
+			}
 		}
-		rep.lock = r
 	}
 	if (cfg.want("write") || cfg.want("read")) && ctx.Err() == nil {
 		w, r, err := runOverhead(ctx, e, cfg)

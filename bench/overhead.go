@@ -53,6 +53,7 @@ func (w *writeResult) seqOld() float64       { return w.PhaseOld.TPS / w.seqBase
 
 type readMode struct {
 	Name   string
+	Judged bool // the mode the target is judged on
 	Rounds []abRound // A: through the view, B: the base table
 }
 
@@ -182,7 +183,7 @@ func runOverhead(ctx context.Context, e *env, cfg *config) (*writeResult, *readR
 	if cfg.want("read") {
 		r = &readResult{Rows: cfg.loadRows, Clients: cfg.clients}
 		for _, simple := range []bool{false, true} {
-			m := readMode{Name: "prepared statements (pgx default)"}
+			m := readMode{Name: "prepared statements (pgx default)", Judged: !simple}
 			if simple {
 				m.Name = "simple protocol (parse and plan every query)"
 			}
@@ -190,7 +191,7 @@ func runOverhead(ctx context.Context, e *env, cfg *config) (*writeResult, *readR
 				A: abSide{table: "t", searchPath: func(int) string { return pgx.Identifier{vs}.Sanitize() + ", public" }},
 				B: abSide{table: "t"},
 			}
-			for i := 0; i < cfg.rounds; i++ {
+			for i := 0; i < cfg.readRounds; i++ {
 				st, err := side("read A/B, "+m.Name+": view vs base table", spec)
 				if err != nil {
 					return nil, nil, err
