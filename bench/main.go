@@ -56,9 +56,9 @@ type config struct {
 	maxRate     float64
 	lockRate    float64 // lock test: throttle of its throttled run (0: no such run)
 	lockLabel   string  // lock test: the variant being run
-	rounds      int // time-sliced A/B rounds of the write-overhead test
-	readRounds  int // the same for the read-overhead test, per query mode
-	reps        int // repetitions of each backfill measurement (the fastest counts)
+	rounds      int     // time-sliced A/B rounds of the write-overhead test
+	readRounds  int     // the same for the read-overhead test, per query mode
+	reps        int     // repetitions of each backfill measurement (the fastest counts)
 	out         string
 	only        map[string]bool
 	args        []string

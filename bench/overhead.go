@@ -53,7 +53,7 @@ func (w *writeResult) seqOld() float64       { return w.PhaseOld.TPS / w.seqBase
 
 type readMode struct {
 	Name   string
-	Judged bool // the mode the target is judged on
+	Judged bool      // the mode the target is judged on
 	Rounds []abRound // A: through the view, B: the base table
 }
 
