@@ -286,6 +286,24 @@ func TestPlanGolden(t *testing.T) {
 			if diff := cmp.Diff(string(want), buf.String()); diff != "" {
 				t.Errorf("plan differs from %s (-want +got):\n%s", golden, diff)
 			}
+			// The JSON form (strata plan --format json) has its own golden.
+			var jbuf bytes.Buffer
+			if err := planreport.WriteJSON(&jbuf, rep); err != nil {
+				t.Fatal(err)
+			}
+			jgolden := filepath.Join("testdata", name+".json")
+			if *update {
+				if err := os.WriteFile(jgolden, jbuf.Bytes(), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			jwant, err := os.ReadFile(jgolden)
+			if err != nil {
+				t.Fatalf("%v (run with -update to create it)", err)
+			}
+			if diff := cmp.Diff(string(jwant), jbuf.String()); diff != "" {
+				t.Errorf("JSON plan differs from %s (-want +got):\n%s", jgolden, diff)
+			}
 			if name == "custom_unsafe" {
 				// The user's own SQL is linted too.
 				if !rep.HasErrors() {
