@@ -30,30 +30,15 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/strata-db/strata/internal/pgexec"
+	"github.com/strata-db/strata/plan"
 	"github.com/strata-db/strata/state"
 )
 
-// Spec says which table to fill and how.
-type Spec struct {
-	Schema   string
-	Table    string   // physical table
-	Key      []string // key columns (physical names); empty: ctid page ranges
-	KeyTypes []string // SQL types of the key columns
-	// Set is the SET list of the batch UPDATE. With Direct it computes the
-	// new values itself and the sync trigger is told to stand aside;
-	// otherwise it is a no-op assignment that fires the sync trigger, which
-	// computes them.
-	Set    string
-	Direct bool
-	// Statement, when set, replaces the UPDATE ... SET of a batch: a whole
-	// statement (e.g. an INSERT ... SELECT filling another table) in which
-	// RangePlaceholder stands for the batch's key range predicate over
-	// Table's key columns.
-	Statement string
-}
+// Spec says which table to fill and how: the backfill step of a plan.
+type Spec = plan.BackfillSpec
 
-// RangePlaceholder marks where a Statement takes the batch's key range.
-const RangePlaceholder = "{{strata_range}}"
+// RangePlaceholder marks where a Spec.Statement takes the batch's key range.
+const RangePlaceholder = plan.RangePlaceholder
 
 // Progress is reported after every batch, summed over the workers.
 type Progress struct {
@@ -158,13 +143,13 @@ func keyQueries(s Spec) queries {
 		first: sel + " WHERE " + k + " <= " + l + " ORDER BY " + order + " LIMIT 1 OFFSET $" + strconv.Itoa(n+1),
 		next: sel + " WHERE " + k + " > " + l + " AND " + k + " <= " + h +
 			" ORDER BY " + order + " LIMIT 1 OFFSET $" + strconv.Itoa(2*n+1),
-		updFirst: s.batch(k + " <= " + l),
-		upd:      s.batch(k + " > " + l + " AND " + k + " <= " + h),
+		updFirst: batchSQL(s, k + " <= " + l),
+		upd:      batchSQL(s, k + " > " + l + " AND " + k + " <= " + h),
 	}
 }
 
 // batch renders the statement of one batch for a range predicate.
-func (s Spec) batch(pred string) string {
+func batchSQL(s Spec, pred string) string {
 	if s.Statement != "" {
 		return strings.ReplaceAll(s.Statement, RangePlaceholder, pred)
 	}
@@ -172,7 +157,7 @@ func (s Spec) batch(pred string) string {
 }
 
 func pageQuery(s Spec) string {
-	return s.batch("ctid >= ('(' || $1::text || ',0)')::tid AND ctid < ('(' || $2::text || ',0)')::tid")
+	return batchSQL(s, "ctid >= ('(' || $1::text || ',0)')::tid AND ctid < ('(' || $2::text || ',0)')::tid")
 }
 
 // BatchSQL returns the statements one batch runs (after the first): in key

@@ -296,9 +296,6 @@ func (p *planner) carryConstraint(t *vTable, pt *physTable, oid uint32, key stri
 	p.objs.dropped = append(p.objs.dropped, co)
 	p.objs.pending = append(p.objs.pending, &pendObj{Kind: kind, Schema: schema, Table: table, Name: name,
 		Temp: p.tempName(name), Stmt: stmt, Carried: co, NotValid: !validated, Mig: p.mig, Idx: p.idx, Key: key})
-	if schema != p.schema || table != t.Phys {
-		p.objs.extraLocked = append(p.objs.extraLocked, qual(schema, table))
-	}
 	return "", nil
 }
 

@@ -509,9 +509,7 @@ func (m *Migrator) run(ctx context.Context, conn *pgx.Conn, ph *state.Phase, whi
 				TargetDuration: m.opts.BatchTarget, Workers: m.opts.Workers, Connect: m.connect,
 				MaxRowsPerSecond: m.opts.MaxRowsPerSecond, MaxReplicationLag: m.opts.MaxReplicationLag,
 				Progress: m.opts.Progress, AfterBatch: m.opts.AfterBatch}
-			b := st.Backfill
-			err = br.Run(ctx, conn, st.ID, backfill.Spec{Schema: b.Schema, Table: b.Table, Key: b.Key, KeyTypes: b.KeyTypes,
-				Set: b.Set, Direct: b.Direct, Statement: b.Statement})
+			err = br.Run(ctx, conn, st.ID, *st.Backfill)
 			if err == nil {
 				err = m.exec.InTx(ctx, conn, record)
 			}

@@ -311,7 +311,7 @@ func (p *planner) crossExpand() []Step {
 			out = append(out, Step{ID: "relax-not-null:" + l.T.Phys + "." + l.Col, Kind: KindSQL, Tx: true,
 				Desc: fmt.Sprintf("let %s.%s be NULL for new-version rows (its NOT NULL is enforced for the old version by the sync trigger)", l.T.Phys, l.Col),
 				SQL:  []string{"ALTER TABLE " + tq + " ALTER COLUMN " + ident(l.Col) + " DROP NOT NULL"},
-				Lock: "ACCESS EXCLUSIVE " + tq + " (brief, catalog only)"})
+			})
 		}
 	}
 	trigs, order := p.crossTriggers()
@@ -367,7 +367,7 @@ func (p *planner) crossExpand() []Step {
 		}
 		out = append(out, Step{ID: "cross-trigger:" + phys, Kind: KindSQL, Tx: true,
 			Desc: fmt.Sprintf("install the cross-table sync triggers on %s", phys), SQL: sqls,
-			Lock: "SHARE ROW EXCLUSIVE " + tq + " (brief)"})
+		})
 	}
 	return out
 }
@@ -402,7 +402,7 @@ func (p *planner) crossBackfills() []Step {
 		}
 		out = append(out, Step{ID: "backfill-fill:" + f.N.Phys, Kind: KindBackfill,
 			Desc: fmt.Sprintf("fill %s from %s in batches", f.N.Phys, f.S.Phys),
-			Lock: "ROW SHARE " + qual(p.schema, f.S.Phys) + ", ROW EXCLUSIVE " + qual(p.schema, f.N.Phys) + " (per batch)",
+
 			Backfill: &BackfillSpec{Schema: p.schema, Table: f.S.Phys, Key: pt.Key, KeyTypes: types, Direct: true,
 				Statement: p.fillStatement(f)},
 		}, Step{ID: "analyze:" + f.N.Phys, Kind: KindSQL, Tx: true,
@@ -410,8 +410,8 @@ func (p *planner) crossBackfills() []Step {
 			// gets to it: until then the planner takes it for tiny and the
 			// sync triggers' lookups in it scan it whole.
 			Desc: fmt.Sprintf("analyze %s, now filled", f.N.Phys),
-			Lock: "SHARE UPDATE EXCLUSIVE " + qual(p.schema, f.N.Phys) + " (reads and writes go on)",
-			SQL:  []string{"ANALYZE " + qual(p.schema, f.N.Phys)}})
+
+			SQL: []string{"ANALYZE " + qual(p.schema, f.N.Phys)}})
 	}
 	for _, l := range p.cross.links {
 		if !l.Up {
@@ -431,7 +431,7 @@ func (p *planner) crossBackfills() []Step {
 		// which runs after the row is locked and reads O afresh.
 		out = append(out, Step{ID: "backfill-link:" + l.T.Phys + "." + l.Col, Kind: KindBackfill,
 			Desc: fmt.Sprintf("take %s.%s from %s in batches", l.T.Phys, l.Col, l.O.Phys),
-			Lock: "ROW EXCLUSIVE " + tq + " (per batch)",
+
 			Backfill: &BackfillSpec{Schema: p.schema, Table: l.T.Phys, Key: pt.Key, KeyTypes: types,
 				Statement: "UPDATE " + tq + " SET " + ident(l.Col) + " = " + ident(l.Col) + " WHERE " + backfill.RangePlaceholder}})
 	}

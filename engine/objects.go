@@ -147,8 +147,6 @@ type objects struct {
 	enums    map[string]*enumType
 	enumPost []string // enum renames and drops of the contract
 	created  []string // enum types created in this phase, in order
-	// extraLocked are tables (quoted) that contract statements lock.
-	extraLocked []string
 }
 
 // initObjects prepares the object model. Planning then runs with the
@@ -567,42 +565,30 @@ func (p *planner) objectSteps() ([]Step, error) {
 				ID: "index:" + o.Schema + "." + o.Temp, Kind: KindIndex, Desc: what,
 				SQL:   []string{o.render()},
 				Index: &IndexSpec{Schema: o.Schema, Table: o.Table, Name: o.Temp},
-				Lock:  "SHARE UPDATE EXCLUSIVE " + tq + " (concurrent build; reads and writes go on)",
 			})
 		case kExclude:
 			out = append(out, Step{
 				ID: "exclusion:" + o.Table + "." + o.Temp, Kind: KindSQL, Tx: true,
 				Desc: fmt.Sprintf("add exclusion constraint %s on %s, carrying %s (builds its index under ACCESS EXCLUSIVE: PostgreSQL cannot build it concurrently)", o.Temp, o.Table, o.Name),
 				SQL:  []string{o.render()},
-				Lock: "ACCESS EXCLUSIVE " + tq + " (for the whole index build: reads and writes wait)",
 			})
 		case kStats:
 			out = append(out, Step{
 				ID: "statistics:" + o.Schema + "." + o.Temp, Kind: KindSQL, Tx: true,
 				Desc: fmt.Sprintf("create statistics %s on %s", o.Temp, o.Table),
 				SQL:  []string{o.render()},
-				Lock: "SHARE UPDATE EXCLUSIVE " + tq + " (catalog only)",
 			})
 		case kCheck, kFK:
-			lock := "ACCESS EXCLUSIVE " + tq + " (brief, no scan)"
-			vlock := "SHARE UPDATE EXCLUSIVE " + tq + " (scan; reads and writes go on)"
-			if o.Kind == kFK {
-				ref := fkRef(o.Stmt)
-				lock = "SHARE ROW EXCLUSIVE " + tq + " and " + ref + " (brief, no scan)"
-				vlock = "SHARE UPDATE EXCLUSIVE " + tq + ", ROW SHARE " + ref + " (scan; reads and writes go on)"
-			}
 			cons = append(cons, Step{
 				ID: "constraint:" + o.Table + "." + o.Temp, Kind: KindSQL, Tx: true,
 				Desc: fmt.Sprintf("add %s %s on %s NOT VALID", o.Kind, o.Temp, o.Table),
 				SQL:  []string{o.render()},
-				Lock: lock,
 			})
 			if !o.NotValid {
 				cons = append(cons, Step{
 					ID: "validate-constraint:" + o.Table + "." + o.Temp, Kind: KindSQL, Tx: true,
 					Desc: fmt.Sprintf("validate %s %s on %s", o.Kind, o.Temp, o.Table),
 					SQL:  []string{"ALTER TABLE " + tq + " VALIDATE CONSTRAINT " + ident(o.Temp)},
-					Lock: vlock,
 				})
 			}
 		}
@@ -611,15 +597,6 @@ func (p *planner) objectSteps() ([]Step, error) {
 	// Enum values renamed in an enum the phase created: only the new
 	// version uses it, so now.
 	return out, nil
-}
-
-func fkRef(stmt *pgquery.Node) string {
-	for _, c := range stmt.GetAlterTableStmt().GetCmds() {
-		if con := c.GetAlterTableCmd().GetDef().GetConstraint(); con != nil && con.Pktable != nil {
-			return qual(con.Pktable.Schemaname, con.Pktable.Relname)
-		}
-	}
-	return "the referenced table"
 }
 
 // objectAbortSteps drop what start created: constraints first (a new
@@ -645,12 +622,12 @@ func (p *planner) objectAbortSteps() []Step {
 	if len(cons) > 0 {
 		out = append(out, Step{ID: "drop-new-constraints", Kind: KindSQL, Tx: true,
 			Desc: "drop the constraints and statistics start added", SQL: cons,
-			Lock: "ACCESS EXCLUSIVE on their tables (brief, catalog only)"})
+		})
 	}
 	if len(idx) > 0 {
 		out = append(out, Step{ID: "drop-new-indexes", Kind: KindSQL,
 			Desc: "drop the indexes start built, concurrently", SQL: idx,
-			Lock: "SHARE UPDATE EXCLUSIVE on their tables (reads and writes go on)"})
+		})
 	}
 	return out
 }
@@ -677,7 +654,7 @@ func (p *planner) objectCompleteSteps() []Step {
 	}
 	return []Step{{ID: "drop-removed-indexes", Kind: KindSQL,
 		Desc: "drop the removed indexes, concurrently", SQL: sqls,
-		Lock: "SHARE UPDATE EXCLUSIVE on their tables (reads and writes go on)"}}
+	}}
 }
 
 // contractPre is the part of the contract before columns and tables are
@@ -685,9 +662,8 @@ func (p *planner) objectCompleteSteps() []Step {
 // first: they may use a unique index that goes too), policies are pointed at
 // the shadow columns, sequences owned by replaced columns change owner and
 // identity moves to the shadow column.
-func (p *planner) contractPre(final map[string]*vTable) ([]string, []string) {
+func (p *planner) contractPre(final map[string]*vTable) []string {
 	var fks, others []string
-	var locked []string
 	gone := func(schema, table string) bool {
 		return schema == p.schema && p.cat.Tables[table] != nil && final[table] == nil
 	}
@@ -708,7 +684,6 @@ func (p *planner) contractPre(final map[string]*vTable) ([]string, []string) {
 		default:
 			others = append(others, "ALTER TABLE "+tq+" DROP CONSTRAINT IF EXISTS "+ident(c.Name))
 		}
-		locked = append(locked, tq)
 	}
 	out := append(fks, others...)
 	for _, pol := range p.objs.policies {
@@ -735,16 +710,15 @@ func (p *planner) contractPre(final map[string]*vTable) ([]string, []string) {
 			"ALTER TABLE "+tq+" ALTER COLUMN "+ident(m.Shadow)+" ADD GENERATED "+kind+" AS IDENTITY (SEQUENCE NAME "+
 				qual(p.schema, m.Temp)+m.Options+")",
 			"SELECT setval("+literal(qual(p.schema, m.Temp))+", last_value, is_called) FROM "+m.Seq)
-		locked = append(locked, tq)
 	}
-	return out, append(locked, p.objs.extraLocked...)
+	return out
 }
 
 // contractPost is the part of the contract after the columns are renamed:
 // carried objects take the names of the objects they replace, and enum
 // changes that wait for complete are made.
-func (p *planner) contractPost() ([]string, []string) {
-	var out, locked []string
+func (p *planner) contractPost() []string {
+	var out []string
 	for _, m := range p.objs.identity {
 		out = append(out, "ALTER SEQUENCE "+qual(p.schema, m.Temp)+" RENAME TO "+ident(m.SeqName))
 	}
@@ -754,7 +728,6 @@ func (p *planner) contractPost() ([]string, []string) {
 			continue
 		}
 		tq := qual(o.Schema, o.Table)
-		locked = append(locked, tq)
 		switch o.Kind {
 		case kIndex:
 			out = append(out, "ALTER INDEX "+qual(o.Schema, o.Temp)+" RENAME TO "+ident(o.Name))
@@ -794,7 +767,7 @@ func (p *planner) contractPost() ([]string, []string) {
 		}
 	}
 	out = append(out, p.objs.enumPost...)
-	return out, locked
+	return out
 }
 
 // probeObjects lets PostgreSQL judge every pending object before anything

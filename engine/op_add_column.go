@@ -75,7 +75,6 @@ func (p *planner) addColumn(a *migration.AddColumn) error {
 		ID: fmt.Sprintf("add-column:%s.%s", t.Phys, phys), Kind: KindSQL, Tx: true,
 		Desc: fmt.Sprintf("add column %s to %s", phys, t.Phys),
 		SQL:  sqls,
-		Lock: "ACCESS EXCLUSIVE " + tq + " (brief, no rewrite)",
 	})
 	p.added[t.Phys] = append(p.added[t.Phys], add)
 	t.Columns = append(t.Columns, &vColumn{Name: c.Name, Phys: phys, Type: c.Type, NotNull: !c.Nullable,
@@ -104,7 +103,7 @@ func (p *planner) addColumnToNewTable(t *vTable, c migration.Column) error {
 	p.expand = append(p.expand, Step{
 		ID: fmt.Sprintf("add-column:%s.%s", t.Phys, c.Name), Kind: KindSQL, Tx: true,
 		Desc: fmt.Sprintf("add column %s to new table %s", c.Name, t.Phys),
-		SQL:  sqls, Lock: "ACCESS EXCLUSIVE on the new table only",
+		SQL:  sqls,
 	})
 	p.added[t.Phys] = append(p.added[t.Phys], &addedCol{Name: c.Name, Type: c.Type, Default: c.Default, Comment: c.Comment, NotNull: !c.Nullable, ActionNo: p.seq})
 	t.Columns = append(t.Columns, &vColumn{Name: c.Name, Phys: c.Name, Type: c.Type, NotNull: !c.Nullable,

@@ -104,7 +104,6 @@ func (p *planner) alterColumn(a *migration.AlterColumn) error {
 			ID: fmt.Sprintf("add-shadow:%s.%s", t.Phys, shadow), Kind: KindSQL, Tx: true,
 			Desc: fmt.Sprintf("add shadow column %s for %s.%s", shadow, t.Phys, oldPhys),
 			SQL:  append([]string{"ALTER TABLE " + tq + " ADD COLUMN IF NOT EXISTS " + ident(shadow) + " " + newType + collate}, extra...),
-			Lock: "ACCESS EXCLUSIVE " + tq + " (brief, no rewrite)",
 		})
 		p.added[t.Phys] = append(p.added[t.Phys], &addedCol{Name: shadow, Type: newType, ActionNo: p.seq})
 		if c.IdentitySeq != "" {
@@ -159,7 +158,7 @@ func (p *planner) alterNewTableColumn(t *vTable, c *vColumn, newName, newType st
 		p.expand = append(p.expand, Step{
 			ID: fmt.Sprintf("alter-new-column:%s.%s:%d", t.Phys, c.Phys, p.seq), Kind: KindSQL, Tx: true,
 			Desc: fmt.Sprintf("alter column %s of new table %s", c.Phys, t.Phys),
-			SQL:  sqls, Lock: "ACCESS EXCLUSIVE on the new table only",
+			SQL:  sqls,
 		})
 	}
 	for _, ac := range p.added[t.Phys] {

@@ -63,7 +63,6 @@ func (p *planner) alterEnum(a *migration.AlterEnum) error {
 			ID: "enum-add-value:" + a.Name + ":" + add.Value, Kind: KindSQL, Tx: false,
 			Desc: "add value " + add.Value + " to enum " + a.Name + " (outside a transaction; abort cannot remove it)",
 			SQL:  []string{sql},
-			Lock: "none on tables",
 		})
 	}
 	for i, r := range a.Rename {
@@ -85,7 +84,6 @@ func (p *planner) alterEnum(a *migration.AlterEnum) error {
 				ID: "enum-rename-value:" + a.Name + ":" + r.From, Kind: KindSQL, Tx: true,
 				Desc: "rename value " + r.From + " of new enum " + a.Name + " to " + r.To,
 				SQL:  []string{sql},
-				Lock: "none on tables",
 			})
 			continue
 		}

@@ -44,7 +44,6 @@ func (p *planner) createEnum(a *migration.CreateEnum) error {
 		ID: "create-enum:" + a.Name, Kind: KindSQL, Tx: true,
 		Desc: "create enum type " + a.Name,
 		SQL:  []string{sql},
-		Lock: "none on tables",
 	})
 	return nil
 }

@@ -109,7 +109,6 @@ func (p *planner) createTable(a *migration.CreateTable) error {
 		ID: fmt.Sprintf("create-table:%s", a.Name), Kind: KindSQL, Tx: true,
 		Desc: "create table " + a.Name,
 		SQL:  sqls,
-		Lock: "ACCESS EXCLUSIVE on the new table only",
 	})
 	if a.Up != nil {
 		if err := p.fillFrom(a, t, sqls); err != nil {

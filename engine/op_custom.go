@@ -27,7 +27,7 @@ func (p *planner) custom(a *migration.Custom) error {
 		}
 		st := Step{ID: id + ":" + part.phase, Kind: KindSQL, Tx: true,
 			Desc: fmt.Sprintf("custom SQL (%s) of %s action %d", part.phase, p.mig.Name, p.idx),
-			SQL:  []string{part.sql}, Lock: "user SQL"}
+			SQL:  []string{part.sql}}
 		stmts, err := lint.ClassifySQL(part.sql, lint.Config{PGVersion: p.cat.PGMajor})
 		if err != nil {
 			return p.errf(part.key, "the SQL does not parse: %v", err)

@@ -32,7 +32,6 @@ func (p *planner) removeColumn(a *migration.RemoveColumn) error {
 			ID: fmt.Sprintf("drop-new-column:%s.%s", t.Phys, c.Phys), Kind: KindSQL, Tx: true,
 			Desc: fmt.Sprintf("drop column %s of new table %s", c.Phys, t.Phys),
 			SQL:  []string{"ALTER TABLE " + tq + " DROP COLUMN " + ident(c.Phys)},
-			Lock: "ACCESS EXCLUSIVE on the new table only",
 		})
 		p.dropColumn(t, c)
 		return nil

@@ -21,7 +21,6 @@ func (p *planner) removeTable(a *migration.RemoveTable) error {
 			ID: "drop-new-table:" + t.Phys, Kind: KindSQL, Tx: true,
 			Desc: "drop new table " + t.Phys,
 			SQL:  []string{"DROP TABLE " + qual(p.schema, t.Phys)},
-			Lock: "ACCESS EXCLUSIVE on the new table only",
 		})
 	} else {
 		deps, err := tableDependents(p.ctx, p.tx, p.schema, t.Phys, p.prev)

@@ -12,58 +12,11 @@ import (
 
 	"github.com/strata-db/strata/internal/pgexec"
 	"github.com/strata-db/strata/migration"
+	"github.com/strata-db/strata/plan"
 )
 
 // PlanVersion is the layout version of a stored plan.
-const PlanVersion = 1
-
-// Step kinds.
-const (
-	KindSQL      = "sql"
-	KindBackfill = "backfill"
-	// KindIndex builds one index with CREATE INDEX CONCURRENTLY (its only
-	// statement), outside a transaction: an INVALID index left by a failed
-	// or interrupted build is dropped and the build retried.
-	KindIndex = "index"
-)
-
-// Step is one unit of work of a phase: plain data, so it can be stored,
-// printed, linted and golden-tested. A transactional step runs all its
-// statements in one transaction together with the cursor update that records
-// it, so it happens exactly once; a non-transactional step must be safe to
-// re-run.
-type Step struct {
-	ID       string        `json:"id"`
-	Kind     string        `json:"kind"`
-	Desc     string        `json:"desc"`
-	SQL      []string      `json:"sql,omitempty"`
-	Tx       bool          `json:"tx"`
-	Lock     string        `json:"lock,omitempty"`
-	Backfill *BackfillSpec `json:"backfill,omitempty"`
-	Index    *IndexSpec    `json:"index,omitempty"`
-}
-
-// IndexSpec names the index a KindIndex step builds.
-type IndexSpec struct {
-	Schema string `json:"schema"`
-	Table  string `json:"table"`
-	Name   string `json:"name"`
-}
-
-// BackfillSpec says how to fill one table's new columns in batches.
-type BackfillSpec struct {
-	Schema   string   `json:"schema"`
-	Table    string   `json:"table"` // physical table
-	Key      []string `json:"key"`   // physical key columns
-	KeyTypes []string `json:"key_types"`
-	// Set is the SET list of the batch UPDATE. With Direct it computes the
-	// new columns itself and the sync trigger stands aside; otherwise the
-	// sync trigger computes them for every row the UPDATE touches.
-	Set    string `json:"set"`
-	Direct bool   `json:"direct,omitempty"`
-	// Statement replaces the batch UPDATE when set (see backfill.Spec).
-	Statement string `json:"statement,omitempty"`
-}
+const PlanVersion = plan.Version
 
 // directSet renders the backfill's SET list computing every new column in
 // the UPDATE itself, which is much faster than going through the sync
@@ -85,19 +38,6 @@ func (p *planner) directSet(s *tableSync) ([]string, bool) {
 		set = append(set, ident(f.Target)+" = ("+f.Expr+")")
 	}
 	return append(set, s.Set...), true
-}
-
-// Plan is every step of one phase, computed at start and stored, so that
-// complete and abort do not depend on the migration files any more.
-type Plan struct {
-	Version        int    `json:"version"`
-	PGMajor        int    `json:"pg_major"`
-	Schema         string `json:"schema"`
-	VersionSchema  string `json:"version_schema"`
-	PreviousSchema string `json:"previous_schema,omitempty"`
-	Start          []Step `json:"start"`
-	Complete       []Step `json:"complete"`
-	Abort          []Step `json:"abort"`
 }
 
 // ErrInvalid is matched (errors.Is) by errors about a migration that cannot
@@ -477,7 +417,6 @@ func (p *planner) finish() (*Plan, error) {
 			ID: "sync-trigger:" + phys, Kind: KindSQL, Tx: true,
 			Desc: fmt.Sprintf("install the sync trigger on %s", phys),
 			SQL:  p.triggerSQL(s, backfills),
-			Lock: "SHARE ROW EXCLUSIVE " + qual(p.schema, phys) + " (brief)",
 		})
 	}
 	plan.Start = append(plan.Start, p.crossExpand()...)
@@ -506,7 +445,7 @@ func (p *planner) finish() (*Plan, error) {
 		plan.Start = append(plan.Start, Step{
 			ID: "backfill:" + phys, Kind: KindBackfill,
 			Desc: fmt.Sprintf("backfill the new columns of %s in batches", phys),
-			Lock: "ROW EXCLUSIVE " + qual(p.schema, phys) + " (per batch)",
+
 			Backfill: &BackfillSpec{Schema: p.schema, Table: phys, Key: pt.Key, KeyTypes: types,
 				Set: strings.Join(set, ", "), Direct: direct},
 		})
@@ -518,7 +457,6 @@ func (p *planner) finish() (*Plan, error) {
 				ID: "sync-trigger-steady:" + phys, Kind: KindSQL, Tx: true,
 				Desc: fmt.Sprintf("replace the sync trigger on %s by its steady-state form (backfill bypass removed)", phys),
 				SQL:  p.triggerSQL(p.syncs[phys], false),
-				Lock: "SHARE ROW EXCLUSIVE " + qual(p.schema, phys) + " (brief)",
 			})
 		}
 	}
@@ -540,13 +478,13 @@ func (p *planner) finish() (*Plan, error) {
 			plan.Start = append(plan.Start,
 				Step{ID: "not-null-check:" + t.Phys + "." + a.Name, Kind: KindSQL, Tx: true,
 					Desc: fmt.Sprintf("add NOT VALID check %s.%s IS NOT NULL", t.Phys, a.Name),
-					Lock: "ACCESS EXCLUSIVE " + qual(p.schema, t.Phys) + " (brief, no scan)",
+
 					SQL: []string{"ALTER TABLE " + qual(p.schema, t.Phys) + " ADD CONSTRAINT " + ident(chk) +
 						" CHECK (" + ident(a.Name) + " IS NOT NULL) NOT VALID"}},
 				Step{ID: "validate:" + t.Phys + "." + a.Name, Kind: KindSQL, Tx: true,
 					Desc: fmt.Sprintf("validate the NOT NULL check on %s.%s", t.Phys, a.Name),
-					Lock: "SHARE UPDATE EXCLUSIVE " + qual(p.schema, t.Phys) + " (scan; reads and writes go on)",
-					SQL:  []string{"ALTER TABLE " + qual(p.schema, t.Phys) + " VALIDATE CONSTRAINT " + ident(chk)}})
+
+					SQL: []string{"ALTER TABLE " + qual(p.schema, t.Phys) + " VALIDATE CONSTRAINT " + ident(chk)}})
 		}
 	}
 	objStart, err := p.objectSteps()
@@ -558,7 +496,6 @@ func (p *planner) finish() (*Plan, error) {
 		ID: "version-schema", Kind: KindSQL, Tx: true,
 		Desc: fmt.Sprintf("create version schema %s", p.version),
 		SQL:  p.viewsSQL(),
-		Lock: "none on tables",
 	})
 
 	// --- complete ---
@@ -567,19 +504,18 @@ func (p *planner) finish() (*Plan, error) {
 		plan.Complete = append(plan.Complete, Step{
 			ID: "set-not-null:" + x.table + "." + x.col, Kind: KindSQL, Tx: true,
 			Desc: fmt.Sprintf("SET NOT NULL on %s.%s using the validated check", x.table, x.col),
-			Lock: "ACCESS EXCLUSIVE " + qual(p.schema, x.table) + " (brief, no scan: proven by the validated check)",
+
 			SQL: []string{
 				"ALTER TABLE " + qual(p.schema, x.table) + " ALTER COLUMN " + ident(x.col) + " SET NOT NULL",
 				"ALTER TABLE " + qual(p.schema, x.table) + " DROP CONSTRAINT IF EXISTS " + ident(x.check),
 			},
 		})
 	}
-	contract, locks := p.contractSQL()
+	contract := p.contractSQL()
 	plan.Complete = append(plan.Complete, Step{
 		ID: "contract", Kind: KindSQL, Tx: true,
 		Desc: "contract to the new shape and drop the old version schema (one transaction)",
 		SQL:  contract,
-		Lock: locks,
 	})
 	plan.Complete = append(plan.Complete, p.objectCompleteSteps()...)
 
@@ -633,7 +569,6 @@ func (p *planner) finish() (*Plan, error) {
 			ID: "undo-expand", Kind: KindSQL, Tx: true,
 			Desc: "drop sync triggers, new columns and new tables",
 			SQL:  undo,
-			Lock: "ACCESS EXCLUSIVE on changed tables (brief)",
 		})
 	}
 	return plan, nil
@@ -671,9 +606,8 @@ func colByPhys(t *vTable, phys string) *vColumn {
 // contractSQL renders complete's single contract transaction: the old version
 // schema and the sync triggers go, then every physical difference between
 // the final model and the tables is applied. All of it commits together.
-func (p *planner) contractSQL() ([]string, string) {
+func (p *planner) contractSQL() []string {
 	var out []string
-	var locked []string
 	if p.prev != "" {
 		out = append(out, "DROP SCHEMA IF EXISTS "+ident(p.prev)+" CASCADE")
 	}
@@ -688,20 +622,16 @@ func (p *planner) contractSQL() ([]string, string) {
 	for _, t := range p.cur.Tables {
 		final[t.Phys] = t
 	}
-	pre, preLocked := p.contractPre(final)
-	out = append(out, pre...)
-	locked = append(locked, preLocked...)
+	out = append(out, p.contractPre(final)...)
 	// Removed tables.
 	for _, name := range p.cat.Names {
 		if final[name] == nil {
 			out = append(out, "DROP TABLE "+qual(p.schema, name))
-			locked = append(locked, qual(p.schema, name))
 		}
 	}
 	var renames, tail, tableRenames []string
 	for _, t := range p.cur.Tables {
 		tq := qual(p.schema, t.Phys)
-		touched := false
 		// Columns no version needs any more.
 		used := map[string]bool{}
 		for _, c := range t.Columns {
@@ -719,7 +649,6 @@ func (p *planner) contractSQL() ([]string, string) {
 		for _, pc := range physOrder {
 			if !used[pc] {
 				out = append(out, "ALTER TABLE "+tq+" DROP COLUMN "+ident(pc))
-				touched = true
 			}
 		}
 		// Physical state of each column after start.
@@ -736,11 +665,9 @@ func (p *planner) contractSQL() ([]string, string) {
 				} else {
 					tail = append(tail, "ALTER TABLE "+tq+" ALTER COLUMN "+ident(c.Phys)+" SET DEFAULT "+*c.Default)
 				}
-				touched = true
 			}
 			if phNotNull && !c.NotNull {
 				tail = append(tail, "ALTER TABLE "+tq+" ALTER COLUMN "+ident(c.Phys)+" DROP NOT NULL")
-				touched = true
 			}
 			if !sameExpr(phComment, c.Comment) {
 				v := "NULL"
@@ -751,15 +678,10 @@ func (p *planner) contractSQL() ([]string, string) {
 			}
 			if c.Name != c.Phys {
 				renames = append(renames, "ALTER TABLE "+tq+" RENAME COLUMN "+ident(c.Phys)+" TO "+ident(c.Name))
-				touched = true
 			}
 		}
 		if t.Name != t.Phys {
 			tableRenames = append(tableRenames, "ALTER TABLE "+tq+" RENAME TO "+ident(t.Name))
-			touched = true
-		}
-		if touched {
-			locked = append(locked, tq)
 		}
 	}
 	// Defaults and comments refer to physical names, so they come before the renames.
@@ -767,15 +689,9 @@ func (p *planner) contractSQL() ([]string, string) {
 	out = append(out, renames...)
 	// Carried objects take their names back; they name tables by their
 	// physical names, so they come before the table renames.
-	post, postLocked := p.contractPost()
-	out = append(out, post...)
-	locked = append(locked, postLocked...)
+	out = append(out, p.contractPost()...)
 	out = append(out, tableRenames...)
-	lock := "none on tables"
-	if len(locked) > 0 {
-		lock = "ACCESS EXCLUSIVE " + strings.Join(locked, ", ") + " (brief, catalog only)"
-	}
-	return out, lock
+	return out
 }
 
 // physAttrs reports default, NOT NULL and comment of a physical column as
@@ -799,3 +715,19 @@ func sameExpr(a, b *string) bool {
 	}
 	return *a == *b
 }
+
+// Plan, Step and the step kinds are package plan's; these names keep the
+// engine's API readable.
+type (
+	Plan         = plan.Plan
+	Step         = plan.Step
+	BackfillSpec = plan.BackfillSpec
+	IndexSpec    = plan.IndexSpec
+)
+
+// Step kinds (see package plan).
+const (
+	KindSQL      = plan.KindSQL
+	KindBackfill = plan.KindBackfill
+	KindIndex    = plan.KindIndex
+)

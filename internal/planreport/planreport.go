@@ -14,8 +14,8 @@ import (
 	"strings"
 
 	"github.com/strata-db/strata/backfill"
-	"github.com/strata-db/strata/engine"
 	"github.com/strata-db/strata/lint"
+	"github.com/strata-db/strata/plan"
 )
 
 // Statement is one SQL statement of a step.
@@ -28,10 +28,10 @@ type Statement struct {
 
 // Step is one step of a phase.
 type Step struct {
-	ID         string      `json:"id"`
-	Desc       string      `json:"desc"`
-	Kind       string      `json:"kind"`
-	Statements []Statement `json:"statements"`
+	ID         string        `json:"id"`
+	Desc       string        `json:"desc"`
+	Kind       plan.StepKind `json:"kind"`
+	Statements []Statement   `json:"statements"`
 }
 
 // Phase is one of start, backfill, complete and abort.
@@ -59,11 +59,11 @@ type slot struct {
 }
 
 // Build annotates plan for the given PostgreSQL major version.
-func Build(plan *engine.Plan, pgVersion int) (*Report, error) {
-	r := &Report{Schema: plan.Schema, VersionSchema: plan.VersionSchema, PreviousSchema: plan.PreviousSchema}
-	var start, fill []engine.Step
-	for _, st := range plan.Start {
-		if st.Kind == engine.KindBackfill {
+func Build(p *plan.Plan, pgVersion int) (*Report, error) {
+	r := &Report{Schema: p.Schema, VersionSchema: p.VersionSchema, PreviousSchema: p.PreviousSchema}
+	var start, fill []plan.Step
+	for _, st := range p.Start {
+		if st.Kind == plan.KindBackfill {
 			fill = append(fill, st)
 		} else {
 			start = append(start, st)
@@ -71,19 +71,19 @@ func Build(plan *engine.Plan, pgVersion int) (*Report, error) {
 	}
 	groups := []struct {
 		name  string
-		steps []engine.Step
-	}{{"start", start}, {"backfill", fill}, {"complete", plan.Complete}, {"abort", plan.Abort}}
+		steps []plan.Step
+	}{{"start", start}, {"backfill", fill}, {"complete", p.Complete}, {"abort", p.Abort}}
 	for _, g := range groups {
 		ph := Phase{Name: g.name}
 		for _, st := range g.steps {
 			s := Step{ID: st.ID, Desc: st.Desc, Kind: st.Kind}
 			sqls := st.SQL
-			if st.Kind == engine.KindBackfill && st.Backfill != nil {
+			if st.Kind == plan.KindBackfill && st.Backfill != nil {
 				b := st.Backfill
-				sqls = backfill.BatchSQL(backfill.Spec{Schema: b.Schema, Table: b.Table, Key: b.Key, KeyTypes: b.KeyTypes, Set: b.Set, Direct: b.Direct, Statement: b.Statement})
+				sqls = backfill.BatchSQL(*b)
 			}
 			for _, q := range sqls {
-				s.Statements = append(s.Statements, Statement{SQL: q, InTransaction: st.Tx || st.Kind == engine.KindBackfill})
+				s.Statements = append(s.Statements, Statement{SQL: q, InTransaction: st.Tx || st.Kind == plan.KindBackfill})
 			}
 			ph.Steps = append(ph.Steps, s)
 		}
@@ -206,7 +206,7 @@ func WriteText(w io.Writer, r *Report) error {
 		}
 		for i, st := range ph.Steps {
 			fmt.Fprintf(w, "%d. %s\n", i+1, st.Desc)
-			if st.Kind == engine.KindBackfill {
+			if st.Kind == plan.KindBackfill {
 				fmt.Fprintln(w, "   batched: each batch is one short transaction over a bounded key range")
 			}
 			for _, s := range st.Statements {
