@@ -490,19 +490,6 @@ func procCPU(pid int) (time.Duration, bool) {
 	return time.Duration(ut+st) * time.Second / hz, true
 }
 
-// backendCPU sums procCPU over pids.
-func backendCPU(pids []int) (time.Duration, bool) {
-	var sum time.Duration
-	for _, p := range pids {
-		c, ok := procCPU(p)
-		if !ok {
-			return 0, false
-		}
-		sum += c
-	}
-	return sum, len(pids) > 0
-}
-
 // durableSettings are PostgreSQL's defaults, which the throwaway cluster
 // turns off for speed.
 var durableSettings = []string{"fsync", "synchronous_commit", "full_page_writes"}

@@ -139,8 +139,6 @@ func halfAndHalf(clients int) func(int) role {
 	}
 }
 
-func allRole(r role) func(int) role { return func(int) role { return r } }
-
 // setSchema tells the new-version clients that the new version exists: they
 // reconnect to it (an app deploy).
 func (g *gen) setSchema(s string) { g.schema.Store(&s) }

@@ -338,7 +338,7 @@ func (r *strataRun) batchProfile() *batchProfile {
 	p.LastMS = ms(d) / float64(tenth)
 	p.LastRate = float64(n) / d.Seconds()
 	p.LastRows = float64(n) / float64(tenth)
-	d, n = sum(bs)
+	_, n = sum(bs)
 	p.RowsPerBatch = float64(n) / float64(len(bs))
 	durs := make([]time.Duration, len(bs))
 	for i, x := range bs {

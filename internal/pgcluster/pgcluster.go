@@ -305,12 +305,7 @@ func checkTraversable(dir string) error {
 // our process, not delivered straight to the server), with PG* variables
 // removed from the environment.
 func (c *Cluster) command(ctx context.Context, name string, args ...string) *exec.Cmd {
-	var cmd *exec.Cmd
-	if ctx == nil {
-		cmd = exec.Command(name, args...)
-	} else {
-		cmd = exec.CommandContext(ctx, name, args...)
-	}
+	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Dir = c.dir
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: c.cred}
 	env := []string{"LC_ALL=C"}
@@ -337,7 +332,7 @@ func (c *Cluster) startWatchdog() error {
 	if err != nil {
 		return fmt.Errorf("pgcluster: watchdog pipe: %w", err)
 	}
-	cmd := c.command(nil, "/bin/sh", "-c", watchdogScript, "strata-pg-watchdog",
+	cmd := c.command(context.Background(), "/bin/sh", "-c", watchdogScript, "strata-pg-watchdog",
 		filepath.Join(c.binDir, "pg_ctl"), c.dataDir, c.dir)
 	cmd.Stdin = r
 	err = cmd.Start()

@@ -100,8 +100,9 @@ func ParseType(typ string) error {
 	if cs == nil || len(cs.TableElts) != 1 || cs.TableElts[0].GetColumnDef() == nil {
 		return errors.New("pgquery: not a type")
 	}
-	for _, c := range cs.TableElts[0].GetColumnDef().Constraints {
-		con := c.GetConstraint()
+	if cons := cs.TableElts[0].GetColumnDef().Constraints; len(cons) > 0 {
+		// Only the first constraint is reported.
+		con := cons[0].GetConstraint()
 		if con == nil {
 			return errors.New("pgquery: not a type")
 		}

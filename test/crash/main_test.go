@@ -14,7 +14,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -43,7 +42,8 @@ func TestMain(m *testing.M) {
 		defer os.RemoveAll(dir)
 		goBin, err := exec.LookPath("go")
 		if err != nil {
-			goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
+			// Not on PATH: the toolchain that runs the tests.
+			goBin = filepath.Join(os.Getenv("GOROOT"), "bin", "go")
 		}
 		strataBin = filepath.Join(dir, "strata")
 		cmd := exec.Command(goBin, "build", "-o", strataBin, "github.com/strata-db/strata/cmd/strata")
