@@ -14,7 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
-	"github.com/strata-db/strata/migration"
+	"github.com/strata-db/strata/internal/natural"
 )
 
 // Querier is what the store needs from a connection or transaction.
@@ -277,7 +277,7 @@ func (s *Store) History(ctx context.Context, q Querier, schema string) ([]Histor
 		if !out[i].CompletedAt.Equal(out[j].CompletedAt) {
 			return out[i].CompletedAt.Before(out[j].CompletedAt)
 		}
-		return migration.NaturalLess(out[i].Name, out[j].Name)
+		return natural.Less(out[i].Name, out[j].Name)
 	})
 	return out, nil
 }
