@@ -178,8 +178,8 @@ func keyQueries(s Spec) queries {
 		first: sel + " WHERE " + k + " <= " + l + " ORDER BY " + order + " LIMIT 1 OFFSET $" + strconv.Itoa(n+1),
 		next: sel + " WHERE " + k + " > " + l + " AND " + k + " <= " + h +
 			" ORDER BY " + order + " LIMIT 1 OFFSET $" + strconv.Itoa(2*n+1),
-		updFirst: batchSQL(s, k + " <= " + l),
-		upd:      batchSQL(s, k + " > " + l + " AND " + k + " <= " + h),
+		updFirst: batchSQL(s, k+" <= "+l),
+		upd:      batchSQL(s, k+" > "+l+" AND "+k+" <= "+h),
 	}
 }
 
