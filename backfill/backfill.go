@@ -29,6 +29,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/strata-db/strata/internal/pgexec"
 	"github.com/strata-db/strata/plan"
@@ -274,46 +275,45 @@ func (r *Runner) Run(ctx context.Context, conn *pgx.Conn, step string, spec Spec
 	return nil
 }
 
+// runWorkers fills the ranges of todo, shared out over the workers: the first
+// uses conn, the others connections of their own. The first error cancels the
+// other workers; the errors of all workers are returned, joined.
 func (r *Runner) runWorkers(ctx context.Context, conn *pgx.Conn, spec Spec, todo []*Checkpoint, tr *tracker) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var wg sync.WaitGroup
-	errs := make([]error, len(todo))
-	// Checkpoints are shared out over the workers; the first uses conn.
-	n := r.workers()
-	if n > len(todo) {
-		n = len(todo)
-	}
+	n := min(r.workers(), len(todo))
 	queue := make(chan *Checkpoint, len(todo))
 	for _, c := range todo {
 		queue <- c
 	}
 	close(queue)
-	for w := 0; w < n; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			c := conn
-			if w > 0 {
-				var err error
-				if c, err = r.Connect(ctx); err != nil {
-					errs[w] = err
-					cancel()
-					return
-				}
-				defer c.Close(context.Background())
-			}
-			for cp := range queue {
-				if err := r.fill(ctx, c, spec, cp, n, tr); err != nil {
-					errs[w] = err
-					cancel()
-					return
-				}
-			}
-		}(w)
+	g, ctx := errgroup.WithContext(ctx)
+	errs := make([]error, n)
+	for w := range n {
+		g.Go(func() error {
+			errs[w] = r.work(ctx, w, conn, spec, queue, n, tr)
+			return errs[w]
+		})
 	}
-	wg.Wait()
+	_ = g.Wait() // the first of errs
 	return errors.Join(errs...)
+}
+
+// work is worker w: it fills ranges from queue until the queue is empty or a
+// range fails.
+func (r *Runner) work(ctx context.Context, w int, conn *pgx.Conn, spec Spec, queue <-chan *Checkpoint, workers int, tr *tracker) error {
+	if w > 0 {
+		c, err := r.Connect(ctx)
+		if err != nil {
+			return err
+		}
+		defer c.Close(context.Background())
+		conn = c
+	}
+	for cp := range queue {
+		if err := r.fill(ctx, conn, spec, cp, workers, tr); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // checkpoints returns the workers' checkpoints of step, planning the ranges
