@@ -28,10 +28,11 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/strata-db/strata/internal/pgexec"
 	"github.com/strata-db/strata/plan"
-	"github.com/strata-db/strata/state"
 )
 
 // Spec says which table to fill and how: the backfill step of a plan.
@@ -39,6 +40,41 @@ type Spec = plan.BackfillSpec
 
 // RangePlaceholder marks where a Spec.Statement takes the batch's key range.
 const RangePlaceholder = plan.RangePlaceholder
+
+// Checkpoint is the progress of one worker's range of a backfill step: the
+// step's name with "#" and the range's number, the last key filled and the
+// key the range ends at. Key values are text; in ctid mode the key is a
+// page number.
+type Checkpoint struct {
+	Step         string
+	Table        string
+	LastKey      []*string // nil before the first batch
+	UpperKey     []*string // nil when the table was empty
+	RowsDone     int64
+	RowsEstimate int64
+	SizeBefore   int64 // table size in bytes when the backfill began
+	Done         bool
+	StartedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+// Querier is a connection or a transaction (*pgx.Conn, pgx.Tx) that a
+// CheckpointStore runs its statements on.
+type Querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// CheckpointStore keeps the checkpoints of the backfills of each managed
+// schema; *state.Store is one. A checkpoint saved on a batch's transaction
+// commits with the batch.
+type CheckpointStore interface {
+	// Checkpoints lists every checkpoint of a managed schema.
+	Checkpoints(ctx context.Context, q Querier, schema string) ([]Checkpoint, error)
+	// SaveCheckpoint inserts or updates a checkpoint of a managed schema.
+	SaveCheckpoint(ctx context.Context, q Querier, schema string, c *Checkpoint) error
+}
 
 // Progress is reported after every batch, summed over the workers.
 type Progress struct {
@@ -59,8 +95,8 @@ type Progress struct {
 // Runner runs backfills.
 type Runner struct {
 	Exec   *pgexec.Runner
-	Store  *state.Store
-	Schema string // managed schema, the checkpoint's scope
+	Store  CheckpointStore // where checkpoints are kept, e.g. a *state.Store
+	Schema string          // managed schema, the checkpoint's scope
 	// BatchSize is the first batch's size in rows (pages in ctid mode);
 	// default 1000 (pages: 10).
 	BatchSize int
@@ -210,7 +246,7 @@ func (r *Runner) Run(ctx context.Context, conn *pgx.Conn, step string, spec Spec
 		return fmt.Errorf("backfill: %s: %w", spec.Table, err)
 	}
 	tr := &tracker{r: r, table: spec.Table, start: time.Now(), rows: map[string]int64{}}
-	var todo []*state.Checkpoint
+	var todo []*Checkpoint
 	for _, c := range cps {
 		tr.rows[c.Step] = c.RowsDone
 		tr.estimate += c.RowsEstimate
@@ -239,57 +275,56 @@ func (r *Runner) Run(ctx context.Context, conn *pgx.Conn, step string, spec Spec
 	return nil
 }
 
-func (r *Runner) runWorkers(ctx context.Context, conn *pgx.Conn, spec Spec, todo []*state.Checkpoint, tr *tracker) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var wg sync.WaitGroup
-	errs := make([]error, len(todo))
-	// Checkpoints are shared out over the workers; the first uses conn.
-	n := r.workers()
-	if n > len(todo) {
-		n = len(todo)
-	}
-	queue := make(chan *state.Checkpoint, len(todo))
+// runWorkers fills the ranges of todo, shared out over the workers: the first
+// uses conn, the others connections of their own. The first error cancels the
+// other workers; the errors of all workers are returned, joined.
+func (r *Runner) runWorkers(ctx context.Context, conn *pgx.Conn, spec Spec, todo []*Checkpoint, tr *tracker) error {
+	n := min(r.workers(), len(todo))
+	queue := make(chan *Checkpoint, len(todo))
 	for _, c := range todo {
 		queue <- c
 	}
 	close(queue)
-	for w := 0; w < n; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			c := conn
-			if w > 0 {
-				var err error
-				if c, err = r.Connect(ctx); err != nil {
-					errs[w] = err
-					cancel()
-					return
-				}
-				defer c.Close(context.Background())
-			}
-			for cp := range queue {
-				if err := r.fill(ctx, c, spec, cp, n, tr); err != nil {
-					errs[w] = err
-					cancel()
-					return
-				}
-			}
-		}(w)
+	g, ctx := errgroup.WithContext(ctx)
+	errs := make([]error, n)
+	for w := range n {
+		g.Go(func() error {
+			errs[w] = r.work(ctx, w, conn, spec, queue, n, tr)
+			return errs[w]
+		})
 	}
-	wg.Wait()
+	_ = g.Wait() // the first of errs
 	return errors.Join(errs...)
+}
+
+// work is worker w: it fills ranges from queue until the queue is empty or a
+// range fails.
+func (r *Runner) work(ctx context.Context, w int, conn *pgx.Conn, spec Spec, queue <-chan *Checkpoint, workers int, tr *tracker) error {
+	if w > 0 {
+		c, err := r.Connect(ctx)
+		if err != nil {
+			return err
+		}
+		defer c.Close(context.Background())
+		conn = c
+	}
+	for cp := range queue {
+		if err := r.fill(ctx, conn, spec, cp, workers, tr); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // checkpoints returns the workers' checkpoints of step, planning the ranges
 // on the first run: one range per worker, split at quantiles of a sample of
 // the key (or of the pages), all saved in one transaction.
-func (r *Runner) checkpoints(ctx context.Context, conn *pgx.Conn, step string, spec Spec) ([]*state.Checkpoint, error) {
+func (r *Runner) checkpoints(ctx context.Context, conn *pgx.Conn, step string, spec Spec) ([]*Checkpoint, error) {
 	all, err := r.Store.Checkpoints(ctx, conn, r.Schema)
 	if err != nil {
 		return nil, err
 	}
-	var out []*state.Checkpoint
+	var out []*Checkpoint
 	for i := range all {
 		if all[i].Step == step || strings.HasPrefix(all[i].Step, step+"#") {
 			out = append(out, &all[i])
@@ -351,8 +386,8 @@ func (r *Runner) checkpoints(ctx context.Context, conn *pgx.Conn, step string, s
 		}
 	}
 	if bounds == nil {
-		c := &state.Checkpoint{Step: step + "#0", Table: spec.Table, Done: true, SizeBefore: size}
-		return []*state.Checkpoint{c}, r.Store.SaveCheckpoint(ctx, conn, r.Schema, c)
+		c := &Checkpoint{Step: step + "#0", Table: spec.Table, Done: true, SizeBefore: size}
+		return []*Checkpoint{c}, r.Store.SaveCheckpoint(ctx, conn, r.Schema, c)
 	}
 	var lo []*string
 	if len(spec.Key) == 0 {
@@ -360,7 +395,7 @@ func (r *Runner) checkpoints(ctx context.Context, conn *pgx.Conn, step string, s
 		lo = []*string{&z}
 	}
 	for i, hi := range bounds {
-		out = append(out, &state.Checkpoint{Step: fmt.Sprintf("%s#%d", step, i), Table: spec.Table,
+		out = append(out, &Checkpoint{Step: fmt.Sprintf("%s#%d", step, i), Table: spec.Table,
 			LastKey: lo, UpperKey: hi, RowsEstimate: int64(est) / int64(len(bounds)), SizeBefore: size})
 		lo = hi
 	}
@@ -431,7 +466,7 @@ func quantiles(ctx context.Context, conn *pgx.Conn, spec Spec, n int, est float6
 }
 
 // fill runs the batches of one checkpoint's range.
-func (r *Runner) fill(ctx context.Context, conn *pgx.Conn, spec Spec, cp *state.Checkpoint, workers int, tr *tracker) error {
+func (r *Runner) fill(ctx context.Context, conn *pgx.Conn, spec Spec, cp *Checkpoint, workers int, tr *tracker) error {
 	mode := "on"
 	if spec.Direct {
 		mode = "direct"
@@ -519,7 +554,7 @@ func (r *Runner) fill(ctx context.Context, conn *pgx.Conn, spec Spec, cp *state.
 	return nil
 }
 
-func keyBatch(ctx context.Context, tx pgx.Tx, q queries, n int, cp, next *state.Checkpoint, size int) (int64, error) {
+func keyBatch(ctx context.Context, tx pgx.Tx, q queries, n int, cp, next *Checkpoint, size int) (int64, error) {
 	var end []*string
 	var err error
 	if cp.LastKey == nil {
@@ -549,7 +584,7 @@ func keyBatch(ctx context.Context, tx pgx.Tx, q queries, n int, cp, next *state.
 	return tag.RowsAffected(), nil
 }
 
-func pageBatch(ctx context.Context, tx pgx.Tx, q string, cp, next *state.Checkpoint, size int) (int64, error) {
+func pageBatch(ctx context.Context, tx pgx.Tx, q string, cp, next *Checkpoint, size int) (int64, error) {
 	lo, err := strconv.ParseInt(*cp.LastKey[0], 10, 64)
 	if err != nil {
 		return 0, fmt.Errorf("bad page checkpoint: %w", err)
@@ -573,7 +608,7 @@ func pageBatch(ctx context.Context, tx pgx.Tx, q string, cp, next *state.Checkpo
 }
 
 // waitForReplicas pauses while any standby lags more than the limit.
-func (r *Runner) waitForReplicas(ctx context.Context, conn *pgx.Conn, cp *state.Checkpoint, tr *tracker) error {
+func (r *Runner) waitForReplicas(ctx context.Context, conn *pgx.Conn, cp *Checkpoint, tr *tracker) error {
 	for {
 		var lag float64
 		err := conn.QueryRow(ctx, `SELECT coalesce(max(extract(epoch FROM greatest(write_lag, flush_lag, replay_lag))), 0)

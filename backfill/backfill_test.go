@@ -281,3 +281,19 @@ func TestReplicationLagCheck(t *testing.T) {
 		t.Errorf("%d rows not filled", n)
 	}
 }
+
+// TestWorkerErrorStopsTheOthers: when a worker fails (here: it cannot
+// connect), the run returns its error and the other workers stop.
+func TestWorkerErrorStopsTheOthers(t *testing.T) {
+	f := newFixture(t, itemsDDL)
+	boom := errors.New("boom")
+	f.r.Workers = 3
+	f.r.Connect = func(context.Context) (*pgx.Conn, error) { return nil, boom }
+	if err := f.r.Run(f.ctx, f.conn, "bf", items); !errors.Is(err, boom) {
+		t.Fatalf("err = %v, want the failed worker's error", err)
+	}
+	f.conn = f.db.Conn(t) // a cancelled query closes its connection
+	if n := f.count(`SELECT count(*) FROM items WHERE x IS NOT NULL`); n >= 5000 {
+		t.Errorf("%d rows filled: the first worker went on after the others failed", n)
+	}
+}

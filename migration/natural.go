@@ -1,60 +1,13 @@
 package migration
 
-import "strings"
+import "github.com/strata-db/strata/internal/natural"
 
 // NaturalLess reports whether a sorts before b in natural order: runs of ASCII
 // digits compare as numbers ("2_x" < "10_x", "007" == "7"), everything else
 // byte by byte. Strings that are equal in natural order (e.g. "01_a" and
 // "1_a") are ordered by plain string comparison, so NaturalLess is a strict
-// total order.
-func NaturalLess(a, b string) bool {
-	if c := naturalCompare(a, b); c != 0 {
-		return c < 0
-	}
-	return a < b
-}
+// total order. It is natural.Less.
+func NaturalLess(a, b string) bool { return natural.Less(a, b) }
 
-func naturalCompare(a, b string) int {
-	i, j := 0, 0
-	for i < len(a) && j < len(b) {
-		if isDigit(a[i]) && isDigit(b[j]) {
-			ei, ej := i, j
-			for ei < len(a) && isDigit(a[ei]) {
-				ei++
-			}
-			for ej < len(b) && isDigit(b[ej]) {
-				ej++
-			}
-			na := strings.TrimLeft(a[i:ei], "0")
-			nb := strings.TrimLeft(b[j:ej], "0")
-			if len(na) != len(nb) {
-				if len(na) < len(nb) {
-					return -1
-				}
-				return 1
-			}
-			if c := strings.Compare(na, nb); c != 0 {
-				return c
-			}
-			i, j = ei, ej
-			continue
-		}
-		if a[i] != b[j] {
-			if a[i] < b[j] {
-				return -1
-			}
-			return 1
-		}
-		i++
-		j++
-	}
-	switch {
-	case len(a)-i < len(b)-j:
-		return -1
-	case len(a)-i > len(b)-j:
-		return 1
-	}
-	return 0
-}
-
+// isDigit reports whether c is an ASCII digit.
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }

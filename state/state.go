@@ -12,17 +12,16 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
-	"github.com/strata-db/strata/migration"
+	"github.com/strata-db/strata/backfill"
+	"github.com/strata-db/strata/internal/natural"
 )
 
-// Querier is what the store needs from a connection or transaction.
-type Querier interface {
-	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-}
+// Querier is what the store needs from a connection or transaction. It is
+// backfill.Querier, so that a *Store is a backfill.CheckpointStore.
+type Querier = backfill.Querier
+
+var _ backfill.CheckpointStore = (*Store)(nil)
 
 // Phase states.
 const (
@@ -277,28 +276,14 @@ func (s *Store) History(ctx context.Context, q Querier, schema string) ([]Histor
 		if !out[i].CompletedAt.Equal(out[j].CompletedAt) {
 			return out[i].CompletedAt.Before(out[j].CompletedAt)
 		}
-		return migration.NaturalLess(out[i].Name, out[j].Name)
+		return natural.Less(out[i].Name, out[j].Name)
 	})
 	return out, nil
 }
 
-// Checkpoint is the progress of one backfill step.
-type Checkpoint struct {
-	Step         string
-	Table        string
-	LastKey      []*string // nil before the first batch
-	UpperKey     []*string // nil when the table was empty
-	RowsDone     int64
-	RowsEstimate int64
-	SizeBefore   int64 // table size in bytes when the backfill began
-	Done         bool
-	StartedAt    time.Time
-	UpdatedAt    time.Time
-}
-
 // Checkpoint returns the checkpoint of a backfill step, or nil.
-func (s *Store) Checkpoint(ctx context.Context, q Querier, schema, step string) (*Checkpoint, error) {
-	c := Checkpoint{Step: step}
+func (s *Store) Checkpoint(ctx context.Context, q Querier, schema, step string) (*backfill.Checkpoint, error) {
+	c := backfill.Checkpoint{Step: step}
 	var last, upper []byte
 	err := q.QueryRow(ctx, `SELECT table_name, last_key, upper_key, rows_done, rows_estimate, size_before, done, started_at, updated_at
 		FROM `+s.t("backfill")+` WHERE schema_name = $1 AND step = $2`, schema, step).Scan(
@@ -323,7 +308,7 @@ func (s *Store) Checkpoint(ctx context.Context, q Querier, schema, step string) 
 }
 
 // Checkpoints lists every backfill checkpoint of a managed schema.
-func (s *Store) Checkpoints(ctx context.Context, q Querier, schema string) ([]Checkpoint, error) {
+func (s *Store) Checkpoints(ctx context.Context, q Querier, schema string) ([]backfill.Checkpoint, error) {
 	rows, err := q.Query(ctx, `SELECT step FROM `+s.t("backfill")+` WHERE schema_name = $1 ORDER BY started_at, step`, schema)
 	if err != nil {
 		return nil, fmt.Errorf("state: list checkpoints: %w", err)
@@ -332,7 +317,7 @@ func (s *Store) Checkpoints(ctx context.Context, q Querier, schema string) ([]Ch
 	if err != nil {
 		return nil, fmt.Errorf("state: list checkpoints: %w", err)
 	}
-	var out []Checkpoint
+	var out []backfill.Checkpoint
 	for _, st := range steps {
 		c, err := s.Checkpoint(ctx, q, schema, st)
 		if err != nil {
@@ -346,7 +331,7 @@ func (s *Store) Checkpoints(ctx context.Context, q Querier, schema string) ([]Ch
 }
 
 // SaveCheckpoint upserts a checkpoint.
-func (s *Store) SaveCheckpoint(ctx context.Context, q Querier, schema string, c *Checkpoint) error {
+func (s *Store) SaveCheckpoint(ctx context.Context, q Querier, schema string, c *backfill.Checkpoint) error {
 	var last, upper []byte
 	var err error
 	if c.LastKey != nil {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/strata-db/strata/backfill"
 	"github.com/strata-db/strata/internal/pgtest"
 	"github.com/strata-db/strata/state"
 )
@@ -55,7 +56,7 @@ func TestPhaseLifecycle(t *testing.T) {
 		!cmp.Equal(got.Names(), []string{"9_a", "10_b"}) {
 		t.Fatalf("phase read back: %+v", got)
 	}
-	if err := s.SaveCheckpoint(ctx, conn, "public", &state.Checkpoint{Step: "bf#0", Table: "t", RowsDone: 5}); err != nil {
+	if err := s.SaveCheckpoint(ctx, conn, "public", &backfill.Checkpoint{Step: "bf#0", Table: "t", RowsDone: 5}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.FinishComplete(ctx, conn, got, "test"); err != nil {
