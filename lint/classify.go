@@ -111,7 +111,7 @@ func classify(s *pgquery.Statement, st *state) []Lock {
 		if is.Concurrent {
 			mode = ShareUpdateExclusive
 		}
-		ls.add(relName(is.Relation), mode, false, true)
+		ls.add(pgquery.RelName(is.Relation), mode, false, true)
 	case n.GetDropStmt() != nil:
 		dropLocks(st, n.GetDropStmt(), &ls)
 	case n.GetRenameStmt() != nil:
@@ -122,62 +122,62 @@ func classify(s *pgquery.Statement, st *state) []Lock {
 			if pg >= 12 {
 				mode = ShareUpdateExclusive
 			}
-			ls.add(relName(rs.Relation), mode, false, false)
+			ls.add(pgquery.RelName(rs.Relation), mode, false, false)
 		case pgquery.ObjectType_OBJECT_TABLE, pgquery.ObjectType_OBJECT_VIEW, pgquery.ObjectType_OBJECT_MATVIEW,
 			pgquery.ObjectType_OBJECT_FOREIGN_TABLE, pgquery.ObjectType_OBJECT_SEQUENCE,
 			pgquery.ObjectType_OBJECT_COLUMN, pgquery.ObjectType_OBJECT_TABCONSTRAINT,
 			pgquery.ObjectType_OBJECT_TRIGGER, pgquery.ObjectType_OBJECT_POLICY, pgquery.ObjectType_OBJECT_RULE:
-			ls.add(relName(rs.Relation), AccessExclusive, false, false)
+			ls.add(pgquery.RelName(rs.Relation), AccessExclusive, false, false)
 		}
 	case n.GetAlterObjectSchemaStmt() != nil:
 		as := n.GetAlterObjectSchemaStmt()
 		if as.Relation != nil {
-			ls.add(relName(as.Relation), AccessExclusive, false, false)
+			ls.add(pgquery.RelName(as.Relation), AccessExclusive, false, false)
 		}
 	case n.GetCreateStmt() != nil:
 		createLocks(n.GetCreateStmt(), &ls)
 	case n.GetVacuumStmt() != nil:
 		vs := n.GetVacuumStmt()
-		full := vs.IsVacuumcmd && hasOption(vs.Options, "full")
+		full := vs.IsVacuumcmd && pgquery.HasOption(vs.Options, "full")
 		for _, r := range vs.Rels {
 			if vr := r.GetVacuumRelation(); vr != nil {
 				switch {
 				case full:
-					ls.add(relName(vr.Relation), AccessExclusive, true, false)
+					ls.add(pgquery.RelName(vr.Relation), AccessExclusive, true, false)
 				case vs.IsVacuumcmd:
-					ls.add(relName(vr.Relation), ShareUpdateExclusive, false, true)
+					ls.add(pgquery.RelName(vr.Relation), ShareUpdateExclusive, false, true)
 				default: // ANALYZE reads a sample
-					ls.add(relName(vr.Relation), ShareUpdateExclusive, false, false)
+					ls.add(pgquery.RelName(vr.Relation), ShareUpdateExclusive, false, false)
 				}
 			}
 		}
 	case n.GetClusterStmt() != nil:
 		if rv := n.GetClusterStmt().Relation; rv != nil {
-			ls.add(relName(rv), AccessExclusive, true, false)
+			ls.add(pgquery.RelName(rv), AccessExclusive, true, false)
 		}
 	case n.GetReindexStmt() != nil:
 		rs := n.GetReindexStmt()
-		conc := hasOption(rs.Params, "concurrently")
+		conc := pgquery.HasOption(rs.Params, "concurrently")
 		tableMode, indexMode := Share, AccessExclusive
 		if conc {
 			tableMode, indexMode = ShareUpdateExclusive, ShareUpdateExclusive
 		}
 		switch rs.Kind {
 		case pgquery.ReindexObjectType_REINDEX_OBJECT_INDEX:
-			idx := relName(rs.Relation)
+			idx := pgquery.RelName(rs.Relation)
 			ls.add(idx, indexMode, true, false) // the index is built anew
 			if t, ok := st.indexTable[relKey(idx)]; ok {
 				ls.add(t, tableMode, false, true)
 			}
 		case pgquery.ReindexObjectType_REINDEX_OBJECT_TABLE:
-			ls.add(relName(rs.Relation), tableMode, false, true)
+			ls.add(pgquery.RelName(rs.Relation), tableMode, false, true)
 		}
 	case n.GetRefreshMatViewStmt() != nil:
 		rm := n.GetRefreshMatViewStmt()
 		if rm.Concurrent {
-			ls.add(relName(rm.Relation), Exclusive, false, true)
+			ls.add(pgquery.RelName(rm.Relation), Exclusive, false, true)
 		} else {
-			ls.add(relName(rm.Relation), AccessExclusive, true, false)
+			ls.add(pgquery.RelName(rm.Relation), AccessExclusive, true, false)
 		}
 	case n.GetLockStmt() != nil:
 		lk := n.GetLockStmt()
@@ -186,28 +186,28 @@ func classify(s *pgquery.Statement, st *state) []Lock {
 			mode = AccessExclusive
 		}
 		for _, r := range lk.Relations {
-			ls.add(relName(r.GetRangeVar()), mode, false, false)
+			ls.add(pgquery.RelName(r.GetRangeVar()), mode, false, false)
 		}
 	case n.GetTruncateStmt() != nil:
 		for _, r := range n.GetTruncateStmt().Relations {
-			ls.add(relName(r.GetRangeVar()), AccessExclusive, false, false)
+			ls.add(pgquery.RelName(r.GetRangeVar()), AccessExclusive, false, false)
 		}
 	case n.GetCreateTrigStmt() != nil:
-		ls.add(relName(n.GetCreateTrigStmt().Relation), ShareRowExclusive, false, false)
+		ls.add(pgquery.RelName(n.GetCreateTrigStmt().Relation), ShareRowExclusive, false, false)
 	case n.GetCreatePolicyStmt() != nil:
-		ls.add(relName(n.GetCreatePolicyStmt().Table), AccessExclusive, false, false)
+		ls.add(pgquery.RelName(n.GetCreatePolicyStmt().Table), AccessExclusive, false, false)
 	case n.GetAlterPolicyStmt() != nil:
-		ls.add(relName(n.GetAlterPolicyStmt().Table), AccessExclusive, false, false)
+		ls.add(pgquery.RelName(n.GetAlterPolicyStmt().Table), AccessExclusive, false, false)
 	case n.GetRuleStmt() != nil:
-		ls.add(relName(n.GetRuleStmt().Relation), AccessExclusive, false, false)
+		ls.add(pgquery.RelName(n.GetRuleStmt().Relation), AccessExclusive, false, false)
 	case n.GetCommentStmt() != nil:
 		commentLocks(n.GetCommentStmt(), &ls)
 	case n.GetCreateStatsStmt() != nil:
 		for _, r := range n.GetCreateStatsStmt().Relations {
-			ls.add(relName(r.GetRangeVar()), ShareUpdateExclusive, false, false)
+			ls.add(pgquery.RelName(r.GetRangeVar()), ShareUpdateExclusive, false, false)
 		}
 	case n.GetAlterSeqStmt() != nil:
-		ls.add(relName(n.GetAlterSeqStmt().Sequence), ShareRowExclusive, false, false)
+		ls.add(pgquery.RelName(n.GetAlterSeqStmt().Sequence), ShareRowExclusive, false, false)
 	case n.GetAlterDomainStmt() != nil:
 		ad := n.GetAlterDomainStmt()
 		// Adding a constraint or NOT NULL checks every column of the domain
@@ -222,7 +222,7 @@ func classify(s *pgquery.Statement, st *state) []Lock {
 			mode = ShareUpdateExclusive
 		}
 		if mode != NoLock {
-			for _, t := range st.tablesUsingType(qualified(ad.TypeName)) {
+			for _, t := range st.tablesUsingType(pgquery.Qualified(ad.TypeName)) {
 				ls.add(t, mode, false, true)
 			}
 		}
@@ -230,7 +230,7 @@ func classify(s *pgquery.Statement, st *state) []Lock {
 		vs := n.GetViewStmt()
 		readLocks(vs.Query, &ls)
 		if vs.Replace {
-			ls.add(relName(vs.View), AccessExclusive, false, false)
+			ls.add(pgquery.RelName(vs.View), AccessExclusive, false, false)
 		}
 	case n.GetCreateTableAsStmt() != nil:
 		readLocks(n.GetCreateTableAsStmt().Query, &ls)
@@ -243,7 +243,7 @@ func classify(s *pgquery.Statement, st *state) []Lock {
 
 // alterCmdLocks adds the locks of one ALTER TABLE subcommand.
 func alterCmdLocks(st *state, at *pgquery.AlterTableStmt, cmd *pgquery.AlterTableCmd, ls *lockSet) {
-	table := relName(at.Relation)
+	table := pgquery.RelName(at.Relation)
 	pg := st.cfg.PGVersion
 	switch cmd.Subtype {
 	case pgquery.AlterTableType_AT_AddColumn:
@@ -254,8 +254,8 @@ func alterCmdLocks(st *state, at *pgquery.AlterTableStmt, cmd *pgquery.AlterTabl
 		}
 		eff := addColumnEffect(cd, pg)
 		ls.add(table, AccessExclusive, eff.rewrite, eff.scan)
-		for _, c := range columnConstraints(cd, pgquery.ConstrType_CONSTR_FOREIGN) {
-			ls.add(relName(c.Pktable), ShareRowExclusive, false, false)
+		for _, c := range pgquery.ColumnConstraints(cd, pgquery.ConstrType_CONSTR_FOREIGN) {
+			ls.add(pgquery.RelName(c.Pktable), ShareRowExclusive, false, false)
 		}
 	case pgquery.AlterTableType_AT_SetNotNull:
 		scan := pg < 12 || !st.provenNotNull(table, cmd.Name)
@@ -269,7 +269,7 @@ func alterCmdLocks(st *state, at *pgquery.AlterTableStmt, cmd *pgquery.AlterTabl
 		pgquery.AlterTableType_AT_DropCluster:
 		ls.add(table, ShareUpdateExclusive, false, false)
 	case pgquery.AlterTableType_AT_SetRelOptions, pgquery.AlterTableType_AT_ResetRelOptions:
-		ls.add(table, relOptionsLock(listItems(cmd.Def)), false, false)
+		ls.add(table, relOptionsLock(pgquery.ListItems(cmd.Def)), false, false)
 	case pgquery.AlterTableType_AT_EnableTrig, pgquery.AlterTableType_AT_EnableAlwaysTrig,
 		pgquery.AlterTableType_AT_EnableReplicaTrig, pgquery.AlterTableType_AT_EnableTrigAll,
 		pgquery.AlterTableType_AT_EnableTrigUser, pgquery.AlterTableType_AT_DisableTrig,
@@ -277,7 +277,7 @@ func alterCmdLocks(st *state, at *pgquery.AlterTableStmt, cmd *pgquery.AlterTabl
 		ls.add(table, ShareRowExclusive, false, false)
 	case pgquery.AlterTableType_AT_AddInherit:
 		ls.add(table, AccessExclusive, false, false)
-		ls.add(relName(cmd.Def.GetRangeVar()), ShareUpdateExclusive, false, false)
+		ls.add(pgquery.RelName(cmd.Def.GetRangeVar()), ShareUpdateExclusive, false, false)
 	case pgquery.AlterTableType_AT_AddConstraint:
 		con := cmd.Def.GetConstraint()
 		if con == nil {
@@ -287,7 +287,7 @@ func alterCmdLocks(st *state, at *pgquery.AlterTableStmt, cmd *pgquery.AlterTabl
 		switch con.Contype {
 		case pgquery.ConstrType_CONSTR_FOREIGN:
 			ls.add(table, ShareRowExclusive, false, !con.SkipValidation)
-			ls.add(relName(con.Pktable), ShareRowExclusive, false, false)
+			ls.add(pgquery.RelName(con.Pktable), ShareRowExclusive, false, false)
 		case pgquery.ConstrType_CONSTR_CHECK:
 			ls.add(table, AccessExclusive, false, !con.SkipValidation)
 		case pgquery.ConstrType_CONSTR_PRIMARY, pgquery.ConstrType_CONSTR_UNIQUE:
@@ -315,7 +315,7 @@ func alterCmdLocks(st *state, at *pgquery.AlterTableStmt, cmd *pgquery.AlterTabl
 		if at.Objtype == pgquery.ObjectType_OBJECT_INDEX {
 			ls.add(table, ShareUpdateExclusive, false, false)
 			if pc != nil {
-				ls.add(relName(pc.Name), AccessExclusive, false, false)
+				ls.add(pgquery.RelName(pc.Name), AccessExclusive, false, false)
 			}
 			return
 		}
@@ -325,7 +325,7 @@ func alterCmdLocks(st *state, at *pgquery.AlterTableStmt, cmd *pgquery.AlterTabl
 		}
 		ls.add(table, parentMode, false, false)
 		if pc != nil {
-			part := relName(pc.Name)
+			part := pgquery.RelName(pc.Name)
 			ls.add(part, AccessExclusive, false, !st.hasValidatedCheck(part))
 		}
 	case pgquery.AlterTableType_AT_DetachPartition:
@@ -340,12 +340,12 @@ func alterCmdLocks(st *state, at *pgquery.AlterTableStmt, cmd *pgquery.AlterTabl
 		}
 		ls.add(table, parentMode, false, false)
 		if pc != nil {
-			ls.add(relName(pc.Name), AccessExclusive, false, false)
+			ls.add(pgquery.RelName(pc.Name), AccessExclusive, false, false)
 		}
 	case pgquery.AlterTableType_AT_DetachPartitionFinalize:
 		ls.add(table, ShareUpdateExclusive, false, false)
 		if pc := cmd.Def.GetPartitionCmd(); pc != nil {
-			ls.add(relName(pc.Name), AccessExclusive, false, false)
+			ls.add(pgquery.RelName(pc.Name), AccessExclusive, false, false)
 		}
 	default:
 		// Everything else (SET DEFAULT, DROP NOT NULL, DROP COLUMN, ALTER
@@ -400,16 +400,17 @@ type columnEffect struct {
 // addColumnEffect tells whether ADD COLUMN cd rewrites or scans the table.
 func addColumnEffect(cd *pgquery.ColumnDef, pgVersion int) columnEffect {
 	var e columnEffect
-	base := typeBase(cd.TypeName)
+	base := pgquery.TypeBase(cd.TypeName)
+	_, serial := pgquery.SerialType(base)
 	switch {
-	case serialTypes[base] != "" && len(cd.TypeName.ArrayBounds) == 0:
+	case serial && len(cd.TypeName.ArrayBounds) == 0:
 		e.rewrite, e.kind, e.why = true, "serial", base+" fills every existing row from a sequence"
-	case cd.Identity != "" || len(columnConstraints(cd, pgquery.ConstrType_CONSTR_IDENTITY)) > 0:
+	case cd.Identity != "" || len(pgquery.ColumnConstraints(cd, pgquery.ConstrType_CONSTR_IDENTITY)) > 0:
 		e.rewrite, e.kind, e.why = true, "identity", "an identity column fills every existing row from a sequence"
-	case len(columnConstraints(cd, pgquery.ConstrType_CONSTR_GENERATED)) > 0:
+	case len(pgquery.ColumnConstraints(cd, pgquery.ConstrType_CONSTR_GENERATED)) > 0:
 		e.rewrite, e.kind, e.why = true, "generated", "a stored generated column is computed and written for every existing row"
 	default:
-		if def := columnDefault(cd); def != nil && !isNullConst(def) {
+		if def := pgquery.ColumnDefault(cd); def != nil && !pgquery.IsNullConst(def) {
 			if pgVersion < 11 {
 				e.rewrite, e.kind, e.why = true, "default", "before PostgreSQL 11 any non-null default is written into every existing row"
 			} else if fn, volatile := volatileCall(def); volatile {
@@ -421,7 +422,7 @@ func addColumnEffect(cd *pgquery.ColumnDef, pgVersion int) columnEffect {
 	if e.rewrite {
 		return e
 	}
-	hasDefault := columnDefault(cd) != nil && !isNullConst(columnDefault(cd))
+	hasDefault := pgquery.ColumnDefault(cd) != nil && !pgquery.IsNullConst(pgquery.ColumnDefault(cd))
 	for _, n := range cd.Constraints {
 		c := n.GetConstraint()
 		if c == nil {
@@ -465,7 +466,7 @@ func dropLocks(st *state, ds *pgquery.DropStmt, ls *lockSet) {
 			mode = ShareUpdateExclusive
 		}
 		for _, o := range ds.Objects {
-			idx := qualified(listItems(o))
+			idx := pgquery.Qualified(pgquery.ListItems(o))
 			ls.add(idx, mode, false, false)
 			if t, ok := st.indexTable[relKey(idx)]; ok {
 				ls.add(t, mode, false, false)
@@ -474,7 +475,7 @@ func dropLocks(st *state, ds *pgquery.DropStmt, ls *lockSet) {
 	case pgquery.ObjectType_OBJECT_TABLE, pgquery.ObjectType_OBJECT_VIEW, pgquery.ObjectType_OBJECT_MATVIEW,
 		pgquery.ObjectType_OBJECT_SEQUENCE, pgquery.ObjectType_OBJECT_FOREIGN_TABLE:
 		for _, o := range ds.Objects {
-			rel := qualified(listItems(o))
+			rel := pgquery.Qualified(pgquery.ListItems(o))
 			ls.add(rel, AccessExclusive, false, false)
 			// Dropping a table drops its foreign keys, which locks the tables
 			// they reference.
@@ -487,7 +488,7 @@ func dropLocks(st *state, ds *pgquery.DropStmt, ls *lockSet) {
 		}
 	case pgquery.ObjectType_OBJECT_TRIGGER, pgquery.ObjectType_OBJECT_POLICY, pgquery.ObjectType_OBJECT_RULE:
 		for _, o := range ds.Objects {
-			items := strs(listItems(o))
+			items := pgquery.Strs(pgquery.ListItems(o))
 			if len(items) >= 2 {
 				ls.add(strings.Join(items[:len(items)-1], "."), AccessExclusive, false, false)
 			}
@@ -500,15 +501,15 @@ func createLocks(cs *pgquery.CreateStmt, ls *lockSet) {
 		if cs.Partbound != nil {
 			// CREATE TABLE ... PARTITION OF locks the parent like ATTACH
 			// PARTITION did before PostgreSQL 12.
-			ls.add(relName(r.GetRangeVar()), AccessExclusive, false, false)
+			ls.add(pgquery.RelName(r.GetRangeVar()), AccessExclusive, false, false)
 		} else {
-			ls.add(relName(r.GetRangeVar()), ShareUpdateExclusive, false, false)
+			ls.add(pgquery.RelName(r.GetRangeVar()), ShareUpdateExclusive, false, false)
 		}
 	}
-	self := relKey(relName(cs.Relation))
+	self := relKey(pgquery.RelName(cs.Relation))
 	fk := func(c *pgquery.Constraint) {
-		if c != nil && c.Contype == pgquery.ConstrType_CONSTR_FOREIGN && relKey(relName(c.Pktable)) != self {
-			ls.add(relName(c.Pktable), ShareRowExclusive, false, false)
+		if c != nil && c.Contype == pgquery.ConstrType_CONSTR_FOREIGN && relKey(pgquery.RelName(c.Pktable)) != self {
+			ls.add(pgquery.RelName(c.Pktable), ShareRowExclusive, false, false)
 		}
 	}
 	for _, e := range cs.TableElts {
@@ -519,7 +520,7 @@ func createLocks(cs *pgquery.CreateStmt, ls *lockSet) {
 		}
 		fk(e.GetConstraint())
 		if like := e.GetTableLikeClause(); like != nil {
-			ls.add(relName(like.Relation), AccessShare, false, false)
+			ls.add(pgquery.RelName(like.Relation), AccessShare, false, false)
 		}
 	}
 	for _, c := range cs.Constraints {
@@ -528,7 +529,7 @@ func createLocks(cs *pgquery.CreateStmt, ls *lockSet) {
 }
 
 func commentLocks(cs *pgquery.CommentStmt, ls *lockSet) {
-	items := strs(listItems(cs.Object))
+	items := pgquery.Strs(pgquery.ListItems(cs.Object))
 	switch cs.Objtype {
 	case pgquery.ObjectType_OBJECT_TABLE, pgquery.ObjectType_OBJECT_VIEW, pgquery.ObjectType_OBJECT_MATVIEW,
 		pgquery.ObjectType_OBJECT_INDEX, pgquery.ObjectType_OBJECT_SEQUENCE, pgquery.ObjectType_OBJECT_FOREIGN_TABLE:
@@ -563,7 +564,7 @@ func readLocks(q *pgquery.Node, ls *lockSet) {
 	})
 	for _, rv := range rels {
 		if !(rv.Schemaname == "" && ctes[rv.Relname]) {
-			ls.add(relName(rv), AccessShare, false, false)
+			ls.add(pgquery.RelName(rv), AccessShare, false, false)
 		}
 	}
 }
@@ -572,15 +573,15 @@ func readLocks(q *pgquery.Node, ls *lockSet) {
 func dmlLocks(n *pgquery.Node, ls *lockSet) {
 	switch {
 	case n.GetInsertStmt() != nil:
-		ls.add(relName(n.GetInsertStmt().Relation), RowExclusive, false, false)
+		ls.add(pgquery.RelName(n.GetInsertStmt().Relation), RowExclusive, false, false)
 	case n.GetUpdateStmt() != nil:
 		u := n.GetUpdateStmt()
-		ls.add(relName(u.Relation), RowExclusive, false, u.WhereClause == nil)
+		ls.add(pgquery.RelName(u.Relation), RowExclusive, false, u.WhereClause == nil)
 	case n.GetDeleteStmt() != nil:
 		d := n.GetDeleteStmt()
-		ls.add(relName(d.Relation), RowExclusive, false, d.WhereClause == nil)
+		ls.add(pgquery.RelName(d.Relation), RowExclusive, false, d.WhereClause == nil)
 	case n.GetMergeStmt() != nil:
-		ls.add(relName(n.GetMergeStmt().Relation), RowExclusive, false, true)
+		ls.add(pgquery.RelName(n.GetMergeStmt().Relation), RowExclusive, false, true)
 	case n.GetSelectStmt() != nil:
 		sel := n.GetSelectStmt()
 		for _, lc := range sel.LockingClause {
@@ -591,12 +592,12 @@ func dmlLocks(n *pgquery.Node, ls *lockSet) {
 			if len(c.LockedRels) == 0 {
 				for _, f := range sel.FromClause {
 					if rv := f.GetRangeVar(); rv != nil {
-						ls.add(relName(rv), RowShare, false, false)
+						ls.add(pgquery.RelName(rv), RowShare, false, false)
 					}
 				}
 			}
 			for _, r := range c.LockedRels {
-				ls.add(relName(r.GetRangeVar()), RowShare, false, false)
+				ls.add(pgquery.RelName(r.GetRangeVar()), RowShare, false, false)
 			}
 		}
 	}
@@ -608,7 +609,7 @@ func (st *state) tablesUsingType(typ string) []string {
 	var out []string
 	for table, cols := range st.cat.cols {
 		for _, tn := range cols {
-			if qualified(tn.Names) == typ {
+			if pgquery.Qualified(tn.Names) == typ {
 				out = append(out, table)
 				break
 			}
@@ -628,7 +629,7 @@ func cannotRunInTransaction(s *pgquery.Statement, pgVersion int) (bool, string) 
 		return true, "DROP INDEX CONCURRENTLY"
 	case n.GetReindexStmt() != nil:
 		rs := n.GetReindexStmt()
-		if hasOption(rs.Params, "concurrently") {
+		if pgquery.HasOption(rs.Params, "concurrently") {
 			return true, "REINDEX CONCURRENTLY"
 		}
 		if rs.Kind == pgquery.ReindexObjectType_REINDEX_OBJECT_SYSTEM || rs.Kind == pgquery.ReindexObjectType_REINDEX_OBJECT_DATABASE {

@@ -40,7 +40,7 @@ func checkAddingCheckWithoutNotValid(p *pass, s *stmtCtx) {
 			if cd == nil {
 				continue
 			}
-			for _, con := range columnConstraints(cd, pgquery.ConstrType_CONSTR_CHECK) {
+			for _, con := range pgquery.ColumnConstraints(cd, pgquery.ConstrType_CONSTR_CHECK) {
 				p.report(s, s.Offset(con.Location), "adding column %s with a CHECK constraint scans table %s under an ACCESS EXCLUSIVE lock",
 					quote(cd.Colname), quote(table))
 			}

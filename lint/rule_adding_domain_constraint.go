@@ -28,7 +28,7 @@ func checkAddingDomainConstraint(p *pass, s *stmtCtx) {
 	if ad == nil {
 		return
 	}
-	domain := qualified(ad.TypeName)
+	domain := pgquery.Qualified(ad.TypeName)
 	if p.st.typesMade[domain] {
 		return
 	}

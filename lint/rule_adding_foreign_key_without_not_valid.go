@@ -31,15 +31,15 @@ func checkAddingForeignKeyWithoutNotValid(p *pass, s *stmtCtx) {
 				continue
 			}
 			p.report(s, s.Offset(con.Location), "adding a foreign key from %s to %s without NOT VALID blocks writes to both tables (SHARE ROW EXCLUSIVE) while every row is checked",
-				quote(table), quote(relName(con.Pktable)))
+				quote(table), quote(pgquery.RelName(con.Pktable)))
 		case pgquery.AlterTableType_AT_AddColumn:
 			cd := cmd.Def.GetColumnDef()
 			if cd == nil {
 				continue
 			}
-			for _, con := range columnConstraints(cd, pgquery.ConstrType_CONSTR_FOREIGN) {
+			for _, con := range pgquery.ColumnConstraints(cd, pgquery.ConstrType_CONSTR_FOREIGN) {
 				p.report(s, s.Offset(con.Location), "adding column %s with REFERENCES %s validates the foreign key over table %s under SHARE ROW EXCLUSIVE locks on both tables",
-					quote(cd.Colname), quote(relName(con.Pktable)), quote(table))
+					quote(cd.Colname), quote(pgquery.RelName(con.Pktable)), quote(table))
 			}
 		}
 	}

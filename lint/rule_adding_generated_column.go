@@ -36,7 +36,7 @@ func checkAddingGeneratedColumn(p *pass, s *stmtCtx) {
 		if !eff.rewrite || eff.kind == "default" {
 			continue
 		}
-		kind := map[string]string{"serial": typeBase(cd.TypeName), "identity": "identity", "generated": "stored generated"}[eff.kind]
+		kind := map[string]string{"serial": pgquery.TypeBase(cd.TypeName), "identity": "identity", "generated": "stored generated"}[eff.kind]
 		p.report(s, s.Offset(cd.Location), "adding %s column %s rewrites table %s under an ACCESS EXCLUSIVE lock: %s",
 			kind, quote(cd.Colname), quote(table), eff.why)
 	}

@@ -32,12 +32,12 @@ func checkAddingNotNullWithoutDefault(p *pass, s *stmtCtx) {
 		if cd == nil {
 			continue
 		}
-		notNull := cd.IsNotNull || len(columnConstraints(cd, pgquery.ConstrType_CONSTR_NOTNULL)) > 0 ||
-			len(columnConstraints(cd, pgquery.ConstrType_CONSTR_PRIMARY)) > 0
+		notNull := cd.IsNotNull || len(pgquery.ColumnConstraints(cd, pgquery.ConstrType_CONSTR_NOTNULL)) > 0 ||
+			len(pgquery.ColumnConstraints(cd, pgquery.ConstrType_CONSTR_PRIMARY)) > 0
 		if !notNull {
 			continue
 		}
-		if def := columnDefault(cd); def != nil && !isNullConst(def) {
+		if def := pgquery.ColumnDefault(cd); def != nil && !pgquery.IsNullConst(def) {
 			continue
 		}
 		if eff := addColumnEffect(cd, p.cfg.PGVersion); eff.rewrite {

@@ -32,11 +32,11 @@ func checkAttachingPartitionWithoutCheck(p *pass, s *stmtCtx) {
 		if cmd.Subtype != pgquery.AlterTableType_AT_AttachPartition {
 			continue
 		}
-		part := relName(cmd.Def.GetPartitionCmd().GetName())
+		part := pgquery.RelName(cmd.Def.GetPartitionCmd().GetName())
 		if part == "" || !p.existing(part) || p.st.hasValidatedCheck(part) {
 			continue
 		}
 		p.report(s, s.Pos.Offset, "attaching partition %s to %s scans it under an ACCESS EXCLUSIVE lock: no validated CHECK constraint on %s earlier in the file",
-			quote(part), quote(relName(at.Relation)), quote(part))
+			quote(part), quote(pgquery.RelName(at.Relation)), quote(part))
 	}
 }

@@ -42,7 +42,7 @@ func checkChangingColumnType(p *pass, s *stmtCtx) {
 		to := "a new type"
 		if cd != nil {
 			off = s.Offset(cd.Location)
-			to = typeString(cd.TypeName)
+			to = pgquery.TypeString(cd.TypeName)
 		}
 		if p.st.cat.get(table, cmd.Name) == nil && cmd.Def.GetColumnDef().GetRawDefault() == nil {
 			p.report(s, off, "changing the type of column %s of table %s to %s may rewrite the table under an ACCESS EXCLUSIVE lock: %s",

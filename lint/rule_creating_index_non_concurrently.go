@@ -1,5 +1,7 @@
 package lint
 
+import "github.com/strata-db/strata/internal/pgquery"
+
 func init() {
 	register(rule{
 		Rule: Rule{
@@ -25,7 +27,7 @@ func checkCreatingIndexNonConcurrently(p *pass, s *stmtCtx) {
 	if is == nil || is.Concurrent || !is.Relation.Inh {
 		return
 	}
-	table := relName(is.Relation)
+	table := pgquery.RelName(is.Relation)
 	if !p.existing(table) {
 		return
 	}

@@ -36,6 +36,6 @@ func checkDetachingPartitionNonConcurrently(p *pass, s *stmtCtx) {
 			continue
 		}
 		p.report(s, s.Pos.Offset, "detaching partition %s without CONCURRENTLY takes an ACCESS EXCLUSIVE lock on %s",
-			quote(relName(pc.Name)), quote(table))
+			quote(pgquery.RelName(pc.Name)), quote(table))
 	}
 }

@@ -26,7 +26,7 @@ func checkDroppingIndexNonConcurrently(p *pass, s *stmtCtx) {
 		return
 	}
 	for _, o := range ds.Objects {
-		idx := qualified(listItems(o))
+		idx := pgquery.Qualified(pgquery.ListItems(o))
 		if !p.existing(idx) {
 			continue
 		}

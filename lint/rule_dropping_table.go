@@ -1,5 +1,7 @@
 package lint
 
+import "github.com/strata-db/strata/internal/pgquery"
+
 func init() {
 	register(rule{
 		Rule: Rule{
@@ -24,7 +26,7 @@ func checkDroppingTable(p *pass, s *stmtCtx) {
 		return
 	}
 	for _, o := range ds.Objects {
-		rel := qualified(listItems(o))
+		rel := pgquery.Qualified(pgquery.ListItems(o))
 		if p.existing(rel) {
 			p.report(s, s.Pos.Offset, "dropping %s %s breaks the running application version if it still uses it",
 				relationKinds[ds.RemoveType], quote(rel))

@@ -1,5 +1,7 @@
 package lint
 
+import "github.com/strata-db/strata/internal/pgquery"
+
 func init() {
 	register(rule{
 		Rule: Rule{
@@ -24,5 +26,5 @@ func checkEnumValueWithoutPosition(p *pass, s *stmtCtx) {
 		return
 	}
 	p.report(s, s.Pos.Offset, "adding value %s to enum %s without BEFORE or AFTER appends it last in the sort order",
-		quote(ae.NewVal), quote(qualified(ae.TypeName)))
+		quote(ae.NewVal), quote(pgquery.Qualified(ae.TypeName)))
 }

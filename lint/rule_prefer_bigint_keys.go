@@ -23,15 +23,15 @@ func checkPreferBigintKeys(p *pass, s *stmtCtx) {
 		if c.def == nil {
 			continue
 		}
-		base := canonicalType(c.typ)
-		if serial := serialTypes[base]; serial != "" {
+		base := pgquery.CanonicalType(c.typ)
+		if serial, ok := pgquery.SerialType(base); ok {
 			base = serial
-		} else if !c.pkCols[c.name] && len(columnConstraints(c.def, pgquery.ConstrType_CONSTR_PRIMARY)) == 0 &&
-			len(columnConstraints(c.def, pgquery.ConstrType_CONSTR_IDENTITY)) == 0 && c.def.Identity == "" {
+		} else if !c.pkCols[c.name] && len(pgquery.ColumnConstraints(c.def, pgquery.ConstrType_CONSTR_PRIMARY)) == 0 &&
+			len(pgquery.ColumnConstraints(c.def, pgquery.ConstrType_CONSTR_IDENTITY)) == 0 && c.def.Identity == "" {
 			continue
 		}
 		if (base == "int4" || base == "int2") && len(c.typ.ArrayBounds) == 0 {
-			p.report(s, c.offset, "key column %s of %s is %s: use bigint", quote(c.name), quote(c.table), typeString(c.typ))
+			p.report(s, c.offset, "key column %s of %s is %s: use bigint", quote(c.name), quote(c.table), pgquery.TypeString(c.typ))
 		}
 	}
 }

@@ -1,5 +1,7 @@
 package lint
 
+import "github.com/strata-db/strata/internal/pgquery"
+
 func init() {
 	register(rule{
 		Rule: Rule{
@@ -18,7 +20,7 @@ func init() {
 
 func checkPreferJsonb(p *pass, s *stmtCtx) {
 	for _, c := range columnDefs(s) {
-		if canonicalType(c.typ) == "json" {
+		if pgquery.CanonicalType(c.typ) == "json" {
 			p.report(s, c.offset, "column %s of %s is json: use jsonb", quote(c.name), quote(c.table))
 		}
 	}

@@ -1,5 +1,7 @@
 package lint
 
+import "github.com/strata-db/strata/internal/pgquery"
+
 func init() {
 	register(rule{
 		Rule: Rule{
@@ -18,8 +20,8 @@ func init() {
 
 func checkPreferTextOverChar(p *pass, s *stmtCtx) {
 	for _, c := range columnDefs(s) {
-		if canonicalType(c.typ) == "bpchar" {
-			p.report(s, c.offset, "column %s of %s is %s: use text or varchar", quote(c.name), quote(c.table), typeString(c.typ))
+		if pgquery.CanonicalType(c.typ) == "bpchar" {
+			p.report(s, c.offset, "column %s of %s is %s: use text or varchar", quote(c.name), quote(c.table), pgquery.TypeString(c.typ))
 		}
 	}
 }

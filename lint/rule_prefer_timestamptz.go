@@ -1,5 +1,7 @@
 package lint
 
+import "github.com/strata-db/strata/internal/pgquery"
+
 func init() {
 	register(rule{
 		Rule: Rule{
@@ -19,7 +21,7 @@ func init() {
 
 func checkPreferTimestamptz(p *pass, s *stmtCtx) {
 	for _, c := range columnDefs(s) {
-		if canonicalType(c.typ) == "timestamp" {
+		if pgquery.CanonicalType(c.typ) == "timestamp" {
 			p.report(s, c.offset, "column %s of %s is timestamp without time zone: use timestamptz", quote(c.name), quote(c.table))
 		}
 	}

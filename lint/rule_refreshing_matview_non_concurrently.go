@@ -1,5 +1,7 @@
 package lint
 
+import "github.com/strata-db/strata/internal/pgquery"
+
 func init() {
 	register(rule{
 		Rule: Rule{
@@ -23,7 +25,7 @@ func checkRefreshingMatviewNonConcurrently(p *pass, s *stmtCtx) {
 	if rm == nil || rm.Concurrent {
 		return
 	}
-	rel := relName(rm.Relation)
+	rel := pgquery.RelName(rm.Relation)
 	if !p.existing(rel) {
 		return
 	}

@@ -21,21 +21,21 @@ func init() {
 
 func checkReindexingNonConcurrently(p *pass, s *stmtCtx) {
 	rs := s.Node.GetReindexStmt()
-	if rs == nil || hasOption(rs.Params, "concurrently") || rs.Kind == pgquery.ReindexObjectType_REINDEX_OBJECT_SYSTEM {
+	if rs == nil || pgquery.HasOption(rs.Params, "concurrently") || rs.Kind == pgquery.ReindexObjectType_REINDEX_OBJECT_SYSTEM {
 		return
 	}
 	var what string
 	switch rs.Kind {
 	case pgquery.ReindexObjectType_REINDEX_OBJECT_INDEX:
-		if !p.existing(relName(rs.Relation)) {
+		if !p.existing(pgquery.RelName(rs.Relation)) {
 			return
 		}
-		what = "index " + quote(relName(rs.Relation))
+		what = "index " + quote(pgquery.RelName(rs.Relation))
 	case pgquery.ReindexObjectType_REINDEX_OBJECT_TABLE:
-		if !p.existing(relName(rs.Relation)) {
+		if !p.existing(pgquery.RelName(rs.Relation)) {
 			return
 		}
-		what = "table " + quote(relName(rs.Relation))
+		what = "table " + quote(pgquery.RelName(rs.Relation))
 	case pgquery.ReindexObjectType_REINDEX_OBJECT_SCHEMA:
 		what = "schema " + quote(rs.Name)
 	default:

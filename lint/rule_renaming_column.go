@@ -25,7 +25,7 @@ func checkRenamingColumn(p *pass, s *stmtCtx) {
 	if rs == nil || rs.RenameType != pgquery.ObjectType_OBJECT_COLUMN {
 		return
 	}
-	rel := relName(rs.Relation)
+	rel := pgquery.RelName(rs.Relation)
 	if !p.existing(rel) {
 		return
 	}

@@ -29,14 +29,14 @@ var relationKinds = map[pgquery.ObjectType]string{
 
 func checkRenamingTable(p *pass, s *stmtCtx) {
 	if rs := s.Node.GetRenameStmt(); rs != nil && relationKinds[rs.RenameType] != "" {
-		rel := relName(rs.Relation)
+		rel := pgquery.RelName(rs.Relation)
 		if p.existing(rel) {
 			p.report(s, s.Pos.Offset, "renaming %s %s to %s breaks queries of the running application version",
 				relationKinds[rs.RenameType], quote(rel), quote(rs.Newname))
 		}
 	}
 	if as := s.Node.GetAlterObjectSchemaStmt(); as != nil && relationKinds[as.ObjectType] != "" && as.Relation != nil {
-		rel := relName(as.Relation)
+		rel := pgquery.RelName(as.Relation)
 		if p.existing(rel) {
 			p.report(s, s.Pos.Offset, "moving %s %s to schema %s breaks queries of the running application version",
 				relationKinds[as.ObjectType], quote(rel), quote(as.Newschema))

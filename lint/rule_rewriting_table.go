@@ -33,7 +33,7 @@ func checkRewritingTable(p *pass, s *stmtCtx) {
 	switch {
 	case n.GetVacuumStmt() != nil:
 		vs := n.GetVacuumStmt()
-		if !vs.IsVacuumcmd || !hasOption(vs.Options, "full") {
+		if !vs.IsVacuumcmd || !pgquery.HasOption(vs.Options, "full") {
 			return
 		}
 		if len(vs.Rels) == 0 {
@@ -41,7 +41,7 @@ func checkRewritingTable(p *pass, s *stmtCtx) {
 			return
 		}
 		for _, r := range vs.Rels {
-			rel := relName(r.GetVacuumRelation().GetRelation())
+			rel := pgquery.RelName(r.GetVacuumRelation().GetRelation())
 			if p.existing(rel) {
 				p.report(s, s.Pos.Offset, "VACUUM FULL rewrites table %s under an ACCESS EXCLUSIVE lock", quote(rel))
 			}
@@ -52,12 +52,12 @@ func checkRewritingTable(p *pass, s *stmtCtx) {
 			p.report(s, s.Pos.Offset, "CLUSTER rewrites every clustered table of the database, each under an ACCESS EXCLUSIVE lock")
 			return
 		}
-		if rel := relName(cs.Relation); p.existing(rel) {
+		if rel := pgquery.RelName(cs.Relation); p.existing(rel) {
 			p.report(s, s.Pos.Offset, "CLUSTER rewrites table %s under an ACCESS EXCLUSIVE lock", quote(rel))
 		}
 	case n.GetAlterTableStmt() != nil:
 		at, cmds := alterTable(s)
-		rel := relName(at.Relation)
+		rel := pgquery.RelName(at.Relation)
 		if !p.existing(rel) {
 			return
 		}

@@ -45,6 +45,6 @@ func checkValidatingAfterStrongLock(p *pass, s *stmtCtx) {
 			continue
 		}
 		p.report(s, s.Pos.Offset, "VALIDATE CONSTRAINT %s scans table %s while this transaction still holds %s on %s (taken on line %d)",
-			quote(cmd.Name), quote(relName(at.Relation)), worst.Mode, quote(worst.Relation), worst.stmt.Pos.Line)
+			quote(cmd.Name), quote(pgquery.RelName(at.Relation)), worst.Mode, quote(worst.Relation), worst.stmt.Pos.Line)
 	}
 }

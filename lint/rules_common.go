@@ -37,7 +37,7 @@ func (p *pass) alterExistingTable(s *stmtCtx) (string, []*pgquery.AlterTableCmd)
 	if at == nil || at.Objtype != pgquery.ObjectType_OBJECT_TABLE {
 		return "", nil
 	}
-	table := relName(at.Relation)
+	table := pgquery.RelName(at.Relation)
 	if !p.existing(table) {
 		return "", nil
 	}
@@ -88,14 +88,14 @@ func columnDefs(s *stmtCtx) []colDef {
 		pk := map[string]bool{}
 		for _, e := range cs.TableElts {
 			if c := e.GetConstraint(); c != nil && c.Contype == pgquery.ConstrType_CONSTR_PRIMARY {
-				for _, k := range strs(c.Keys) {
+				for _, k := range pgquery.Strs(c.Keys) {
 					pk[k] = true
 				}
 			}
 		}
 		for _, e := range cs.TableElts {
 			if cd := e.GetColumnDef(); cd != nil {
-				out = append(out, colDef{relName(cs.Relation), cd.Colname, cd.TypeName, cd, s.Offset(cd.Location), pk})
+				out = append(out, colDef{pgquery.RelName(cs.Relation), cd.Colname, cd.TypeName, cd, s.Offset(cd.Location), pk})
 			}
 		}
 	case n.GetAlterTableStmt() != nil:
@@ -107,9 +107,9 @@ func columnDefs(s *stmtCtx) []colDef {
 			}
 			switch cmd.Subtype {
 			case pgquery.AlterTableType_AT_AddColumn:
-				out = append(out, colDef{relName(at.Relation), cd.Colname, cd.TypeName, cd, s.Offset(cd.Location), nil})
+				out = append(out, colDef{pgquery.RelName(at.Relation), cd.Colname, cd.TypeName, cd, s.Offset(cd.Location), nil})
 			case pgquery.AlterTableType_AT_AlterColumnType:
-				out = append(out, colDef{relName(at.Relation), cmd.Name, cd.TypeName, nil, s.Offset(cd.Location), nil})
+				out = append(out, colDef{pgquery.RelName(at.Relation), cmd.Name, cd.TypeName, nil, s.Offset(cd.Location), nil})
 			}
 		}
 	}

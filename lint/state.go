@@ -22,7 +22,7 @@ func (c *catalog) set(table, column string, tn *pgquery.TypeName) {
 		m = map[string]*pgquery.TypeName{}
 		c.cols[k] = m
 	}
-	if base, ok := serialTypes[typeBase(tn)]; ok && len(tn.ArrayBounds) == 0 {
+	if base, ok := pgquery.SerialType(pgquery.TypeBase(tn)); ok && len(tn.ArrayBounds) == 0 {
 		tn = &pgquery.TypeName{Names: []*pgquery.Node{pgquery.StrNode("pg_catalog"), pgquery.StrNode(base)}}
 	}
 	m[column] = tn
@@ -235,7 +235,7 @@ func (st *state) applySet(v *pgquery.VariableSetStmt) {
 	switch v.Kind {
 	case pgquery.VariableSetKind_VAR_SET_VALUE:
 		if len(v.Args) == 1 {
-			val, _ := constString(v.Args[0])
+			val, _ := pgquery.ConstString(v.Args[0])
 			switch v.Name {
 			case "lock_timeout":
 				on = !isZeroDuration(val)
@@ -288,12 +288,12 @@ func (st *state) applySetConfig(sel *pgquery.SelectStmt) {
 			continue
 		}
 		fc := rt.Val.GetFuncCall()
-		if fc == nil || funcName(fc) != "set_config" || len(fc.Args) != 3 {
+		if fc == nil || pgquery.FuncName(fc) != "set_config" || len(fc.Args) != 3 {
 			continue
 		}
-		name, ok1 := constString(fc.Args[0])
-		val, ok2 := constString(fc.Args[1])
-		local, ok3 := constString(fc.Args[2])
+		name, ok1 := pgquery.ConstString(fc.Args[0])
+		val, ok2 := pgquery.ConstString(fc.Args[1])
+		local, ok3 := pgquery.ConstString(fc.Args[2])
 		if !ok1 || !ok2 || !ok3 {
 			continue
 		}
@@ -324,7 +324,7 @@ func (st *state) applySchema(s *pgquery.Statement) {
 	switch {
 	case n.GetCreateStmt() != nil:
 		cs := n.GetCreateStmt()
-		table := relName(cs.Relation)
+		table := pgquery.RelName(cs.Relation)
 		st.created[relKey(table)] = true
 		for _, e := range cs.TableElts {
 			if cd := e.GetColumnDef(); cd != nil {
@@ -341,12 +341,12 @@ func (st *state) applySchema(s *pgquery.Statement) {
 		}
 	case n.GetCreateTableAsStmt() != nil:
 		if into := n.GetCreateTableAsStmt().Into; into != nil {
-			st.created[relKey(relName(into.Rel))] = true
+			st.created[relKey(pgquery.RelName(into.Rel))] = true
 		}
 	case n.GetViewStmt() != nil:
-		st.created[relKey(relName(n.GetViewStmt().View))] = true
+		st.created[relKey(pgquery.RelName(n.GetViewStmt().View))] = true
 	case n.GetCreateSeqStmt() != nil:
-		st.created[relKey(relName(n.GetCreateSeqStmt().Sequence))] = true
+		st.created[relKey(pgquery.RelName(n.GetCreateSeqStmt().Sequence))] = true
 	case n.GetIndexStmt() != nil:
 		is := n.GetIndexStmt()
 		if is.Idxname != "" {
@@ -354,18 +354,18 @@ func (st *state) applySchema(s *pgquery.Statement) {
 			if is.Relation.Schemaname != "" {
 				name = is.Relation.Schemaname + "." + name
 			}
-			st.indexTable[relKey(name)] = relName(is.Relation)
+			st.indexTable[relKey(name)] = pgquery.RelName(is.Relation)
 			st.created[relKey(name)] = true
 		}
 	case n.GetCreateDomainStmt() != nil:
-		st.typesMade[qualified(n.GetCreateDomainStmt().Domainname)] = true
+		st.typesMade[pgquery.Qualified(n.GetCreateDomainStmt().Domainname)] = true
 	case n.GetCreateEnumStmt() != nil:
-		st.typesMade[qualified(n.GetCreateEnumStmt().TypeName)] = true
+		st.typesMade[pgquery.Qualified(n.GetCreateEnumStmt().TypeName)] = true
 	case n.GetCompositeTypeStmt() != nil:
-		st.typesMade[relName(n.GetCompositeTypeStmt().Typevar)] = true
+		st.typesMade[pgquery.RelName(n.GetCompositeTypeStmt().Typevar)] = true
 	case n.GetAlterTableStmt() != nil:
 		at := n.GetAlterTableStmt()
-		table := relName(at.Relation)
+		table := pgquery.RelName(at.Relation)
 		for _, c := range at.Cmds {
 			st.applyAlterCmd(s, table, c.GetAlterTableCmd())
 		}
@@ -374,7 +374,7 @@ func (st *state) applySchema(s *pgquery.Statement) {
 		switch rs.RenameType {
 		case pgquery.ObjectType_OBJECT_TABLE, pgquery.ObjectType_OBJECT_INDEX, pgquery.ObjectType_OBJECT_VIEW,
 			pgquery.ObjectType_OBJECT_MATVIEW, pgquery.ObjectType_OBJECT_SEQUENCE:
-			old := relName(rs.Relation)
+			old := pgquery.RelName(rs.Relation)
 			nw := rs.Newname
 			if rs.Relation.Schemaname != "" {
 				nw = rs.Relation.Schemaname + "." + nw
@@ -387,7 +387,7 @@ func (st *state) applySchema(s *pgquery.Statement) {
 				delete(st.cat.cols, relKey(old))
 			}
 		case pgquery.ObjectType_OBJECT_COLUMN:
-			table := relName(rs.Relation)
+			table := pgquery.RelName(rs.Relation)
 			if tn := st.cat.get(table, rs.Subname); tn != nil {
 				delete(st.cat.cols[relKey(table)], rs.Subname)
 				st.cat.set(table, rs.Newname, tn)
@@ -399,7 +399,7 @@ func (st *state) applySchema(s *pgquery.Statement) {
 		case pgquery.ObjectType_OBJECT_TABLE, pgquery.ObjectType_OBJECT_INDEX, pgquery.ObjectType_OBJECT_VIEW,
 			pgquery.ObjectType_OBJECT_MATVIEW, pgquery.ObjectType_OBJECT_SEQUENCE:
 			for _, o := range ds.Objects {
-				k := relKey(qualified(listItems(o)))
+				k := relKey(pgquery.Qualified(pgquery.ListItems(o)))
 				delete(st.cat.cols, k)
 			}
 		}
@@ -471,9 +471,9 @@ func (st *state) addConstraint(s *pgquery.Statement, table string, con *pgquery.
 			}
 		}
 	case pgquery.ConstrType_CONSTR_FOREIGN:
-		c.refTable = relName(con.Pktable)
+		c.refTable = pgquery.RelName(con.Pktable)
 		if c.name == "" {
-			cols := strs(con.FkAttrs)
+			cols := pgquery.Strs(con.FkAttrs)
 			if len(cols) == 0 {
 				cols = columns
 			}
@@ -491,7 +491,7 @@ func notNullColumns(expr *pgquery.Node) []string {
 	}
 	if nt := expr.GetNullTest(); nt != nil {
 		if nt.Nulltesttype == pgquery.NullTestType_IS_NOT_NULL {
-			if name, ok := columnRefName(nt.Arg); ok {
+			if name, ok := pgquery.ColumnRefName(nt.Arg); ok {
 				return []string{name}
 			}
 		}
@@ -512,7 +512,7 @@ func referencedColumns(expr *pgquery.Node) []string {
 	var out []string
 	seen := map[string]bool{}
 	pgquery.Walk(expr, func(n *pgquery.Node) bool {
-		if name, ok := columnRefName(n); ok && !seen[name] {
+		if name, ok := pgquery.ColumnRefName(n); ok && !seen[name] {
 			seen[name] = true
 			out = append(out, name)
 		}
