@@ -5,6 +5,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/strata-db/strata/pglock"
 )
 
 // Severities.
@@ -134,7 +136,7 @@ type Config struct {
 
 // DefaultPGVersion is the PostgreSQL major version assumed when
 // Config.PGVersion is 0.
-const DefaultPGVersion = 15
+const DefaultPGVersion = pglock.DefaultPGVersion
 
 func (c Config) normalized() Config {
 	if c.PGVersion == 0 {

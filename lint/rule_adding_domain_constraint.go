@@ -29,7 +29,7 @@ func checkAddingDomainConstraint(p *pass, s *stmtCtx) {
 		return
 	}
 	domain := pgquery.Qualified(ad.TypeName)
-	if p.st.typesMade[domain] {
+	if p.st.TypeCreated(domain) {
 		return
 	}
 	switch ad.Subtype {

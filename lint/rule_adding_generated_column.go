@@ -1,6 +1,9 @@
 package lint
 
-import "github.com/strata-db/strata/internal/pgquery"
+import (
+	"github.com/strata-db/strata/internal/pgquery"
+	"github.com/strata-db/strata/pglock"
+)
 
 func init() {
 	register(rule{
@@ -32,12 +35,12 @@ func checkAddingGeneratedColumn(p *pass, s *stmtCtx) {
 		if cd == nil {
 			continue
 		}
-		eff := addColumnEffect(cd, p.cfg.PGVersion)
-		if !eff.rewrite || eff.kind == "default" {
+		eff := pglock.AddColumnEffect(cd, p.cfg.PGVersion)
+		if !eff.Rewrite || eff.Kind == "default" {
 			continue
 		}
-		kind := map[string]string{"serial": pgquery.TypeBase(cd.TypeName), "identity": "identity", "generated": "stored generated"}[eff.kind]
+		kind := map[string]string{"serial": pgquery.TypeBase(cd.TypeName), "identity": "identity", "generated": "stored generated"}[eff.Kind]
 		p.report(s, s.Offset(cd.Location), "adding %s column %s rewrites table %s under an ACCESS EXCLUSIVE lock: %s",
-			kind, quote(cd.Colname), quote(table), eff.why)
+			kind, quote(cd.Colname), quote(table), eff.Why)
 	}
 }

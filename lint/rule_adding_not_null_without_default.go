@@ -1,6 +1,9 @@
 package lint
 
-import "github.com/strata-db/strata/internal/pgquery"
+import (
+	"github.com/strata-db/strata/internal/pgquery"
+	"github.com/strata-db/strata/pglock"
+)
 
 func init() {
 	register(rule{
@@ -40,7 +43,7 @@ func checkAddingNotNullWithoutDefault(p *pass, s *stmtCtx) {
 		if def := pgquery.ColumnDefault(cd); def != nil && !pgquery.IsNullConst(def) {
 			continue
 		}
-		if eff := addColumnEffect(cd, p.cfg.PGVersion); eff.rewrite {
+		if eff := pglock.AddColumnEffect(cd, p.cfg.PGVersion); eff.Rewrite {
 			continue // serial, identity and generated columns get values
 		}
 		p.report(s, s.Offset(cd.Location), "adding NOT NULL column %s without a DEFAULT to table %s fails if the table has rows",

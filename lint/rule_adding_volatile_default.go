@@ -1,6 +1,9 @@
 package lint
 
-import "github.com/strata-db/strata/internal/pgquery"
+import (
+	"github.com/strata-db/strata/internal/pgquery"
+	"github.com/strata-db/strata/pglock"
+)
 
 func init() {
 	register(rule{
@@ -33,16 +36,16 @@ func checkAddingVolatileDefault(p *pass, s *stmtCtx) {
 		if cd == nil {
 			continue
 		}
-		eff := addColumnEffect(cd, p.cfg.PGVersion)
-		if !eff.rewrite || eff.kind != "default" {
+		eff := pglock.AddColumnEffect(cd, p.cfg.PGVersion)
+		if !eff.Rewrite || eff.Kind != "default" {
 			continue
 		}
 		if p.cfg.PGVersion < 11 {
 			p.report(s, s.Offset(cd.Location), "adding column %s with a default rewrites table %s under an ACCESS EXCLUSIVE lock: %s",
-				quote(cd.Colname), quote(table), eff.why)
+				quote(cd.Colname), quote(table), eff.Why)
 			continue
 		}
 		p.report(s, s.Offset(cd.Location), "adding column %s with a volatile default rewrites table %s under an ACCESS EXCLUSIVE lock: %s",
-			quote(cd.Colname), quote(table), eff.why)
+			quote(cd.Colname), quote(table), eff.Why)
 	}
 }

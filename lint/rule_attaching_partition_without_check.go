@@ -33,7 +33,7 @@ func checkAttachingPartitionWithoutCheck(p *pass, s *stmtCtx) {
 			continue
 		}
 		part := pgquery.RelName(cmd.Def.GetPartitionCmd().GetName())
-		if part == "" || !p.existing(part) || p.st.hasValidatedCheck(part) {
+		if part == "" || !p.existing(part) || p.st.HasValidatedCheck(part) {
 			continue
 		}
 		p.report(s, s.Pos.Offset, "attaching partition %s to %s scans it under an ACCESS EXCLUSIVE lock: no validated CHECK constraint on %s earlier in the file",

@@ -33,7 +33,7 @@ func checkChangingColumnType(p *pass, s *stmtCtx) {
 		if cmd.Subtype != pgquery.AlterTableType_AT_AlterColumnType {
 			continue
 		}
-		rewrite, reason := alterTypeRewrites(p.st, table, cmd)
+		rewrite, reason := p.st.AlterTypeRewrites(table, cmd)
 		if !rewrite {
 			continue
 		}
@@ -44,7 +44,7 @@ func checkChangingColumnType(p *pass, s *stmtCtx) {
 			off = s.Offset(cd.Location)
 			to = pgquery.TypeString(cd.TypeName)
 		}
-		if p.st.cat.get(table, cmd.Name) == nil && cmd.Def.GetColumnDef().GetRawDefault() == nil {
+		if p.st.ColumnType(table, cmd.Name) == nil && cmd.Def.GetColumnDef().GetRawDefault() == nil {
 			p.report(s, off, "changing the type of column %s of table %s to %s may rewrite the table under an ACCESS EXCLUSIVE lock: %s",
 				quote(cmd.Name), quote(table), to, reason)
 			continue

@@ -19,10 +19,10 @@ func init() {
 }
 
 func checkCommitWithoutBegin(p *pass, s *stmtCtx) {
-	if !isEnd(s.Node) || p.st.begin != nil {
+	if !isEnd(s.Node) || p.st.Begin() != nil {
 		return
 	}
-	if p.st.inTx {
+	if p.st.InTransaction() {
 		p.report(s, s.Pos.Offset, "COMMIT/ROLLBACK without BEGIN ends the transaction the runner opened for this file: later statements run outside it")
 		return
 	}

@@ -30,12 +30,12 @@ func checkDroppingForeignKey(p *pass, s *stmtCtx) {
 		if cmd.Subtype != pgquery.AlterTableType_AT_DropConstraint {
 			continue
 		}
-		c := p.st.constraint(table, cmd.Name)
+		c, known := p.st.Constraint(table, cmd.Name)
 		switch {
-		case c != nil && c.kind == pgquery.ConstrType_CONSTR_FOREIGN:
+		case known && c.Kind == pgquery.ConstrType_CONSTR_FOREIGN:
 			p.report(s, s.Pos.Offset, "dropping foreign key %s takes ACCESS EXCLUSIVE locks on %s and on the referenced table %s",
-				quote(cmd.Name), quote(table), quote(c.refTable))
-		case c == nil && looksLikeForeignKey(cmd.Name):
+				quote(cmd.Name), quote(table), quote(c.RefTable))
+		case !known && looksLikeForeignKey(cmd.Name):
 			p.report(s, s.Pos.Offset, "dropping foreign key %s takes ACCESS EXCLUSIVE locks on %s and on the table it references",
 				quote(cmd.Name), quote(table))
 		}

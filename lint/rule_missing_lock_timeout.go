@@ -1,5 +1,7 @@
 package lint
 
+import "github.com/strata-db/strata/pglock"
+
 func init() {
 	register(rule{
 		Rule: Rule{
@@ -21,15 +23,15 @@ func init() {
 }
 
 func checkMissingLockTimeout(p *pass, s *stmtCtx) {
-	if p.st.lockTimeout() {
+	if p.cfg.AssumeLockTimeout || p.st.LockTimeout() {
 		return
 	}
-	var need []Lock
+	var need []pglock.Lock
 	for _, l := range s.locks {
 		if !l.Mode.BlocksWrites() || !p.existing(l.Relation) {
 			continue
 		}
-		if h, ok := p.st.held[relKey(l.Relation)]; ok && p.st.inTx && h.Mode >= l.Mode {
+		if h, ok := p.st.Held(l.Relation); ok && p.st.InTransaction() && h.Mode >= l.Mode {
 			continue // already held by this transaction: no new wait
 		}
 		need = append(need, l)

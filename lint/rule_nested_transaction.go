@@ -35,12 +35,12 @@ func isEnd(n *pgquery.Node) bool {
 }
 
 func checkNestedTransaction(p *pass, s *stmtCtx) {
-	if !isBegin(s.Node) || !p.st.inTx {
+	if !isBegin(s.Node) || !p.st.InTransaction() {
 		return
 	}
-	if p.st.begin != nil {
+	if p.st.Begin() != nil {
 		p.report(s, s.Pos.Offset, "BEGIN inside the transaction opened on line %d: PostgreSQL ignores it and the first COMMIT ends both",
-			p.st.begin.Pos.Line)
+			p.st.Begin().Pos.Line)
 		return
 	}
 	p.report(s, s.Pos.Offset, "BEGIN in a file that runs in a transaction: the file's COMMIT would end the runner's transaction (mark the file -- strata:no-transaction to manage transactions yourself)")

@@ -1,6 +1,10 @@
 package lint
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/strata-db/strata/pglock"
+)
 
 func init() {
 	register(rule{
@@ -22,16 +26,16 @@ func init() {
 }
 
 func checkNonTransactionalInTransaction(p *pass, s *stmtCtx) {
-	if !p.st.inTx {
+	if !p.st.InTransaction() {
 		return
 	}
-	noTx, what := cannotRunInTransaction(s.Statement, p.cfg.PGVersion)
+	noTx, what := pglock.CannotRunInTransaction(s.Statement, p.cfg.PGVersion)
 	if !noTx {
 		return
 	}
 	where := "the file runs in a transaction (add -- strata:no-transaction)"
-	if p.st.begin != nil {
-		where = fmt.Sprintf("inside the transaction opened on line %d", p.st.begin.Pos.Line)
+	if p.st.Begin() != nil {
+		where = fmt.Sprintf("inside the transaction opened on line %d", p.st.Begin().Pos.Line)
 	}
 	p.report(s, s.Pos.Offset, "%s cannot run inside a transaction block: %s", what, where)
 }

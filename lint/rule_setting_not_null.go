@@ -32,7 +32,7 @@ func checkSettingNotNull(p *pass, s *stmtCtx) {
 				quote(cmd.Name), quote(table))
 			continue
 		}
-		if p.st.provenNotNull(table, cmd.Name) {
+		if p.st.ProvenNotNull(table, cmd.Name) {
 			continue
 		}
 		p.report(s, s.Pos.Offset, "SET NOT NULL on column %s scans table %s under an ACCESS EXCLUSIVE lock: no validated CHECK (%s IS NOT NULL) constraint earlier in the file",

@@ -17,8 +17,8 @@ func init() {
 }
 
 func finishUnclosedTransaction(p *pass) {
-	b := p.st.begin
-	if b == nil || !p.st.inTx {
+	b := p.st.Begin()
+	if b == nil || !p.st.InTransaction() {
 		return
 	}
 	p.report(p.stmts[b.Index], b.Pos.Offset, "the transaction opened here is still open at the end of the file")

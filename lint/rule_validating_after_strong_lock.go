@@ -1,6 +1,9 @@
 package lint
 
-import "github.com/strata-db/strata/internal/pgquery"
+import (
+	"github.com/strata-db/strata/internal/pgquery"
+	"github.com/strata-db/strata/pglock"
+)
 
 func init() {
 	register(rule{
@@ -22,7 +25,7 @@ func init() {
 }
 
 func checkValidatingAfterStrongLock(p *pass, s *stmtCtx) {
-	if !p.st.inTx {
+	if !p.st.InTransaction() {
 		return
 	}
 	at, cmds := alterTable(s)
@@ -33,10 +36,10 @@ func checkValidatingAfterStrongLock(p *pass, s *stmtCtx) {
 		if cmd.Subtype != pgquery.AlterTableType_AT_ValidateConstraint {
 			continue
 		}
-		var worst *heldLock
-		for _, h := range p.st.held {
+		var worst *pglock.HeldLock
+		for _, h := range p.st.HeldLocks() {
 			if h.Mode.BlocksWrites() && (worst == nil || h.Mode > worst.Mode ||
-				h.Mode == worst.Mode && h.stmt.Pos.Offset < worst.stmt.Pos.Offset) {
+				h.Mode == worst.Mode && h.Stmt.Pos.Offset < worst.Stmt.Pos.Offset) {
 				h := h
 				worst = &h
 			}
@@ -45,6 +48,6 @@ func checkValidatingAfterStrongLock(p *pass, s *stmtCtx) {
 			continue
 		}
 		p.report(s, s.Pos.Offset, "VALIDATE CONSTRAINT %s scans table %s while this transaction still holds %s on %s (taken on line %d)",
-			quote(cmd.Name), quote(pgquery.RelName(at.Relation)), worst.Mode, quote(worst.Relation), worst.stmt.Pos.Line)
+			quote(cmd.Name), quote(pgquery.RelName(at.Relation)), worst.Mode, quote(worst.Relation), worst.Stmt.Pos.Line)
 	}
 }

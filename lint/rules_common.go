@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/strata-db/strata/internal/pgquery"
+	"github.com/strata-db/strata/pglock"
 )
 
 // Codes of the meta rules the engine reports itself.
@@ -44,22 +45,11 @@ func (p *pass) alterExistingTable(s *stmtCtx) (string, []*pgquery.AlterTableCmd)
 	return table, cmds
 }
 
-// lockOn returns the lock s takes on rel.
-func (s *stmtCtx) lockOn(rel string) Lock {
-	k := relKey(rel)
-	for _, l := range s.locks {
-		if relKey(l.Relation) == k {
-			return l
-		}
-	}
-	return Lock{Relation: rel}
-}
-
 // quote renders an identifier for messages.
 func quote(name string) string { return fmt.Sprintf("%q", name) }
 
 // describeLocks renders locks as `ACCESS EXCLUSIVE on "t"`, joined by "and".
-func describeLocks(locks []Lock) string {
+func describeLocks(locks []pglock.Lock) string {
 	parts := make([]string, len(locks))
 	for i, l := range locks {
 		parts[i] = l.Mode.String() + " on " + quote(l.Relation)

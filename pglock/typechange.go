@@ -1,4 +1,4 @@
-package lint
+package pglock
 
 import (
 	"fmt"
@@ -143,4 +143,23 @@ func usingIsIdentity(expr *pgquery.Node, column string, nw *pgquery.TypeName) bo
 		}
 	}
 	return false
+}
+
+// AlterTypeRewrites tells whether cmd, an ALTER COLUMN TYPE subcommand of an
+// ALTER TABLE on table, rewrites the table, knowing the column's current type
+// when the state does; the reason explains a rewrite, or tells that the
+// current type is unknown.
+func (st *State) AlterTypeRewrites(table string, cmd *pgquery.AlterTableCmd) (bool, string) {
+	cd := cmd.Def.GetColumnDef()
+	if cd == nil || cd.TypeName == nil {
+		return true, "the new type is unknown"
+	}
+	if !usingIsIdentity(cd.RawDefault, cmd.Name, cd.TypeName) {
+		return true, "the USING expression computes a new value for every row"
+	}
+	old := st.cat.get(table, cmd.Name)
+	if old == nil {
+		return true, "the column's current type is unknown; only a binary-coercible change avoids the rewrite"
+	}
+	return typeChangeRewrites(old, cd.TypeName, st.cfg.PGVersion, st.utc())
 }

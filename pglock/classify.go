@@ -1,10 +1,49 @@
-package lint
+// Package pglock classifies PostgreSQL statements by the locks they take:
+// which relation-level lock mode each statement takes on which relations,
+// and whether it rewrites or scans the relation while holding it. It also
+// tells the statements that cannot run in a transaction block and which
+// ALTER COLUMN TYPE changes rewrite the table.
+//
+// ClassifySQL classifies a script; a State classifies statement by statement
+// and answers what the statements seen so far tell about the next (relations
+// created, constraints validated, the open transaction, the locks it holds,
+// lock_timeout), for the linter's rules. strata's planner uses it to tell
+// which custom SQL cannot run in a transaction, and strata plan to show the
+// locks of every step.
+package pglock
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/strata-db/strata/internal/pgquery"
 )
+
+// Config tells the classifier what it cannot see in the SQL. The zero value
+// classifies for PostgreSQL 15, each statement in its own transaction.
+type Config struct {
+	// PGVersion is the target PostgreSQL major version (e.g. 16); 0 means 15.
+	PGVersion int `json:"pg_version,omitempty"`
+	// InTransaction tells that the statements run in one transaction opened
+	// before the first (explicit BEGIN/COMMIT are tracked either way).
+	InTransaction bool `json:"in_transaction,omitempty"`
+	// ColumnTypes are the known types of existing columns, keyed
+	// "table.column" or "schema.table.column", valued with a SQL type
+	// ("varchar(20)"). They let the classifier tell binary-coercible type
+	// changes from rewriting ones.
+	ColumnTypes map[string]string `json:"column_types,omitempty"`
+}
+
+// DefaultPGVersion is the PostgreSQL major version assumed when
+// Config.PGVersion is 0.
+const DefaultPGVersion = 15
+
+func (c Config) normalized() Config {
+	if c.PGVersion == 0 {
+		c.PGVersion = DefaultPGVersion
+	}
+	return c
+}
 
 // Classify returns the relation-level locks PostgreSQL takes to run stmt:
 // one Lock per relation named in (or known to be affected by) the
@@ -16,17 +55,17 @@ import (
 // Classify looks at stmt alone; facts that need earlier statements (a table
 // created earlier, a CHECK constraint validated earlier, the old type of a
 // column) are unknown to it, and it then assumes the costlier case. Use
-// ClassifySQL to classify a sequence of statements with that context.
-// Statements that lock no relation (SET, CREATE FUNCTION, ...) return nil.
+// ClassifySQL (or a State) to classify a sequence of statements with that
+// context. Statements that lock no relation (SET, CREATE FUNCTION, ...)
+// return nil.
 //
 // Config.ColumnTypes, when set, tells the current types of columns, so that
 // binary-coercible type changes are not reported as rewrites (an entry that
-// does not parse is ignored here; LintSQL and ClassifySQL report it).
+// does not parse is ignored here; ClassifySQL reports it).
 func Classify(stmt *pgquery.Statement, cfg Config) []Lock {
-	c := cfg.normalized()
-	cat := newCatalog()
-	_ = cat.addColumnTypes(c.ColumnTypes)
-	return classify(stmt, newState(&c, cat, c.InTransaction))
+	cat := NewCatalog()
+	_ = cat.AddColumnTypes(cfg.ColumnTypes)
+	return NewState(cfg, cat).Classify(stmt)
 }
 
 // StatementLocks is one statement of ClassifySQL's input with its locks.
@@ -42,22 +81,22 @@ type StatementLocks struct {
 
 // ClassifySQL parses sql and classifies each statement in order, using what
 // the earlier statements tell (tables created, constraints validated, column
-// types, SET TIME ZONE) as LintSQL does.
+// types, SET TIME ZONE).
 func ClassifySQL(sql string, cfg Config) ([]StatementLocks, error) {
 	c := cfg.normalized()
 	f, err := pgquery.Parse(sql)
 	if err != nil {
 		return nil, errorf("classify: %w", err)
 	}
-	cat := newCatalog()
-	if err := cat.addColumnTypes(c.ColumnTypes); err != nil {
-		return nil, err
+	cat := NewCatalog()
+	if err := cat.AddColumnTypes(c.ColumnTypes); err != nil {
+		return nil, errorf("%w", err)
 	}
-	st := newState(&c, cat, c.InTransaction)
+	st := NewState(c, cat)
 	out := make([]StatementLocks, 0, len(f.Statements))
 	for _, s := range f.Statements {
-		locks := classify(s, st)
-		noTx, _ := cannotRunInTransaction(s, c.PGVersion)
+		locks := st.Classify(s)
+		noTx, _ := CannotRunInTransaction(s, c.PGVersion)
 		out = append(out, StatementLocks{
 			Statement:     s.Text,
 			Line:          s.Pos.Line,
@@ -65,9 +104,13 @@ func ClassifySQL(sql string, cfg Config) ([]StatementLocks, error) {
 			Locks:         locks,
 			NoTransaction: noTx,
 		})
-		st.apply(s, locks)
+		st.Apply(s, locks)
 	}
 	return out, nil
+}
+
+func errorf(format string, args ...any) error {
+	return fmt.Errorf("pglock: "+format, args...)
 }
 
 // lockSet accumulates locks, one per relation.
@@ -92,8 +135,10 @@ func (ls *lockSet) add(rel string, mode LockMode, rewrite, scan bool) {
 	ls.locks = append(ls.locks, Lock{Relation: rel, Mode: mode, Rewrite: rewrite, Scan: scan && !rewrite})
 }
 
-// classify is Classify with the file's state (never nil).
-func classify(s *pgquery.Statement, st *state) []Lock {
+// Classify returns the locks s takes, as the package function Classify
+// does, knowing what the statements applied so far tell. It does not apply
+// s: call Apply after.
+func (st *State) Classify(s *pgquery.Statement) []Lock {
 	var ls lockSet
 	n := s.Node
 	pg := st.cfg.PGVersion
@@ -242,7 +287,7 @@ func classify(s *pgquery.Statement, st *state) []Lock {
 }
 
 // alterCmdLocks adds the locks of one ALTER TABLE subcommand.
-func alterCmdLocks(st *state, at *pgquery.AlterTableStmt, cmd *pgquery.AlterTableCmd, ls *lockSet) {
+func alterCmdLocks(st *State, at *pgquery.AlterTableStmt, cmd *pgquery.AlterTableCmd, ls *lockSet) {
 	table := pgquery.RelName(at.Relation)
 	pg := st.cfg.PGVersion
 	switch cmd.Subtype {
@@ -252,13 +297,13 @@ func alterCmdLocks(st *state, at *pgquery.AlterTableStmt, cmd *pgquery.AlterTabl
 			ls.add(table, AccessExclusive, false, false)
 			return
 		}
-		eff := addColumnEffect(cd, pg)
-		ls.add(table, AccessExclusive, eff.rewrite, eff.scan)
+		eff := AddColumnEffect(cd, pg)
+		ls.add(table, AccessExclusive, eff.Rewrite, eff.Scan)
 		for _, c := range pgquery.ColumnConstraints(cd, pgquery.ConstrType_CONSTR_FOREIGN) {
 			ls.add(pgquery.RelName(c.Pktable), ShareRowExclusive, false, false)
 		}
 	case pgquery.AlterTableType_AT_SetNotNull:
-		scan := pg < 12 || !st.provenNotNull(table, cmd.Name)
+		scan := pg < 12 || !st.ProvenNotNull(table, cmd.Name)
 		ls.add(table, AccessExclusive, false, scan)
 	case pgquery.AlterTableType_AT_SetExpression, pgquery.AlterTableType_AT_SetLogged,
 		pgquery.AlterTableType_AT_SetUnLogged, pgquery.AlterTableType_AT_SetAccessMethod,
@@ -299,16 +344,16 @@ func alterCmdLocks(st *state, at *pgquery.AlterTableStmt, cmd *pgquery.AlterTabl
 		}
 	case pgquery.AlterTableType_AT_ValidateConstraint:
 		ls.add(table, ShareUpdateExclusive, false, true)
-		if c := st.constraint(table, cmd.Name); c != nil && c.kind == pgquery.ConstrType_CONSTR_FOREIGN {
-			ls.add(c.refTable, RowShare, false, false)
+		if c := st.constraint(table, cmd.Name); c != nil && c.Kind == pgquery.ConstrType_CONSTR_FOREIGN {
+			ls.add(c.RefTable, RowShare, false, false)
 		}
 	case pgquery.AlterTableType_AT_DropConstraint:
 		ls.add(table, AccessExclusive, false, false)
-		if c := st.constraint(table, cmd.Name); c != nil && c.kind == pgquery.ConstrType_CONSTR_FOREIGN {
-			ls.add(c.refTable, AccessExclusive, false, false)
+		if c := st.constraint(table, cmd.Name); c != nil && c.Kind == pgquery.ConstrType_CONSTR_FOREIGN {
+			ls.add(c.RefTable, AccessExclusive, false, false)
 		}
 	case pgquery.AlterTableType_AT_AlterColumnType:
-		rewrite, _ := alterTypeRewrites(st, table, cmd)
+		rewrite, _ := st.AlterTypeRewrites(table, cmd)
 		ls.add(table, AccessExclusive, rewrite, false)
 	case pgquery.AlterTableType_AT_AttachPartition:
 		pc := cmd.Def.GetPartitionCmd()
@@ -326,7 +371,7 @@ func alterCmdLocks(st *state, at *pgquery.AlterTableStmt, cmd *pgquery.AlterTabl
 		ls.add(table, parentMode, false, false)
 		if pc != nil {
 			part := pgquery.RelName(pc.Name)
-			ls.add(part, AccessExclusive, false, !st.hasValidatedCheck(part))
+			ls.add(part, AccessExclusive, false, !st.HasValidatedCheck(part))
 		}
 	case pgquery.AlterTableType_AT_DetachPartition:
 		// CONCURRENTLY takes SHARE UPDATE EXCLUSIVE on both in a first
@@ -389,76 +434,7 @@ func relOptionsLock(defs []*pgquery.Node) LockMode {
 	return mode
 }
 
-// columnEffect is what adding a column does to the table's rows.
-type columnEffect struct {
-	rewrite bool
-	scan    bool
-	why     string // why it rewrites
-	kind    string // "default", "identity", "serial", "generated" for rewrites
-}
-
-// addColumnEffect tells whether ADD COLUMN cd rewrites or scans the table.
-func addColumnEffect(cd *pgquery.ColumnDef, pgVersion int) columnEffect {
-	var e columnEffect
-	base := pgquery.TypeBase(cd.TypeName)
-	_, serial := pgquery.SerialType(base)
-	switch {
-	case serial && len(cd.TypeName.ArrayBounds) == 0:
-		e.rewrite, e.kind, e.why = true, "serial", base+" fills every existing row from a sequence"
-	case cd.Identity != "" || len(pgquery.ColumnConstraints(cd, pgquery.ConstrType_CONSTR_IDENTITY)) > 0:
-		e.rewrite, e.kind, e.why = true, "identity", "an identity column fills every existing row from a sequence"
-	case len(pgquery.ColumnConstraints(cd, pgquery.ConstrType_CONSTR_GENERATED)) > 0:
-		e.rewrite, e.kind, e.why = true, "generated", "a stored generated column is computed and written for every existing row"
-	default:
-		if def := pgquery.ColumnDefault(cd); def != nil && !pgquery.IsNullConst(def) {
-			if pgVersion < 11 {
-				e.rewrite, e.kind, e.why = true, "default", "before PostgreSQL 11 any non-null default is written into every existing row"
-			} else if fn, volatile := volatileCall(def); volatile {
-				e.rewrite, e.kind = true, "default"
-				e.why = "the default calls " + fn + "(), which is volatile (or not known to be stable), so it is evaluated and written for every existing row"
-			}
-		}
-	}
-	if e.rewrite {
-		return e
-	}
-	hasDefault := pgquery.ColumnDefault(cd) != nil && !pgquery.IsNullConst(pgquery.ColumnDefault(cd))
-	for _, n := range cd.Constraints {
-		c := n.GetConstraint()
-		if c == nil {
-			continue
-		}
-		switch c.Contype {
-		case pgquery.ConstrType_CONSTR_CHECK, pgquery.ConstrType_CONSTR_PRIMARY, pgquery.ConstrType_CONSTR_UNIQUE,
-			pgquery.ConstrType_CONSTR_EXCLUSION, pgquery.ConstrType_CONSTR_FOREIGN:
-			e.scan = true
-		case pgquery.ConstrType_CONSTR_NOTNULL:
-			if !hasDefault {
-				e.scan = true
-			}
-		}
-	}
-	return e
-}
-
-// alterTypeRewrites tells whether ALTER COLUMN TYPE rewrites the table; the
-// reason explains a rewrite, or that the old type is unknown.
-func alterTypeRewrites(st *state, table string, cmd *pgquery.AlterTableCmd) (bool, string) {
-	cd := cmd.Def.GetColumnDef()
-	if cd == nil || cd.TypeName == nil {
-		return true, "the new type is unknown"
-	}
-	if !usingIsIdentity(cd.RawDefault, cmd.Name, cd.TypeName) {
-		return true, "the USING expression computes a new value for every row"
-	}
-	old := st.cat.get(table, cmd.Name)
-	if old == nil {
-		return true, "the column's current type is unknown; only a binary-coercible change avoids the rewrite"
-	}
-	return typeChangeRewrites(old, cd.TypeName, st.cfg.PGVersion, st.utc())
-}
-
-func dropLocks(st *state, ds *pgquery.DropStmt, ls *lockSet) {
+func dropLocks(st *State, ds *pgquery.DropStmt, ls *lockSet) {
 	switch ds.RemoveType {
 	case pgquery.ObjectType_OBJECT_INDEX:
 		mode := AccessExclusive
@@ -481,8 +457,8 @@ func dropLocks(st *state, ds *pgquery.DropStmt, ls *lockSet) {
 			// they reference.
 			k := relKey(rel)
 			for _, c := range st.constraints {
-				if c.table == k && c.kind == pgquery.ConstrType_CONSTR_FOREIGN {
-					ls.add(c.refTable, AccessExclusive, false, false)
+				if c.Table == k && c.Kind == pgquery.ConstrType_CONSTR_FOREIGN {
+					ls.add(c.RefTable, AccessExclusive, false, false)
 				}
 			}
 		}
@@ -605,7 +581,7 @@ func dmlLocks(n *pgquery.Node, ls *lockSet) {
 }
 
 // tablesUsingType returns the known tables with a column of type typ.
-func (st *state) tablesUsingType(typ string) []string {
+func (st *State) tablesUsingType(typ string) []string {
 	var out []string
 	for table, cols := range st.cat.cols {
 		for _, tn := range cols {
@@ -616,51 +592,4 @@ func (st *state) tablesUsingType(typ string) []string {
 		}
 	}
 	return out
-}
-
-// cannotRunInTransaction reports whether PostgreSQL refuses to run s inside
-// a transaction block, and names the command.
-func cannotRunInTransaction(s *pgquery.Statement, pgVersion int) (bool, string) {
-	n := s.Node
-	switch {
-	case n.GetIndexStmt() != nil && n.GetIndexStmt().Concurrent:
-		return true, "CREATE INDEX CONCURRENTLY"
-	case n.GetDropStmt() != nil && n.GetDropStmt().Concurrent:
-		return true, "DROP INDEX CONCURRENTLY"
-	case n.GetReindexStmt() != nil:
-		rs := n.GetReindexStmt()
-		if pgquery.HasOption(rs.Params, "concurrently") {
-			return true, "REINDEX CONCURRENTLY"
-		}
-		if rs.Kind == pgquery.ReindexObjectType_REINDEX_OBJECT_SYSTEM || rs.Kind == pgquery.ReindexObjectType_REINDEX_OBJECT_DATABASE {
-			return true, "REINDEX " + strings.TrimPrefix(rs.Kind.String(), "REINDEX_OBJECT_")
-		}
-	case n.GetAlterTableStmt() != nil:
-		for _, c := range n.GetAlterTableStmt().Cmds {
-			cmd := c.GetAlterTableCmd()
-			if cmd == nil {
-				continue
-			}
-			if pc := cmd.Def.GetPartitionCmd(); pc != nil && pc.Concurrent && cmd.Subtype == pgquery.AlterTableType_AT_DetachPartition {
-				return true, "DETACH PARTITION CONCURRENTLY"
-			}
-		}
-	case n.GetVacuumStmt() != nil && n.GetVacuumStmt().IsVacuumcmd:
-		return true, "VACUUM"
-	case n.GetCreatedbStmt() != nil:
-		return true, "CREATE DATABASE"
-	case n.GetDropdbStmt() != nil:
-		return true, "DROP DATABASE"
-	case n.GetCreateTableSpaceStmt() != nil:
-		return true, "CREATE TABLESPACE"
-	case n.GetDropTableSpaceStmt() != nil:
-		return true, "DROP TABLESPACE"
-	case n.GetAlterSystemStmt() != nil:
-		return true, "ALTER SYSTEM"
-	case n.GetClusterStmt() != nil && n.GetClusterStmt().Relation == nil:
-		return true, "CLUSTER without a table"
-	case n.GetAlterEnumStmt() != nil && n.GetAlterEnumStmt().OldVal == "" && pgVersion < 12:
-		return true, "ALTER TYPE ... ADD VALUE (before PostgreSQL 12)"
-	}
-	return false, ""
 }

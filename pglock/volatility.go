@@ -1,4 +1,4 @@
-package lint
+package pglock
 
 import "github.com/strata-db/strata/internal/pgquery"
 
