@@ -195,9 +195,9 @@ func lintFile(file, src string, cfg *Config, cat *pglock.Catalog) []Finding {
 	}
 	p := &pass{cfg: cfg, file: file, f: f, st: pglock.NewState(pglock.Config{PGVersion: cfg.PGVersion, InTransaction: fileTx}, cat)}
 	var enabled []*rule
-	for _, r := range Rules() {
-		if cfg.Enabled(r) {
-			enabled = append(enabled, registry[r.Code])
+	for _, r := range allRules {
+		if cfg.Enabled(r.Rule) {
+			enabled = append(enabled, r)
 		}
 	}
 	if cfg.Enabled(registry[codeSyntax].Rule) {

@@ -3,7 +3,6 @@ package lint
 import (
 	"fmt"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/strata-db/strata/pglock"
@@ -55,39 +54,6 @@ type rule struct {
 	Rule
 	check  func(p *pass, s *stmtCtx) // per statement, before the statement is applied to the state
 	finish func(p *pass)             // at the end of the file
-}
-
-var registry = map[string]*rule{}
-
-// register adds a rule; each rule file calls it from init.
-func register(r rule) {
-	if _, dup := registry[r.Code]; dup {
-		panic("lint: duplicate rule code " + r.Code)
-	}
-	registry[r.Code] = &r
-}
-
-// Rules returns all rules ordered by code.
-func Rules() []Rule {
-	out := make([]Rule, 0, len(registry))
-	for _, r := range registry {
-		out = append(out, r.Rule)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Code < out[j].Code })
-	return out
-}
-
-// lookupRule finds a rule by code or name (case-insensitive).
-func lookupRule(s string) *rule {
-	if r, ok := registry[strings.ToUpper(s)]; ok {
-		return r
-	}
-	for _, r := range registry {
-		if strings.EqualFold(r.Name, s) {
-			return r
-		}
-	}
-	return nil
 }
 
 var groups = []string{GroupLocking, GroupTimeout, GroupCompat, GroupTransaction, GroupCorrectness, GroupHygiene, GroupMeta}

@@ -2,22 +2,20 @@ package lint
 
 import "github.com/strata-db/strata/internal/pgquery"
 
-func init() {
-	register(rule{
-		Rule: Rule{
-			Code:     "SA006",
-			Name:     "adding-check-without-not-valid",
-			Group:    GroupLocking,
-			Severity: SeverityError,
-			Message:  "ADD CONSTRAINT ... CHECK without NOT VALID scans the table under ACCESS EXCLUSIVE",
-			Why: "Adding a CHECK constraint verifies every existing row while holding an ACCESS EXCLUSIVE lock, so reads " +
-				"and writes wait for the whole scan.",
-			SafeWay: "Add it with NOT VALID (instant; new and updated rows are checked from then on), then run ALTER TABLE ... " +
-				"VALIDATE CONSTRAINT in a later transaction: it scans under SHARE UPDATE EXCLUSIVE, which lets reads and " +
-				"writes go on. For a CHECK on a new column, add the column first and the constraint separately.",
-		},
-		check: checkAddingCheckWithoutNotValid,
-	})
+var ruleAddingCheckWithoutNotValid = rule{
+	Rule: Rule{
+		Code:     "SA006",
+		Name:     "adding-check-without-not-valid",
+		Group:    GroupLocking,
+		Severity: SeverityError,
+		Message:  "ADD CONSTRAINT ... CHECK without NOT VALID scans the table under ACCESS EXCLUSIVE",
+		Why: "Adding a CHECK constraint verifies every existing row while holding an ACCESS EXCLUSIVE lock, so reads " +
+			"and writes wait for the whole scan.",
+		SafeWay: "Add it with NOT VALID (instant; new and updated rows are checked from then on), then run ALTER TABLE ... " +
+			"VALIDATE CONSTRAINT in a later transaction: it scans under SHARE UPDATE EXCLUSIVE, which lets reads and " +
+			"writes go on. For a CHECK on a new column, add the column first and the constraint separately.",
+	},
+	check: checkAddingCheckWithoutNotValid,
 }
 
 func checkAddingCheckWithoutNotValid(p *pass, s *stmtCtx) {

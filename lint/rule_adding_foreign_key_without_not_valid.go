@@ -2,23 +2,21 @@ package lint
 
 import "github.com/strata-db/strata/internal/pgquery"
 
-func init() {
-	register(rule{
-		Rule: Rule{
-			Code:     "SA007",
-			Name:     "adding-foreign-key-without-not-valid",
-			Group:    GroupLocking,
-			Severity: SeverityError,
-			Message:  "ADD FOREIGN KEY without NOT VALID blocks writes to both tables during validation",
-			Why: "Adding a FOREIGN KEY checks every existing row against the referenced table while holding SHARE ROW " +
-				"EXCLUSIVE locks on both tables: INSERT, UPDATE and DELETE on both wait for the whole validation.",
-			SafeWay: "Add the constraint with NOT VALID (a brief lock; new rows are checked from then on), then run VALIDATE " +
-				"CONSTRAINT in a later transaction: it takes SHARE UPDATE EXCLUSIVE on the table and ROW SHARE on the " +
-				"referenced table, which block neither reads nor writes. For a new column with REFERENCES, add the column " +
-				"first and the constraint separately.",
-		},
-		check: checkAddingForeignKeyWithoutNotValid,
-	})
+var ruleAddingForeignKeyWithoutNotValid = rule{
+	Rule: Rule{
+		Code:     "SA007",
+		Name:     "adding-foreign-key-without-not-valid",
+		Group:    GroupLocking,
+		Severity: SeverityError,
+		Message:  "ADD FOREIGN KEY without NOT VALID blocks writes to both tables during validation",
+		Why: "Adding a FOREIGN KEY checks every existing row against the referenced table while holding SHARE ROW " +
+			"EXCLUSIVE locks on both tables: INSERT, UPDATE and DELETE on both wait for the whole validation.",
+		SafeWay: "Add the constraint with NOT VALID (a brief lock; new rows are checked from then on), then run VALIDATE " +
+			"CONSTRAINT in a later transaction: it takes SHARE UPDATE EXCLUSIVE on the table and ROW SHARE on the " +
+			"referenced table, which block neither reads nor writes. For a new column with REFERENCES, add the column " +
+			"first and the constraint separately.",
+	},
+	check: checkAddingForeignKeyWithoutNotValid,
 }
 
 func checkAddingForeignKeyWithoutNotValid(p *pass, s *stmtCtx) {

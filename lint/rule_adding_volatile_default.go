@@ -5,25 +5,23 @@ import (
 	"github.com/strata-db/strata/pglock"
 )
 
-func init() {
-	register(rule{
-		Rule: Rule{
-			Code:     "SA001",
-			Name:     "adding-volatile-default",
-			Group:    GroupLocking,
-			Severity: SeverityError,
-			Message:  "ADD COLUMN with a volatile default rewrites the table under ACCESS EXCLUSIVE",
-			Why: "A column default that is volatile (random(), clock_timestamp(), gen_random_uuid(), nextval(), or a " +
-				"function not known to be stable) must be computed for every existing row, so PostgreSQL rewrites the " +
-				"whole table and its indexes while holding an ACCESS EXCLUSIVE lock: every read and write of the table " +
-				"waits until it is done. Since PostgreSQL 11 a non-volatile default (a constant, now()) is stored once " +
-				"in the catalog and the column is added instantly; before 11 any non-null default rewrote the table.",
-			SafeWay: "Add the column without a default (or with a constant one), then SET DEFAULT for new rows with " +
-				"ALTER COLUMN ... SET DEFAULT (catalog only), and backfill existing rows in small batches, each batch " +
-				"in its own transaction.",
-		},
-		check: checkAddingVolatileDefault,
-	})
+var ruleAddingVolatileDefault = rule{
+	Rule: Rule{
+		Code:     "SA001",
+		Name:     "adding-volatile-default",
+		Group:    GroupLocking,
+		Severity: SeverityError,
+		Message:  "ADD COLUMN with a volatile default rewrites the table under ACCESS EXCLUSIVE",
+		Why: "A column default that is volatile (random(), clock_timestamp(), gen_random_uuid(), nextval(), or a " +
+			"function not known to be stable) must be computed for every existing row, so PostgreSQL rewrites the " +
+			"whole table and its indexes while holding an ACCESS EXCLUSIVE lock: every read and write of the table " +
+			"waits until it is done. Since PostgreSQL 11 a non-volatile default (a constant, now()) is stored once " +
+			"in the catalog and the column is added instantly; before 11 any non-null default rewrote the table.",
+		SafeWay: "Add the column without a default (or with a constant one), then SET DEFAULT for new rows with " +
+			"ALTER COLUMN ... SET DEFAULT (catalog only), and backfill existing rows in small batches, each batch " +
+			"in its own transaction.",
+	},
+	check: checkAddingVolatileDefault,
 }
 
 func checkAddingVolatileDefault(p *pass, s *stmtCtx) {

@@ -6,22 +6,20 @@ import (
 	"github.com/strata-db/strata/internal/pgquery"
 )
 
-func init() {
-	register(rule{
-		Rule: Rule{
-			Code:     "SA021",
-			Name:     "dropping-foreign-key",
-			Group:    GroupTimeout,
-			Severity: SeverityWarning,
-			Message:  "dropping a foreign key takes ACCESS EXCLUSIVE on the referenced table too",
-			Why: "Dropping a foreign key removes its triggers from both tables, so it takes an ACCESS EXCLUSIVE lock on " +
-				"the referencing table and on the referenced table. The lock is brief, but waiting for it blocks all " +
-				"queries on both tables, including a referenced table the migration does not otherwise touch.",
-			SafeWay: "Drop the constraint in its own short transaction with a lock_timeout, and retry on timeout; avoid " +
-				"busy hours for heavily used referenced tables.",
-		},
-		check: checkDroppingForeignKey,
-	})
+var ruleDroppingForeignKey = rule{
+	Rule: Rule{
+		Code:     "SA021",
+		Name:     "dropping-foreign-key",
+		Group:    GroupTimeout,
+		Severity: SeverityWarning,
+		Message:  "dropping a foreign key takes ACCESS EXCLUSIVE on the referenced table too",
+		Why: "Dropping a foreign key removes its triggers from both tables, so it takes an ACCESS EXCLUSIVE lock on " +
+			"the referencing table and on the referenced table. The lock is brief, but waiting for it blocks all " +
+			"queries on both tables, including a referenced table the migration does not otherwise touch.",
+		SafeWay: "Drop the constraint in its own short transaction with a lock_timeout, and retry on timeout; avoid " +
+			"busy hours for heavily used referenced tables.",
+	},
+	check: checkDroppingForeignKey,
 }
 
 func checkDroppingForeignKey(p *pass, s *stmtCtx) {

@@ -2,22 +2,20 @@ package lint
 
 import "github.com/strata-db/strata/internal/pgquery"
 
-func init() {
-	register(rule{
-		Rule: Rule{
-			Code:     "SA019",
-			Name:     "dropping-table",
-			Group:    GroupCompat,
-			Severity: SeverityWarning,
-			Message:  "dropping a table breaks the application version still running, and loses its data",
-			Why: "The running application version may still use the table (or view): its queries fail once it is gone, " +
-				"and the data is lost. DROP TABLE also takes ACCESS EXCLUSIVE locks on the tables its foreign keys " +
-				"reference.",
-			SafeWay: "Deploy an application version that no longer uses the table first, then drop it in a later " +
-				"migration (or rename it aside and drop it after a grace period).",
-		},
-		check: checkDroppingTable,
-	})
+var ruleDroppingTable = rule{
+	Rule: Rule{
+		Code:     "SA019",
+		Name:     "dropping-table",
+		Group:    GroupCompat,
+		Severity: SeverityWarning,
+		Message:  "dropping a table breaks the application version still running, and loses its data",
+		Why: "The running application version may still use the table (or view): its queries fail once it is gone, " +
+			"and the data is lost. DROP TABLE also takes ACCESS EXCLUSIVE locks on the tables its foreign keys " +
+			"reference.",
+		SafeWay: "Deploy an application version that no longer uses the table first, then drop it in a later " +
+			"migration (or rename it aside and drop it after a grace period).",
+	},
+	check: checkDroppingTable,
 }
 
 func checkDroppingTable(p *pass, s *stmtCtx) {

@@ -2,22 +2,20 @@ package lint
 
 import "github.com/strata-db/strata/internal/pgquery"
 
-func init() {
-	register(rule{
-		Rule: Rule{
-			Code:     "SA106",
-			Name:     "enum-value-without-position",
-			Group:    GroupHygiene,
-			Severity: SeverityInfo,
-			Message:  "ALTER TYPE ... ADD VALUE without BEFORE or AFTER",
-			Why: "Enum values sort in declaration order, and ORDER BY and comparisons on the column follow it. Appending " +
-				"a value at the end may put it in the wrong place in that order, which is then hard to change (values " +
-				"cannot be reordered or removed without recreating the type).",
-			SafeWay: "Say where the value belongs: ALTER TYPE t ADD VALUE 'new' BEFORE 'x' (or AFTER 'y'), even when it " +
-				"goes last. Note that a value added in a transaction cannot be used until that transaction commits.",
-		},
-		check: checkEnumValueWithoutPosition,
-	})
+var ruleEnumValueWithoutPosition = rule{
+	Rule: Rule{
+		Code:     "SA106",
+		Name:     "enum-value-without-position",
+		Group:    GroupHygiene,
+		Severity: SeverityInfo,
+		Message:  "ALTER TYPE ... ADD VALUE without BEFORE or AFTER",
+		Why: "Enum values sort in declaration order, and ORDER BY and comparisons on the column follow it. Appending " +
+			"a value at the end may put it in the wrong place in that order, which is then hard to change (values " +
+			"cannot be reordered or removed without recreating the type).",
+		SafeWay: "Say where the value belongs: ALTER TYPE t ADD VALUE 'new' BEFORE 'x' (or AFTER 'y'), even when it " +
+			"goes last. Note that a value added in a transaction cannot be used until that transaction commits.",
+	},
+	check: checkEnumValueWithoutPosition,
 }
 
 func checkEnumValueWithoutPosition(p *pass, s *stmtCtx) {

@@ -2,24 +2,22 @@ package lint
 
 import "github.com/strata-db/strata/pglock"
 
-func init() {
-	register(rule{
-		Rule: Rule{
-			Code:     "SA015",
-			Name:     "missing-lock-timeout",
-			Group:    GroupTimeout,
-			Severity: SeverityWarning,
-			Message:  "a statement needing a lock that blocks reads or writes runs without lock_timeout",
-			Why: "A statement that needs a lock conflicting with the application's (SHARE and stronger block writes, " +
-				"ACCESS EXCLUSIVE also blocks reads) waits for every running transaction that touched the table, and " +
-				"while it waits every later query on the table queues behind it. Without lock_timeout, one long-running " +
-				"query turns a millisecond catalog change into an outage.",
-			SafeWay: "SET lock_timeout = '2s' (or SET LOCAL inside the transaction) before the statement, and retry the " +
-				"migration when it times out. strata's own runner sets it, and so may yours: then tell the linter " +
-				"(Config.AssumeLockTimeout).",
-		},
-		check: checkMissingLockTimeout,
-	})
+var ruleMissingLockTimeout = rule{
+	Rule: Rule{
+		Code:     "SA015",
+		Name:     "missing-lock-timeout",
+		Group:    GroupTimeout,
+		Severity: SeverityWarning,
+		Message:  "a statement needing a lock that blocks reads or writes runs without lock_timeout",
+		Why: "A statement that needs a lock conflicting with the application's (SHARE and stronger block writes, " +
+			"ACCESS EXCLUSIVE also blocks reads) waits for every running transaction that touched the table, and " +
+			"while it waits every later query on the table queues behind it. Without lock_timeout, one long-running " +
+			"query turns a millisecond catalog change into an outage.",
+		SafeWay: "SET lock_timeout = '2s' (or SET LOCAL inside the transaction) before the statement, and retry the " +
+			"migration when it times out. strata's own runner sets it, and so may yours: then tell the linter " +
+			"(Config.AssumeLockTimeout).",
+	},
+	check: checkMissingLockTimeout,
 }
 
 func checkMissingLockTimeout(p *pass, s *stmtCtx) {

@@ -2,23 +2,21 @@ package lint
 
 import "github.com/strata-db/strata/internal/pgquery"
 
-func init() {
-	register(rule{
-		Rule: Rule{
-			Code:     "SA027",
-			Name:     "nested-transaction",
-			Group:    GroupTransaction,
-			Severity: SeverityError,
-			Message:  "BEGIN inside a transaction",
-			Why: "PostgreSQL has no nested transactions: a BEGIN inside a transaction only warns, and the first COMMIT " +
-				"ends the outer transaction, so the statements after it run outside any transaction and are no longer " +
-				"atomic with the rest. In a file the runner wraps in a transaction, the file's own COMMIT commits the " +
-				"runner's transaction early.",
-			SafeWay: "Let the runner own the transaction and remove BEGIN/COMMIT from the file, or mark the file " +
-				"-- strata:no-transaction and manage transactions yourself; use SAVEPOINT for nested units of work.",
-		},
-		check: checkNestedTransaction,
-	})
+var ruleNestedTransaction = rule{
+	Rule: Rule{
+		Code:     "SA027",
+		Name:     "nested-transaction",
+		Group:    GroupTransaction,
+		Severity: SeverityError,
+		Message:  "BEGIN inside a transaction",
+		Why: "PostgreSQL has no nested transactions: a BEGIN inside a transaction only warns, and the first COMMIT " +
+			"ends the outer transaction, so the statements after it run outside any transaction and are no longer " +
+			"atomic with the rest. In a file the runner wraps in a transaction, the file's own COMMIT commits the " +
+			"runner's transaction early.",
+		SafeWay: "Let the runner own the transaction and remove BEGIN/COMMIT from the file, or mark the file " +
+			"-- strata:no-transaction and manage transactions yourself; use SAVEPOINT for nested units of work.",
+	},
+	check: checkNestedTransaction,
 }
 
 // isBegin reports whether n is BEGIN or START TRANSACTION.

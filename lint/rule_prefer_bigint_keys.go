@@ -2,20 +2,18 @@ package lint
 
 import "github.com/strata-db/strata/internal/pgquery"
 
-func init() {
-	register(rule{
-		Rule: Rule{
-			Code:     "SA101",
-			Name:     "prefer-bigint-keys",
-			Group:    GroupHygiene,
-			Severity: SeverityInfo,
-			Message:  "integer or smallint key column: use bigint",
-			Why: "A serial/integer primary key or identity column runs out at 2^31-1 (smallint at 32767). Widening it later " +
-				"is a full table rewrite of the table and of every referencing column, under ACCESS EXCLUSIVE locks.",
-			SafeWay: "Declare keys as bigint (bigint GENERATED ALWAYS AS IDENTITY, or bigserial) from the start.",
-		},
-		check: checkPreferBigintKeys,
-	})
+var rulePreferBigintKeys = rule{
+	Rule: Rule{
+		Code:     "SA101",
+		Name:     "prefer-bigint-keys",
+		Group:    GroupHygiene,
+		Severity: SeverityInfo,
+		Message:  "integer or smallint key column: use bigint",
+		Why: "A serial/integer primary key or identity column runs out at 2^31-1 (smallint at 32767). Widening it later " +
+			"is a full table rewrite of the table and of every referencing column, under ACCESS EXCLUSIVE locks.",
+		SafeWay: "Declare keys as bigint (bigint GENERATED ALWAYS AS IDENTITY, or bigserial) from the start.",
+	},
+	check: checkPreferBigintKeys,
 }
 
 func checkPreferBigintKeys(p *pass, s *stmtCtx) {

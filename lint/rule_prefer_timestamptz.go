@@ -2,21 +2,19 @@ package lint
 
 import "github.com/strata-db/strata/internal/pgquery"
 
-func init() {
-	register(rule{
-		Rule: Rule{
-			Code:     "SA103",
-			Name:     "prefer-timestamptz",
-			Group:    GroupHygiene,
-			Severity: SeverityInfo,
-			Message:  "timestamp without time zone column: use timestamptz",
-			Why: "timestamp without time zone stores a wall-clock reading with no zone: the same instant written by " +
-				"sessions or servers in different time zones gets different values, and daylight-saving changes make " +
-				"values ambiguous. timestamptz stores an instant (in UTC) and costs the same 8 bytes.",
-			SafeWay: "Use timestamptz (timestamp with time zone).",
-		},
-		check: checkPreferTimestamptz,
-	})
+var rulePreferTimestamptz = rule{
+	Rule: Rule{
+		Code:     "SA103",
+		Name:     "prefer-timestamptz",
+		Group:    GroupHygiene,
+		Severity: SeverityInfo,
+		Message:  "timestamp without time zone column: use timestamptz",
+		Why: "timestamp without time zone stores a wall-clock reading with no zone: the same instant written by " +
+			"sessions or servers in different time zones gets different values, and daylight-saving changes make " +
+			"values ambiguous. timestamptz stores an instant (in UTC) and costs the same 8 bytes.",
+		SafeWay: "Use timestamptz (timestamp with time zone).",
+	},
+	check: checkPreferTimestamptz,
 }
 
 func checkPreferTimestamptz(p *pass, s *stmtCtx) {

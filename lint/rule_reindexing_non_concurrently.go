@@ -2,21 +2,19 @@ package lint
 
 import "github.com/strata-db/strata/internal/pgquery"
 
-func init() {
-	register(rule{
-		Rule: Rule{
-			Code:     "SA012",
-			Name:     "reindexing-non-concurrently",
-			Group:    GroupLocking,
-			Severity: SeverityError,
-			Message:  "REINDEX without CONCURRENTLY blocks writes, and reads using the index, during the rebuild",
-			Why: "REINDEX without CONCURRENTLY rebuilds while holding a SHARE lock on the table (writes wait) and an ACCESS " +
-				"EXCLUSIVE lock on each index being rebuilt (queries that would use it wait), for the whole rebuild.",
-			SafeWay: "Use REINDEX ... CONCURRENTLY (PostgreSQL 12+), outside a transaction block. Before 12: CREATE INDEX " +
-				"CONCURRENTLY a replacement, DROP INDEX CONCURRENTLY the old one, and rename the new one.",
-		},
-		check: checkReindexingNonConcurrently,
-	})
+var ruleReindexingNonConcurrently = rule{
+	Rule: Rule{
+		Code:     "SA012",
+		Name:     "reindexing-non-concurrently",
+		Group:    GroupLocking,
+		Severity: SeverityError,
+		Message:  "REINDEX without CONCURRENTLY blocks writes, and reads using the index, during the rebuild",
+		Why: "REINDEX without CONCURRENTLY rebuilds while holding a SHARE lock on the table (writes wait) and an ACCESS " +
+			"EXCLUSIVE lock on each index being rebuilt (queries that would use it wait), for the whole rebuild.",
+		SafeWay: "Use REINDEX ... CONCURRENTLY (PostgreSQL 12+), outside a transaction block. Before 12: CREATE INDEX " +
+			"CONCURRENTLY a replacement, DROP INDEX CONCURRENTLY the old one, and rename the new one.",
+	},
+	check: checkReindexingNonConcurrently,
 }
 
 func checkReindexingNonConcurrently(p *pass, s *stmtCtx) {

@@ -2,22 +2,20 @@ package lint
 
 import "github.com/strata-db/strata/internal/pgquery"
 
-func init() {
-	register(rule{
-		Rule: Rule{
-			Code:     "SA017",
-			Name:     "renaming-table",
-			Group:    GroupCompat,
-			Severity: SeverityWarning,
-			Message:  "renaming a table (or moving it to another schema) breaks the application version still running",
-			Why: "The application version still running refers to the table (or view) by its old name or schema: its " +
-				"queries fail as soon as the rename commits.",
-			SafeWay: "Rename in steps: rename the table and create a view with the old name (simple views are updatable) " +
-				"in the same transaction, move the application to the new name, then drop the view. strata's " +
-				"rename_table action does this.",
-		},
-		check: checkRenamingTable,
-	})
+var ruleRenamingTable = rule{
+	Rule: Rule{
+		Code:     "SA017",
+		Name:     "renaming-table",
+		Group:    GroupCompat,
+		Severity: SeverityWarning,
+		Message:  "renaming a table (or moving it to another schema) breaks the application version still running",
+		Why: "The application version still running refers to the table (or view) by its old name or schema: its " +
+			"queries fail as soon as the rename commits.",
+		SafeWay: "Rename in steps: rename the table and create a view with the old name (simple views are updatable) " +
+			"in the same transaction, move the application to the new name, then drop the view. strata's " +
+			"rename_table action does this.",
+	},
+	check: checkRenamingTable,
 }
 
 var relationKinds = map[pgquery.ObjectType]string{

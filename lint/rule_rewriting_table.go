@@ -2,22 +2,20 @@ package lint
 
 import "github.com/strata-db/strata/internal/pgquery"
 
-func init() {
-	register(rule{
-		Rule: Rule{
-			Code:     "SA022",
-			Name:     "rewriting-table",
-			Group:    GroupLocking,
-			Severity: SeverityError,
-			Message:  "VACUUM FULL, CLUSTER, SET TABLESPACE, SET LOGGED/UNLOGGED or SET ACCESS METHOD rewrites the table",
-			Why: "These commands copy the whole table (and rebuild its indexes) while holding an ACCESS EXCLUSIVE lock: " +
-				"every read and write waits until the copy is done, and the disk temporarily needs room for two copies.",
-			SafeWay: "Do not run them on live tables in a migration: reclaim space online with pg_repack or pg_squeeze, " +
-				"move data to another tablespace or access method by building a new table and switching to it, and keep " +
-				"VACUUM FULL and CLUSTER for maintenance windows.",
-		},
-		check: checkRewritingTable,
-	})
+var ruleRewritingTable = rule{
+	Rule: Rule{
+		Code:     "SA022",
+		Name:     "rewriting-table",
+		Group:    GroupLocking,
+		Severity: SeverityError,
+		Message:  "VACUUM FULL, CLUSTER, SET TABLESPACE, SET LOGGED/UNLOGGED or SET ACCESS METHOD rewrites the table",
+		Why: "These commands copy the whole table (and rebuild its indexes) while holding an ACCESS EXCLUSIVE lock: " +
+			"every read and write waits until the copy is done, and the disk temporarily needs room for two copies.",
+		SafeWay: "Do not run them on live tables in a migration: reclaim space online with pg_repack or pg_squeeze, " +
+			"move data to another tablespace or access method by building a new table and switching to it, and keep " +
+			"VACUUM FULL and CLUSTER for maintenance windows.",
+	},
+	check: checkRewritingTable,
 }
 
 var rewritingSubcommands = map[pgquery.AlterTableType]string{

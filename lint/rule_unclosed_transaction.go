@@ -1,19 +1,17 @@
 package lint
 
-func init() {
-	register(rule{
-		Rule: Rule{
-			Code:     "SA028",
-			Name:     "unclosed-transaction",
-			Group:    GroupTransaction,
-			Severity: SeverityError,
-			Message:  "BEGIN without a matching COMMIT",
-			Why: "A transaction still open at the end of the file is rolled back when the session ends (psql, most " +
-				"runners), silently undoing the migration, or stays open holding its locks until something ends it.",
-			SafeWay: "End every BEGIN with COMMIT in the same file.",
-		},
-		finish: finishUnclosedTransaction,
-	})
+var ruleUnclosedTransaction = rule{
+	Rule: Rule{
+		Code:     "SA028",
+		Name:     "unclosed-transaction",
+		Group:    GroupTransaction,
+		Severity: SeverityError,
+		Message:  "BEGIN without a matching COMMIT",
+		Why: "A transaction still open at the end of the file is rolled back when the session ends (psql, most " +
+			"runners), silently undoing the migration, or stays open holding its locks until something ends it.",
+		SafeWay: "End every BEGIN with COMMIT in the same file.",
+	},
+	finish: finishUnclosedTransaction,
 }
 
 func finishUnclosedTransaction(p *pass) {

@@ -5,23 +5,21 @@ import (
 	"github.com/strata-db/strata/pglock"
 )
 
-func init() {
-	register(rule{
-		Rule: Rule{
-			Code:     "SA008",
-			Name:     "validating-after-strong-lock",
-			Group:    GroupLocking,
-			Severity: SeverityError,
-			Message:  "VALIDATE CONSTRAINT runs in a transaction that already holds a strong lock",
-			Why: "VALIDATE CONSTRAINT is the slow step (it scans the table) and is safe only because it takes SHARE UPDATE " +
-				"EXCLUSIVE. Locks are held until the transaction ends, so if an earlier statement of the same transaction " +
-				"took a lock that blocks writes or reads (typically the ACCESS EXCLUSIVE of the ADD CONSTRAINT ... NOT " +
-				"VALID), that lock is still held during the whole scan and blocks the application.",
-			SafeWay: "Commit before validating: ADD CONSTRAINT ... NOT VALID in one transaction, VALIDATE CONSTRAINT in a " +
-				"later one (another migration, or a file marked -- strata:no-transaction with its own short transactions).",
-		},
-		check: checkValidatingAfterStrongLock,
-	})
+var ruleValidatingAfterStrongLock = rule{
+	Rule: Rule{
+		Code:     "SA008",
+		Name:     "validating-after-strong-lock",
+		Group:    GroupLocking,
+		Severity: SeverityError,
+		Message:  "VALIDATE CONSTRAINT runs in a transaction that already holds a strong lock",
+		Why: "VALIDATE CONSTRAINT is the slow step (it scans the table) and is safe only because it takes SHARE UPDATE " +
+			"EXCLUSIVE. Locks are held until the transaction ends, so if an earlier statement of the same transaction " +
+			"took a lock that blocks writes or reads (typically the ACCESS EXCLUSIVE of the ADD CONSTRAINT ... NOT " +
+			"VALID), that lock is still held during the whole scan and blocks the application.",
+		SafeWay: "Commit before validating: ADD CONSTRAINT ... NOT VALID in one transaction, VALIDATE CONSTRAINT in a " +
+			"later one (another migration, or a file marked -- strata:no-transaction with its own short transactions).",
+	},
+	check: checkValidatingAfterStrongLock,
 }
 
 func checkValidatingAfterStrongLock(p *pass, s *stmtCtx) {
