@@ -3,8 +3,8 @@ package engine
 import (
 	"fmt"
 
-	"github.com/strata-db/strata/lint"
 	"github.com/strata-db/strata/migration"
+	"github.com/strata-db/strata/pglock"
 )
 
 // custom runs user SQL at each phase. Each part must be safe to re-run. A
@@ -28,7 +28,7 @@ func (p *planner) custom(a *migration.Custom) error {
 		st := Step{ID: id + ":" + part.phase, Kind: KindSQL, Tx: true,
 			Desc: fmt.Sprintf("custom SQL (%s) of %s action %d", part.phase, p.mig.Name, p.idx),
 			SQL:  []string{part.sql}}
-		stmts, err := lint.ClassifySQL(part.sql, lint.Config{PGVersion: p.cat.PGMajor})
+		stmts, err := pglock.ClassifySQL(part.sql, pglock.Config{PGVersion: p.cat.PGMajor})
 		if err != nil {
 			return p.errf(part.key, "the SQL does not parse: %v", err)
 		}

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/strata-db/strata/pglock"
 )
 
 // bench10k returns a migration file of 10,000 statements mixing the kinds of
@@ -56,7 +58,7 @@ func BenchmarkLint10k(b *testing.B) {
 
 func TestBench10kIsTenThousandStatements(t *testing.T) {
 	src := bench10k()
-	got, err := ClassifySQL(string(src), Config{})
+	got, err := pglock.ClassifySQL(string(src), pglock.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,18 +2,26 @@ package lint
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 )
 
-// TestDocs checks that docs/lint.md is what renderDocs makes of the rules;
-// go test -update rewrites it.
+// TestDocs checks that docs/lint.md is what renderDocs makes of the rules
+// and of pglock's table of classified statements; go test -update rewrites
+// it.
 func TestDocs(t *testing.T) {
-	checkGolden(t, filepath.Join("..", "docs", "lint.md"), []byte(renderDocs()))
+	locks, err := os.ReadFile(filepath.Join("..", "pglock", "testdata", "lock_table.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkGolden(t, filepath.Join("..", "docs", "lint.md"), []byte(renderDocs(string(locks))))
 }
 
-func renderDocs() string {
+// renderDocs renders docs/lint.md; lockTable is the table of statements and
+// their locks that pglock's TestLockTable keeps in step with its test cases.
+func renderDocs(lockTable string) string {
 	var b strings.Builder
 	b.WriteString(docsIntro)
 	b.WriteString("\n## Rules\n\n")
@@ -28,17 +36,7 @@ func renderDocs() string {
 		fmt.Fprintf(&b, "**Safe way.** %s\n", mdEscape(r.SafeWay))
 	}
 	b.WriteString(docsLocksIntro)
-	b.WriteString("| Statement | Locks (relation: mode, effect) |\n|---|---|\n")
-	for _, c := range classifyCases {
-		var locks []string
-		for _, l := range c.want {
-			locks = append(locks, fmt.Sprintf("%s: %s, %s", l.Relation, l.Mode, l.Effect()))
-		}
-		if len(locks) == 0 {
-			locks = []string{"none"}
-		}
-		fmt.Fprintf(&b, "| `%s` | %s |\n", strings.ReplaceAll(c.sql, "|", "\\|"), strings.Join(locks, "; "))
-	}
+	b.WriteString(lockTable)
 	return b.String()
 }
 
@@ -163,20 +161,21 @@ then).
 const docsLocksIntro = `
 ## Lock classification
 
-` + "`lint.Classify(stmt, cfg)`" + ` returns the relation-level locks a parsed statement
-takes: for each relation, the strongest PostgreSQL lock mode (ACCESS SHARE ...
-ACCESS EXCLUSIVE, as in ` + "`LOCK TABLE`" + `; ` + "`Mode.PGLocksName()`" + ` gives the
-` + "`pg_locks.mode`" + ` spelling) and whether the statement rewrites the relation,
-scans it, or only changes the catalog while holding the lock. An ALTER TABLE
-with several subcommands takes the strongest of their modes.
-` + "`lint.ClassifySQL(sql, cfg)`" + ` classifies a sequence of statements using what the
-earlier ones tell (constraints validated, column types, indexes' tables), and
-flags statements that cannot run in a transaction block. Both are meant for
-strata plan as much as for the rules.
+The classifier is package ` + "`github.com/strata-db/strata/pglock`" + `.
+` + "`pglock.Classify(stmt, cfg)`" + ` returns the relation-level locks a parsed
+statement takes: for each relation, the strongest PostgreSQL lock mode (ACCESS
+SHARE ... ACCESS EXCLUSIVE, as in ` + "`LOCK TABLE`" + `; ` + "`Mode.PGLocksName()`" + ` gives
+the ` + "`pg_locks.mode`" + ` spelling) and whether the statement rewrites the
+relation, scans it, or only changes the catalog while holding the lock. An
+ALTER TABLE with several subcommands takes the strongest of their modes.
+` + "`pglock.ClassifySQL(sql, cfg)`" + ` classifies a sequence of statements using what
+the earlier ones tell (constraints validated, column types, indexes' tables),
+and flags statements that cannot run in a transaction block. Both are meant
+for strata plan as much as for the rules.
 
 Relations the statement does not name are listed only when the file tells
 which they are (the table of an index created earlier, the table a foreign key
 added earlier references, tables using a domain). The modes below are those of
-PostgreSQL 15 and are checked against a live server by lint/oracle_test.go.
+PostgreSQL 15 and are checked against a live server by pglock/oracle_test.go.
 
 `

@@ -4,8 +4,7 @@
 // running, and the safe way to do the same.
 //
 // LintSQL and LintPaths run the rules (see Rules and docs/lint.md) over SQL
-// text; Classify and ClassifySQL expose the lock classification on its own,
-// for tools that show what a statement will do (strata plan).
+// text. The lock classification the rules build on is package pglock.
 package lint
 
 import (
@@ -17,6 +16,7 @@ import (
 	"strings"
 
 	"github.com/strata-db/strata/internal/pgquery"
+	"github.com/strata-db/strata/pglock"
 )
 
 // Finding is one problem found in a file.
@@ -71,9 +71,9 @@ func LintSQL(file string, src []byte, cfg Config) ([]Finding, error) {
 		return nil, err
 	}
 	cfg = cfg.normalized()
-	cat := newCatalog()
-	if err := cat.addColumnTypes(cfg.ColumnTypes); err != nil {
-		return nil, err
+	cat := pglock.NewCatalog()
+	if err := cat.AddColumnTypes(cfg.ColumnTypes); err != nil {
+		return nil, errorf("%w", err)
 	}
 	return lintFile(file, string(src), &cfg, cat), nil
 }
@@ -92,9 +92,9 @@ func LintPaths(paths []string, cfg Config) ([]Finding, error) {
 	if err != nil {
 		return nil, err
 	}
-	cat := newCatalog()
-	if err := cat.addColumnTypes(cfg.ColumnTypes); err != nil {
-		return nil, err
+	cat := pglock.NewCatalog()
+	if err := cat.AddColumnTypes(cfg.ColumnTypes); err != nil {
+		return nil, errorf("%w", err)
 	}
 	var out []Finding
 	for _, f := range files {
@@ -141,7 +141,7 @@ func sqlFiles(paths []string) ([]string, error) {
 // stmtCtx is a statement being checked, with its locks.
 type stmtCtx struct {
 	*pgquery.Statement
-	locks []Lock
+	locks []pglock.Lock
 }
 
 // pass is one run of the rules over one file.
@@ -149,7 +149,7 @@ type pass struct {
 	cfg      *Config
 	file     string
 	f        *pgquery.File
-	st       *state
+	st       *pglock.State
 	rule     *rule
 	stmts    []*stmtCtx
 	findings []found
@@ -183,9 +183,9 @@ func (p *pass) reportRule(r *rule, s *stmtCtx, off int, msg string) {
 
 // existing reports whether rel existed before this file (was not created by
 // an earlier statement of the file).
-func (p *pass) existing(rel string) bool { return !p.st.isNew(rel) }
+func (p *pass) existing(rel string) bool { return !p.st.IsNew(rel) }
 
-func lintFile(file, src string, cfg *Config, cat *catalog) []Finding {
+func lintFile(file, src string, cfg *Config, cat *pglock.Catalog) []Finding {
 	f := pgquery.ParseTolerant(src)
 	fileTx := cfg.InTransaction
 	for _, c := range f.Comments {
@@ -193,11 +193,11 @@ func lintFile(file, src string, cfg *Config, cat *catalog) []Finding {
 			fileTx = false
 		}
 	}
-	p := &pass{cfg: cfg, file: file, f: f, st: newState(cfg, cat, fileTx)}
+	p := &pass{cfg: cfg, file: file, f: f, st: pglock.NewState(pglock.Config{PGVersion: cfg.PGVersion, InTransaction: fileTx}, cat)}
 	var enabled []*rule
-	for _, r := range Rules() {
-		if cfg.Enabled(r) {
-			enabled = append(enabled, registry[r.Code])
+	for _, r := range allRules {
+		if cfg.Enabled(r.Rule) {
+			enabled = append(enabled, r)
 		}
 	}
 	if cfg.Enabled(registry[codeSyntax].Rule) {
@@ -207,7 +207,7 @@ func lintFile(file, src string, cfg *Config, cat *catalog) []Finding {
 	}
 	p.stmts = make([]*stmtCtx, len(f.Statements))
 	for i, s := range f.Statements {
-		ctx := &stmtCtx{Statement: s, locks: classify(s, p.st)}
+		ctx := &stmtCtx{Statement: s, locks: p.st.Classify(s)}
 		p.stmts[i] = ctx
 		for _, r := range enabled {
 			if r.check != nil {
@@ -215,7 +215,7 @@ func lintFile(file, src string, cfg *Config, cat *catalog) []Finding {
 				r.check(p, ctx)
 			}
 		}
-		p.st.apply(s, ctx.locks)
+		p.st.Apply(s, ctx.locks)
 	}
 	for _, r := range enabled {
 		if r.finish != nil {

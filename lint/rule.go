@@ -3,8 +3,9 @@ package lint
 import (
 	"fmt"
 	"slices"
-	"sort"
 	"strings"
+
+	"github.com/strata-db/strata/pglock"
 )
 
 // Severities.
@@ -55,39 +56,6 @@ type rule struct {
 	finish func(p *pass)             // at the end of the file
 }
 
-var registry = map[string]*rule{}
-
-// register adds a rule; each rule file calls it from init.
-func register(r rule) {
-	if _, dup := registry[r.Code]; dup {
-		panic("lint: duplicate rule code " + r.Code)
-	}
-	registry[r.Code] = &r
-}
-
-// Rules returns all rules ordered by code.
-func Rules() []Rule {
-	out := make([]Rule, 0, len(registry))
-	for _, r := range registry {
-		out = append(out, r.Rule)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Code < out[j].Code })
-	return out
-}
-
-// lookupRule finds a rule by code or name (case-insensitive).
-func lookupRule(s string) *rule {
-	if r, ok := registry[strings.ToUpper(s)]; ok {
-		return r
-	}
-	for _, r := range registry {
-		if strings.EqualFold(r.Name, s) {
-			return r
-		}
-	}
-	return nil
-}
-
 var groups = []string{GroupLocking, GroupTimeout, GroupCompat, GroupTransaction, GroupCorrectness, GroupHygiene, GroupMeta}
 
 // selects reports whether a selector (code, name, group or "all") names r,
@@ -134,7 +102,7 @@ type Config struct {
 
 // DefaultPGVersion is the PostgreSQL major version assumed when
 // Config.PGVersion is 0.
-const DefaultPGVersion = 15
+const DefaultPGVersion = pglock.DefaultPGVersion
 
 func (c Config) normalized() Config {
 	if c.PGVersion == 0 {

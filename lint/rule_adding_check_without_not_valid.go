@@ -2,22 +2,20 @@ package lint
 
 import "github.com/strata-db/strata/internal/pgquery"
 
-func init() {
-	register(rule{
-		Rule: Rule{
-			Code:     "SA006",
-			Name:     "adding-check-without-not-valid",
-			Group:    GroupLocking,
-			Severity: SeverityError,
-			Message:  "ADD CONSTRAINT ... CHECK without NOT VALID scans the table under ACCESS EXCLUSIVE",
-			Why: "Adding a CHECK constraint verifies every existing row while holding an ACCESS EXCLUSIVE lock, so reads " +
-				"and writes wait for the whole scan.",
-			SafeWay: "Add it with NOT VALID (instant; new and updated rows are checked from then on), then run ALTER TABLE ... " +
-				"VALIDATE CONSTRAINT in a later transaction: it scans under SHARE UPDATE EXCLUSIVE, which lets reads and " +
-				"writes go on. For a CHECK on a new column, add the column first and the constraint separately.",
-		},
-		check: checkAddingCheckWithoutNotValid,
-	})
+var ruleAddingCheckWithoutNotValid = rule{
+	Rule: Rule{
+		Code:     "SA006",
+		Name:     "adding-check-without-not-valid",
+		Group:    GroupLocking,
+		Severity: SeverityError,
+		Message:  "ADD CONSTRAINT ... CHECK without NOT VALID scans the table under ACCESS EXCLUSIVE",
+		Why: "Adding a CHECK constraint verifies every existing row while holding an ACCESS EXCLUSIVE lock, so reads " +
+			"and writes wait for the whole scan.",
+		SafeWay: "Add it with NOT VALID (instant; new and updated rows are checked from then on), then run ALTER TABLE ... " +
+			"VALIDATE CONSTRAINT in a later transaction: it scans under SHARE UPDATE EXCLUSIVE, which lets reads and " +
+			"writes go on. For a CHECK on a new column, add the column first and the constraint separately.",
+	},
+	check: checkAddingCheckWithoutNotValid,
 }
 
 func checkAddingCheckWithoutNotValid(p *pass, s *stmtCtx) {
@@ -40,7 +38,7 @@ func checkAddingCheckWithoutNotValid(p *pass, s *stmtCtx) {
 			if cd == nil {
 				continue
 			}
-			for _, con := range columnConstraints(cd, pgquery.ConstrType_CONSTR_CHECK) {
+			for _, con := range pgquery.ColumnConstraints(cd, pgquery.ConstrType_CONSTR_CHECK) {
 				p.report(s, s.Offset(con.Location), "adding column %s with a CHECK constraint scans table %s under an ACCESS EXCLUSIVE lock",
 					quote(cd.Colname), quote(table))
 			}

@@ -2,25 +2,23 @@ package lint
 
 import "github.com/strata-db/strata/internal/pgquery"
 
-func init() {
-	register(rule{
-		Rule: Rule{
-			Code:     "SA026",
-			Name:     "adding-domain-constraint",
-			Group:    GroupLocking,
-			Severity: SeverityError,
-			Message:  "ALTER DOMAIN ADD CONSTRAINT / SET NOT NULL / VALIDATE scans every table using the domain",
-			Why: "Adding a CHECK constraint to a domain without NOT VALID, or making it NOT NULL, checks every column " +
-				"that uses the domain, scanning each of those tables under a SHARE lock that blocks writes. ALTER DOMAIN " +
-				"... VALIDATE CONSTRAINT also takes SHARE on those tables up to PostgreSQL 18 (SHARE UPDATE EXCLUSIVE from " +
-				"19 on).",
-			SafeWay: "Add domain constraints with NOT VALID (no scan; new values are checked). Validate at a quiet time, or " +
-				"on PostgreSQL 19+. Prefer table CHECK constraints (NOT VALID, then VALIDATE without blocking writes) " +
-				"for constraints that must be proven on existing data; use CHECK (VALUE IS NOT NULL) NOT VALID instead " +
-				"of SET NOT NULL.",
-		},
-		check: checkAddingDomainConstraint,
-	})
+var ruleAddingDomainConstraint = rule{
+	Rule: Rule{
+		Code:     "SA026",
+		Name:     "adding-domain-constraint",
+		Group:    GroupLocking,
+		Severity: SeverityError,
+		Message:  "ALTER DOMAIN ADD CONSTRAINT / SET NOT NULL / VALIDATE scans every table using the domain",
+		Why: "Adding a CHECK constraint to a domain without NOT VALID, or making it NOT NULL, checks every column " +
+			"that uses the domain, scanning each of those tables under a SHARE lock that blocks writes. ALTER DOMAIN " +
+			"... VALIDATE CONSTRAINT also takes SHARE on those tables up to PostgreSQL 18 (SHARE UPDATE EXCLUSIVE from " +
+			"19 on).",
+		SafeWay: "Add domain constraints with NOT VALID (no scan; new values are checked). Validate at a quiet time, or " +
+			"on PostgreSQL 19+. Prefer table CHECK constraints (NOT VALID, then VALIDATE without blocking writes) " +
+			"for constraints that must be proven on existing data; use CHECK (VALUE IS NOT NULL) NOT VALID instead " +
+			"of SET NOT NULL.",
+	},
+	check: checkAddingDomainConstraint,
 }
 
 func checkAddingDomainConstraint(p *pass, s *stmtCtx) {
@@ -28,8 +26,8 @@ func checkAddingDomainConstraint(p *pass, s *stmtCtx) {
 	if ad == nil {
 		return
 	}
-	domain := qualified(ad.TypeName)
-	if p.st.typesMade[domain] {
+	domain := pgquery.Qualified(ad.TypeName)
+	if p.st.TypeCreated(domain) {
 		return
 	}
 	switch ad.Subtype {

@@ -2,25 +2,23 @@ package lint
 
 import "github.com/strata-db/strata/internal/pgquery"
 
-func init() {
-	register(rule{
-		Rule: Rule{
-			Code:     "SA009",
-			Name:     "adding-index-backed-constraint",
-			Group:    GroupLocking,
-			Severity: SeverityError,
-			Message:  "ADD PRIMARY KEY / UNIQUE / EXCLUDE builds an index under ACCESS EXCLUSIVE",
-			Why: "Adding a PRIMARY KEY, UNIQUE or EXCLUDE constraint (or a column declared PRIMARY KEY or UNIQUE) builds " +
-				"the constraint's index while holding an ACCESS EXCLUSIVE lock on the table: reads and writes are blocked " +
-				"for the whole build.",
-			SafeWay: "Build the index first with CREATE UNIQUE INDEX CONCURRENTLY (in a file marked -- strata:no-transaction), " +
-				"then attach it: ALTER TABLE ... ADD CONSTRAINT name UNIQUE USING INDEX idx, or PRIMARY KEY USING INDEX idx " +
-				"(make the columns NOT NULL first, through a validated CHECK, or PRIMARY KEY scans to check them). " +
-				"An EXCLUDE constraint cannot use an existing index: create it with the table, or accept the lock in a " +
-				"maintenance window.",
-		},
-		check: checkAddingIndexBackedConstraint,
-	})
+var ruleAddingIndexBackedConstraint = rule{
+	Rule: Rule{
+		Code:     "SA009",
+		Name:     "adding-index-backed-constraint",
+		Group:    GroupLocking,
+		Severity: SeverityError,
+		Message:  "ADD PRIMARY KEY / UNIQUE / EXCLUDE builds an index under ACCESS EXCLUSIVE",
+		Why: "Adding a PRIMARY KEY, UNIQUE or EXCLUDE constraint (or a column declared PRIMARY KEY or UNIQUE) builds " +
+			"the constraint's index while holding an ACCESS EXCLUSIVE lock on the table: reads and writes are blocked " +
+			"for the whole build.",
+		SafeWay: "Build the index first with CREATE UNIQUE INDEX CONCURRENTLY (in a file marked -- strata:no-transaction), " +
+			"then attach it: ALTER TABLE ... ADD CONSTRAINT name UNIQUE USING INDEX idx, or PRIMARY KEY USING INDEX idx " +
+			"(make the columns NOT NULL first, through a validated CHECK, or PRIMARY KEY scans to check them). " +
+			"An EXCLUDE constraint cannot use an existing index: create it with the table, or accept the lock in a " +
+			"maintenance window.",
+	},
+	check: checkAddingIndexBackedConstraint,
 }
 
 var constraintKinds = map[pgquery.ConstrType]string{

@@ -6,22 +6,20 @@ import (
 	"github.com/strata-db/strata/internal/pgquery"
 )
 
-func init() {
-	register(rule{
-		Rule: Rule{
-			Code:     "SA021",
-			Name:     "dropping-foreign-key",
-			Group:    GroupTimeout,
-			Severity: SeverityWarning,
-			Message:  "dropping a foreign key takes ACCESS EXCLUSIVE on the referenced table too",
-			Why: "Dropping a foreign key removes its triggers from both tables, so it takes an ACCESS EXCLUSIVE lock on " +
-				"the referencing table and on the referenced table. The lock is brief, but waiting for it blocks all " +
-				"queries on both tables, including a referenced table the migration does not otherwise touch.",
-			SafeWay: "Drop the constraint in its own short transaction with a lock_timeout, and retry on timeout; avoid " +
-				"busy hours for heavily used referenced tables.",
-		},
-		check: checkDroppingForeignKey,
-	})
+var ruleDroppingForeignKey = rule{
+	Rule: Rule{
+		Code:     "SA021",
+		Name:     "dropping-foreign-key",
+		Group:    GroupTimeout,
+		Severity: SeverityWarning,
+		Message:  "dropping a foreign key takes ACCESS EXCLUSIVE on the referenced table too",
+		Why: "Dropping a foreign key removes its triggers from both tables, so it takes an ACCESS EXCLUSIVE lock on " +
+			"the referencing table and on the referenced table. The lock is brief, but waiting for it blocks all " +
+			"queries on both tables, including a referenced table the migration does not otherwise touch.",
+		SafeWay: "Drop the constraint in its own short transaction with a lock_timeout, and retry on timeout; avoid " +
+			"busy hours for heavily used referenced tables.",
+	},
+	check: checkDroppingForeignKey,
 }
 
 func checkDroppingForeignKey(p *pass, s *stmtCtx) {
@@ -30,12 +28,12 @@ func checkDroppingForeignKey(p *pass, s *stmtCtx) {
 		if cmd.Subtype != pgquery.AlterTableType_AT_DropConstraint {
 			continue
 		}
-		c := p.st.constraint(table, cmd.Name)
+		c, known := p.st.Constraint(table, cmd.Name)
 		switch {
-		case c != nil && c.kind == pgquery.ConstrType_CONSTR_FOREIGN:
+		case known && c.Kind == pgquery.ConstrType_CONSTR_FOREIGN:
 			p.report(s, s.Pos.Offset, "dropping foreign key %s takes ACCESS EXCLUSIVE locks on %s and on the referenced table %s",
-				quote(cmd.Name), quote(table), quote(c.refTable))
-		case c == nil && looksLikeForeignKey(cmd.Name):
+				quote(cmd.Name), quote(table), quote(c.RefTable))
+		case !known && looksLikeForeignKey(cmd.Name):
 			p.report(s, s.Pos.Offset, "dropping foreign key %s takes ACCESS EXCLUSIVE locks on %s and on the table it references",
 				quote(cmd.Name), quote(table))
 		}

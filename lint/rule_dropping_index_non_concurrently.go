@@ -2,22 +2,20 @@ package lint
 
 import "github.com/strata-db/strata/internal/pgquery"
 
-func init() {
-	register(rule{
-		Rule: Rule{
-			Code:     "SA011",
-			Name:     "dropping-index-non-concurrently",
-			Group:    GroupTimeout,
-			Severity: SeverityWarning,
-			Message:  "DROP INDEX without CONCURRENTLY takes ACCESS EXCLUSIVE on the table",
-			Why: "DROP INDEX takes an ACCESS EXCLUSIVE lock on the index's table. The drop itself is quick, but the lock " +
-				"request waits behind every running query on the table and, while it waits, blocks every new read and " +
-				"write of it.",
-			SafeWay: "Use DROP INDEX CONCURRENTLY (outside a transaction block: a file marked -- strata:no-transaction), " +
-				"which waits for running transactions without blocking new ones.",
-		},
-		check: checkDroppingIndexNonConcurrently,
-	})
+var ruleDroppingIndexNonConcurrently = rule{
+	Rule: Rule{
+		Code:     "SA011",
+		Name:     "dropping-index-non-concurrently",
+		Group:    GroupTimeout,
+		Severity: SeverityWarning,
+		Message:  "DROP INDEX without CONCURRENTLY takes ACCESS EXCLUSIVE on the table",
+		Why: "DROP INDEX takes an ACCESS EXCLUSIVE lock on the index's table. The drop itself is quick, but the lock " +
+			"request waits behind every running query on the table and, while it waits, blocks every new read and " +
+			"write of it.",
+		SafeWay: "Use DROP INDEX CONCURRENTLY (outside a transaction block: a file marked -- strata:no-transaction), " +
+			"which waits for running transactions without blocking new ones.",
+	},
+	check: checkDroppingIndexNonConcurrently,
 }
 
 func checkDroppingIndexNonConcurrently(p *pass, s *stmtCtx) {
@@ -26,7 +24,7 @@ func checkDroppingIndexNonConcurrently(p *pass, s *stmtCtx) {
 		return
 	}
 	for _, o := range ds.Objects {
-		idx := qualified(listItems(o))
+		idx := pgquery.Qualified(pgquery.ListItems(o))
 		if !p.existing(idx) {
 			continue
 		}

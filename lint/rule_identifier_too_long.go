@@ -2,21 +2,19 @@ package lint
 
 import "github.com/strata-db/strata/internal/pgquery"
 
-func init() {
-	register(rule{
-		Rule: Rule{
-			Code:     "SA105",
-			Name:     "identifier-too-long",
-			Group:    GroupHygiene,
-			Severity: SeverityInfo,
-			Message:  "identifier longer than 63 bytes is truncated",
-			Why: "PostgreSQL truncates identifiers to 63 bytes (NAMEDATALEN - 1) with only a NOTICE: the object gets a " +
-				"different name than the one written, two long names can collide after truncation, and tools that look " +
-				"the object up by its full name do not find it.",
-			SafeWay: "Keep table, column, index and constraint names within 63 bytes (multi-byte characters count for more than one).",
-		},
-		check: checkIdentifierTooLong,
-	})
+var ruleIdentifierTooLong = rule{
+	Rule: Rule{
+		Code:     "SA105",
+		Name:     "identifier-too-long",
+		Group:    GroupHygiene,
+		Severity: SeverityInfo,
+		Message:  "identifier longer than 63 bytes is truncated",
+		Why: "PostgreSQL truncates identifiers to 63 bytes (NAMEDATALEN - 1) with only a NOTICE: the object gets a " +
+			"different name than the one written, two long names can collide after truncation, and tools that look " +
+			"the object up by its full name do not find it.",
+		SafeWay: "Keep table, column, index and constraint names within 63 bytes (multi-byte characters count for more than one).",
+	},
+	check: checkIdentifierTooLong,
 }
 
 // maxIdentifierBytes is NAMEDATALEN - 1.

@@ -2,22 +2,20 @@ package lint
 
 import "github.com/strata-db/strata/internal/pgquery"
 
-func init() {
-	register(rule{
-		Rule: Rule{
-			Code:     "SA022",
-			Name:     "rewriting-table",
-			Group:    GroupLocking,
-			Severity: SeverityError,
-			Message:  "VACUUM FULL, CLUSTER, SET TABLESPACE, SET LOGGED/UNLOGGED or SET ACCESS METHOD rewrites the table",
-			Why: "These commands copy the whole table (and rebuild its indexes) while holding an ACCESS EXCLUSIVE lock: " +
-				"every read and write waits until the copy is done, and the disk temporarily needs room for two copies.",
-			SafeWay: "Do not run them on live tables in a migration: reclaim space online with pg_repack or pg_squeeze, " +
-				"move data to another tablespace or access method by building a new table and switching to it, and keep " +
-				"VACUUM FULL and CLUSTER for maintenance windows.",
-		},
-		check: checkRewritingTable,
-	})
+var ruleRewritingTable = rule{
+	Rule: Rule{
+		Code:     "SA022",
+		Name:     "rewriting-table",
+		Group:    GroupLocking,
+		Severity: SeverityError,
+		Message:  "VACUUM FULL, CLUSTER, SET TABLESPACE, SET LOGGED/UNLOGGED or SET ACCESS METHOD rewrites the table",
+		Why: "These commands copy the whole table (and rebuild its indexes) while holding an ACCESS EXCLUSIVE lock: " +
+			"every read and write waits until the copy is done, and the disk temporarily needs room for two copies.",
+		SafeWay: "Do not run them on live tables in a migration: reclaim space online with pg_repack or pg_squeeze, " +
+			"move data to another tablespace or access method by building a new table and switching to it, and keep " +
+			"VACUUM FULL and CLUSTER for maintenance windows.",
+	},
+	check: checkRewritingTable,
 }
 
 var rewritingSubcommands = map[pgquery.AlterTableType]string{
@@ -33,7 +31,7 @@ func checkRewritingTable(p *pass, s *stmtCtx) {
 	switch {
 	case n.GetVacuumStmt() != nil:
 		vs := n.GetVacuumStmt()
-		if !vs.IsVacuumcmd || !hasOption(vs.Options, "full") {
+		if !vs.IsVacuumcmd || !pgquery.HasOption(vs.Options, "full") {
 			return
 		}
 		if len(vs.Rels) == 0 {
@@ -41,7 +39,7 @@ func checkRewritingTable(p *pass, s *stmtCtx) {
 			return
 		}
 		for _, r := range vs.Rels {
-			rel := relName(r.GetVacuumRelation().GetRelation())
+			rel := pgquery.RelName(r.GetVacuumRelation().GetRelation())
 			if p.existing(rel) {
 				p.report(s, s.Pos.Offset, "VACUUM FULL rewrites table %s under an ACCESS EXCLUSIVE lock", quote(rel))
 			}
@@ -52,12 +50,12 @@ func checkRewritingTable(p *pass, s *stmtCtx) {
 			p.report(s, s.Pos.Offset, "CLUSTER rewrites every clustered table of the database, each under an ACCESS EXCLUSIVE lock")
 			return
 		}
-		if rel := relName(cs.Relation); p.existing(rel) {
+		if rel := pgquery.RelName(cs.Relation); p.existing(rel) {
 			p.report(s, s.Pos.Offset, "CLUSTER rewrites table %s under an ACCESS EXCLUSIVE lock", quote(rel))
 		}
 	case n.GetAlterTableStmt() != nil:
 		at, cmds := alterTable(s)
-		rel := relName(at.Relation)
+		rel := pgquery.RelName(at.Relation)
 		if !p.existing(rel) {
 			return
 		}

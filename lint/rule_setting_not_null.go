@@ -2,23 +2,21 @@ package lint
 
 import "github.com/strata-db/strata/internal/pgquery"
 
-func init() {
-	register(rule{
-		Rule: Rule{
-			Code:     "SA005",
-			Name:     "setting-not-null",
-			Group:    GroupLocking,
-			Severity: SeverityError,
-			Message:  "SET NOT NULL scans the table under ACCESS EXCLUSIVE",
-			Why: "ALTER COLUMN ... SET NOT NULL checks every row while holding an ACCESS EXCLUSIVE lock, blocking reads " +
-				"and writes for the whole scan. Since PostgreSQL 12 the scan is skipped when a validated CHECK constraint " +
-				"already proves the column is not null.",
-			SafeWay: "In earlier steps: ADD CONSTRAINT name CHECK (col IS NOT NULL) NOT VALID, then VALIDATE CONSTRAINT name " +
-				"(in a later transaction; it does not block reads or writes). Then SET NOT NULL is a catalog change " +
-				"(PostgreSQL 12+), after which the CHECK constraint can be dropped.",
-		},
-		check: checkSettingNotNull,
-	})
+var ruleSettingNotNull = rule{
+	Rule: Rule{
+		Code:     "SA005",
+		Name:     "setting-not-null",
+		Group:    GroupLocking,
+		Severity: SeverityError,
+		Message:  "SET NOT NULL scans the table under ACCESS EXCLUSIVE",
+		Why: "ALTER COLUMN ... SET NOT NULL checks every row while holding an ACCESS EXCLUSIVE lock, blocking reads " +
+			"and writes for the whole scan. Since PostgreSQL 12 the scan is skipped when a validated CHECK constraint " +
+			"already proves the column is not null.",
+		SafeWay: "In earlier steps: ADD CONSTRAINT name CHECK (col IS NOT NULL) NOT VALID, then VALIDATE CONSTRAINT name " +
+			"(in a later transaction; it does not block reads or writes). Then SET NOT NULL is a catalog change " +
+			"(PostgreSQL 12+), after which the CHECK constraint can be dropped.",
+	},
+	check: checkSettingNotNull,
 }
 
 func checkSettingNotNull(p *pass, s *stmtCtx) {
@@ -32,7 +30,7 @@ func checkSettingNotNull(p *pass, s *stmtCtx) {
 				quote(cmd.Name), quote(table))
 			continue
 		}
-		if p.st.provenNotNull(table, cmd.Name) {
+		if p.st.ProvenNotNull(table, cmd.Name) {
 			continue
 		}
 		p.report(s, s.Pos.Offset, "SET NOT NULL on column %s scans table %s under an ACCESS EXCLUSIVE lock: no validated CHECK (%s IS NOT NULL) constraint earlier in the file",

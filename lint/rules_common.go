@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/strata-db/strata/internal/pgquery"
+	"github.com/strata-db/strata/pglock"
 )
 
 // Codes of the meta rules the engine reports itself.
@@ -37,29 +38,18 @@ func (p *pass) alterExistingTable(s *stmtCtx) (string, []*pgquery.AlterTableCmd)
 	if at == nil || at.Objtype != pgquery.ObjectType_OBJECT_TABLE {
 		return "", nil
 	}
-	table := relName(at.Relation)
+	table := pgquery.RelName(at.Relation)
 	if !p.existing(table) {
 		return "", nil
 	}
 	return table, cmds
 }
 
-// lockOn returns the lock s takes on rel.
-func (s *stmtCtx) lockOn(rel string) Lock {
-	k := relKey(rel)
-	for _, l := range s.locks {
-		if relKey(l.Relation) == k {
-			return l
-		}
-	}
-	return Lock{Relation: rel}
-}
-
 // quote renders an identifier for messages.
 func quote(name string) string { return fmt.Sprintf("%q", name) }
 
 // describeLocks renders locks as `ACCESS EXCLUSIVE on "t"`, joined by "and".
-func describeLocks(locks []Lock) string {
+func describeLocks(locks []pglock.Lock) string {
 	parts := make([]string, len(locks))
 	for i, l := range locks {
 		parts[i] = l.Mode.String() + " on " + quote(l.Relation)
@@ -88,14 +78,14 @@ func columnDefs(s *stmtCtx) []colDef {
 		pk := map[string]bool{}
 		for _, e := range cs.TableElts {
 			if c := e.GetConstraint(); c != nil && c.Contype == pgquery.ConstrType_CONSTR_PRIMARY {
-				for _, k := range strs(c.Keys) {
+				for _, k := range pgquery.Strs(c.Keys) {
 					pk[k] = true
 				}
 			}
 		}
 		for _, e := range cs.TableElts {
 			if cd := e.GetColumnDef(); cd != nil {
-				out = append(out, colDef{relName(cs.Relation), cd.Colname, cd.TypeName, cd, s.Offset(cd.Location), pk})
+				out = append(out, colDef{pgquery.RelName(cs.Relation), cd.Colname, cd.TypeName, cd, s.Offset(cd.Location), pk})
 			}
 		}
 	case n.GetAlterTableStmt() != nil:
@@ -107,9 +97,9 @@ func columnDefs(s *stmtCtx) []colDef {
 			}
 			switch cmd.Subtype {
 			case pgquery.AlterTableType_AT_AddColumn:
-				out = append(out, colDef{relName(at.Relation), cd.Colname, cd.TypeName, cd, s.Offset(cd.Location), nil})
+				out = append(out, colDef{pgquery.RelName(at.Relation), cd.Colname, cd.TypeName, cd, s.Offset(cd.Location), nil})
 			case pgquery.AlterTableType_AT_AlterColumnType:
-				out = append(out, colDef{relName(at.Relation), cmd.Name, cd.TypeName, nil, s.Offset(cd.Location), nil})
+				out = append(out, colDef{pgquery.RelName(at.Relation), cmd.Name, cd.TypeName, nil, s.Offset(cd.Location), nil})
 			}
 		}
 	}

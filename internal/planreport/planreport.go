@@ -15,6 +15,7 @@ import (
 
 	"github.com/strata-db/strata/backfill"
 	"github.com/strata-db/strata/lint"
+	"github.com/strata-db/strata/pglock"
 	"github.com/strata-db/strata/plan"
 )
 
@@ -22,7 +23,7 @@ import (
 type Statement struct {
 	SQL           string         `json:"sql"`
 	InTransaction bool           `json:"in_transaction"`
-	Locks         []lint.Lock    `json:"locks"`
+	Locks         []pglock.Lock  `json:"locks"`
 	Findings      []lint.Finding `json:"findings"`
 }
 
@@ -142,7 +143,7 @@ func (r *Report) annotate(phases []int, targets map[int]bool, cfg lint.Config) e
 		}
 	}
 	script := b.String()
-	locks, err := lint.ClassifySQL(script, cfg)
+	locks, err := pglock.ClassifySQL(script, pglock.Config{PGVersion: cfg.PGVersion, InTransaction: cfg.InTransaction})
 	if err != nil {
 		return fmt.Errorf("planreport: %w", err)
 	}
@@ -226,7 +227,7 @@ func WriteText(w io.Writer, r *Report) error {
 	return nil
 }
 
-func lockText(locks []lint.Lock) string {
+func lockText(locks []pglock.Lock) string {
 	if len(locks) == 0 {
 		return "no table lock"
 	}

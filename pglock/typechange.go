@@ -1,38 +1,10 @@
-package lint
+package pglock
 
 import (
 	"fmt"
 
 	"github.com/strata-db/strata/internal/pgquery"
 )
-
-// canonicalType maps a type's final name to the name PostgreSQL's catalog
-// uses, so that aliases compare equal.
-func canonicalType(tn *pgquery.TypeName) string {
-	b := typeBase(tn)
-	switch b {
-	case "int", "integer":
-		return "int4"
-	case "smallint":
-		return "int2"
-	case "bigint":
-		return "int8"
-	case "decimal":
-		return "numeric"
-	case "character varying":
-		return "varchar"
-	case "character":
-		return "bpchar"
-	case "bit varying":
-		return "varbit"
-	case "bool":
-		return "boolean"
-	}
-	if len(tn.Names) == 1 && b == "char" {
-		return "char" // the internal single-byte type "char"
-	}
-	return b
-}
 
 // precisionTypes accept a precision or length modifier whose increase (or
 // removal) PostgreSQL's planner support functions turn into a no-op: the
@@ -93,9 +65,9 @@ var utcZones = map[string]bool{
 // support function proves to be no-ops, and timestamp <-> timestamptz when
 // the session time zone is UTC (PostgreSQL 12 and later).
 func typeChangeRewrites(old, nw *pgquery.TypeName, pgVersion int, utc bool) (bool, string) {
-	ob, nb := canonicalType(old), canonicalType(nw)
-	om, ok1 := typeMods(old)
-	nm, ok2 := typeMods(nw)
+	ob, nb := pgquery.CanonicalType(old), pgquery.CanonicalType(nw)
+	om, ok1 := pgquery.TypeMods(old)
+	nm, ok2 := pgquery.TypeMods(nw)
 	if !ok1 || !ok2 {
 		return true, "the type modifiers are not constants"
 	}
@@ -105,7 +77,7 @@ func typeChangeRewrites(old, nw *pgquery.TypeName, pgVersion int, utc bool) (boo
 		}
 		return true, "array element conversions always rewrite"
 	}
-	from, to := typeString(old), typeString(nw)
+	from, to := pgquery.TypeString(old), pgquery.TypeString(nw)
 	if ob == nb {
 		if equalInts(om, nm) {
 			return false, ""
@@ -159,16 +131,35 @@ func usingIsIdentity(expr *pgquery.Node, column string, nw *pgquery.TypeName) bo
 	if expr == nil {
 		return true
 	}
-	if name, ok := columnRefName(expr); ok {
+	if name, ok := pgquery.ColumnRefName(expr); ok {
 		return name == column
 	}
 	if tc := expr.GetTypeCast(); tc != nil {
-		if name, ok := columnRefName(tc.Arg); ok && name == column {
-			cm, ok1 := typeMods(tc.TypeName)
-			nm, ok2 := typeMods(nw)
-			return ok1 && ok2 && canonicalType(tc.TypeName) == canonicalType(nw) && equalInts(cm, nm) &&
+		if name, ok := pgquery.ColumnRefName(tc.Arg); ok && name == column {
+			cm, ok1 := pgquery.TypeMods(tc.TypeName)
+			nm, ok2 := pgquery.TypeMods(nw)
+			return ok1 && ok2 && pgquery.CanonicalType(tc.TypeName) == pgquery.CanonicalType(nw) && equalInts(cm, nm) &&
 				len(tc.TypeName.ArrayBounds) == len(nw.ArrayBounds)
 		}
 	}
 	return false
+}
+
+// AlterTypeRewrites tells whether cmd, an ALTER COLUMN TYPE subcommand of an
+// ALTER TABLE on table, rewrites the table, knowing the column's current type
+// when the state does; the reason explains a rewrite, or tells that the
+// current type is unknown.
+func (st *State) AlterTypeRewrites(table string, cmd *pgquery.AlterTableCmd) (bool, string) {
+	cd := cmd.Def.GetColumnDef()
+	if cd == nil || cd.TypeName == nil {
+		return true, "the new type is unknown"
+	}
+	if !usingIsIdentity(cd.RawDefault, cmd.Name, cd.TypeName) {
+		return true, "the USING expression computes a new value for every row"
+	}
+	old := st.cat.get(table, cmd.Name)
+	if old == nil {
+		return true, "the column's current type is unknown; only a binary-coercible change avoids the rewrite"
+	}
+	return typeChangeRewrites(old, cd.TypeName, st.cfg.PGVersion, st.utc())
 }

@@ -1,40 +1,43 @@
-package lint
+package pglock
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/strata-db/strata/internal/pgquery"
 )
 
-// catalog is what the linter knows of column types: learnt from CREATE TABLE
-// and ALTER TABLE statements (of the file, and of earlier files in one
-// LintPaths call) and from Config.ColumnTypes.
-type catalog struct {
+// Catalog is what is known of column types: learnt from CREATE TABLE and
+// ALTER TABLE statements applied to a State using it, and from
+// Config.ColumnTypes. Several States may share one Catalog in turn, so that
+// a script knows the columns earlier scripts declared.
+type Catalog struct {
 	cols map[string]map[string]*pgquery.TypeName // relKey -> column -> type
 }
 
-func newCatalog() *catalog { return &catalog{cols: map[string]map[string]*pgquery.TypeName{}} }
+// NewCatalog returns an empty catalog.
+func NewCatalog() *Catalog { return &Catalog{cols: map[string]map[string]*pgquery.TypeName{}} }
 
-func (c *catalog) set(table, column string, tn *pgquery.TypeName) {
+func (c *Catalog) set(table, column string, tn *pgquery.TypeName) {
 	k := relKey(table)
 	m := c.cols[k]
 	if m == nil {
 		m = map[string]*pgquery.TypeName{}
 		c.cols[k] = m
 	}
-	if base, ok := serialTypes[typeBase(tn)]; ok && len(tn.ArrayBounds) == 0 {
+	if base, ok := pgquery.SerialType(pgquery.TypeBase(tn)); ok && len(tn.ArrayBounds) == 0 {
 		tn = &pgquery.TypeName{Names: []*pgquery.Node{pgquery.StrNode("pg_catalog"), pgquery.StrNode(base)}}
 	}
 	m[column] = tn
 }
 
-func (c *catalog) get(table, column string) *pgquery.TypeName {
+func (c *Catalog) get(table, column string) *pgquery.TypeName {
 	return c.cols[relKey(table)][column]
 }
 
-// addColumnTypes parses Config.ColumnTypes entries ("table.column" or
+// AddColumnTypes parses Config.ColumnTypes entries ("table.column" or
 // "schema.table.column" -> type).
-func (c *catalog) addColumnTypes(types map[string]string) error {
+func (c *Catalog) AddColumnTypes(types map[string]string) error {
 	var firstErr error
 	for key, typ := range types {
 		if err := c.addColumnType(key, typ); err != nil && firstErr == nil {
@@ -44,14 +47,14 @@ func (c *catalog) addColumnTypes(types map[string]string) error {
 	return firstErr
 }
 
-func (c *catalog) addColumnType(key, typ string) error {
+func (c *Catalog) addColumnType(key, typ string) error {
 	i := strings.LastIndexByte(key, '.')
 	if i <= 0 || i == len(key)-1 {
-		return errorf("column type key %q is not table.column", key)
+		return fmt.Errorf("column type key %q is not table.column", key)
 	}
 	f, err := pgquery.Parse("SELECT NULL::" + typ)
 	if err != nil || len(f.Statements) != 1 {
-		return errorf("column type %q of %s does not parse", typ, key)
+		return fmt.Errorf("column type %q of %s does not parse", typ, key)
 	}
 	var tn *pgquery.TypeName
 	pgquery.Walk(f.Statements[0].Node, func(n *pgquery.Node) bool {
@@ -61,39 +64,51 @@ func (c *catalog) addColumnType(key, typ string) error {
 		return tn == nil
 	})
 	if tn == nil {
-		return errorf("column type %q of %s does not parse", typ, key)
+		return fmt.Errorf("column type %q of %s does not parse", typ, key)
 	}
 	c.set(key[:i], key[i+1:], tn)
 	return nil
 }
 
-// constraintInfo is a table constraint the file added.
-type constraintInfo struct {
-	table     string // relKey of the table
-	name      string
-	kind      pgquery.ConstrType
-	validated bool
-	notNull   []string // columns a CHECK proves NOT NULL
-	refTable  string   // referenced table of a FOREIGN KEY, as written
-	offset    int      // where it was added, for messages
+// Constraint is a CHECK or FOREIGN KEY constraint an earlier statement
+// added.
+type Constraint struct {
+	// Table is the table's name, without a "public." prefix.
+	Table string
+	// Name is the constraint's name, as written or as PostgreSQL makes it.
+	Name string
+	// Kind is CONSTR_CHECK or CONSTR_FOREIGN.
+	Kind pgquery.ConstrType
+	// Validated is false for a constraint added NOT VALID and not validated
+	// since.
+	Validated bool
+	// NotNull are the columns a CHECK proves NOT NULL.
+	NotNull []string
+	// RefTable is the table a FOREIGN KEY references, as written.
+	RefTable string
+	// Offset is the byte offset where the constraint was added.
+	Offset int
 }
 
-// state is what the statements seen so far in a file tell about the next one.
-type state struct {
-	cfg *Config
-	cat *catalog
+// State is what the statements applied so far (a file, in order) tell about
+// the next one: relations, types and constraints they created, column types,
+// the open transaction and the locks it holds, and the session's
+// lock_timeout and time zone. Classify a statement with Classify, then
+// record it with Apply.
+type State struct {
+	cfg Config
+	cat *Catalog
 
 	created     map[string]bool   // relKey of relations (tables, indexes, views, ...) created in this file
 	typesMade   map[string]bool   // types and domains created in this file
 	indexTable  map[string]string // index relKey -> its table, from CREATE INDEX in this file
-	constraints map[string]*constraintInfo
+	constraints map[string]*Constraint
 
-	fileTx bool // the runner wraps the file in a transaction
-	inTx   bool // a transaction is open before the next statement
-	begin  *pgquery.Statement
+	inTx  bool // a transaction is open before the next statement
+	begin *pgquery.Statement
 	// held is the strongest lock held so far in the open transaction, per
 	// relKey of relations that existed before the file.
-	held map[string]heldLock
+	held map[string]HeldLock
 
 	sessionTimeout bool
 	localTimeout   *bool
@@ -101,40 +116,76 @@ type state struct {
 	localUTC       *bool
 }
 
-// heldLock is a lock held in the open transaction and the statement that
+// HeldLock is a lock held in the open transaction and the statement that
 // took it.
-type heldLock struct {
+type HeldLock struct {
 	Lock
-	stmt *pgquery.Statement
+	// Stmt is the statement that took the lock.
+	Stmt *pgquery.Statement
 }
 
-func newState(cfg *Config, cat *catalog, fileTx bool) *state {
+// NewState returns the state before the first statement. cfg.InTransaction
+// tells that a transaction is open from the start; cfg.ColumnTypes is not
+// read (add it to cat). cat collects the column types the statements
+// declare; nil means a new, empty catalog.
+func NewState(cfg Config, cat *Catalog) *State {
 	if cat == nil {
-		cat = newCatalog()
+		cat = NewCatalog()
 	}
-	return &state{
-		cfg:         cfg,
+	return &State{
+		cfg:         cfg.normalized(),
 		cat:         cat,
 		created:     map[string]bool{},
 		typesMade:   map[string]bool{},
 		indexTable:  map[string]string{},
-		constraints: map[string]*constraintInfo{},
-		held:        map[string]heldLock{},
-		fileTx:      fileTx,
-		inTx:        fileTx,
+		constraints: map[string]*Constraint{},
+		held:        map[string]HeldLock{},
+		inTx:        cfg.InTransaction,
 	}
 }
 
-// isNew reports whether the relation was created earlier in this file: no
+// IsNew reports whether the relation was created by an earlier statement: no
 // other session uses it yet, so its locks block nobody and it holds (next to)
 // no rows.
-func (st *state) isNew(rel string) bool { return rel != "" && st.created[relKey(rel)] }
+func (st *State) IsNew(rel string) bool { return rel != "" && st.created[relKey(rel)] }
 
-// lockTimeout reports whether a lock_timeout is in effect.
-func (st *state) lockTimeout() bool {
-	if st.cfg.AssumeLockTimeout {
-		return true
+// TypeCreated reports whether the type or domain name (as written,
+// schema-qualified if it was) was created by an earlier statement.
+func (st *State) TypeCreated(name string) bool { return st.typesMade[name] }
+
+// ColumnType returns the known type of column of table, or nil.
+func (st *State) ColumnType(table, column string) *pgquery.TypeName { return st.cat.get(table, column) }
+
+// InTransaction reports whether a transaction block is open before the next
+// statement (opened by BEGIN or by the runner, per Config.InTransaction).
+func (st *State) InTransaction() bool { return st.inTx }
+
+// Begin returns the BEGIN (or START TRANSACTION) statement that opened the
+// transaction in progress, or nil when none did (no transaction, or the one
+// the runner opened).
+func (st *State) Begin() *pgquery.Statement { return st.begin }
+
+// Held returns the strongest lock the transaction in progress holds on rel,
+// a relation that existed before the first statement.
+func (st *State) Held(rel string) (HeldLock, bool) {
+	h, ok := st.held[relKey(rel)]
+	return h, ok
+}
+
+// HeldLocks returns the locks the transaction in progress holds on relations
+// that existed before the first statement, one per relation, in no
+// particular order.
+func (st *State) HeldLocks() []HeldLock {
+	out := make([]HeldLock, 0, len(st.held))
+	for _, h := range st.held {
+		out = append(out, h)
 	}
+	return out
+}
+
+// LockTimeout reports whether a SET (or SET LOCAL, or set_config) of
+// lock_timeout to a non-zero value is in effect.
+func (st *State) LockTimeout() bool {
 	if st.inTx && st.localTimeout != nil {
 		return *st.localTimeout
 	}
@@ -142,7 +193,7 @@ func (st *state) lockTimeout() bool {
 }
 
 // utc reports whether the session time zone is known to be UTC.
-func (st *state) utc() bool {
+func (st *State) utc() bool {
 	if st.inTx && st.localUTC != nil {
 		return *st.localUTC
 	}
@@ -151,19 +202,28 @@ func (st *state) utc() bool {
 
 func constraintKey(table, name string) string { return relKey(table) + "\x00" + name }
 
-func (st *state) constraint(table, name string) *constraintInfo {
+func (st *State) constraint(table, name string) *Constraint {
 	return st.constraints[constraintKey(table, name)]
 }
 
-// provenNotNull reports whether a validated CHECK constraint added earlier in
-// the file proves column of table NOT NULL.
-func (st *state) provenNotNull(table, column string) bool {
+// Constraint returns the CHECK or FOREIGN KEY constraint name of table that
+// an earlier statement added (and no later one dropped).
+func (st *State) Constraint(table, name string) (Constraint, bool) {
+	if c := st.constraint(table, name); c != nil {
+		return *c, true
+	}
+	return Constraint{}, false
+}
+
+// ProvenNotNull reports whether a validated CHECK constraint added by an
+// earlier statement proves column of table NOT NULL.
+func (st *State) ProvenNotNull(table, column string) bool {
 	k := relKey(table)
 	for _, c := range st.constraints {
-		if c.table != k || c.kind != pgquery.ConstrType_CONSTR_CHECK || !c.validated {
+		if c.Table != k || c.Kind != pgquery.ConstrType_CONSTR_CHECK || !c.Validated {
 			continue
 		}
-		for _, col := range c.notNull {
+		for _, col := range c.NotNull {
 			if col == column {
 				return true
 			}
@@ -172,12 +232,12 @@ func (st *state) provenNotNull(table, column string) bool {
 	return false
 }
 
-// hasValidatedCheck reports whether a validated CHECK constraint was added to
-// table earlier in the file.
-func (st *state) hasValidatedCheck(table string) bool {
+// HasValidatedCheck reports whether a validated CHECK constraint was added to
+// table by an earlier statement.
+func (st *State) HasValidatedCheck(table string) bool {
 	k := relKey(table)
 	for _, c := range st.constraints {
-		if c.table == k && c.kind == pgquery.ConstrType_CONSTR_CHECK && c.validated {
+		if c.Table == k && c.Kind == pgquery.ConstrType_CONSTR_CHECK && c.Validated {
 			return true
 		}
 	}
@@ -185,7 +245,7 @@ func (st *state) hasValidatedCheck(table string) bool {
 }
 
 // endTx closes the open transaction.
-func (st *state) endTx() {
+func (st *State) endTx() {
 	st.inTx = false
 	st.begin = nil
 	st.localTimeout = nil
@@ -193,9 +253,9 @@ func (st *state) endTx() {
 	clear(st.held)
 }
 
-// apply records what stmt, which takes locks, changes for the statements
-// after it.
-func (st *state) apply(s *pgquery.Statement, locks []Lock) {
+// Apply records what s, which takes locks (as Classify returned them),
+// changes for the statements after it.
+func (st *State) Apply(s *pgquery.Statement, locks []Lock) {
 	n := s.Node
 	switch {
 	case n.GetTransactionStmt() != nil:
@@ -223,19 +283,19 @@ func (st *state) apply(s *pgquery.Statement, locks []Lock) {
 				continue
 			}
 			if h, ok := st.held[k]; !ok || l.Mode > h.Mode {
-				st.held[k] = heldLock{Lock: l, stmt: s}
+				st.held[k] = HeldLock{Lock: l, Stmt: s}
 			}
 		}
 	}
 	st.applySchema(s)
 }
 
-func (st *state) applySet(v *pgquery.VariableSetStmt) {
+func (st *State) applySet(v *pgquery.VariableSetStmt) {
 	var on bool
 	switch v.Kind {
 	case pgquery.VariableSetKind_VAR_SET_VALUE:
 		if len(v.Args) == 1 {
-			val, _ := constString(v.Args[0])
+			val, _ := pgquery.ConstString(v.Args[0])
 			switch v.Name {
 			case "lock_timeout":
 				on = !isZeroDuration(val)
@@ -254,7 +314,7 @@ func (st *state) applySet(v *pgquery.VariableSetStmt) {
 	st.setVar(v.Name, on, v.IsLocal)
 }
 
-func (st *state) setVar(name string, on, local bool) {
+func (st *State) setVar(name string, on, local bool) {
 	var session *bool
 	var loc **bool
 	switch name {
@@ -281,19 +341,19 @@ func (st *state) setVar(name string, on, local bool) {
 }
 
 // applySetConfig handles SELECT set_config('lock_timeout', '5s', is_local).
-func (st *state) applySetConfig(sel *pgquery.SelectStmt) {
+func (st *State) applySetConfig(sel *pgquery.SelectStmt) {
 	for _, t := range sel.TargetList {
 		rt := t.GetResTarget()
 		if rt == nil || rt.Val == nil {
 			continue
 		}
 		fc := rt.Val.GetFuncCall()
-		if fc == nil || funcName(fc) != "set_config" || len(fc.Args) != 3 {
+		if fc == nil || pgquery.FuncName(fc) != "set_config" || len(fc.Args) != 3 {
 			continue
 		}
-		name, ok1 := constString(fc.Args[0])
-		val, ok2 := constString(fc.Args[1])
-		local, ok3 := constString(fc.Args[2])
+		name, ok1 := pgquery.ConstString(fc.Args[0])
+		val, ok2 := pgquery.ConstString(fc.Args[1])
+		local, ok3 := pgquery.ConstString(fc.Args[2])
 		if !ok1 || !ok2 || !ok3 {
 			continue
 		}
@@ -319,12 +379,12 @@ func isZeroDuration(v string) bool {
 }
 
 // applySchema records created relations, constraints and column types.
-func (st *state) applySchema(s *pgquery.Statement) {
+func (st *State) applySchema(s *pgquery.Statement) {
 	n := s.Node
 	switch {
 	case n.GetCreateStmt() != nil:
 		cs := n.GetCreateStmt()
-		table := relName(cs.Relation)
+		table := pgquery.RelName(cs.Relation)
 		st.created[relKey(table)] = true
 		for _, e := range cs.TableElts {
 			if cd := e.GetColumnDef(); cd != nil {
@@ -341,12 +401,12 @@ func (st *state) applySchema(s *pgquery.Statement) {
 		}
 	case n.GetCreateTableAsStmt() != nil:
 		if into := n.GetCreateTableAsStmt().Into; into != nil {
-			st.created[relKey(relName(into.Rel))] = true
+			st.created[relKey(pgquery.RelName(into.Rel))] = true
 		}
 	case n.GetViewStmt() != nil:
-		st.created[relKey(relName(n.GetViewStmt().View))] = true
+		st.created[relKey(pgquery.RelName(n.GetViewStmt().View))] = true
 	case n.GetCreateSeqStmt() != nil:
-		st.created[relKey(relName(n.GetCreateSeqStmt().Sequence))] = true
+		st.created[relKey(pgquery.RelName(n.GetCreateSeqStmt().Sequence))] = true
 	case n.GetIndexStmt() != nil:
 		is := n.GetIndexStmt()
 		if is.Idxname != "" {
@@ -354,18 +414,18 @@ func (st *state) applySchema(s *pgquery.Statement) {
 			if is.Relation.Schemaname != "" {
 				name = is.Relation.Schemaname + "." + name
 			}
-			st.indexTable[relKey(name)] = relName(is.Relation)
+			st.indexTable[relKey(name)] = pgquery.RelName(is.Relation)
 			st.created[relKey(name)] = true
 		}
 	case n.GetCreateDomainStmt() != nil:
-		st.typesMade[qualified(n.GetCreateDomainStmt().Domainname)] = true
+		st.typesMade[pgquery.Qualified(n.GetCreateDomainStmt().Domainname)] = true
 	case n.GetCreateEnumStmt() != nil:
-		st.typesMade[qualified(n.GetCreateEnumStmt().TypeName)] = true
+		st.typesMade[pgquery.Qualified(n.GetCreateEnumStmt().TypeName)] = true
 	case n.GetCompositeTypeStmt() != nil:
-		st.typesMade[relName(n.GetCompositeTypeStmt().Typevar)] = true
+		st.typesMade[pgquery.RelName(n.GetCompositeTypeStmt().Typevar)] = true
 	case n.GetAlterTableStmt() != nil:
 		at := n.GetAlterTableStmt()
-		table := relName(at.Relation)
+		table := pgquery.RelName(at.Relation)
 		for _, c := range at.Cmds {
 			st.applyAlterCmd(s, table, c.GetAlterTableCmd())
 		}
@@ -374,7 +434,7 @@ func (st *state) applySchema(s *pgquery.Statement) {
 		switch rs.RenameType {
 		case pgquery.ObjectType_OBJECT_TABLE, pgquery.ObjectType_OBJECT_INDEX, pgquery.ObjectType_OBJECT_VIEW,
 			pgquery.ObjectType_OBJECT_MATVIEW, pgquery.ObjectType_OBJECT_SEQUENCE:
-			old := relName(rs.Relation)
+			old := pgquery.RelName(rs.Relation)
 			nw := rs.Newname
 			if rs.Relation.Schemaname != "" {
 				nw = rs.Relation.Schemaname + "." + nw
@@ -387,7 +447,7 @@ func (st *state) applySchema(s *pgquery.Statement) {
 				delete(st.cat.cols, relKey(old))
 			}
 		case pgquery.ObjectType_OBJECT_COLUMN:
-			table := relName(rs.Relation)
+			table := pgquery.RelName(rs.Relation)
 			if tn := st.cat.get(table, rs.Subname); tn != nil {
 				delete(st.cat.cols[relKey(table)], rs.Subname)
 				st.cat.set(table, rs.Newname, tn)
@@ -399,14 +459,14 @@ func (st *state) applySchema(s *pgquery.Statement) {
 		case pgquery.ObjectType_OBJECT_TABLE, pgquery.ObjectType_OBJECT_INDEX, pgquery.ObjectType_OBJECT_VIEW,
 			pgquery.ObjectType_OBJECT_MATVIEW, pgquery.ObjectType_OBJECT_SEQUENCE:
 			for _, o := range ds.Objects {
-				k := relKey(qualified(listItems(o)))
+				k := relKey(pgquery.Qualified(pgquery.ListItems(o)))
 				delete(st.cat.cols, k)
 			}
 		}
 	}
 }
 
-func (st *state) applyAlterCmd(s *pgquery.Statement, table string, cmd *pgquery.AlterTableCmd) {
+func (st *State) applyAlterCmd(s *pgquery.Statement, table string, cmd *pgquery.AlterTableCmd) {
 	if cmd == nil {
 		return
 	}
@@ -432,7 +492,7 @@ func (st *state) applyAlterCmd(s *pgquery.Statement, table string, cmd *pgquery.
 		}
 	case pgquery.AlterTableType_AT_ValidateConstraint:
 		if c := st.constraint(table, cmd.Name); c != nil {
-			c.validated = true
+			c.Validated = true
 		}
 	case pgquery.AlterTableType_AT_DropConstraint:
 		delete(st.constraints, constraintKey(table, cmd.Name))
@@ -441,16 +501,16 @@ func (st *state) applyAlterCmd(s *pgquery.Statement, table string, cmd *pgquery.
 
 // addConstraint records a CHECK or FOREIGN KEY constraint. columns is the
 // column a column constraint is attached to.
-func (st *state) addConstraint(s *pgquery.Statement, table string, con *pgquery.Constraint, columns []string) {
+func (st *State) addConstraint(s *pgquery.Statement, table string, con *pgquery.Constraint, columns []string) {
 	if con.Contype != pgquery.ConstrType_CONSTR_CHECK && con.Contype != pgquery.ConstrType_CONSTR_FOREIGN {
 		return
 	}
-	c := &constraintInfo{
-		table:     relKey(table),
-		name:      con.Conname,
-		kind:      con.Contype,
-		validated: !con.SkipValidation,
-		offset:    s.Offset(con.Location),
+	c := &Constraint{
+		Table:     relKey(table),
+		Name:      con.Conname,
+		Kind:      con.Contype,
+		Validated: !con.SkipValidation,
+		Offset:    s.Offset(con.Location),
 	}
 	rel := table
 	if i := strings.LastIndexByte(rel, '.'); i >= 0 {
@@ -458,29 +518,29 @@ func (st *state) addConstraint(s *pgquery.Statement, table string, con *pgquery.
 	}
 	switch con.Contype {
 	case pgquery.ConstrType_CONSTR_CHECK:
-		c.notNull = notNullColumns(con.RawExpr)
-		if c.name == "" {
+		c.NotNull = notNullColumns(con.RawExpr)
+		if c.Name == "" {
 			cols := columns
 			if cols == nil {
 				cols = referencedColumns(con.RawExpr)
 			}
 			if len(cols) == 1 {
-				c.name = rel + "_" + cols[0] + "_check"
+				c.Name = rel + "_" + cols[0] + "_check"
 			} else {
-				c.name = rel + "_check"
+				c.Name = rel + "_check"
 			}
 		}
 	case pgquery.ConstrType_CONSTR_FOREIGN:
-		c.refTable = relName(con.Pktable)
-		if c.name == "" {
-			cols := strs(con.FkAttrs)
+		c.RefTable = pgquery.RelName(con.Pktable)
+		if c.Name == "" {
+			cols := pgquery.Strs(con.FkAttrs)
 			if len(cols) == 0 {
 				cols = columns
 			}
-			c.name = rel + "_" + strings.Join(cols, "_") + "_fkey"
+			c.Name = rel + "_" + strings.Join(cols, "_") + "_fkey"
 		}
 	}
-	st.constraints[constraintKey(table, c.name)] = c
+	st.constraints[constraintKey(table, c.Name)] = c
 }
 
 // notNullColumns returns the columns a CHECK expression proves NOT NULL:
@@ -491,7 +551,7 @@ func notNullColumns(expr *pgquery.Node) []string {
 	}
 	if nt := expr.GetNullTest(); nt != nil {
 		if nt.Nulltesttype == pgquery.NullTestType_IS_NOT_NULL {
-			if name, ok := columnRefName(nt.Arg); ok {
+			if name, ok := pgquery.ColumnRefName(nt.Arg); ok {
 				return []string{name}
 			}
 		}
@@ -512,7 +572,7 @@ func referencedColumns(expr *pgquery.Node) []string {
 	var out []string
 	seen := map[string]bool{}
 	pgquery.Walk(expr, func(n *pgquery.Node) bool {
-		if name, ok := columnRefName(n); ok && !seen[name] {
+		if name, ok := pgquery.ColumnRefName(n); ok && !seen[name] {
 			seen[name] = true
 			out = append(out, name)
 		}

@@ -1,14 +1,15 @@
-package lint
+package pgquery
 
 import (
 	"strconv"
 	"strings"
-
-	"github.com/strata-db/strata/internal/pgquery"
 )
 
-// relName returns the name of rv as written: "schema.name" or "name".
-func relName(rv *pgquery.RangeVar) string {
+// Node helpers shared by the packages that read parse trees (pglock, lint).
+
+// RelName returns the name of rv as written: "schema.name" or "name" ("" for
+// nil).
+func RelName(rv *RangeVar) string {
 	if rv == nil {
 		return ""
 	}
@@ -18,14 +19,8 @@ func relName(rv *pgquery.RangeVar) string {
 	return rv.Relname
 }
 
-// relKey normalises a relation name for lookups: the public schema is
-// implied, so "public.t" and "t" are the same relation.
-func relKey(name string) string {
-	return strings.TrimPrefix(name, "public.")
-}
-
-// strs returns the String values of a list of nodes, skipping others.
-func strs(nodes []*pgquery.Node) []string {
+// Strs returns the String values of a list of nodes, skipping others.
+func Strs(nodes []*Node) []string {
 	out := make([]string, 0, len(nodes))
 	for _, n := range nodes {
 		if s := n.GetString_(); s != nil {
@@ -35,19 +30,19 @@ func strs(nodes []*pgquery.Node) []string {
 	return out
 }
 
-// qualified joins name parts with dots.
-func qualified(nodes []*pgquery.Node) string { return strings.Join(strs(nodes), ".") }
+// Qualified joins the String values of name parts with dots.
+func Qualified(nodes []*Node) string { return strings.Join(Strs(nodes), ".") }
 
-// listItems returns the items of a List node, or nil.
-func listItems(n *pgquery.Node) []*pgquery.Node {
+// ListItems returns the items of a List node, or nil.
+func ListItems(n *Node) []*Node {
 	if l := n.GetList(); l != nil {
 		return l.Items
 	}
 	return nil
 }
 
-// constInt returns the integer value of an A_Const integer node.
-func constInt(n *pgquery.Node) (int, bool) {
+// ConstInt returns the integer value of an A_Const integer node.
+func ConstInt(n *Node) (int, bool) {
 	c := n.GetAConst()
 	if c == nil || c.Isnull {
 		return 0, false
@@ -58,9 +53,9 @@ func constInt(n *pgquery.Node) (int, bool) {
 	return 0, false
 }
 
-// constString returns the string value of an A_Const string node, or the
-// text of an integer or float constant.
-func constString(n *pgquery.Node) (string, bool) {
+// ConstString returns the string value of an A_Const string node, or the
+// text of an integer, float or boolean constant.
+func ConstString(n *Node) (string, bool) {
 	c := n.GetAConst()
 	if c == nil || c.Isnull {
 		return "", false
@@ -69,7 +64,7 @@ func constString(n *pgquery.Node) (string, bool) {
 	case c.GetSval() != nil:
 		return c.GetSval().Sval, true
 	case c.GetIval() != nil:
-		return itoa(int(c.GetIval().Ival)), true
+		return strconv.Itoa(int(c.GetIval().Ival)), true
 	case c.GetFval() != nil:
 		return c.GetFval().Fval, true
 	case c.GetBoolval() != nil:
@@ -81,11 +76,9 @@ func constString(n *pgquery.Node) (string, bool) {
 	return "", false
 }
 
-func itoa(i int) string { return strconv.Itoa(i) }
-
-// hasOption reports whether options contain a DefElem named name whose
-// argument is absent or true-ish.
-func hasOption(options []*pgquery.Node, name string) bool {
+// HasOption reports whether options contain a DefElem named name
+// (case-insensitive) whose argument is absent or true-ish.
+func HasOption(options []*Node, name string) bool {
 	for _, o := range options {
 		d := o.GetDefElem()
 		if d == nil || !strings.EqualFold(d.Defname, name) {
@@ -94,7 +87,7 @@ func hasOption(options []*pgquery.Node, name string) bool {
 		if d.Arg == nil {
 			return true
 		}
-		if s, ok := constString(d.Arg); ok {
+		if s, ok := ConstString(d.Arg); ok {
 			switch strings.ToLower(s) {
 			case "false", "off", "0", "no":
 				return false
@@ -111,9 +104,9 @@ func hasOption(options []*pgquery.Node, name string) bool {
 	return false
 }
 
-// columnConstraints returns the column's constraints of the given type.
-func columnConstraints(cd *pgquery.ColumnDef, typ pgquery.ConstrType) []*pgquery.Constraint {
-	var out []*pgquery.Constraint
+// ColumnConstraints returns the column's constraints of the given type.
+func ColumnConstraints(cd *ColumnDef, typ ConstrType) []*Constraint {
+	var out []*Constraint
 	for _, n := range cd.Constraints {
 		if c := n.GetConstraint(); c != nil && c.Contype == typ {
 			out = append(out, c)
@@ -122,29 +115,29 @@ func columnConstraints(cd *pgquery.ColumnDef, typ pgquery.ConstrType) []*pgquery
 	return out
 }
 
-// columnDefault returns the column's DEFAULT expression, or nil.
-func columnDefault(cd *pgquery.ColumnDef) *pgquery.Node {
+// ColumnDefault returns the column's DEFAULT expression, or nil.
+func ColumnDefault(cd *ColumnDef) *Node {
 	if cd.RawDefault != nil {
 		return cd.RawDefault
 	}
-	for _, c := range columnConstraints(cd, pgquery.ConstrType_CONSTR_DEFAULT) {
+	for _, c := range ColumnConstraints(cd, ConstrType_CONSTR_DEFAULT) {
 		return c.RawExpr
 	}
 	return nil
 }
 
-// isNullConst reports whether n is the NULL literal (possibly cast).
-func isNullConst(n *pgquery.Node) bool {
+// IsNullConst reports whether n is the NULL literal (possibly cast).
+func IsNullConst(n *Node) bool {
 	if tc := n.GetTypeCast(); tc != nil {
-		return isNullConst(tc.Arg)
+		return IsNullConst(tc.Arg)
 	}
 	c := n.GetAConst()
 	return c != nil && c.Isnull
 }
 
-// typeBase returns the lower-case final name of a type, e.g. "int4" for
+// TypeBase returns the lower-case final name of a type, e.g. "int4" for
 // pg_catalog.int4 and "varchar" for character varying.
-func typeBase(tn *pgquery.TypeName) string {
+func TypeBase(tn *TypeName) string {
 	if tn == nil || len(tn.Names) == 0 {
 		return ""
 	}
@@ -155,17 +148,45 @@ func typeBase(tn *pgquery.TypeName) string {
 	return strings.ToLower(s.Sval)
 }
 
-// typeMods returns the integer type modifiers (e.g. [10 2] for
+// TypeMods returns the integer type modifiers (e.g. [10 2] for
 // numeric(10,2)); ok is false when a modifier is not an integer constant.
-func typeMods(tn *pgquery.TypeName) (mods []int, ok bool) {
+func TypeMods(tn *TypeName) (mods []int, ok bool) {
 	for _, m := range tn.Typmods {
-		v, isInt := constInt(m)
+		v, isInt := ConstInt(m)
 		if !isInt {
 			return nil, false
 		}
 		mods = append(mods, v)
 	}
 	return mods, true
+}
+
+// CanonicalType maps a type's final name to the name PostgreSQL's catalog
+// uses, so that aliases compare equal (e.g. "int4" for integer).
+func CanonicalType(tn *TypeName) string {
+	b := TypeBase(tn)
+	switch b {
+	case "int", "integer":
+		return "int4"
+	case "smallint":
+		return "int2"
+	case "bigint":
+		return "int8"
+	case "decimal":
+		return "numeric"
+	case "character varying":
+		return "varchar"
+	case "character":
+		return "bpchar"
+	case "bit varying":
+		return "varbit"
+	case "bool":
+		return "boolean"
+	}
+	if len(tn.Names) == 1 && b == "char" {
+		return "char" // the internal single-byte type "char"
+	}
+	return b
 }
 
 // serialTypes maps the serial pseudo-types to the integer type they create.
@@ -175,12 +196,19 @@ var serialTypes = map[string]string{
 	"bigserial": "int8", "serial8": "int8",
 }
 
-// typeString renders a type name for messages, e.g. "varchar(20)" or "int4[]".
-func typeString(tn *pgquery.TypeName) string {
+// SerialType returns the integer type a serial pseudo-type (e.g. "bigserial",
+// as TypeBase gives it) creates, and whether name is one.
+func SerialType(name string) (string, bool) {
+	t, ok := serialTypes[name]
+	return t, ok
+}
+
+// TypeString renders a type name for messages, e.g. "varchar(20)" or "int4[]".
+func TypeString(tn *TypeName) string {
 	if tn == nil {
 		return ""
 	}
-	names := strs(tn.Names)
+	names := Strs(tn.Names)
 	if len(names) == 2 && names[0] == "pg_catalog" {
 		names = names[1:]
 		if sql, ok := sqlTypeNames[names[0]]; ok {
@@ -188,10 +216,10 @@ func typeString(tn *pgquery.TypeName) string {
 		}
 	}
 	s := strings.Join(names, ".")
-	if mods, ok := typeMods(tn); ok && len(mods) > 0 {
+	if mods, ok := TypeMods(tn); ok && len(mods) > 0 {
 		parts := make([]string, len(mods))
 		for i, m := range mods {
-			parts[i] = itoa(m)
+			parts[i] = strconv.Itoa(m)
 		}
 		s += "(" + strings.Join(parts, ",") + ")"
 	}
@@ -208,8 +236,8 @@ var sqlTypeNames = map[string]string{
 	"bpchar": "char", "bool": "boolean",
 }
 
-// columnRefName returns the single column name a ColumnRef names.
-func columnRefName(n *pgquery.Node) (string, bool) {
+// ColumnRefName returns the column name a ColumnRef names (its last field).
+func ColumnRefName(n *Node) (string, bool) {
 	cr := n.GetColumnRef()
 	if cr == nil || len(cr.Fields) == 0 {
 		return "", false
@@ -221,9 +249,9 @@ func columnRefName(n *pgquery.Node) (string, bool) {
 	return s.Sval, true
 }
 
-// funcName returns the lower-case unqualified name of a function call.
-func funcName(fc *pgquery.FuncCall) string {
-	names := strs(fc.Funcname)
+// FuncName returns the lower-case unqualified name of a function call.
+func FuncName(fc *FuncCall) string {
+	names := Strs(fc.Funcname)
 	if len(names) == 0 {
 		return ""
 	}

@@ -1,4 +1,4 @@
-package lint
+package pglock
 
 import (
 	"testing"
@@ -252,8 +252,8 @@ func TestTypeChangeRewrites(t *testing.T) {
 		{"text[]", "text[]", 15, false, false},
 	}
 	typ := func(s string) *pgquery.TypeName {
-		cat := newCatalog()
-		if err := cat.addColumnTypes(map[string]string{"t.c": s}); err != nil {
+		cat := NewCatalog()
+		if err := cat.AddColumnTypes(map[string]string{"t.c": s}); err != nil {
 			t.Fatal(err)
 		}
 		return cat.get("t", "c")

@@ -1,10 +1,49 @@
-package lint
+// Package pglock classifies PostgreSQL statements by the locks they take:
+// which relation-level lock mode each statement takes on which relations,
+// and whether it rewrites or scans the relation while holding it. It also
+// tells the statements that cannot run in a transaction block and which
+// ALTER COLUMN TYPE changes rewrite the table.
+//
+// ClassifySQL classifies a script; a State classifies statement by statement
+// and answers what the statements seen so far tell about the next (relations
+// created, constraints validated, the open transaction, the locks it holds,
+// lock_timeout), for the linter's rules. strata's planner uses it to tell
+// which custom SQL cannot run in a transaction, and strata plan to show the
+// locks of every step.
+package pglock
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/strata-db/strata/internal/pgquery"
 )
+
+// Config tells the classifier what it cannot see in the SQL. The zero value
+// classifies for PostgreSQL 15, each statement in its own transaction.
+type Config struct {
+	// PGVersion is the target PostgreSQL major version (e.g. 16); 0 means 15.
+	PGVersion int `json:"pg_version,omitempty"`
+	// InTransaction tells that the statements run in one transaction opened
+	// before the first (explicit BEGIN/COMMIT are tracked either way).
+	InTransaction bool `json:"in_transaction,omitempty"`
+	// ColumnTypes are the known types of existing columns, keyed
+	// "table.column" or "schema.table.column", valued with a SQL type
+	// ("varchar(20)"). They let the classifier tell binary-coercible type
+	// changes from rewriting ones.
+	ColumnTypes map[string]string `json:"column_types,omitempty"`
+}
+
+// DefaultPGVersion is the PostgreSQL major version assumed when
+// Config.PGVersion is 0.
+const DefaultPGVersion = 15
+
+func (c Config) normalized() Config {
+	if c.PGVersion == 0 {
+		c.PGVersion = DefaultPGVersion
+	}
+	return c
+}
 
 // Classify returns the relation-level locks PostgreSQL takes to run stmt:
 // one Lock per relation named in (or known to be affected by) the
@@ -16,17 +55,17 @@ import (
 // Classify looks at stmt alone; facts that need earlier statements (a table
 // created earlier, a CHECK constraint validated earlier, the old type of a
 // column) are unknown to it, and it then assumes the costlier case. Use
-// ClassifySQL to classify a sequence of statements with that context.
-// Statements that lock no relation (SET, CREATE FUNCTION, ...) return nil.
+// ClassifySQL (or a State) to classify a sequence of statements with that
+// context. Statements that lock no relation (SET, CREATE FUNCTION, ...)
+// return nil.
 //
 // Config.ColumnTypes, when set, tells the current types of columns, so that
 // binary-coercible type changes are not reported as rewrites (an entry that
-// does not parse is ignored here; LintSQL and ClassifySQL report it).
+// does not parse is ignored here; ClassifySQL reports it).
 func Classify(stmt *pgquery.Statement, cfg Config) []Lock {
-	c := cfg.normalized()
-	cat := newCatalog()
-	_ = cat.addColumnTypes(c.ColumnTypes)
-	return classify(stmt, newState(&c, cat, c.InTransaction))
+	cat := NewCatalog()
+	_ = cat.AddColumnTypes(cfg.ColumnTypes)
+	return NewState(cfg, cat).Classify(stmt)
 }
 
 // StatementLocks is one statement of ClassifySQL's input with its locks.
@@ -42,22 +81,22 @@ type StatementLocks struct {
 
 // ClassifySQL parses sql and classifies each statement in order, using what
 // the earlier statements tell (tables created, constraints validated, column
-// types, SET TIME ZONE) as LintSQL does.
+// types, SET TIME ZONE).
 func ClassifySQL(sql string, cfg Config) ([]StatementLocks, error) {
 	c := cfg.normalized()
 	f, err := pgquery.Parse(sql)
 	if err != nil {
 		return nil, errorf("classify: %w", err)
 	}
-	cat := newCatalog()
-	if err := cat.addColumnTypes(c.ColumnTypes); err != nil {
-		return nil, err
+	cat := NewCatalog()
+	if err := cat.AddColumnTypes(c.ColumnTypes); err != nil {
+		return nil, errorf("%w", err)
 	}
-	st := newState(&c, cat, c.InTransaction)
+	st := NewState(c, cat)
 	out := make([]StatementLocks, 0, len(f.Statements))
 	for _, s := range f.Statements {
-		locks := classify(s, st)
-		noTx, _ := cannotRunInTransaction(s, c.PGVersion)
+		locks := st.Classify(s)
+		noTx, _ := CannotRunInTransaction(s, c.PGVersion)
 		out = append(out, StatementLocks{
 			Statement:     s.Text,
 			Line:          s.Pos.Line,
@@ -65,9 +104,13 @@ func ClassifySQL(sql string, cfg Config) ([]StatementLocks, error) {
 			Locks:         locks,
 			NoTransaction: noTx,
 		})
-		st.apply(s, locks)
+		st.Apply(s, locks)
 	}
 	return out, nil
+}
+
+func errorf(format string, args ...any) error {
+	return fmt.Errorf("pglock: "+format, args...)
 }
 
 // lockSet accumulates locks, one per relation.
@@ -92,8 +135,10 @@ func (ls *lockSet) add(rel string, mode LockMode, rewrite, scan bool) {
 	ls.locks = append(ls.locks, Lock{Relation: rel, Mode: mode, Rewrite: rewrite, Scan: scan && !rewrite})
 }
 
-// classify is Classify with the file's state (never nil).
-func classify(s *pgquery.Statement, st *state) []Lock {
+// Classify returns the locks s takes, as the package function Classify
+// does, knowing what the statements applied so far tell. It does not apply
+// s: call Apply after.
+func (st *State) Classify(s *pgquery.Statement) []Lock {
 	var ls lockSet
 	n := s.Node
 	pg := st.cfg.PGVersion
@@ -111,7 +156,7 @@ func classify(s *pgquery.Statement, st *state) []Lock {
 		if is.Concurrent {
 			mode = ShareUpdateExclusive
 		}
-		ls.add(relName(is.Relation), mode, false, true)
+		ls.add(pgquery.RelName(is.Relation), mode, false, true)
 	case n.GetDropStmt() != nil:
 		dropLocks(st, n.GetDropStmt(), &ls)
 	case n.GetRenameStmt() != nil:
@@ -122,62 +167,62 @@ func classify(s *pgquery.Statement, st *state) []Lock {
 			if pg >= 12 {
 				mode = ShareUpdateExclusive
 			}
-			ls.add(relName(rs.Relation), mode, false, false)
+			ls.add(pgquery.RelName(rs.Relation), mode, false, false)
 		case pgquery.ObjectType_OBJECT_TABLE, pgquery.ObjectType_OBJECT_VIEW, pgquery.ObjectType_OBJECT_MATVIEW,
 			pgquery.ObjectType_OBJECT_FOREIGN_TABLE, pgquery.ObjectType_OBJECT_SEQUENCE,
 			pgquery.ObjectType_OBJECT_COLUMN, pgquery.ObjectType_OBJECT_TABCONSTRAINT,
 			pgquery.ObjectType_OBJECT_TRIGGER, pgquery.ObjectType_OBJECT_POLICY, pgquery.ObjectType_OBJECT_RULE:
-			ls.add(relName(rs.Relation), AccessExclusive, false, false)
+			ls.add(pgquery.RelName(rs.Relation), AccessExclusive, false, false)
 		}
 	case n.GetAlterObjectSchemaStmt() != nil:
 		as := n.GetAlterObjectSchemaStmt()
 		if as.Relation != nil {
-			ls.add(relName(as.Relation), AccessExclusive, false, false)
+			ls.add(pgquery.RelName(as.Relation), AccessExclusive, false, false)
 		}
 	case n.GetCreateStmt() != nil:
 		createLocks(n.GetCreateStmt(), &ls)
 	case n.GetVacuumStmt() != nil:
 		vs := n.GetVacuumStmt()
-		full := vs.IsVacuumcmd && hasOption(vs.Options, "full")
+		full := vs.IsVacuumcmd && pgquery.HasOption(vs.Options, "full")
 		for _, r := range vs.Rels {
 			if vr := r.GetVacuumRelation(); vr != nil {
 				switch {
 				case full:
-					ls.add(relName(vr.Relation), AccessExclusive, true, false)
+					ls.add(pgquery.RelName(vr.Relation), AccessExclusive, true, false)
 				case vs.IsVacuumcmd:
-					ls.add(relName(vr.Relation), ShareUpdateExclusive, false, true)
+					ls.add(pgquery.RelName(vr.Relation), ShareUpdateExclusive, false, true)
 				default: // ANALYZE reads a sample
-					ls.add(relName(vr.Relation), ShareUpdateExclusive, false, false)
+					ls.add(pgquery.RelName(vr.Relation), ShareUpdateExclusive, false, false)
 				}
 			}
 		}
 	case n.GetClusterStmt() != nil:
 		if rv := n.GetClusterStmt().Relation; rv != nil {
-			ls.add(relName(rv), AccessExclusive, true, false)
+			ls.add(pgquery.RelName(rv), AccessExclusive, true, false)
 		}
 	case n.GetReindexStmt() != nil:
 		rs := n.GetReindexStmt()
-		conc := hasOption(rs.Params, "concurrently")
+		conc := pgquery.HasOption(rs.Params, "concurrently")
 		tableMode, indexMode := Share, AccessExclusive
 		if conc {
 			tableMode, indexMode = ShareUpdateExclusive, ShareUpdateExclusive
 		}
 		switch rs.Kind {
 		case pgquery.ReindexObjectType_REINDEX_OBJECT_INDEX:
-			idx := relName(rs.Relation)
+			idx := pgquery.RelName(rs.Relation)
 			ls.add(idx, indexMode, true, false) // the index is built anew
 			if t, ok := st.indexTable[relKey(idx)]; ok {
 				ls.add(t, tableMode, false, true)
 			}
 		case pgquery.ReindexObjectType_REINDEX_OBJECT_TABLE:
-			ls.add(relName(rs.Relation), tableMode, false, true)
+			ls.add(pgquery.RelName(rs.Relation), tableMode, false, true)
 		}
 	case n.GetRefreshMatViewStmt() != nil:
 		rm := n.GetRefreshMatViewStmt()
 		if rm.Concurrent {
-			ls.add(relName(rm.Relation), Exclusive, false, true)
+			ls.add(pgquery.RelName(rm.Relation), Exclusive, false, true)
 		} else {
-			ls.add(relName(rm.Relation), AccessExclusive, true, false)
+			ls.add(pgquery.RelName(rm.Relation), AccessExclusive, true, false)
 		}
 	case n.GetLockStmt() != nil:
 		lk := n.GetLockStmt()
@@ -186,28 +231,28 @@ func classify(s *pgquery.Statement, st *state) []Lock {
 			mode = AccessExclusive
 		}
 		for _, r := range lk.Relations {
-			ls.add(relName(r.GetRangeVar()), mode, false, false)
+			ls.add(pgquery.RelName(r.GetRangeVar()), mode, false, false)
 		}
 	case n.GetTruncateStmt() != nil:
 		for _, r := range n.GetTruncateStmt().Relations {
-			ls.add(relName(r.GetRangeVar()), AccessExclusive, false, false)
+			ls.add(pgquery.RelName(r.GetRangeVar()), AccessExclusive, false, false)
 		}
 	case n.GetCreateTrigStmt() != nil:
-		ls.add(relName(n.GetCreateTrigStmt().Relation), ShareRowExclusive, false, false)
+		ls.add(pgquery.RelName(n.GetCreateTrigStmt().Relation), ShareRowExclusive, false, false)
 	case n.GetCreatePolicyStmt() != nil:
-		ls.add(relName(n.GetCreatePolicyStmt().Table), AccessExclusive, false, false)
+		ls.add(pgquery.RelName(n.GetCreatePolicyStmt().Table), AccessExclusive, false, false)
 	case n.GetAlterPolicyStmt() != nil:
-		ls.add(relName(n.GetAlterPolicyStmt().Table), AccessExclusive, false, false)
+		ls.add(pgquery.RelName(n.GetAlterPolicyStmt().Table), AccessExclusive, false, false)
 	case n.GetRuleStmt() != nil:
-		ls.add(relName(n.GetRuleStmt().Relation), AccessExclusive, false, false)
+		ls.add(pgquery.RelName(n.GetRuleStmt().Relation), AccessExclusive, false, false)
 	case n.GetCommentStmt() != nil:
 		commentLocks(n.GetCommentStmt(), &ls)
 	case n.GetCreateStatsStmt() != nil:
 		for _, r := range n.GetCreateStatsStmt().Relations {
-			ls.add(relName(r.GetRangeVar()), ShareUpdateExclusive, false, false)
+			ls.add(pgquery.RelName(r.GetRangeVar()), ShareUpdateExclusive, false, false)
 		}
 	case n.GetAlterSeqStmt() != nil:
-		ls.add(relName(n.GetAlterSeqStmt().Sequence), ShareRowExclusive, false, false)
+		ls.add(pgquery.RelName(n.GetAlterSeqStmt().Sequence), ShareRowExclusive, false, false)
 	case n.GetAlterDomainStmt() != nil:
 		ad := n.GetAlterDomainStmt()
 		// Adding a constraint or NOT NULL checks every column of the domain
@@ -222,7 +267,7 @@ func classify(s *pgquery.Statement, st *state) []Lock {
 			mode = ShareUpdateExclusive
 		}
 		if mode != NoLock {
-			for _, t := range st.tablesUsingType(qualified(ad.TypeName)) {
+			for _, t := range st.tablesUsingType(pgquery.Qualified(ad.TypeName)) {
 				ls.add(t, mode, false, true)
 			}
 		}
@@ -230,7 +275,7 @@ func classify(s *pgquery.Statement, st *state) []Lock {
 		vs := n.GetViewStmt()
 		readLocks(vs.Query, &ls)
 		if vs.Replace {
-			ls.add(relName(vs.View), AccessExclusive, false, false)
+			ls.add(pgquery.RelName(vs.View), AccessExclusive, false, false)
 		}
 	case n.GetCreateTableAsStmt() != nil:
 		readLocks(n.GetCreateTableAsStmt().Query, &ls)
@@ -242,8 +287,8 @@ func classify(s *pgquery.Statement, st *state) []Lock {
 }
 
 // alterCmdLocks adds the locks of one ALTER TABLE subcommand.
-func alterCmdLocks(st *state, at *pgquery.AlterTableStmt, cmd *pgquery.AlterTableCmd, ls *lockSet) {
-	table := relName(at.Relation)
+func alterCmdLocks(st *State, at *pgquery.AlterTableStmt, cmd *pgquery.AlterTableCmd, ls *lockSet) {
+	table := pgquery.RelName(at.Relation)
 	pg := st.cfg.PGVersion
 	switch cmd.Subtype {
 	case pgquery.AlterTableType_AT_AddColumn:
@@ -252,13 +297,13 @@ func alterCmdLocks(st *state, at *pgquery.AlterTableStmt, cmd *pgquery.AlterTabl
 			ls.add(table, AccessExclusive, false, false)
 			return
 		}
-		eff := addColumnEffect(cd, pg)
-		ls.add(table, AccessExclusive, eff.rewrite, eff.scan)
-		for _, c := range columnConstraints(cd, pgquery.ConstrType_CONSTR_FOREIGN) {
-			ls.add(relName(c.Pktable), ShareRowExclusive, false, false)
+		eff := AddColumnEffect(cd, pg)
+		ls.add(table, AccessExclusive, eff.Rewrite, eff.Scan)
+		for _, c := range pgquery.ColumnConstraints(cd, pgquery.ConstrType_CONSTR_FOREIGN) {
+			ls.add(pgquery.RelName(c.Pktable), ShareRowExclusive, false, false)
 		}
 	case pgquery.AlterTableType_AT_SetNotNull:
-		scan := pg < 12 || !st.provenNotNull(table, cmd.Name)
+		scan := pg < 12 || !st.ProvenNotNull(table, cmd.Name)
 		ls.add(table, AccessExclusive, false, scan)
 	case pgquery.AlterTableType_AT_SetExpression, pgquery.AlterTableType_AT_SetLogged,
 		pgquery.AlterTableType_AT_SetUnLogged, pgquery.AlterTableType_AT_SetAccessMethod,
@@ -269,7 +314,7 @@ func alterCmdLocks(st *state, at *pgquery.AlterTableStmt, cmd *pgquery.AlterTabl
 		pgquery.AlterTableType_AT_DropCluster:
 		ls.add(table, ShareUpdateExclusive, false, false)
 	case pgquery.AlterTableType_AT_SetRelOptions, pgquery.AlterTableType_AT_ResetRelOptions:
-		ls.add(table, relOptionsLock(listItems(cmd.Def)), false, false)
+		ls.add(table, relOptionsLock(pgquery.ListItems(cmd.Def)), false, false)
 	case pgquery.AlterTableType_AT_EnableTrig, pgquery.AlterTableType_AT_EnableAlwaysTrig,
 		pgquery.AlterTableType_AT_EnableReplicaTrig, pgquery.AlterTableType_AT_EnableTrigAll,
 		pgquery.AlterTableType_AT_EnableTrigUser, pgquery.AlterTableType_AT_DisableTrig,
@@ -277,7 +322,7 @@ func alterCmdLocks(st *state, at *pgquery.AlterTableStmt, cmd *pgquery.AlterTabl
 		ls.add(table, ShareRowExclusive, false, false)
 	case pgquery.AlterTableType_AT_AddInherit:
 		ls.add(table, AccessExclusive, false, false)
-		ls.add(relName(cmd.Def.GetRangeVar()), ShareUpdateExclusive, false, false)
+		ls.add(pgquery.RelName(cmd.Def.GetRangeVar()), ShareUpdateExclusive, false, false)
 	case pgquery.AlterTableType_AT_AddConstraint:
 		con := cmd.Def.GetConstraint()
 		if con == nil {
@@ -287,7 +332,7 @@ func alterCmdLocks(st *state, at *pgquery.AlterTableStmt, cmd *pgquery.AlterTabl
 		switch con.Contype {
 		case pgquery.ConstrType_CONSTR_FOREIGN:
 			ls.add(table, ShareRowExclusive, false, !con.SkipValidation)
-			ls.add(relName(con.Pktable), ShareRowExclusive, false, false)
+			ls.add(pgquery.RelName(con.Pktable), ShareRowExclusive, false, false)
 		case pgquery.ConstrType_CONSTR_CHECK:
 			ls.add(table, AccessExclusive, false, !con.SkipValidation)
 		case pgquery.ConstrType_CONSTR_PRIMARY, pgquery.ConstrType_CONSTR_UNIQUE:
@@ -299,23 +344,23 @@ func alterCmdLocks(st *state, at *pgquery.AlterTableStmt, cmd *pgquery.AlterTabl
 		}
 	case pgquery.AlterTableType_AT_ValidateConstraint:
 		ls.add(table, ShareUpdateExclusive, false, true)
-		if c := st.constraint(table, cmd.Name); c != nil && c.kind == pgquery.ConstrType_CONSTR_FOREIGN {
-			ls.add(c.refTable, RowShare, false, false)
+		if c := st.constraint(table, cmd.Name); c != nil && c.Kind == pgquery.ConstrType_CONSTR_FOREIGN {
+			ls.add(c.RefTable, RowShare, false, false)
 		}
 	case pgquery.AlterTableType_AT_DropConstraint:
 		ls.add(table, AccessExclusive, false, false)
-		if c := st.constraint(table, cmd.Name); c != nil && c.kind == pgquery.ConstrType_CONSTR_FOREIGN {
-			ls.add(c.refTable, AccessExclusive, false, false)
+		if c := st.constraint(table, cmd.Name); c != nil && c.Kind == pgquery.ConstrType_CONSTR_FOREIGN {
+			ls.add(c.RefTable, AccessExclusive, false, false)
 		}
 	case pgquery.AlterTableType_AT_AlterColumnType:
-		rewrite, _ := alterTypeRewrites(st, table, cmd)
+		rewrite, _ := st.AlterTypeRewrites(table, cmd)
 		ls.add(table, AccessExclusive, rewrite, false)
 	case pgquery.AlterTableType_AT_AttachPartition:
 		pc := cmd.Def.GetPartitionCmd()
 		if at.Objtype == pgquery.ObjectType_OBJECT_INDEX {
 			ls.add(table, ShareUpdateExclusive, false, false)
 			if pc != nil {
-				ls.add(relName(pc.Name), AccessExclusive, false, false)
+				ls.add(pgquery.RelName(pc.Name), AccessExclusive, false, false)
 			}
 			return
 		}
@@ -325,8 +370,8 @@ func alterCmdLocks(st *state, at *pgquery.AlterTableStmt, cmd *pgquery.AlterTabl
 		}
 		ls.add(table, parentMode, false, false)
 		if pc != nil {
-			part := relName(pc.Name)
-			ls.add(part, AccessExclusive, false, !st.hasValidatedCheck(part))
+			part := pgquery.RelName(pc.Name)
+			ls.add(part, AccessExclusive, false, !st.HasValidatedCheck(part))
 		}
 	case pgquery.AlterTableType_AT_DetachPartition:
 		// CONCURRENTLY takes SHARE UPDATE EXCLUSIVE on both in a first
@@ -340,12 +385,12 @@ func alterCmdLocks(st *state, at *pgquery.AlterTableStmt, cmd *pgquery.AlterTabl
 		}
 		ls.add(table, parentMode, false, false)
 		if pc != nil {
-			ls.add(relName(pc.Name), AccessExclusive, false, false)
+			ls.add(pgquery.RelName(pc.Name), AccessExclusive, false, false)
 		}
 	case pgquery.AlterTableType_AT_DetachPartitionFinalize:
 		ls.add(table, ShareUpdateExclusive, false, false)
 		if pc := cmd.Def.GetPartitionCmd(); pc != nil {
-			ls.add(relName(pc.Name), AccessExclusive, false, false)
+			ls.add(pgquery.RelName(pc.Name), AccessExclusive, false, false)
 		}
 	default:
 		// Everything else (SET DEFAULT, DROP NOT NULL, DROP COLUMN, ALTER
@@ -389,75 +434,7 @@ func relOptionsLock(defs []*pgquery.Node) LockMode {
 	return mode
 }
 
-// columnEffect is what adding a column does to the table's rows.
-type columnEffect struct {
-	rewrite bool
-	scan    bool
-	why     string // why it rewrites
-	kind    string // "default", "identity", "serial", "generated" for rewrites
-}
-
-// addColumnEffect tells whether ADD COLUMN cd rewrites or scans the table.
-func addColumnEffect(cd *pgquery.ColumnDef, pgVersion int) columnEffect {
-	var e columnEffect
-	base := typeBase(cd.TypeName)
-	switch {
-	case serialTypes[base] != "" && len(cd.TypeName.ArrayBounds) == 0:
-		e.rewrite, e.kind, e.why = true, "serial", base+" fills every existing row from a sequence"
-	case cd.Identity != "" || len(columnConstraints(cd, pgquery.ConstrType_CONSTR_IDENTITY)) > 0:
-		e.rewrite, e.kind, e.why = true, "identity", "an identity column fills every existing row from a sequence"
-	case len(columnConstraints(cd, pgquery.ConstrType_CONSTR_GENERATED)) > 0:
-		e.rewrite, e.kind, e.why = true, "generated", "a stored generated column is computed and written for every existing row"
-	default:
-		if def := columnDefault(cd); def != nil && !isNullConst(def) {
-			if pgVersion < 11 {
-				e.rewrite, e.kind, e.why = true, "default", "before PostgreSQL 11 any non-null default is written into every existing row"
-			} else if fn, volatile := volatileCall(def); volatile {
-				e.rewrite, e.kind = true, "default"
-				e.why = "the default calls " + fn + "(), which is volatile (or not known to be stable), so it is evaluated and written for every existing row"
-			}
-		}
-	}
-	if e.rewrite {
-		return e
-	}
-	hasDefault := columnDefault(cd) != nil && !isNullConst(columnDefault(cd))
-	for _, n := range cd.Constraints {
-		c := n.GetConstraint()
-		if c == nil {
-			continue
-		}
-		switch c.Contype {
-		case pgquery.ConstrType_CONSTR_CHECK, pgquery.ConstrType_CONSTR_PRIMARY, pgquery.ConstrType_CONSTR_UNIQUE,
-			pgquery.ConstrType_CONSTR_EXCLUSION, pgquery.ConstrType_CONSTR_FOREIGN:
-			e.scan = true
-		case pgquery.ConstrType_CONSTR_NOTNULL:
-			if !hasDefault {
-				e.scan = true
-			}
-		}
-	}
-	return e
-}
-
-// alterTypeRewrites tells whether ALTER COLUMN TYPE rewrites the table; the
-// reason explains a rewrite, or that the old type is unknown.
-func alterTypeRewrites(st *state, table string, cmd *pgquery.AlterTableCmd) (bool, string) {
-	cd := cmd.Def.GetColumnDef()
-	if cd == nil || cd.TypeName == nil {
-		return true, "the new type is unknown"
-	}
-	if !usingIsIdentity(cd.RawDefault, cmd.Name, cd.TypeName) {
-		return true, "the USING expression computes a new value for every row"
-	}
-	old := st.cat.get(table, cmd.Name)
-	if old == nil {
-		return true, "the column's current type is unknown; only a binary-coercible change avoids the rewrite"
-	}
-	return typeChangeRewrites(old, cd.TypeName, st.cfg.PGVersion, st.utc())
-}
-
-func dropLocks(st *state, ds *pgquery.DropStmt, ls *lockSet) {
+func dropLocks(st *State, ds *pgquery.DropStmt, ls *lockSet) {
 	switch ds.RemoveType {
 	case pgquery.ObjectType_OBJECT_INDEX:
 		mode := AccessExclusive
@@ -465,7 +442,7 @@ func dropLocks(st *state, ds *pgquery.DropStmt, ls *lockSet) {
 			mode = ShareUpdateExclusive
 		}
 		for _, o := range ds.Objects {
-			idx := qualified(listItems(o))
+			idx := pgquery.Qualified(pgquery.ListItems(o))
 			ls.add(idx, mode, false, false)
 			if t, ok := st.indexTable[relKey(idx)]; ok {
 				ls.add(t, mode, false, false)
@@ -474,20 +451,20 @@ func dropLocks(st *state, ds *pgquery.DropStmt, ls *lockSet) {
 	case pgquery.ObjectType_OBJECT_TABLE, pgquery.ObjectType_OBJECT_VIEW, pgquery.ObjectType_OBJECT_MATVIEW,
 		pgquery.ObjectType_OBJECT_SEQUENCE, pgquery.ObjectType_OBJECT_FOREIGN_TABLE:
 		for _, o := range ds.Objects {
-			rel := qualified(listItems(o))
+			rel := pgquery.Qualified(pgquery.ListItems(o))
 			ls.add(rel, AccessExclusive, false, false)
 			// Dropping a table drops its foreign keys, which locks the tables
 			// they reference.
 			k := relKey(rel)
 			for _, c := range st.constraints {
-				if c.table == k && c.kind == pgquery.ConstrType_CONSTR_FOREIGN {
-					ls.add(c.refTable, AccessExclusive, false, false)
+				if c.Table == k && c.Kind == pgquery.ConstrType_CONSTR_FOREIGN {
+					ls.add(c.RefTable, AccessExclusive, false, false)
 				}
 			}
 		}
 	case pgquery.ObjectType_OBJECT_TRIGGER, pgquery.ObjectType_OBJECT_POLICY, pgquery.ObjectType_OBJECT_RULE:
 		for _, o := range ds.Objects {
-			items := strs(listItems(o))
+			items := pgquery.Strs(pgquery.ListItems(o))
 			if len(items) >= 2 {
 				ls.add(strings.Join(items[:len(items)-1], "."), AccessExclusive, false, false)
 			}
@@ -500,15 +477,15 @@ func createLocks(cs *pgquery.CreateStmt, ls *lockSet) {
 		if cs.Partbound != nil {
 			// CREATE TABLE ... PARTITION OF locks the parent like ATTACH
 			// PARTITION did before PostgreSQL 12.
-			ls.add(relName(r.GetRangeVar()), AccessExclusive, false, false)
+			ls.add(pgquery.RelName(r.GetRangeVar()), AccessExclusive, false, false)
 		} else {
-			ls.add(relName(r.GetRangeVar()), ShareUpdateExclusive, false, false)
+			ls.add(pgquery.RelName(r.GetRangeVar()), ShareUpdateExclusive, false, false)
 		}
 	}
-	self := relKey(relName(cs.Relation))
+	self := relKey(pgquery.RelName(cs.Relation))
 	fk := func(c *pgquery.Constraint) {
-		if c != nil && c.Contype == pgquery.ConstrType_CONSTR_FOREIGN && relKey(relName(c.Pktable)) != self {
-			ls.add(relName(c.Pktable), ShareRowExclusive, false, false)
+		if c != nil && c.Contype == pgquery.ConstrType_CONSTR_FOREIGN && relKey(pgquery.RelName(c.Pktable)) != self {
+			ls.add(pgquery.RelName(c.Pktable), ShareRowExclusive, false, false)
 		}
 	}
 	for _, e := range cs.TableElts {
@@ -519,7 +496,7 @@ func createLocks(cs *pgquery.CreateStmt, ls *lockSet) {
 		}
 		fk(e.GetConstraint())
 		if like := e.GetTableLikeClause(); like != nil {
-			ls.add(relName(like.Relation), AccessShare, false, false)
+			ls.add(pgquery.RelName(like.Relation), AccessShare, false, false)
 		}
 	}
 	for _, c := range cs.Constraints {
@@ -528,7 +505,7 @@ func createLocks(cs *pgquery.CreateStmt, ls *lockSet) {
 }
 
 func commentLocks(cs *pgquery.CommentStmt, ls *lockSet) {
-	items := strs(listItems(cs.Object))
+	items := pgquery.Strs(pgquery.ListItems(cs.Object))
 	switch cs.Objtype {
 	case pgquery.ObjectType_OBJECT_TABLE, pgquery.ObjectType_OBJECT_VIEW, pgquery.ObjectType_OBJECT_MATVIEW,
 		pgquery.ObjectType_OBJECT_INDEX, pgquery.ObjectType_OBJECT_SEQUENCE, pgquery.ObjectType_OBJECT_FOREIGN_TABLE:
@@ -563,7 +540,7 @@ func readLocks(q *pgquery.Node, ls *lockSet) {
 	})
 	for _, rv := range rels {
 		if !(rv.Schemaname == "" && ctes[rv.Relname]) {
-			ls.add(relName(rv), AccessShare, false, false)
+			ls.add(pgquery.RelName(rv), AccessShare, false, false)
 		}
 	}
 }
@@ -572,15 +549,15 @@ func readLocks(q *pgquery.Node, ls *lockSet) {
 func dmlLocks(n *pgquery.Node, ls *lockSet) {
 	switch {
 	case n.GetInsertStmt() != nil:
-		ls.add(relName(n.GetInsertStmt().Relation), RowExclusive, false, false)
+		ls.add(pgquery.RelName(n.GetInsertStmt().Relation), RowExclusive, false, false)
 	case n.GetUpdateStmt() != nil:
 		u := n.GetUpdateStmt()
-		ls.add(relName(u.Relation), RowExclusive, false, u.WhereClause == nil)
+		ls.add(pgquery.RelName(u.Relation), RowExclusive, false, u.WhereClause == nil)
 	case n.GetDeleteStmt() != nil:
 		d := n.GetDeleteStmt()
-		ls.add(relName(d.Relation), RowExclusive, false, d.WhereClause == nil)
+		ls.add(pgquery.RelName(d.Relation), RowExclusive, false, d.WhereClause == nil)
 	case n.GetMergeStmt() != nil:
-		ls.add(relName(n.GetMergeStmt().Relation), RowExclusive, false, true)
+		ls.add(pgquery.RelName(n.GetMergeStmt().Relation), RowExclusive, false, true)
 	case n.GetSelectStmt() != nil:
 		sel := n.GetSelectStmt()
 		for _, lc := range sel.LockingClause {
@@ -591,12 +568,12 @@ func dmlLocks(n *pgquery.Node, ls *lockSet) {
 			if len(c.LockedRels) == 0 {
 				for _, f := range sel.FromClause {
 					if rv := f.GetRangeVar(); rv != nil {
-						ls.add(relName(rv), RowShare, false, false)
+						ls.add(pgquery.RelName(rv), RowShare, false, false)
 					}
 				}
 			}
 			for _, r := range c.LockedRels {
-				ls.add(relName(r.GetRangeVar()), RowShare, false, false)
+				ls.add(pgquery.RelName(r.GetRangeVar()), RowShare, false, false)
 			}
 		}
 	}
@@ -604,62 +581,15 @@ func dmlLocks(n *pgquery.Node, ls *lockSet) {
 }
 
 // tablesUsingType returns the known tables with a column of type typ.
-func (st *state) tablesUsingType(typ string) []string {
+func (st *State) tablesUsingType(typ string) []string {
 	var out []string
 	for table, cols := range st.cat.cols {
 		for _, tn := range cols {
-			if qualified(tn.Names) == typ {
+			if pgquery.Qualified(tn.Names) == typ {
 				out = append(out, table)
 				break
 			}
 		}
 	}
 	return out
-}
-
-// cannotRunInTransaction reports whether PostgreSQL refuses to run s inside
-// a transaction block, and names the command.
-func cannotRunInTransaction(s *pgquery.Statement, pgVersion int) (bool, string) {
-	n := s.Node
-	switch {
-	case n.GetIndexStmt() != nil && n.GetIndexStmt().Concurrent:
-		return true, "CREATE INDEX CONCURRENTLY"
-	case n.GetDropStmt() != nil && n.GetDropStmt().Concurrent:
-		return true, "DROP INDEX CONCURRENTLY"
-	case n.GetReindexStmt() != nil:
-		rs := n.GetReindexStmt()
-		if hasOption(rs.Params, "concurrently") {
-			return true, "REINDEX CONCURRENTLY"
-		}
-		if rs.Kind == pgquery.ReindexObjectType_REINDEX_OBJECT_SYSTEM || rs.Kind == pgquery.ReindexObjectType_REINDEX_OBJECT_DATABASE {
-			return true, "REINDEX " + strings.TrimPrefix(rs.Kind.String(), "REINDEX_OBJECT_")
-		}
-	case n.GetAlterTableStmt() != nil:
-		for _, c := range n.GetAlterTableStmt().Cmds {
-			cmd := c.GetAlterTableCmd()
-			if cmd == nil {
-				continue
-			}
-			if pc := cmd.Def.GetPartitionCmd(); pc != nil && pc.Concurrent && cmd.Subtype == pgquery.AlterTableType_AT_DetachPartition {
-				return true, "DETACH PARTITION CONCURRENTLY"
-			}
-		}
-	case n.GetVacuumStmt() != nil && n.GetVacuumStmt().IsVacuumcmd:
-		return true, "VACUUM"
-	case n.GetCreatedbStmt() != nil:
-		return true, "CREATE DATABASE"
-	case n.GetDropdbStmt() != nil:
-		return true, "DROP DATABASE"
-	case n.GetCreateTableSpaceStmt() != nil:
-		return true, "CREATE TABLESPACE"
-	case n.GetDropTableSpaceStmt() != nil:
-		return true, "DROP TABLESPACE"
-	case n.GetAlterSystemStmt() != nil:
-		return true, "ALTER SYSTEM"
-	case n.GetClusterStmt() != nil && n.GetClusterStmt().Relation == nil:
-		return true, "CLUSTER without a table"
-	case n.GetAlterEnumStmt() != nil && n.GetAlterEnumStmt().OldVal == "" && pgVersion < 12:
-		return true, "ALTER TYPE ... ADD VALUE (before PostgreSQL 12)"
-	}
-	return false, ""
 }

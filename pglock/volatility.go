@@ -1,4 +1,4 @@
-package lint
+package pglock
 
 import "github.com/strata-db/strata/internal/pgquery"
 
@@ -38,7 +38,7 @@ func volatileCall(expr *pgquery.Node) (string, bool) {
 			return false
 		}
 		if fc := n.GetFuncCall(); fc != nil {
-			name := funcName(fc)
+			name := pgquery.FuncName(fc)
 			if !nonVolatileFuncs[name] {
 				found = name
 				return false

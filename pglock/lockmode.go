@@ -1,4 +1,4 @@
-package lint
+package pglock
 
 import (
 	"fmt"
@@ -107,7 +107,7 @@ func (m LockMode) MarshalText() ([]byte, error) { return []byte(m.String()), nil
 func (m *LockMode) UnmarshalText(b []byte) error {
 	v, ok := ParseLockMode(string(b))
 	if !ok {
-		return fmt.Errorf("lint: unknown lock mode %q", b)
+		return errorf("unknown lock mode %q", b)
 	}
 	*m = v
 	return nil
