@@ -354,6 +354,9 @@ func (f *fixture) cases() []string {
 			out = append(out, dir)
 		}
 	}
+	if len(out) == 0 {
+		f.t.Fatalf("test inputs: %s has no cases", f.path)
+	}
 	return out
 }
 

@@ -38,7 +38,7 @@ func TestLifecycleAddForeignKey(t *testing.T) {
 func TestForeignKeyRefusals(t *testing.T) {
 	t.Parallel()
 	fx := loadFixture(t, "refusals/foreign_key")
-	e := newEnv(t, tables(t, "orders")+fx.setup())
+	e := newEnv(t, tables(t, "orders", "orders_customer_fk"))
 	for _, name := range fx.cases() {
 		t.Run(name, func(t *testing.T) {
 			c := fx.in(t).sub(name)

@@ -5,7 +5,7 @@ import "testing"
 func TestLifecycleRemoveForeignKey(t *testing.T) {
 	bothPaths(t, func(t *testing.T, path string) {
 		fx := loadFixture(t, "lifecycle/remove_foreign_key/orders_customer_fk")
-		e := newEnv(t, tables(t, "orders")+fx.setup())
+		e := newEnv(t, tables(t, "orders", "orders_customer_fk"))
 		migs := e.migs("", fx.migrations()...)
 		p := begin(t, e, "", "", migs)
 		// Still enforced until complete.
