@@ -18,26 +18,12 @@ import (
 )
 
 // concurrencyMigration changes items.val from text to numeric (up/down) and
-// adds a NOT NULL column "whole" filled by `up` from the old version's val.
-const concurrencyMigration = `
-[[actions]]
-type = "alter_column"
-table = "items"
-column = "val"
-up = "val::numeric"
-down = "val::text"
-  [actions.changes]
-  type = "numeric"
-
-[[actions]]
-type = "add_column"
-table = "items"
-up = "floor(val::numeric)::bigint"
-  [actions.column]
-  name = "whole"
-  type = "bigint"
-  nullable = false
-`
+// adds a NOT NULL column "whole" filled by `up` from the old version's val
+// (tables/big_items's numeric_val.toml).
+func concurrencyMigration(t testing.TB) string {
+	t.Helper()
+	return loadFixture(t, "tables/big_items").file("numeric_val.toml")
+}
 
 // concRow is what the test last wrote to a row: val in its text form (the
 // text and numeric forms agree: no exponent, scale kept) and the expected
@@ -274,15 +260,13 @@ func (c *concClient) done() <-chan struct{} { return c.stopped }
 // the end every row must hold exactly what its last writer implied.
 func TestConcurrentVersionsThroughStartAndComplete(t *testing.T) {
 	const (
-		nRows     = 100_000
+		nRows     = 100_000 // the rows of tables/big_items
 		perSide   = 3
 		nClients  = 2 * perSide
 		bothPhase = 2 * time.Second
 	)
-	e := newEnv(t, fmt.Sprintf(`CREATE TABLE items (id bigserial PRIMARY KEY, val text NOT NULL);
-		INSERT INTO items (val) SELECT g::text FROM generate_series(1, %d) g;
-		ANALYZE items;`, nRows), func(o *engine.Options) { o.BatchSize = 1000 })
-	migs := e.migs("", "001_numeric_val.toml", concurrencyMigration)
+	e := newEnv(t, tables(t, "big_items"), func(o *engine.Options) { o.BatchSize = 1000 })
+	migs := e.migs("", "001_numeric_val.toml", concurrencyMigration(t))
 	vs := migration.VersionSchema("public", "001_numeric_val")
 
 	led := newConcLedger(nRows, nClients)

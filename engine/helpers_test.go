@@ -3,12 +3,15 @@ package engine_test
 import (
 	"context"
 	"net/url"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"testing/fstest"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/rogpeppe/go-internal/txtar"
 
 	"github.com/strata-db/strata/engine"
 	"github.com/strata-db/strata/internal/pgtest"
@@ -214,4 +217,160 @@ func (e *env) schemas() []string {
 	conn := e.db.Conn(e.t)
 	return queryStrings(e.t, e.ctx, conn, `SELECT nspname FROM pg_namespace
 		WHERE nspname NOT LIKE 'pg\_%' AND nspname <> 'information_schema' ORDER BY 1`)
+}
+
+// The tests' inputs live in txtar archives under testdata:
+//
+//   - testdata/tables/<name>.txtar: a shared starting point: setup.sql
+//     creates and fills tables, columns (when there) is the shape of the
+//     main table as e.columns prints it, one column a line, and any other
+//     file is a migration shared by several tests, referenced by its name;
+//   - testdata/<area>/<test>.txtar (or <area>/<test>/<case>.txtar): one
+//     test's or one case's inputs: setup.sql (run after the shared tables
+//     the test names), migration files under migrations/ (their names are
+//     the migrations' names), expected rows under want/, one a line; and,
+//     for tests of several cases sharing a database, the same layout under
+//     a folder per case.
+
+// fixture is a txtar archive of testdata, or the part of one under a folder.
+type fixture struct {
+	t     testing.TB
+	path  string // the archive's path, plus the folder for a part
+	files []txtar.File
+}
+
+// archives caches parsed archives by path: the parallel subtests of a test
+// share them.
+var archives sync.Map // path -> *txtar.Archive
+
+// loadFixture reads testdata/<name>.txtar.
+func loadFixture(t testing.TB, name string) *fixture {
+	t.Helper()
+	path := filepath.Join("testdata", filepath.FromSlash(name)+".txtar")
+	ar, ok := archives.Load(path)
+	if !ok {
+		a, err := txtar.ParseFile(path)
+		if err != nil {
+			t.Fatalf("test inputs: %v", err)
+		}
+		ar, _ = archives.LoadOrStore(path, a)
+	}
+	return &fixture{t: t, path: path, files: ar.(*txtar.Archive).Files}
+}
+
+// in is f with the test t: a subtest's view of its parent's fixture.
+func (f *fixture) in(t testing.TB) *fixture {
+	return &fixture{t: t, path: f.path, files: f.files}
+}
+
+// tables returns the setup SQL of the shared archives
+// testdata/tables/<name>.txtar, in the order given.
+func tables(t testing.TB, names ...string) string {
+	t.Helper()
+	var b strings.Builder
+	for _, n := range names {
+		b.WriteString(loadFixture(t, "tables/"+n).file("setup.sql"))
+	}
+	return b.String()
+}
+
+// has reports whether the archive has the named file.
+func (f *fixture) has(name string) bool {
+	for _, fl := range f.files {
+		if fl.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// file returns the content of the named file, failing the test when there
+// is no such file.
+func (f *fixture) file(name string) string {
+	f.t.Helper()
+	for _, fl := range f.files {
+		if fl.Name == name {
+			return string(fl.Data)
+		}
+	}
+	f.t.Fatalf("test inputs: %s has no file %s", f.path, name)
+	return ""
+}
+
+// text is the named file without its final newline: a one-line value.
+func (f *fixture) text(name string) string {
+	f.t.Helper()
+	return strings.TrimSuffix(f.file(name), "\n")
+}
+
+// lines returns the lines of the named file: a list of expected rows.
+func (f *fixture) lines(name string) []string {
+	f.t.Helper()
+	s := f.file(name)
+	if s == "" {
+		return nil
+	}
+	return strings.Split(strings.TrimSuffix(s, "\n"), "\n")
+}
+
+// setup returns the archive's setup.sql, or "" when it has none.
+func (f *fixture) setup() string {
+	if !f.has("setup.sql") {
+		return ""
+	}
+	return f.file("setup.sql")
+}
+
+// migrations returns the migration files under migrations/ as name,
+// content, name, content, ... for env.migs: all of them in the archive's
+// order, or the named ones in the order named.
+func (f *fixture) migrations(names ...string) []string {
+	f.t.Helper()
+	var out []string
+	if len(names) == 0 {
+		for _, fl := range f.files {
+			if n, ok := strings.CutPrefix(fl.Name, "migrations/"); ok {
+				out = append(out, n, string(fl.Data))
+			}
+		}
+		if len(out) == 0 {
+			f.t.Fatalf("test inputs: %s has no migrations/", f.path)
+		}
+		return out
+	}
+	for _, n := range names {
+		out = append(out, n, f.file("migrations/"+n))
+	}
+	return out
+}
+
+// cases lists the archive's top folders in order: the cases of a test whose
+// cases share one archive.
+func (f *fixture) cases() []string {
+	var out []string
+	for _, fl := range f.files {
+		if dir, _, ok := strings.Cut(fl.Name, "/"); ok && dir != "migrations" && dir != "want" &&
+			(len(out) == 0 || out[len(out)-1] != dir) {
+			out = append(out, dir)
+		}
+	}
+	if len(out) == 0 {
+		f.t.Fatalf("test inputs: %s has no cases", f.path)
+	}
+	return out
+}
+
+// sub is the part of the archive under the folder dir, names relative to it.
+func (f *fixture) sub(dir string) *fixture {
+	f.t.Helper()
+	s := &fixture{t: f.t, path: f.path + ":" + dir}
+	for _, fl := range f.files {
+		if n, ok := strings.CutPrefix(fl.Name, dir+"/"); ok {
+			s.files = append(s.files, txtar.File{Name: n, Data: fl.Data})
+		}
+	}
+	if len(s.files) == 0 {
+		f.t.Fatalf("test inputs: %s has no folder %s", f.path, dir)
+	}
+	return s
 }

@@ -11,16 +11,6 @@ import (
 	"github.com/strata-db/strata/engine"
 )
 
-const uniqueTitleMigration = `
-[[actions]]
-type = "add_index"
-table = "docs"
-  [actions.index]
-  name = "docs_title_uq"
-  columns = ["title"]
-  unique = true
-`
-
 // TestIndexBuildFailureLeavesNoInvalidIndex: a concurrent unique index
 // build fails on duplicate data; start reports it and leaves no INVALID
 // index. An INVALID index of the same name left by a build that was killed
@@ -28,8 +18,9 @@ table = "docs"
 // fixed the re-run builds the index.
 func TestIndexBuildFailureLeavesNoInvalidIndex(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, docsSetup+"\nUPDATE docs SET title = 'dup' WHERE id IN (3, 4);")
-	migs := e.migs("", "001_uq.toml", uniqueTitleMigration)
+	fx := loadFixture(t, "index/unique_title")
+	e := newEnv(t, tables(t, "docs")+"UPDATE docs SET title = 'dup' WHERE id IN (3, 4);")
+	migs := e.migs("", fx.migrations()...)
 	_, err := e.m.Start(e.ctx, migs)
 	if err == nil || !strings.Contains(err.Error(), "could not create unique index") || !strings.Contains(err.Error(), "INVALID index") {
 		t.Fatalf("start: %v, want a failed unique build that says its INVALID index was dropped", err)
@@ -86,7 +77,8 @@ func TestIndexBuildRetriesOnLockTimeout(t *testing.T) {
 	t.Parallel()
 	var mu sync.Mutex
 	var logs []string
-	e := newEnv(t, docsSetup, func(o *engine.Options) {
+	fx := loadFixture(t, "index/unique_title")
+	e := newEnv(t, tables(t, "docs"), func(o *engine.Options) {
 		o.LockTimeout = 150 * time.Millisecond
 		o.Logf = func(format string, args ...any) {
 			mu.Lock()
@@ -94,7 +86,7 @@ func TestIndexBuildRetriesOnLockTimeout(t *testing.T) {
 			logs = append(logs, strings.TrimSpace(fmt.Sprintf(format, args...)))
 		}
 	})
-	migs := e.migs("", "001_uq.toml", uniqueTitleMigration)
+	migs := e.migs("", fx.migrations()...)
 	// An open transaction with a snapshot, which the build must wait for.
 	blocker := e.db.Conn(t)
 	exec(t, e.ctx, blocker, "BEGIN ISOLATION LEVEL REPEATABLE READ")

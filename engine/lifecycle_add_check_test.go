@@ -5,30 +5,11 @@ import (
 	"testing"
 )
 
-const ordersSetup = `
-CREATE TABLE customers (id int PRIMARY KEY, name text NOT NULL);
-INSERT INTO customers SELECT g, 'c' || g FROM generate_series(1, 20) g;
-CREATE TABLE orders (id serial PRIMARY KEY, customer_id int, qty int NOT NULL DEFAULT 1, note text);
-INSERT INTO orders (customer_id, qty, note) SELECT 1 + g % 20, 1 + g % 5, 'n' || g FROM generate_series(1, 200) g;`
-
 func TestLifecycleAddCheck(t *testing.T) {
 	bothPaths(t, func(t *testing.T, path string) {
-		e := newEnv(t, ordersSetup)
-		migs := e.migs("", "001_check.toml", `
-[[actions]]
-type = "alter_column"
-table = "orders"
-column = "qty"
-  [actions.changes]
-  name = "quantity"
-
-[[actions]]
-type = "add_check"
-table = "orders"
-  [actions.check]
-  name = "orders_quantity_range"
-  expression = "quantity > 0 AND orders.quantity < 100"
-`)
+		fx := loadFixture(t, "lifecycle/add_check/rename_and_check")
+		e := newEnv(t, tables(t, "orders"))
+		migs := e.migs("", fx.migrations()...)
 		p := begin(t, e, "", "", migs)
 		want(t, "constraints during the phase", []string{
 			"orders_pkey validated=true: PRIMARY KEY (id)",
@@ -59,15 +40,9 @@ table = "orders"
 // constraint; abort then leaves the database as it was.
 func TestAddCheckViolatedByExistingRows(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, ordersSetup)
-	migs := e.migs("", "001_check.toml", `
-[[actions]]
-type = "add_check"
-table = "orders"
-  [actions.check]
-  name = "orders_qty_big"
-  expression = "qty > 3"
-`)
+	fx := loadFixture(t, "lifecycle/add_check/violated_by_existing_rows")
+	e := newEnv(t, tables(t, "orders"))
+	migs := e.migs("", fx.migrations()...)
 	before := e.snapshot("public")
 	_, err := e.m.Start(e.ctx, migs)
 	if err == nil || !strings.Contains(err.Error(), "orders_qty_big") || !strings.Contains(err.Error(), "violated") {
@@ -83,53 +58,12 @@ table = "orders"
 // TestCheckRefusals: problems found before start.
 func TestCheckRefusals(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, ordersSetup+"\nALTER TABLE orders ADD CONSTRAINT orders_note_len CHECK (length(note) < 50);")
-	cases := []struct {
-		name, toml string
-		msg        []string
-	}{
-		{"name taken", `
-[[actions]]
-type = "add_check"
-table = "orders"
-  [actions.check]
-  name = "orders_note_len"
-  expression = "qty > 0"`, []string{"actions[0].check.name", `constraint "orders_note_len" already exists`}},
-		{"unknown column", `
-[[actions]]
-type = "add_check"
-table = "orders"
-  [actions.check]
-  name = "c1"
-  expression = "quantity > 0"`, []string{"actions[0].check.expression", `column "quantity" does not exist`}},
-		{"not boolean", `
-[[actions]]
-type = "add_check"
-table = "orders"
-  [actions.check]
-  name = "c1"
-  expression = "qty + 1"`, []string{"actions[0].check.expression", "boolean"}},
-		{"subquery", `
-[[actions]]
-type = "add_check"
-table = "orders"
-  [actions.check]
-  name = "c1"
-  expression = "qty IN (SELECT 1)"`, []string{"actions[0].check.expression", "subquer"}},
-		{"no such check", `
-[[actions]]
-type = "remove_check"
-table = "orders"
-check = "nope"`, []string{"actions[0].check", `no constraint "nope"`}},
-		{"not a check", `
-[[actions]]
-type = "remove_check"
-table = "orders"
-check = "orders_pkey"`, []string{"actions[0].check", "is not a check constraint"}},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			startFails(t, e, "", e.migs("", "001_x.toml", c.toml), c.msg...)
+	fx := loadFixture(t, "refusals/check")
+	e := newEnv(t, tables(t, "orders")+fx.setup())
+	for _, name := range fx.cases() {
+		t.Run(name, func(t *testing.T) {
+			c := fx.in(t).sub(name)
+			startFails(t, e, "", e.migs("", c.migrations()...), c.lines("want/error")...)
 		})
 	}
 }

@@ -8,15 +8,10 @@ import (
 	"github.com/strata-db/strata/engine"
 )
 
-const usersSetup = `
-CREATE TABLE users (id bigserial PRIMARY KEY, email text NOT NULL UNIQUE, name text);
-INSERT INTO users (email, name) SELECT 'u' || g || '@x.org', 'user ' || g FROM generate_series(1, 250) g;`
-
-// usersColumns is the shape of the users table of usersSetup.
-var usersColumns = []string{
-	"id bigint not null default nextval('users_id_seq'::regclass)",
-	"email text not null",
-	"name text",
+// usersColumns is the shape of the users table of testdata/tables/users.
+func usersColumns(t testing.TB) []string {
+	t.Helper()
+	return loadFixture(t, "tables/users").lines("columns")
 }
 
 // countBatches returns an option that counts backfill batches in n.
@@ -26,21 +21,19 @@ func countBatches(n *atomic.Int64) func(*engine.Options) {
 
 func TestLifecycleAddColumn(t *testing.T) {
 	cases := []struct {
-		name   string
-		column string // TOML of the action after table = "users"
+		// name is the case's archive in testdata/lifecycle/add_column: its
+		// migration, and want/column, the column after complete.
+		name string
 		// newWrite is the SQL literal the new version writes into extra.
 		newWrite string
 		// existing must hold for the extra of every row that existed
 		// before start; fromOld for rows the old version inserts.
 		existing, fromOld string
-		final             string // the column after complete
-		backfill          bool   // whether existing rows need a backfill
+		backfill          bool // whether existing rows need a backfill
 		check             func(t *testing.T, p *phase)
 	}{{
 		name:     "nullable",
-		column:   "[actions.column]\nname = \"extra\"\ntype = \"text\"\ncomment = \"some extra\"",
 		newWrite: "'nv'", existing: "extra IS NULL", fromOld: "extra IS NULL",
-		final: "extra text comment 'some extra'",
 		check: func(t *testing.T, p *phase) {
 			want(t, "comment of the view column", []string{"some extra"}, p.q(p.new,
 				`SELECT col_description(a.attrelid, a.attnum) FROM pg_attribute a
@@ -48,9 +41,7 @@ func TestLifecycleAddColumn(t *testing.T) {
 		},
 	}, {
 		name:     "not_null_default",
-		column:   "[actions.column]\nname = \"extra\"\ntype = \"text\"\nnullable = false\ndefault = \"'basic'\"",
 		newWrite: "'premium'", existing: "extra = 'basic'", fromOld: "extra = 'basic'",
-		final: "extra text not null default 'basic'::text",
 		check: func(t *testing.T, p *phase) {
 			p.fails(p.new, "23514", "INSERT INTO users (email, extra) VALUES ('null@x.org', NULL)")
 			want(t, "new-version insert without the column", []string{"basic"},
@@ -58,9 +49,8 @@ func TestLifecycleAddColumn(t *testing.T) {
 		},
 	}, {
 		name:     "not_null_up",
-		column:   "up = \"split_part(email, '@', 2)\"\n[actions.column]\nname = \"extra\"\ntype = \"text\"\nnullable = false",
 		newWrite: "'chosen'", existing: "extra = 'x.org'", fromOld: "extra = 'old.org'",
-		final: "extra text not null", backfill: true,
+		backfill: true,
 		check: func(t *testing.T, p *phase) {
 			p.fails(p.new, "23514", "INSERT INTO users (email) VALUES ('null@x.org')")
 			// An old-version update of a column up reads recomputes it.
@@ -78,9 +68,7 @@ func TestLifecycleAddColumn(t *testing.T) {
 		},
 	}, {
 		name:     "non_volatile_default",
-		column:   "[actions.column]\nname = \"extra\"\ntype = \"integer\"\ndefault = \"40 + 2\"",
 		newWrite: "7", existing: "extra = 42", fromOld: "extra = 42",
-		final: "extra integer default (40 + 2)",
 		check: func(t *testing.T, p *phase) {
 			// Existing rows read the stored default: no rewrite, no backfill.
 			want(t, "atthasmissing", []string{"true"}, p.q(p.e.catalogConn(),
@@ -88,18 +76,16 @@ func TestLifecycleAddColumn(t *testing.T) {
 		},
 	}, {
 		name:     "volatile_default",
-		column:   "[actions.column]\nname = \"extra\"\ntype = \"uuid\"\ndefault = \"gen_random_uuid()\"",
 		newWrite: "'00000000-0000-0000-0000-000000000001'", existing: "extra IS NOT NULL", fromOld: "extra IS NOT NULL",
-		final: "extra uuid default gen_random_uuid()", backfill: true,
+		backfill: true,
 		check: func(t *testing.T, p *phase) {
 			want(t, "distinct values of existing rows", []string{"246|246"},
 				p.q(p.new, "SELECT count(*), count(DISTINCT extra) FROM users WHERE id <= 250 AND id NOT IN (6, 9)"))
 		},
 	}, {
 		name:     "volatile_default_not_null",
-		column:   "[actions.column]\nname = \"extra\"\ntype = \"timestamptz\"\nnullable = false\ndefault = \"clock_timestamp()\"",
 		newWrite: "'2020-01-02 03:04:05+00'", existing: "extra > now() - interval '1 hour'", fromOld: "extra IS NOT NULL",
-		final: "extra timestamp with time zone not null default clock_timestamp()", backfill: true,
+		backfill: true,
 		check: func(t *testing.T, p *phase) {
 			p.fails(p.new, "23514", "INSERT INTO users (email, extra) VALUES ('null@x.org', NULL)")
 			// clock_timestamp() changes from row to row.
@@ -112,8 +98,10 @@ func TestLifecycleAddColumn(t *testing.T) {
 			t.Parallel()
 			bothPaths(t, func(t *testing.T, path string) {
 				var batches atomic.Int64
-				e := newEnv(t, usersSetup, countBatches(&batches))
-				migs := e.migs("", "001_add_extra.toml", "[[actions]]\ntype = \"add_column\"\ntable = \"users\"\n"+c.column+"\n")
+				fx := loadFixture(t, "lifecycle/add_column/"+c.name)
+				final := fx.text("want/column")
+				e := newEnv(t, tables(t, "users"), countBatches(&batches))
+				migs := e.migs("", fx.migrations()...)
 				node := e.relfilenode("public", "users")
 				p := begin(t, e, "", "", migs)
 				if got := e.relfilenode("public", "users"); got != node {
@@ -125,7 +113,7 @@ func TestLifecycleAddColumn(t *testing.T) {
 				if c.backfill && batches.Load() < 3 {
 					t.Errorf("backfill of 250 rows ran in %d batches, want at least 3 with BatchSize 100", batches.Load())
 				}
-				want(t, "new version's view", asView(usersColumns, []string{c.final}),
+				want(t, "new version's view", asView(usersColumns(t), []string{final}),
 					e.columns(p.res.VersionSchema, "users"))
 
 				// Existing rows have their value.
@@ -179,7 +167,7 @@ func TestLifecycleAddColumn(t *testing.T) {
 					return
 				}
 				p.complete()
-				want(t, "users after complete", append(append([]string{}, usersColumns...), c.final), e.columns("public", "users"))
+				want(t, "users after complete", append(usersColumns(t), final), e.columns("public", "users"))
 				if got := e.relfilenode("public", "users"); got != node {
 					t.Errorf("users was rewritten: relfilenode %s -> %s", node, got)
 				}
@@ -202,19 +190,9 @@ func TestLifecycleAddColumn(t *testing.T) {
 func TestLifecycleAddColumnCompositeKey(t *testing.T) {
 	t.Parallel()
 	var batches atomic.Int64
-	e := newEnv(t, `CREATE TABLE readings (region text, n int, v int NOT NULL, PRIMARY KEY (region, n));
-		INSERT INTO readings SELECT r, g, g FROM unnest(ARRAY['north', 'south', 'East']) r, generate_series(1, 90) g;`,
-		countBatches(&batches))
-	migs := e.migs("", "001_double.toml", `
-[[actions]]
-type = "add_column"
-table = "readings"
-up = "v * 2"
-  [actions.column]
-  name = "v2"
-  type = "bigint"
-  nullable = false
-`)
+	fx := loadFixture(t, "lifecycle/add_column/composite_key")
+	e := newEnv(t, fx.setup(), countBatches(&batches))
+	migs := e.migs("", fx.migrations()...)
 	p := begin(t, e, "", "", migs)
 	if batches.Load() < 3 {
 		t.Errorf("%d backfill batches for 270 rows, want 3 or more", batches.Load())
@@ -225,7 +203,6 @@ up = "v * 2"
 	want(t, "new upsert", []string{"south|5|7|8"}, p.q(p.new,
 		"INSERT INTO readings (region, n, v, v2) VALUES ('south', 5, 7, 8) ON CONFLICT (region, n) DO UPDATE SET v = EXCLUDED.v, v2 = EXCLUDED.v2 RETURNING region, n, v, v2"))
 	p.complete()
-	want(t, "readings after complete", []string{"region text not null", "n integer not null", "v integer not null", "v2 bigint not null"},
-		e.columns("public", "readings"))
+	want(t, "readings after complete", fx.lines("want/columns"), e.columns("public", "readings"))
 	want(t, "rows after complete", []string{"270|1"}, p.q(e.catalogConn(), "SELECT count(*), count(*) FILTER (WHERE v2 IS DISTINCT FROM v * 2) FROM readings"))
 }

@@ -5,23 +5,9 @@ import "testing"
 // The key references a table the same migration renames, by its new name.
 func TestLifecycleAddForeignKey(t *testing.T) {
 	bothPaths(t, func(t *testing.T, path string) {
-		e := newEnv(t, ordersSetup)
-		migs := e.migs("", "001_fk.toml", `
-[[actions]]
-type = "rename_table"
-table = "customers"
-new_name = "clients"
-
-[[actions]]
-type = "add_foreign_key"
-table = "orders"
-  [actions.foreign_key]
-  name = "orders_client_fk"
-  columns = ["customer_id"]
-  referenced_table = "clients"
-  referenced_columns = ["id"]
-  on_delete = "cascade"
-`)
+		fx := loadFixture(t, "lifecycle/add_foreign_key/to_renamed_table")
+		e := newEnv(t, tables(t, "orders"))
+		migs := e.migs("", fx.migrations()...)
 		p := begin(t, e, "", "", migs)
 		want(t, "constraints during the phase", []string{
 			"orders_client_fk validated=true: FOREIGN KEY (customer_id) REFERENCES customers(id) ON DELETE CASCADE",
@@ -51,56 +37,12 @@ table = "orders"
 // TestForeignKeyRefusals: problems found before start.
 func TestForeignKeyRefusals(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, ordersSetup+"\nALTER TABLE orders ADD CONSTRAINT orders_customer_fk FOREIGN KEY (customer_id) REFERENCES customers (id);")
-	cases := []struct {
-		name, toml string
-		msg        []string
-	}{
-		{"no unique key", `
-[[actions]]
-type = "add_foreign_key"
-table = "customers"
-  [actions.foreign_key]
-  name = "c_fk"
-  columns = ["id"]
-  referenced_table = "orders"
-  referenced_columns = ["qty"]`, []string{"actions[0].foreign_key.referenced_columns", "no primary key, unique constraint or unique index"}},
-		{"incompatible types", `
-[[actions]]
-type = "add_foreign_key"
-table = "customers"
-  [actions.foreign_key]
-  name = "c_fk"
-  columns = ["name"]
-  referenced_table = "orders"
-  referenced_columns = ["id"]`, []string{"actions[0].foreign_key", "incompatible types"}},
-		{"unknown table", `
-[[actions]]
-type = "add_foreign_key"
-table = "orders"
-  [actions.foreign_key]
-  name = "c_fk"
-  columns = ["customer_id"]
-  referenced_table = "clients"
-  referenced_columns = ["id"]`, []string{"actions[0].foreign_key.referenced_table", `table "clients" does not exist`}},
-		{"unknown column", `
-[[actions]]
-type = "add_foreign_key"
-table = "orders"
-  [actions.foreign_key]
-  name = "c_fk"
-  columns = ["client_id"]
-  referenced_table = "customers"
-  referenced_columns = ["id"]`, []string{"actions[0].foreign_key.columns[0]", `column "client_id" does not exist`}},
-		{"no such key", `
-[[actions]]
-type = "remove_foreign_key"
-table = "orders"
-foreign_key = "nope"`, []string{"actions[0].foreign_key", `no constraint "nope"`}},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			startFails(t, e, "", e.migs("", "001_x.toml", c.toml), c.msg...)
+	fx := loadFixture(t, "refusals/foreign_key")
+	e := newEnv(t, tables(t, "orders", "orders_customer_fk"))
+	for _, name := range fx.cases() {
+		t.Run(name, func(t *testing.T) {
+			c := fx.in(t).sub(name)
+			startFails(t, e, "", e.migs("", c.migrations()...), c.lines("want/error")...)
 		})
 	}
 }

@@ -4,95 +4,7 @@ import (
 	"testing"
 )
 
-const docsSetup = `
-CREATE TABLE docs (id serial PRIMARY KEY, title text NOT NULL, code text, tags text[], period tsrange,
-	loc point, created timestamptz NOT NULL DEFAULT '2024-01-01', body text);
-INSERT INTO docs (title, code, tags, period, loc, created, body)
-SELECT 'doc ' || g, CASE WHEN g % 3 = 0 THEN NULL ELSE 'c' || g END, ARRAY['t' || (g % 7), 'all'],
-       tsrange('2024-01-01'::timestamp + g * interval '1 day', '2024-01-01'::timestamp + (g + 1) * interval '1 day'),
-       point(g, g % 10), '2024-01-01'::timestamptz + g * interval '1 hour', 'body ' || g
-FROM generate_series(1, 200) g;`
-
-// One migration adds an index of every method, a unique index with INCLUDE,
-// and partial and expression indexes whose columns and WHERE name a column
-// the same migration renames (the new version's name).
-const addIndexMigration = `
-[[actions]]
-type = "alter_column"
-table = "docs"
-column = "code"
-  [actions.changes]
-  name = "sku"
-
-[[actions]]
-type = "add_index"
-table = "docs"
-  [actions.index]
-  name = "docs_title_uq"
-  columns = ["title"]
-  unique = true
-  include = ["sku"]
-
-[[actions]]
-type = "add_index"
-table = "docs"
-  [actions.index]
-  name = "docs_sku_hash"
-  columns = ["sku"]
-  type = "hash"
-
-[[actions]]
-type = "add_index"
-table = "docs"
-  [actions.index]
-  name = "docs_period_gist"
-  columns = ["period"]
-  type = "gist"
-
-[[actions]]
-type = "add_index"
-table = "docs"
-  [actions.index]
-  name = "docs_tags_gin"
-  columns = ["tags"]
-  type = "gin"
-
-[[actions]]
-type = "add_index"
-table = "docs"
-  [actions.index]
-  name = "docs_loc_spgist"
-  columns = ["loc"]
-  type = "spgist"
-
-[[actions]]
-type = "add_index"
-table = "docs"
-  [actions.index]
-  name = "docs_created_brin"
-  columns = ["created"]
-  type = "brin"
-
-[[actions]]
-type = "add_index"
-table = "docs"
-  [actions.index]
-  name = "docs_sku_lower_partial"
-  columns = ["(lower(sku))", "id"]
-  where = "sku IS NOT NULL AND docs.sku <> ''"
-`
-
-var docsIndexesAfter = []string{
-	"docs_created_brin valid=true: CREATE INDEX docs_created_brin ON public.docs USING brin (created)",
-	"docs_loc_spgist valid=true: CREATE INDEX docs_loc_spgist ON public.docs USING spgist (loc)",
-	"docs_period_gist valid=true: CREATE INDEX docs_period_gist ON public.docs USING gist (period)",
-	"docs_pkey valid=true: CREATE UNIQUE INDEX docs_pkey ON public.docs USING btree (id)",
-	"docs_sku_hash valid=true: CREATE INDEX docs_sku_hash ON public.docs USING hash (COLUMN)",
-	"docs_sku_lower_partial valid=true: CREATE INDEX docs_sku_lower_partial ON public.docs USING btree (lower(COLUMN), id) WHERE ((COLUMN IS NOT NULL) AND (COLUMN <> ''::text))",
-	"docs_tags_gin valid=true: CREATE INDEX docs_tags_gin ON public.docs USING gin (tags)",
-	"docs_title_uq valid=true: CREATE UNIQUE INDEX docs_title_uq ON public.docs USING btree (title) INCLUDE (COLUMN)",
-}
-
+// withColumn replaces COLUMN in rows with col.
 func withColumn(rows []string, col string) []string {
 	out := make([]string, len(rows))
 	for i, r := range rows {
@@ -103,8 +15,10 @@ func withColumn(rows []string, col string) []string {
 
 func TestLifecycleAddIndex(t *testing.T) {
 	bothPaths(t, func(t *testing.T, path string) {
-		e := newEnv(t, docsSetup)
-		migs := e.migs("", "001_indexes.toml", addIndexMigration)
+		fx := loadFixture(t, "lifecycle/add_index/every_method")
+		docsIndexesAfter := fx.lines("want/indexes")
+		e := newEnv(t, tables(t, "docs"))
+		migs := e.migs("", fx.migrations()...)
 		p := begin(t, e, "", "", migs)
 		// Built at start, on the physical column (renamed only at complete).
 		want(t, "indexes during the phase", withColumn(docsIndexesAfter, "code"), e.indexes("public", "docs"))
@@ -141,57 +55,10 @@ func TestLifecycleAddIndex(t *testing.T) {
 // TestIndexRefusals: problems found before start, which changes nothing.
 func TestIndexRefusals(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, docsSetup+"\nCREATE INDEX docs_body_idx ON docs (body);")
-	cases := []struct {
-		name, toml string
-		msg        []string
-	}{
-		{"name taken", `
-[[actions]]
-type = "add_index"
-table = "docs"
-  [actions.index]
-  name = "docs_body_idx"
-  columns = ["title"]`, []string{"actions[0].index.name", `"docs_body_idx" already exists`}},
-		{"unknown column", `
-[[actions]]
-type = "add_index"
-table = "docs"
-  [actions.index]
-  name = "x_idx"
-  columns = ["titel"]`, []string{"actions[0].index", `column "titel" does not exist`}},
-		{"old name in where", `
-[[actions]]
-type = "alter_column"
-table = "docs"
-column = "code"
-  [actions.changes]
-  name = "sku"
-[[actions]]
-type = "add_index"
-table = "docs"
-  [actions.index]
-  name = "x_idx"
-  columns = ["sku"]
-  where = "code IS NOT NULL"`, []string{"actions[1].index", `column "code" does not exist`}},
-		{"bad opclass for method", `
-[[actions]]
-type = "add_index"
-table = "docs"
-  [actions.index]
-  name = "x_idx"
-  columns = ["title"]
-  type = "gin"`, []string{"actions[0].index", "gin"}},
-		{"primary key index", `
-[[actions]]
-type = "remove_index"
-index = "docs_pkey"`, []string{"actions[0].index", `backs constraint "docs_pkey"`}},
-		{"no such index", `
-[[actions]]
-type = "remove_index"
-index = "nope"`, []string{"actions[0].index", `index "nope" does not exist`}},
-	}
-	for _, c := range cases {
-		startFails(t, e, "", e.migs("", "001_x.toml", c.toml), c.msg...)
+	fx := loadFixture(t, "refusals/index")
+	e := newEnv(t, tables(t, "docs")+fx.setup())
+	for _, name := range fx.cases() {
+		c := fx.sub(name)
+		startFails(t, e, "", e.migs("", c.migrations()...), c.lines("want/error")...)
 	}
 }

@@ -7,28 +7,10 @@ import (
 	"testing"
 )
 
-const itemsSetup = `
-CREATE TABLE items (
-	id serial PRIMARY KEY,
-	sku text NOT NULL UNIQUE,
-	name text,
-	nick text NOT NULL DEFAULT 'nn',
-	amount text,
-	status text DEFAULT 'active',
-	note text);
-INSERT INTO items (sku, name, nick, amount, status, note)
-SELECT 'sku' || g, CASE WHEN g % 10 = 0 THEN NULL ELSE 'item ' || g END, 'nick' || g,
-       CASE WHEN g % 25 = 0 THEN NULL ELSE g::text END, 'active', 'note ' || g
-FROM generate_series(1, 250) g;`
-
-var itemsColumns = []string{
-	"id integer not null default nextval('items_id_seq'::regclass)",
-	"sku text not null",
-	"name text",
-	"nick text not null default 'nn'::text",
-	"amount text",
-	"status text default 'active'::text",
-	"note text",
+// itemsColumns is the shape of the items table of testdata/tables/items.
+func itemsColumns(t testing.TB) []string {
+	t.Helper()
+	return loadFixture(t, "tables/items").lines("columns")
 }
 
 // replaceColumn returns cols with the column called name replaced by repl,
@@ -52,8 +34,11 @@ func replaceColumn(cols []string, name, repl string, moved bool) []string {
 
 func TestLifecycleAlterColumn(t *testing.T) {
 	cases := []struct {
-		name   string
-		action string // TOML after table = "items"
+		// name is the case's archive in testdata/lifecycle/alter_column: its
+		// migration; want/column, the column after complete; and
+		// want/view_column, when there, the new version's view column when
+		// it is not the final column as a view's.
+		name string
 		// The column's name in the old and in the new version.
 		oldCol, newCol string
 		// What the old version writes and how the old and the new version
@@ -66,31 +51,26 @@ func TestLifecycleAlterColumn(t *testing.T) {
 		// allExisting, when set, must hold in the new version for every
 		// row that existed before start.
 		allExisting string
-		final       string // the column after complete
-		viewCol     string // the new version's view column, when not final as a view's
-		shadow      bool   // through a shadow column: backfilled, and moved to the end
+		shadow      bool // through a shadow column: backfilled, and moved to the end
 		check       func(t *testing.T, p *phase)
 	}{{
 		name:   "rename",
-		action: "column = \"name\"\n[actions.changes]\nname = \"full_name\"",
 		oldCol: "name", newCol: "full_name",
 		oldWrite: "'O'", oldWriteOld: "O", oldWriteNew: "O",
 		newWrite: "'N'", newWriteOld: "N", newWriteNew: "N",
 		existing: map[int][2]string{7: {"item 7", "item 7"}, 50: {"NULL", "NULL"}},
-		final:    "full_name text",
 		check: func(t *testing.T, p *phase) {
 			p.fails(p.new, "42703", "SELECT name FROM items")
 			p.fails(p.old, "42703", "SELECT full_name FROM items")
 		},
 	}, {
 		name:   "type",
-		action: "column = \"amount\"\nup = \"amount::integer\"\ndown = \"amount::text\"\n[actions.changes]\ntype = \"integer\"",
 		oldCol: "amount", newCol: "amount",
 		oldWrite: "'17'", oldWriteOld: "17", oldWriteNew: "17",
 		newWrite: "23", newWriteOld: "23", newWriteNew: "23",
 		existing:    map[int][2]string{7: {"7", "7"}, 50: {"NULL", "NULL"}},
 		allExisting: "amount = id OR (id % 25 = 0 AND amount IS NULL)",
-		final:       "amount integer", shadow: true,
+		shadow:      true,
 		check: func(t *testing.T, p *phase) {
 			want(t, "type of amount in the new version", []string{"integer"},
 				p.q(p.new, "SELECT pg_typeof(amount)::text FROM items WHERE id = 1"))
@@ -100,26 +80,24 @@ func TestLifecycleAlterColumn(t *testing.T) {
 		},
 	}, {
 		name:   "not_null",
-		action: "column = \"name\"\nup = \"COALESCE(name, 'anonymous')\"\n[actions.changes]\nnullable = false",
 		oldCol: "name", newCol: "name",
 		oldWrite: "NULL", oldWriteOld: "NULL", oldWriteNew: "anonymous",
 		newWrite: "'Neo'", newWriteOld: "Neo", newWriteNew: "Neo",
 		existing:    map[int][2]string{7: {"item 7", "item 7"}, 50: {"NULL", "anonymous"}},
 		allExisting: "name = CASE WHEN id % 10 = 0 THEN 'anonymous' ELSE 'item ' || id END",
-		final:       "name text not null", shadow: true,
+		shadow:      true,
 		check: func(t *testing.T, p *phase) {
 			p.fails(p.new, "23514", "INSERT INTO items (sku, name) VALUES ('bad', NULL)")
 			p.fails(p.new, "23514", "UPDATE items SET name = NULL WHERE id = 1")
 		},
 	}, {
 		name:   "nullable",
-		action: "column = \"nick\"\ndown = \"COALESCE(nick, 'unknown')\"\n[actions.changes]\nnullable = true",
 		oldCol: "nick", newCol: "nick",
 		oldWrite: "'o'", oldWriteOld: "o", oldWriteNew: "o",
 		newWrite: "NULL", newWriteOld: "unknown", newWriteNew: "NULL",
 		existing:    map[int][2]string{7: {"nick7", "nick7"}, 50: {"nick50", "nick50"}},
 		allExisting: "nick = 'nick' || id",
-		final:       "nick text default 'nn'::text", shadow: true,
+		shadow:      true,
 		check: func(t *testing.T, p *phase) {
 			p.fails(p.old, "23502", "INSERT INTO items (sku, nick) VALUES ('bad', NULL)")
 			// The default still applies to both versions.
@@ -129,12 +107,10 @@ func TestLifecycleAlterColumn(t *testing.T) {
 		},
 	}, {
 		name:   "default",
-		action: "column = \"status\"\n[actions.changes]\ndefault = \"'pending'\"",
 		oldCol: "status", newCol: "status",
 		oldWrite: "DEFAULT", oldWriteOld: "active", oldWriteNew: "active",
 		newWrite: "DEFAULT", newWriteOld: "pending", newWriteNew: "pending",
 		existing: map[int][2]string{7: {"active", "active"}, 50: {"active", "active"}},
-		final:    "status text default 'pending'::text",
 		check: func(t *testing.T, p *phase) {
 			oldID := p.one(p.old, "INSERT INTO items (sku) VALUES ('omit-old') RETURNING id")
 			newID := p.one(p.new, "INSERT INTO items (sku) VALUES ('omit-new') RETURNING id")
@@ -145,22 +121,16 @@ func TestLifecycleAlterColumn(t *testing.T) {
 		},
 	}, {
 		name:   "drop_default",
-		action: "column = \"status\"\n[actions.changes]\ndefault = \"NULL\"",
 		oldCol: "status", newCol: "status",
 		oldWrite: "DEFAULT", oldWriteOld: "active", oldWriteNew: "active",
 		newWrite: "DEFAULT", newWriteOld: "NULL", newWriteNew: "NULL",
 		existing: map[int][2]string{7: {"active", "active"}, 50: {"active", "active"}},
-		final:    "status text",
-		// Not falling back to the table's default.
-		viewCol: "status text default CASE WHEN false THEN NULL::text ELSE NULL::text END",
 	}, {
 		name:   "comment",
-		action: "column = \"note\"\n[actions.changes]\ncomment = \"what the buyer wrote\"",
 		oldCol: "note", newCol: "note",
 		oldWrite: "'o'", oldWriteOld: "o", oldWriteNew: "o",
 		newWrite: "'n'", newWriteOld: "n", newWriteNew: "n",
 		existing: map[int][2]string{7: {"note 7", "note 7"}, 50: {"note 50", "note 50"}},
-		final:    "note text comment 'what the buyer wrote'",
 		check: func(t *testing.T, p *phase) {
 			want(t, "comment in the new version", []string{"what the buyer wrote"},
 				p.q(p.new, "SELECT col_description('items'::regclass, 7)"))
@@ -168,15 +138,13 @@ func TestLifecycleAlterColumn(t *testing.T) {
 				p.q(p.old, "SELECT col_description('items'::regclass, 7)"))
 		},
 	}, {
-		name: "rename_type_not_null",
-		action: "column = \"amount\"\nup = \"COALESCE(NULLIF(amount, '')::numeric, 0)\"\ndown = \"total::text\"\n" +
-			"[actions.changes]\nname = \"total\"\ntype = \"numeric(10,2)\"\nnullable = false\ndefault = \"0\"",
+		name:   "rename_type_not_null",
 		oldCol: "amount", newCol: "total",
 		oldWrite: "''", oldWriteOld: "", oldWriteNew: "0.00",
 		newWrite: "12.5", newWriteOld: "12.50", newWriteNew: "12.50",
 		existing:    map[int][2]string{7: {"7", "7.00"}, 50: {"NULL", "0.00"}},
 		allExisting: "total = CASE WHEN id % 25 = 0 THEN 0 ELSE id END",
-		final:       "total numeric(10,2) not null default 0", shadow: true,
+		shadow:      true,
 		check: func(t *testing.T, p *phase) {
 			p.fails(p.new, "23514", "INSERT INTO items (sku, total) VALUES ('bad', NULL)")
 			p.fails(p.new, "42703", "SELECT amount FROM items")
@@ -191,8 +159,10 @@ func TestLifecycleAlterColumn(t *testing.T) {
 			t.Parallel()
 			bothPaths(t, func(t *testing.T, path string) {
 				var batches atomic.Int64
-				e := newEnv(t, itemsSetup, countBatches(&batches))
-				migs := e.migs("", "001_alter.toml", "[[actions]]\ntype = \"alter_column\"\ntable = \"items\"\n"+c.action+"\n")
+				fx := loadFixture(t, "lifecycle/alter_column/"+c.name)
+				final := fx.text("want/column")
+				e := newEnv(t, tables(t, "items"), countBatches(&batches))
+				migs := e.migs("", fx.migrations()...)
 				node := e.relfilenode("public", "items")
 				p := begin(t, e, "", "", migs)
 				oc, nc := c.oldCol, c.newCol
@@ -202,9 +172,9 @@ func TestLifecycleAlterColumn(t *testing.T) {
 				if c.shadow != (batches.Load() >= 3) {
 					t.Errorf("%d backfill batches, want a backfill (3 batches or more): %v", batches.Load(), c.shadow)
 				}
-				newCols := asView(replaceColumn(itemsColumns, oc, c.final, false))
-				if c.viewCol != "" {
-					newCols = replaceColumn(newCols, oc, c.viewCol, false)
+				newCols := asView(replaceColumn(itemsColumns(t), oc, final, false))
+				if fx.has("want/view_column") {
+					newCols = replaceColumn(newCols, oc, fx.text("want/view_column"), false)
 				}
 				want(t, "new version's view", newCols, e.columns(p.res.VersionSchema, "items"))
 
@@ -273,7 +243,7 @@ func TestLifecycleAlterColumn(t *testing.T) {
 					return
 				}
 				p.complete()
-				want(t, "items after complete", replaceColumn(itemsColumns, oc, c.final, c.shadow), e.columns("public", "items"))
+				want(t, "items after complete", replaceColumn(itemsColumns(t), oc, final, c.shadow), e.columns("public", "items"))
 				cat := e.catalogConn()
 				want(t, "data after complete", []string{
 					"7|" + c.oldWriteNew, "8|" + c.newWriteNew, "11|" + c.oldWriteNew, "12|" + c.newWriteNew,
@@ -296,15 +266,9 @@ func TestLifecycleAlterColumn(t *testing.T) {
 // each version upserts on the key under its own name.
 func TestLifecycleAlterColumnRenameKey(t *testing.T) {
 	bothPaths(t, func(t *testing.T, path string) {
-		e := newEnv(t, itemsSetup)
-		migs := e.migs("", "001_rename_key.toml", `
-[[actions]]
-type = "alter_column"
-table = "items"
-column = "sku"
-  [actions.changes]
-  name = "article"
-`)
+		fx := loadFixture(t, "lifecycle/alter_column/rename_key")
+		e := newEnv(t, tables(t, "items"))
+		migs := e.migs("", fx.migrations()...)
 		p := begin(t, e, "", "", migs)
 		want(t, "old upsert", []string{"7|seven-old"}, p.q(p.old,
 			"INSERT INTO items (sku, name) VALUES ('sku7', 'seven-old') ON CONFLICT (sku) DO UPDATE SET name = EXCLUDED.name RETURNING id, name"))
@@ -322,7 +286,7 @@ column = "sku"
 			return
 		}
 		p.complete()
-		want(t, "items after complete", replaceColumn(itemsColumns, "sku", "article text not null", false), e.columns("public", "items"))
+		want(t, "items after complete", replaceColumn(itemsColumns(t), "sku", "article text not null", false), e.columns("public", "items"))
 		want(t, "unique index after complete", []string{"CREATE UNIQUE INDEX items_sku_key ON public.items USING btree (article)"},
 			p.q(e.catalogConn(), "SELECT indexdef FROM pg_indexes WHERE indexname = 'items_sku_key'"))
 		want(t, "new upsert after complete", []string{"7|seven-new"}, p.q(p.new,

@@ -8,39 +8,6 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-const carrySetup = `
-CREATE TABLE items (id int PRIMARY KEY, v int, w int, label text);
-INSERT INTO items SELECT g, CASE WHEN g % 50 = 0 THEN NULL ELSE g END, g % 7, 'l' || g FROM generate_series(1, 300) g;`
-
-// carryMigration changes items.v from a nullable integer to a NOT NULL
-// bigint.
-const carryMigration = `
-[[actions]]
-type = "alter_column"
-table = "items"
-column = "v"
-up = "coalesce(v, -id)"
-down = "v::integer"
-  [actions.changes]
-  type = "bigint"
-  nullable = false
-`
-
-// alterTo renders a migration that changes table.column to typ NOT NULL.
-func alterTo(table, column, typ, up, down string) string {
-	return `
-[[actions]]
-type = "alter_column"
-table = "` + table + `"
-column = "` + column + `"
-up = "` + up + `"
-down = "` + down + `"
-  [actions.changes]
-  type = "` + typ + `"
-  nullable = false
-`
-}
-
 // asRole runs fn on a new connection that has SET ROLE role.
 func asRole(t *testing.T, e *env, role string, fn func(c *pgx.Conn)) {
 	t.Helper()
@@ -56,18 +23,15 @@ func asRole(t *testing.T, e *env, role string, fn func(c *pgx.Conn)) {
 // and works; after abort the catalog is as before.
 func TestLifecycleCarry(t *testing.T) {
 	cases := []struct {
-		name  string
-		setup string // more setup; {role} is a role made for the test
-		mig   string // default carryMigration
+		// name is the case's archive in testdata/lifecycle/carry: setup.sql
+		// is run after tables/carry ({role} is a role made for the test);
+		// the migration is migrations/001_carry.toml, or when there is none
+		// tables/carry's alter_v.toml.
+		name string
 		// during runs between start and complete, after after complete.
 		during, after func(t *testing.T, p *phase, role string)
 	}{{
 		name: "indexes",
-		setup: `CREATE INDEX items_v_partial ON items (v) WHERE v > 100;
-			CREATE INDEX items_v2_expr ON items ((v * 2)) WHERE w = 3;
-			CREATE INDEX items_w_v ON items (w, v) INCLUDE (label);
-			CREATE INDEX items_label ON items (label) WHERE v IS NOT NULL;
-			COMMENT ON INDEX items_v_partial IS 'hot rows';`,
 		during: func(t *testing.T, p *phase, role string) {
 			// Built on the shadow column under temporary names.
 			want(t, "temporary indexes", []string{
@@ -88,8 +52,7 @@ func TestLifecycleCarry(t *testing.T) {
 			want(t, "index comment", []string{"hot rows"}, p.q(p.e.catalogConn(), "SELECT obj_description('items_v_partial'::regclass, 'pg_class')"))
 		},
 	}, {
-		name:  "unique",
-		setup: `ALTER TABLE items ADD CONSTRAINT items_v_key UNIQUE (v); COMMENT ON CONSTRAINT items_v_key ON items IS 'one per v';`,
+		name: "unique",
 		during: func(t *testing.T, p *phase, role string) {
 			p.fails(p.old, "23505", "INSERT INTO items (id, v) VALUES (1001, 5)")
 			p.fails(p.new, "23505", "INSERT INTO items (id, v) VALUES (1001, 5)")
@@ -103,9 +66,6 @@ func TestLifecycleCarry(t *testing.T) {
 		},
 	}, {
 		name: "primary_key",
-		setup: `CREATE TABLE children (id int PRIMARY KEY, item_id int REFERENCES items (id) ON DELETE CASCADE);
-			INSERT INTO children SELECT g, g FROM generate_series(1, 40) g;`,
-		mig: alterTo("items", "id", "bigint", "id::bigint", "id::integer"),
 		during: func(t *testing.T, p *phase, role string) {
 			for _, c := range p.both() {
 				p.exec(c.c, "INSERT INTO items (id, label) VALUES (1000, 'ins') ON CONFLICT (id) DO UPDATE SET label = 'upd-"+c.name+"'")
@@ -129,8 +89,6 @@ func TestLifecycleCarry(t *testing.T) {
 		},
 	}, {
 		name: "check",
-		setup: `ALTER TABLE items ADD CONSTRAINT items_v_check CHECK (v <> 1000 AND v > w - 1000);
-			ALTER TABLE items ADD CONSTRAINT items_v_nv CHECK (v < 100000) NOT VALID;`,
 		during: func(t *testing.T, p *phase, role string) {
 			p.fails(p.old, "23514", "UPDATE items SET v = 1000 WHERE id = 1")
 			p.fails(p.new, "23514", "INSERT INTO items (id, v) VALUES (1001, 1000)")
@@ -145,9 +103,6 @@ func TestLifecycleCarry(t *testing.T) {
 		},
 	}, {
 		name: "exclusion",
-		setup: `CREATE TABLE bookings (id int PRIMARY KEY, span int4range, CONSTRAINT bookings_no_overlap EXCLUDE USING gist (span WITH &&));
-			INSERT INTO bookings SELECT g, int4range(g * 10, g * 10 + 5) FROM generate_series(1, 100) g;`,
-		mig: alterTo("bookings", "span", "int8range", "coalesce(int8range(lower(span), upper(span)), 'empty')", "int4range(lower(span)::int, upper(span)::int)"),
 		during: func(t *testing.T, p *phase, role string) {
 			p.fails(p.old, "23P01", "INSERT INTO bookings VALUES (1001, int4range(12, 14))")
 			p.fails(p.new, "23P01", "INSERT INTO bookings VALUES (1001, int8range(12, 14))")
@@ -161,9 +116,6 @@ func TestLifecycleCarry(t *testing.T) {
 		},
 	}, {
 		name: "foreign_key_outbound",
-		setup: `CREATE TABLE weights (id int PRIMARY KEY); INSERT INTO weights SELECT generate_series(0, 6);
-			ALTER TABLE items ADD CONSTRAINT items_w_fkey FOREIGN KEY (w) REFERENCES weights (id) ON UPDATE CASCADE;`,
-		mig: alterTo("items", "w", "bigint", "coalesce(w, 0)", "w::integer"),
 		during: func(t *testing.T, p *phase, role string) {
 			p.fails(p.old, "23503", "INSERT INTO items (id, w) VALUES (1001, 99)")
 			p.fails(p.new, "23503", "INSERT INTO items (id, w) VALUES (1001, 99)")
@@ -177,9 +129,6 @@ func TestLifecycleCarry(t *testing.T) {
 		},
 	}, {
 		name: "foreign_key_inbound",
-		setup: `ALTER TABLE items ADD CONSTRAINT items_v_key UNIQUE (v);
-			CREATE TABLE children (id int PRIMARY KEY, item_v int REFERENCES items (v) ON DELETE CASCADE);
-			INSERT INTO children SELECT g, g FROM generate_series(1, 40) g;`,
 		during: func(t *testing.T, p *phase, role string) {
 			p.fails(p.old, "23503", "INSERT INTO children VALUES (999, 5000)")
 			p.fails(p.new, "23503", "INSERT INTO children VALUES (999, 5000)")
@@ -194,9 +143,6 @@ func TestLifecycleCarry(t *testing.T) {
 		},
 	}, {
 		name: "identity",
-		setup: `CREATE TABLE seqs (id int GENERATED ALWAYS AS IDENTITY (INCREMENT BY 2) PRIMARY KEY, name text);
-			INSERT INTO seqs (name) SELECT 'n' || g FROM generate_series(1, 50) g;`,
-		mig: alterTo("seqs", "id", "bigint", "id::bigint", "id::integer"),
 		during: func(t *testing.T, p *phase, role string) {
 			want(t, "old insert", []string{"101"}, p.q(p.old, "INSERT INTO seqs (name) VALUES ('old') RETURNING id"))
 			// A new-version insert draws from the same sequence (the old
@@ -213,9 +159,6 @@ func TestLifecycleCarry(t *testing.T) {
 		},
 	}, {
 		name: "serial",
-		setup: `CREATE TABLE sers (id serial PRIMARY KEY, name text);
-			INSERT INTO sers (name) SELECT 'n' || g FROM generate_series(1, 50) g;`,
-		mig: alterTo("sers", "id", "bigint", "id::bigint", "id::integer"),
 		during: func(t *testing.T, p *phase, role string) {
 			want(t, "old insert", []string{"51"}, p.q(p.old, "INSERT INTO sers (name) VALUES ('old') RETURNING id"))
 			want(t, "new insert", []string{"53"}, p.q(p.new, "INSERT INTO sers (name) VALUES ('new') RETURNING id"))
@@ -226,8 +169,7 @@ func TestLifecycleCarry(t *testing.T) {
 			want(t, "insert after complete", []string{"54"}, p.q(p.new, "INSERT INTO sers (name) VALUES ('later') RETURNING id"))
 		},
 	}, {
-		name:  "grants",
-		setup: `GRANT SELECT (id, v) ON items TO {role}; GRANT UPDATE (v) ON items TO {role} WITH GRANT OPTION;`,
+		name: "grants",
 		after: func(t *testing.T, p *phase, role string) {
 			asRole(t, p.e, role, func(c *pgx.Conn) {
 				want(t, "column privilege", []string{"5"}, p.q(c, "SELECT v FROM items WHERE id = 5"))
@@ -239,9 +181,6 @@ func TestLifecycleCarry(t *testing.T) {
 		},
 	}, {
 		name: "policy",
-		setup: `ALTER TABLE items ENABLE ROW LEVEL SECURITY; GRANT SELECT, INSERT ON items TO {role};
-			CREATE POLICY items_even ON items FOR SELECT USING (v % 2 = 0 AND EXISTS (SELECT 1 FROM (VALUES (1)) AS x (v) WHERE x.v = 1));
-			CREATE POLICY items_ins ON items FOR INSERT WITH CHECK (v >= 0);`,
 		during: func(t *testing.T, p *phase, role string) {
 			asRole(t, p.e, role, func(c *pgx.Conn) {
 				// Even v; the 6 rows with a NULL v are not visible.
@@ -261,8 +200,6 @@ func TestLifecycleCarry(t *testing.T) {
 		},
 	}, {
 		name: "statistics",
-		setup: `ALTER TABLE items ALTER COLUMN v SET STATISTICS 500; ALTER TABLE items ALTER COLUMN v SET (n_distinct = 100);
-			CREATE STATISTICS items_vw (ndistinct, dependencies) ON v, w FROM items; COMMENT ON STATISTICS items_vw IS 'v and w';`,
 		after: func(t *testing.T, p *phase, role string) {
 			want(t, "attributes", []string{"500|{n_distinct=100}"}, p.q(p.e.catalogConn(),
 				`SELECT attstattarget, ARRAY(SELECT o FROM unnest(attoptions) o WHERE o NOT LIKE 'pg\_%')::text
@@ -276,10 +213,6 @@ func TestLifecycleCarry(t *testing.T) {
 		},
 	}, {
 		name: "collation_replica_identity",
-		setup: `ALTER TABLE items ALTER COLUMN label TYPE text COLLATE "C";
-			CREATE UNIQUE INDEX items_label_key ON items (label); ALTER TABLE items ALTER COLUMN label SET NOT NULL;
-			ALTER TABLE items REPLICA IDENTITY USING INDEX items_label_key; ALTER TABLE items CLUSTER ON items_label_key;`,
-		mig: alterTo("items", "label", "varchar(40)", "label::varchar(40)", "label::text"),
 		after: func(t *testing.T, p *phase, role string) {
 			want(t, "column", []string{"label|character varying(40)|C"}, p.q(p.e.catalogConn(),
 				`SELECT a.attname, format_type(a.atttypid, a.atttypmod), c.collname FROM pg_attribute a
@@ -293,9 +226,10 @@ func TestLifecycleCarry(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			bothPaths(t, func(t *testing.T, path string) {
-				e := newEnv(t, carrySetup)
+				fx := loadFixture(t, "lifecycle/carry/"+c.name)
+				e := newEnv(t, tables(t, "carry"))
 				role := pgx.Identifier{e.db.Name + "_r"}.Sanitize()
-				if strings.Contains(c.setup, "{role}") {
+				if strings.Contains(fx.setup(), "{role}") {
 					admin := e.catalogConn()
 					exec(t, e.ctx, admin, "CREATE ROLE "+role+" NOLOGIN")
 					t.Cleanup(func() {
@@ -306,14 +240,14 @@ func TestLifecycleCarry(t *testing.T) {
 						}
 					})
 				}
-				if c.setup != "" {
-					e.db.Exec(t, strings.ReplaceAll(c.setup, "{role}", role))
+				if fx.setup() != "" {
+					e.db.Exec(t, strings.ReplaceAll(fx.setup(), "{role}", role))
 				}
-				mig := c.mig
-				if mig == "" {
-					mig = carryMigration
+				mig := []string{"001_carry.toml", loadFixture(t, "tables/carry").file("alter_v.toml")}
+				if fx.has("migrations/001_carry.toml") {
+					mig = fx.migrations()
 				}
-				p := begin(t, e, "", "", e.migs("", "001_carry.toml", mig))
+				p := begin(t, e, "", "", e.migs("", mig...))
 				// Both versions read and write through the phase.
 				if c.during != nil {
 					c.during(t, p, role)
@@ -348,18 +282,10 @@ func firstWords(rows []string, n int) []string {
 // start, before anything changes, with an error naming every such object.
 func TestCarryRefusals(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, carrySetup+`
-CREATE VIEW item_values AS SELECT id, v FROM items;
-CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
-CREATE TRIGGER items_v_touch BEFORE UPDATE OF v ON items FOR EACH ROW EXECUTE FUNCTION touch();
-ALTER TABLE items ADD COLUMN v2 int GENERATED ALWAYS AS (v * 2) STORED;
-CREATE TABLE bookings (id int PRIMARY KEY, span int4range, CONSTRAINT bookings_no_overlap EXCLUDE USING gist (span WITH &&));
-ALTER TABLE items ADD CONSTRAINT items_label_check CHECK (label <> '');`)
-	startFails(t, e, "", e.migs("", "001_x.toml", carryMigration),
-		"actions[0].changes.type", `column "v" of table "items" cannot be replaced`,
-		"view public.item_values selects it", "trigger items_v_touch on table public.items",
-		`generated column "v2" of table "items" is computed from it`)
+	fx := loadFixture(t, "refusals/carry")
+	e := newEnv(t, tables(t, "carry")+fx.setup())
+	startFails(t, e, "", e.migs("", "001_x.toml", loadFixture(t, "tables/carry").file("alter_v.toml")), fx.lines("want/error")...)
 	// A carried object that does not fit the new type is reported too.
-	startFails(t, e, "", e.migs("", "001_x.toml", alterTo("items", "label", "integer", "length(label)", "label::text")),
-		"actions[0].changes.type", `cannot carry check constraint "items_label_check" of table "items" to the new column`)
+	c := fx.sub("label_to_integer")
+	startFails(t, e, "", e.migs("", c.migrations()...), c.lines("want/error")...)
 }

@@ -10,48 +10,9 @@ import (
 // check on it, add a column computed from it.
 func TestLifecycleComposeOneMigration(t *testing.T) {
 	bothPaths(t, func(t *testing.T, path string) {
-		e := newEnv(t, carrySetup+"\nCREATE INDEX items_v_idx ON items (v) WHERE v > 10;")
-		migs := e.migs("", "001_compose.toml", `
-[[actions]]
-type = "alter_column"
-table = "items"
-column = "v"
-  [actions.changes]
-  name = "value"
-
-[[actions]]
-type = "alter_column"
-table = "items"
-column = "value"
-up = "coalesce(value, 0)::bigint * 10"
-down = "(value / 10)::integer"
-  [actions.changes]
-  type = "bigint"
-  nullable = false
-
-[[actions]]
-type = "add_index"
-table = "items"
-  [actions.index]
-  name = "items_value_w_idx"
-  columns = ["w", "value"]
-  where = "value >= 0"
-
-[[actions]]
-type = "add_check"
-table = "items"
-  [actions.check]
-  name = "items_value_tens"
-  expression = "value % 10 = 0"
-
-[[actions]]
-type = "add_column"
-table = "items"
-up = "value + 1"
-  [actions.column]
-  name = "next_value"
-  type = "bigint"
-`)
+		fx := loadFixture(t, "lifecycle/compose/one_migration")
+		e := newEnv(t, tables(t, "carry")+fx.setup())
+		migs := e.migs("", fx.migrations()...)
 		p := begin(t, e, "", "", migs)
 		want(t, "new version", []string{"70|71"}, p.q(p.new, "SELECT value, next_value FROM items WHERE id = 7"))
 		p.exec(p.old, "INSERT INTO items (id, v) VALUES (1001, 4)")
@@ -69,8 +30,7 @@ up = "value + 1"
 			return
 		}
 		p.complete()
-		want(t, "columns", []string{"id integer not null", "w integer", "label text", "value bigint not null", "next_value bigint"},
-			e.columns("public", "items"))
+		want(t, "columns", fx.lines("want/columns"), e.columns("public", "items"))
 		want(t, "indexes", []string{
 			"items_pkey valid=true: CREATE UNIQUE INDEX items_pkey ON public.items USING btree (id)",
 			"items_v_idx valid=true: CREATE INDEX items_v_idx ON public.items USING btree (value) WHERE (value > 10)",
@@ -84,87 +44,11 @@ up = "value + 1"
 	})
 }
 
-const invoicesSetup = `
-CREATE TABLE customers (id int PRIMARY KEY, name text);
-INSERT INTO customers SELECT g, 'c' || g FROM generate_series(1, 10) g;
-CREATE TABLE invoices (id serial PRIMARY KEY, amount text, customer int, note text);
-INSERT INTO invoices (amount, customer, note)
-SELECT CASE WHEN g % 20 = 0 THEN NULL ELSE (g * 1.5)::text END, 1 + g % 10, 'n' || g FROM generate_series(1, 200) g;
-CREATE INDEX invoices_amount_idx ON invoices (amount) WHERE amount IS NOT NULL;`
-
-// Three pending migrations started as one phase: each sees the names the
-// ones before it produced, and objects pending from an earlier one follow
-// a later one's column replacement.
-var threeMigrations = []string{
-	"001_rename.toml", `
-[[actions]]
-type = "alter_column"
-table = "invoices"
-column = "amount"
-  [actions.changes]
-  name = "total"
-
-[[actions]]
-type = "add_index"
-table = "invoices"
-  [actions.index]
-  name = "invoices_customer_total"
-  columns = ["customer", "total"]
-`,
-	"002_numeric.toml", `
-[[actions]]
-type = "alter_column"
-table = "invoices"
-column = "total"
-up = "coalesce(total::numeric, 0)"
-down = "total::text"
-  [actions.changes]
-  type = "numeric(10,2)"
-  nullable = false
-
-[[actions]]
-type = "add_check"
-table = "invoices"
-  [actions.check]
-  name = "invoices_total_positive"
-  expression = "total >= 0"
-`,
-	"003_clients.toml", `
-[[actions]]
-type = "rename_table"
-table = "customers"
-new_name = "clients"
-
-[[actions]]
-type = "add_foreign_key"
-table = "invoices"
-  [actions.foreign_key]
-  name = "invoices_client_fk"
-  columns = ["customer"]
-  referenced_table = "clients"
-  referenced_columns = ["id"]
-
-[[actions]]
-type = "alter_column"
-table = "invoices"
-column = "total"
-  [actions.changes]
-  name = "amount_due"
-
-[[actions]]
-type = "add_column"
-table = "invoices"
-up = "amount_due > 100"
-  [actions.column]
-  name = "big"
-  type = "boolean"
-`,
-}
-
 func TestLifecycleComposeThreeMigrations(t *testing.T) {
 	bothPaths(t, func(t *testing.T, path string) {
-		e := newEnv(t, invoicesSetup)
-		migs := e.migs("", threeMigrations...)
+		fx := loadFixture(t, "lifecycle/compose/three_migrations")
+		e := newEnv(t, fx.setup())
+		migs := e.migs("", fx.migrations()...)
 		p := begin(t, e, "", "", migs)
 		if p.res.VersionSchema != "public_003_clients" || len(p.res.Migrations) != 3 {
 			t.Fatalf("started %+v", p.res)
@@ -184,9 +68,7 @@ func TestLifecycleComposeThreeMigrations(t *testing.T) {
 			return
 		}
 		p.complete()
-		want(t, "columns", []string{
-			"id integer not null default nextval('invoices_id_seq'::regclass)", "customer integer", "note text",
-			"amount_due numeric(10,2) not null", "big boolean"}, e.columns("public", "invoices"))
+		want(t, "columns", fx.lines("want/columns"), e.columns("public", "invoices"))
 		want(t, "indexes", []string{
 			"invoices_amount_idx valid=true: CREATE INDEX invoices_amount_idx ON public.invoices USING btree (amount_due) WHERE (amount_due IS NOT NULL)",
 			"invoices_customer_total valid=true: CREATE INDEX invoices_customer_total ON public.invoices USING btree (customer, amount_due)",
@@ -207,20 +89,9 @@ func TestLifecycleComposeThreeMigrations(t *testing.T) {
 // second, and are built once, on the final column.
 func TestLifecycleComposeReplaceTwice(t *testing.T) {
 	bothPaths(t, func(t *testing.T, path string) {
-		e := newEnv(t, carrySetup+`
-ALTER TABLE items ADD CONSTRAINT items_v_key UNIQUE (v);
-CREATE TABLE children (id int PRIMARY KEY, item_v int REFERENCES items (v));
-INSERT INTO children SELECT g, g FROM generate_series(1, 40) g;`)
-		migs := e.migs("", "001_bigint.toml", carryMigration, "002_numeric.toml", `
-[[actions]]
-type = "alter_column"
-table = "items"
-column = "v"
-up = "v::numeric(20,0)"
-down = "v::bigint"
-  [actions.changes]
-  type = "numeric(20,0)"
-`)
+		fx := loadFixture(t, "lifecycle/compose/replace_twice")
+		e := newEnv(t, tables(t, "carry")+fx.setup())
+		migs := e.migs("", append([]string{"001_bigint.toml", loadFixture(t, "tables/carry").file("alter_v.toml")}, fx.migrations()...)...)
 		p := begin(t, e, "", "", migs)
 		want(t, "temporary indexes", []string{"_strata_1_items_v_key"},
 			firstWords(withSubstring(e.indexes("public", "items"), "_strata_"), 1))
@@ -248,13 +119,9 @@ down = "v::bigint"
 // the others are.
 func TestLifecycleComposeReplaceAndRemove(t *testing.T) {
 	bothPaths(t, func(t *testing.T, path string) {
-		e := newEnv(t, carrySetup+"\nCREATE INDEX items_v_label ON items (v, label);\nCREATE INDEX items_v ON items (v);")
-		migs := e.migs("", "001_x.toml", carryMigration+`
-[[actions]]
-type = "remove_column"
-table = "items"
-column = "label"
-`)
+		fx := loadFixture(t, "lifecycle/compose/replace_and_remove")
+		e := newEnv(t, tables(t, "carry")+fx.setup())
+		migs := e.migs("", "001_x.toml", loadFixture(t, "tables/carry").file("alter_v.toml")+fx.file("more_actions.toml"))
 		p := begin(t, e, "", "", migs)
 		want(t, "temporary indexes", []string{"_strata_1_items_v"}, firstWords(withSubstring(e.indexes("public", "items"), "_strata_"), 1))
 		p.exec(p.old, "INSERT INTO items (id, v, label) VALUES (1001, 5, 'x')")

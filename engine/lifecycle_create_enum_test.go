@@ -7,32 +7,9 @@ import "testing"
 // default that is a value added in the phase.
 func TestLifecycleCreateEnum(t *testing.T) {
 	bothPaths(t, func(t *testing.T, path string) {
-		e := newEnv(t, ordersSetup)
-		migs := e.migs("", "001_enum.toml", `
-[[actions]]
-type = "create_enum"
-name = "priority"
-values = ["low", "high"]
-
-[[actions]]
-type = "alter_enum"
-name = "priority"
-  [[actions.add]]
-  value = "medium"
-  after = "low"
-  [[actions.rename]]
-  from = "high"
-  to = "urgent"
-
-[[actions]]
-type = "add_column"
-table = "orders"
-  [actions.column]
-  name = "priority"
-  type = "priority"
-  nullable = false
-  default = "'medium'"
-`)
+		fx := loadFixture(t, "lifecycle/create_enum/altered_and_used")
+		e := newEnv(t, tables(t, "orders"))
+		migs := e.migs("", fx.migrations()...)
 		p := begin(t, e, "", "", migs)
 		want(t, "labels", []string{"low", "medium", "urgent"}, p.q(p.new, "SELECT unnest(enum_range(NULL::priority))::text"))
 		want(t, "existing rows, new version", []string{"medium"}, p.q(p.new, "SELECT DISTINCT priority::text FROM orders"))

@@ -8,91 +8,9 @@ import "testing"
 // a foreign key from an existing table to it.
 func TestLifecycleCreateTableConstraints(t *testing.T) {
 	bothPaths(t, func(t *testing.T, path string) {
-		e := newEnv(t, ordersSetup)
-		migs := e.migs("", "001_lines.toml", `
-[[actions]]
-type = "rename_table"
-table = "customers"
-new_name = "clients"
-
-[[actions]]
-type = "create_table"
-name = "lines"
-primary_key = ["id"]
-  [[actions.columns]]
-  name = "id"
-  type = "int"
-  generated = "BY DEFAULT AS IDENTITY"
-  [[actions.columns]]
-  name = "client_id"
-  type = "int"
-  nullable = false
-  [[actions.columns]]
-  name = "parent_id"
-  type = "int"
-  [[actions.columns]]
-  name = "price"
-  type = "numeric(10,2)"
-  nullable = false
-  [[actions.columns]]
-  name = "qty"
-  type = "int"
-  nullable = false
-  default = "1"
-  [[actions.columns]]
-  name = "total"
-  type = "numeric(12,2)"
-  generated = "ALWAYS AS (price * qty) STORED"
-  [[actions.columns]]
-  name = "sku"
-  type = "text"
-  [[actions.foreign_keys]]
-  columns = ["client_id"]
-  referenced_table = "clients"
-  referenced_columns = ["id"]
-  [[actions.foreign_keys]]
-  name = "lines_parent_fk"
-  columns = ["parent_id"]
-  referenced_table = "lines"
-  referenced_columns = ["id"]
-  on_delete = "SET NULL"
-  [[actions.unique]]
-  name = "lines_client_sku_key"
-  columns = ["client_id", "sku"]
-  [[actions.checks]]
-  expression = "qty > 0"
-
-[[actions]]
-type = "add_index"
-table = "lines"
-  [actions.index]
-  name = "lines_total_idx"
-  columns = ["total"]
-  where = "total > 100"
-
-[[actions]]
-type = "add_check"
-table = "lines"
-  [actions.check]
-  name = "lines_price_positive"
-  expression = "price > 0"
-
-[[actions]]
-type = "add_column"
-table = "orders"
-  [actions.column]
-  name = "line_id"
-  type = "int"
-
-[[actions]]
-type = "add_foreign_key"
-table = "orders"
-  [actions.foreign_key]
-  name = "orders_line_fk"
-  columns = ["line_id"]
-  referenced_table = "lines"
-  referenced_columns = ["id"]
-`)
+		fx := loadFixture(t, "lifecycle/create_table/constraints")
+		e := newEnv(t, tables(t, "orders"))
+		migs := e.migs("", fx.migrations()...)
 		p := begin(t, e, "", "", migs)
 		// The generated column computes; identity by default takes a value or
 		// generates one.

@@ -4,76 +4,11 @@ import (
 	"testing"
 )
 
-// baseMigration is a first migration, completed before the phase under test
-// so that the old version is a version schema: it comments users.name.
-const baseMigration = `
-[[actions]]
-type = "alter_column"
-table = "users"
-column = "name"
-  [actions.changes]
-  comment = "display name"
-`
-
-const ordersMigration = `
-[[actions]]
-type = "create_table"
-name = "orders"
-primary_key = ["id"]
-  [[actions.columns]]
-  name = "id"
-  type = "bigint"
-  generated = "ALWAYS AS IDENTITY"
-  [[actions.columns]]
-  name = "user_id"
-  type = "bigint"
-  nullable = false
-  comment = "who ordered"
-  [[actions.columns]]
-  name = "status"
-  type = "text"
-  nullable = false
-  default = "'new'"
-  [[actions.columns]]
-  name = "total"
-  type = "numeric(10,2)"
-  default = "0"
-  [[actions.columns]]
-  name = "ref"
-  type = "text"
-  comment = "external reference"
-  [[actions.columns]]
-  name = "placed_at"
-  type = "timestamptz"
-  nullable = false
-  default = "now()"
-  [[actions.foreign_keys]]
-  name = "orders_user_fk"
-  columns = ["user_id"]
-  referenced_table = "users"
-  referenced_columns = ["id"]
-  on_delete = "CASCADE"
-  [[actions.unique]]
-  name = "orders_ref_key"
-  columns = ["ref"]
-  [[actions.checks]]
-  name = "orders_total_check"
-  expression = "total >= 0"
-`
-
-var ordersColumns = []string{
-	"id bigint not null identity always",
-	"user_id bigint not null comment 'who ordered'",
-	"status text not null default 'new'::text",
-	"total numeric(10,2) default 0",
-	"ref text comment 'external reference'",
-	"placed_at timestamp with time zone not null default now()",
-}
-
 func TestLifecycleCreateTable(t *testing.T) {
 	bothPaths(t, func(t *testing.T, path string) {
-		e := newEnv(t, usersSetup)
-		migs := e.migs("", "001_base.toml", baseMigration, "002_orders.toml", ordersMigration)
+		fx := loadFixture(t, "lifecycle/create_table/orders")
+		e := newEnv(t, tables(t, "users"))
+		migs := e.migs("", fx.migrations()...)
 		res1 := e.start(migs[:1])
 		e.complete()
 		prev := res1.VersionSchema
@@ -93,7 +28,7 @@ func TestLifecycleCreateTable(t *testing.T) {
 			"ref text comment 'external reference'",
 			"placed_at timestamp with time zone default now()",
 		}, e.columns(vs, "orders"))
-		want(t, "users in the old version", asView(replaceColumn(usersColumns, "name", "name text comment 'display name'", false)), e.columns(prev, "users"))
+		want(t, "users in the old version", asView(replaceColumn(usersColumns(t), "name", "name text comment 'display name'", false)), e.columns(prev, "users"))
 
 		// The old version writes users, the new version orders for them.
 		oldUser := p.one(p.old, "INSERT INTO users (email, name) VALUES ('old@x.org', 'old') RETURNING id")
@@ -132,8 +67,8 @@ func TestLifecycleCreateTable(t *testing.T) {
 			return
 		}
 		p.complete()
-		want(t, "orders after complete", ordersColumns, e.columns("public", "orders"))
-		want(t, "users after complete", replaceColumn(usersColumns, "name", "name text comment 'display name'", false), e.columns("public", "users"))
+		want(t, "orders after complete", fx.lines("want/orders_columns"), e.columns("public", "orders"))
+		want(t, "users after complete", replaceColumn(usersColumns(t), "name", "name text comment 'display name'", false), e.columns("public", "users"))
 		want(t, "constraints of orders", []string{
 			"orders_pkey: PRIMARY KEY (id)",
 			"orders_ref_key: UNIQUE (ref)",

@@ -8,39 +8,12 @@ import (
 	"github.com/strata-db/strata/engine"
 )
 
-const (
-	customStart = `INSERT INTO lookup (k) VALUES ('a'), ('b') ON CONFLICT DO NOTHING;
--- a comment; and 'quotes'
-INSERT INTO phase_log (phase, note) SELECT 'start', $$semi;colon 'quoted'$$ || count(*) FROM lookup;`
-	customComplete = `INSERT INTO phase_log (phase, note) SELECT 'complete', string_agg(k, ',' ORDER BY k) FROM lookup`
-	customAbort    = `INSERT INTO phase_log (phase, note) SELECT 'abort', string_agg(k, ',' ORDER BY k) FROM lookup`
-)
-
-// customMigration creates a table and then runs custom SQL that uses it at
-// each phase; the SQL refers to tables by unqualified names (they resolve in
-// the managed schema).
-const customMigration = `
-[[actions]]
-type = "create_table"
-name = "lookup"
-primary_key = ["k"]
-  [[actions.columns]]
-  name = "k"
-  type = "text"
-
-[[actions]]
-type = "custom"
-start = '''
-` + customStart + `'''
-complete = '''` + customComplete + `'''
-abort = '''` + customAbort + `'''
-`
-
 func TestLifecycleCustom(t *testing.T) {
 	bothPaths(t, func(t *testing.T, path string) {
-		e := newEnv(t, usersSetup+`
-			CREATE TABLE phase_log (n serial PRIMARY KEY, phase text NOT NULL, note text);`)
-		migs := e.migs("", "001_custom.toml", customMigration)
+		fx := loadFixture(t, "lifecycle/custom/phase_log")
+		customStart, customComplete, customAbort := fx.text("want/start.sql"), fx.text("want/complete.sql"), fx.text("want/abort.sql")
+		e := newEnv(t, tables(t, "users")+fx.setup())
+		migs := e.migs("", fx.migrations()...)
 
 		// The plan records each part, verbatim, in its own phase only.
 		plan, err := e.m.Plan(e.ctx, migs)

@@ -11,46 +11,10 @@ import (
 // has the second's schema as its old version, which keeps working for reads
 // and writes during the third phase.
 func TestLifecycleTwoPendingMigrations(t *testing.T) {
-	const (
-		add = `
-[[actions]]
-type = "add_column"
-table = "users"
-up = "split_part(email, '@', 1)"
-  [actions.column]
-  name = "nick"
-  type = "text"
-`
-		rename = `
-[[actions]]
-type = "alter_column"
-table = "users"
-column = "nick"
-  [actions.changes]
-  name = "handle"
-`
-		third = `
-[[actions]]
-type = "alter_column"
-table = "users"
-column = "handle"
-up = "handle::varchar(40)"
-down = "handle::text"
-  [actions.changes]
-  type = "varchar(40)"
-
-[[actions]]
-type = "add_column"
-table = "users"
-up = "upper(handle)"
-  [actions.column]
-  name = "shout"
-  type = "text"
-`
-	)
 	bothPaths(t, func(t *testing.T, path string) {
-		e := newEnv(t, usersSetup)
-		two := e.migs("", "001_add_nick.toml", add, "002_rename_nick.toml", rename)
+		fx := loadFixture(t, "lifecycle/multi/two_pending")
+		e := newEnv(t, tables(t, "users"))
+		two := e.migs("", fx.migrations("001_add_nick.toml", "002_rename_nick.toml")...)
 		p := begin(t, e, "", "", two)
 		if want := []string{"001_add_nick", "002_rename_nick"}; !slices.Equal(p.res.Migrations, want) {
 			t.Errorf("started %v, want %v", p.res.Migrations, want)
@@ -59,14 +23,14 @@ up = "upper(handle)"
 			t.Fatalf("version schema %q, want public_002_rename_nick", p.res.VersionSchema)
 		}
 		want(t, "schemas during the first phase", []string{"public", "public_002_rename_nick", "strata"}, e.schemas())
-		want(t, "new version's view", asView(usersColumns, []string{"handle text"}), e.columns(p.res.VersionSchema, "users"))
+		want(t, "new version's view", asView(usersColumns(t), []string{"handle text"}), e.columns(p.res.VersionSchema, "users"))
 		p.fails(p.new, "42703", "SELECT nick FROM users")
 		want(t, "existing row, new version", []string{"u7"}, p.q(p.new, "SELECT handle FROM users WHERE id = 7"))
 		oldID := p.one(p.old, "INSERT INTO users (email, name) VALUES ('olduser@x.org', 'old') RETURNING id")
 		want(t, "old row, new version", []string{"olduser"}, p.q(p.new, "SELECT handle FROM users WHERE id = $1", oldID))
 		want(t, "new row", []string{"nh"}, p.q(p.new, "INSERT INTO users (email, handle) VALUES ('new@x.org', 'nh') RETURNING handle"))
 		p.complete()
-		want(t, "users after the first phase", append(slices.Clone(usersColumns), "handle text"), e.columns("public", "users"))
+		want(t, "users after the first phase", append(slices.Clone(usersColumns(t)), "handle text"), e.columns("public", "users"))
 		st, err := e.m.Status(e.ctx, two)
 		if err != nil {
 			t.Fatal(err)
@@ -76,13 +40,13 @@ up = "upper(handle)"
 		}
 
 		// The third migration: the old version is public_002_rename_nick.
-		migs := e.migs("", "001_add_nick.toml", add, "002_rename_nick.toml", rename, "003_shout.toml", third)
+		migs := e.migs("", fx.migrations()...)
 		p3 := begin(t, e, "", "public_002_rename_nick", migs)
 		if p3.res.VersionSchema != "public_003_shout" || !slices.Equal(p3.res.Migrations, []string{"003_shout"}) {
 			t.Fatalf("third phase: %+v", p3.res)
 		}
-		want(t, "old version's view", asView(usersColumns, []string{"handle text"}), e.columns(p3.prev, "users"))
-		want(t, "new version's view", asView(usersColumns, []string{"handle character varying(40)", "shout text"}), e.columns(p3.res.VersionSchema, "users"))
+		want(t, "old version's view", asView(usersColumns(t), []string{"handle text"}), e.columns(p3.prev, "users"))
+		want(t, "new version's view", asView(usersColumns(t), []string{"handle character varying(40)", "shout text"}), e.columns(p3.res.VersionSchema, "users"))
 		want(t, "existing row, new version", []string{"u7|U7"}, p3.q(p3.new, "SELECT handle, shout FROM users WHERE id = 7"))
 		// Writes through the old version schema are translated.
 		id3 := p3.one(p3.old, "INSERT INTO users (email, name, handle) VALUES ('third@x.org', 'third', 'h3') RETURNING id")
@@ -107,7 +71,7 @@ up = "upper(handle)"
 		}
 		p3.complete()
 		want(t, "schemas after complete", []string{"public", "public_003_shout", "strata"}, e.schemas())
-		want(t, "users after complete", append(slices.Clone(usersColumns), "handle character varying(40)", "shout text"), e.columns("public", "users"))
+		want(t, "users after complete", append(slices.Clone(usersColumns(t)), "handle character varying(40)", "shout text"), e.columns("public", "users"))
 		want(t, "rows after complete", []string{"8|h8|H8", "10|h10|U10", id3 + "|h3|H3"},
 			p3.q(e.catalogConn(), "SELECT id, handle, shout FROM users WHERE id IN (8, 10, 11, 12, $1) ORDER BY id", id3))
 	})

@@ -11,41 +11,11 @@ import (
 // "Group"; the migration adds "user" computed from "select", renames and
 // retypes "Group" to "Team Name", and renames "Order" to "Sales Order".
 func TestLifecycleQuotedIdentifiers(t *testing.T) {
-	const setup = `
-CREATE SCHEMA "App Data";
-CREATE TABLE "App Data"."Order" (id serial PRIMARY KEY, "select" text NOT NULL, "Group" int, note text);
-INSERT INTO "App Data"."Order" ("select", "Group", note)
-SELECT 's' || g, CASE WHEN g % 50 = 0 THEN NULL ELSE g END, 'n' || g FROM generate_series(1, 250) g;`
-	const mig = `
-[[actions]]
-type = "add_column"
-table = "Order"
-up = 'upper("select")'
-  [actions.column]
-  name = "user"
-  type = "text"
-  nullable = false
-  comment = "who's it"
-
-[[actions]]
-type = "alter_column"
-table = "Order"
-column = "Group"
-up = '''CASE WHEN "Group" IS NULL THEN NULL ELSE 'g' || "Group" END'''
-down = '''substr("Team Name", 2)::int'''
-  [actions.changes]
-  name = "Team Name"
-  type = "text"
-
-[[actions]]
-type = "rename_table"
-table = "Order"
-new_name = "Sales Order"
-`
 	const schema = "App Data"
 	bothPaths(t, func(t *testing.T, path string) {
-		e := newEnv(t, setup, func(o *engine.Options) { o.Schema = schema })
-		migs := e.migs(schema, "001_quoting.toml", mig)
+		fx := loadFixture(t, "lifecycle/quoting/app_data")
+		e := newEnv(t, fx.setup(), func(o *engine.Options) { o.Schema = schema })
+		migs := e.migs(schema, fx.migrations()...)
 		p := begin(t, e, schema, "", migs)
 		vs := p.res.VersionSchema
 		if vs != "App Data_001_quoting" {

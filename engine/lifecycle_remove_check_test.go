@@ -4,25 +4,9 @@ import "testing"
 
 func TestLifecycleRemoveCheck(t *testing.T) {
 	bothPaths(t, func(t *testing.T, path string) {
-		e := newEnv(t, ordersSetup+"\nALTER TABLE orders ADD CONSTRAINT orders_note_len CHECK (length(note) < 5);")
-		migs := e.migs("", "001_rm_check.toml", `
-[[actions]]
-type = "remove_check"
-table = "orders"
-check = "orders_note_len"
-
-[[actions]]
-type = "add_check"
-table = "orders"
-  [actions.check]
-  name = "orders_note_len2"
-  expression = "length(note) < 10"
-
-[[actions]]
-type = "remove_check"
-table = "orders"
-check = "orders_note_len2"
-`)
+		fx := loadFixture(t, "lifecycle/remove_check/orders_note_len")
+		e := newEnv(t, tables(t, "orders")+fx.setup())
+		migs := e.migs("", fx.migrations()...)
 		p := begin(t, e, "", "", migs)
 		// Still enforced for both versions until complete; the check added
 		// and removed in the same phase is never added.

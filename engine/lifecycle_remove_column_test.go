@@ -6,25 +6,10 @@ import (
 	"testing"
 )
 
-const peopleSetup = `
-CREATE TABLE people (
-	id serial PRIMARY KEY,
-	email text NOT NULL UNIQUE,
-	code text NOT NULL,
-	legacy text,
-	flag text NOT NULL DEFAULT 'f',
-	name text);
-CREATE INDEX people_legacy_idx ON people (legacy);
-INSERT INTO people (email, code, legacy, flag, name)
-SELECT 'p' || g || '@x.org', 'C' || g, 'L' || g, 'x', 'person ' || g FROM generate_series(1, 250) g;`
-
-var peopleColumns = []string{
-	"id integer not null default nextval('people_id_seq'::regclass)",
-	"email text not null",
-	"code text not null",
-	"legacy text",
-	"flag text not null default 'f'::text",
-	"name text",
+// peopleColumns is the shape of the people table of testdata/tables/people.
+func peopleColumns(t testing.TB) []string {
+	t.Helper()
+	return loadFixture(t, "tables/people").lines("columns")
 }
 
 func withoutColumn(cols []string, name string) []string {
@@ -33,17 +18,16 @@ func withoutColumn(cols []string, name string) []string {
 
 func TestLifecycleRemoveColumn(t *testing.T) {
 	cases := []struct {
-		name   string
-		column string
-		down   string // TOML line, or ""
+		name   string // the case's archive in testdata/lifecycle/remove_column: its migration
+		column string // the column it removes
 		// oldWrite is what the old version writes into the column.
 		oldWrite string
 		// newWrote must hold, as the old version sees it, for rows the new
 		// version inserted or updated.
 		newWrote string
 	}{
-		{name: "not_null_with_down", column: "code", down: `down = "'gen-' || id"`, oldWrite: "'mine'", newWrote: "code = 'gen-' || id"},
-		{name: "nullable_with_down", column: "legacy", down: `down = "upper(name)"`, oldWrite: "'mine'", newWrote: "legacy = upper(name)"},
+		{name: "not_null_with_down", column: "code", oldWrite: "'mine'", newWrote: "code = 'gen-' || id"},
+		{name: "nullable_with_down", column: "legacy", oldWrite: "'mine'", newWrote: "legacy = upper(name)"},
 		{name: "nullable_without_down", column: "legacy", oldWrite: "'mine'", newWrote: "legacy IS NULL OR legacy = 'L' || id"},
 		{name: "default_without_down", column: "flag", oldWrite: "'mine'", newWrote: "flag IN ('f', 'x')"},
 	}
@@ -51,11 +35,12 @@ func TestLifecycleRemoveColumn(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			bothPaths(t, func(t *testing.T, path string) {
-				e := newEnv(t, peopleSetup)
-				migs := e.migs("", "001_remove.toml", "[[actions]]\ntype = \"remove_column\"\ntable = \"people\"\ncolumn = \""+c.column+"\"\n"+c.down+"\n")
+				fx := loadFixture(t, "lifecycle/remove_column/"+c.name)
+				e := newEnv(t, tables(t, "people"))
+				migs := e.migs("", fx.migrations()...)
 				p := begin(t, e, "", "", migs)
 				col := c.column
-				want(t, "new version's view", asView(withoutColumn(peopleColumns, col)), e.columns(p.res.VersionSchema, "people"))
+				want(t, "new version's view", asView(withoutColumn(peopleColumns(t), col)), e.columns(p.res.VersionSchema, "people"))
 				p.fails(p.new, "42703", "SELECT "+col+" FROM people")
 				// Existing rows are untouched for the old version.
 				want(t, "old version, existing row", []string{"C7|L7|x"}, p.q(p.old, "SELECT code, legacy, flag FROM people WHERE id = 7"))
@@ -105,7 +90,7 @@ func TestLifecycleRemoveColumn(t *testing.T) {
 					return
 				}
 				p.complete()
-				want(t, "people after complete", withoutColumn(peopleColumns, col), e.columns("public", "people"))
+				want(t, "people after complete", withoutColumn(peopleColumns(t), col), e.columns("public", "people"))
 				wantIdx := []string{"people_email_key", "people_legacy_idx", "people_pkey"}
 				if col == "legacy" {
 					wantIdx = []string{"people_email_key", "people_pkey"}
@@ -144,8 +129,9 @@ func upsertNew(removed string) string {
 // refuses before touching anything.
 func TestLifecycleRemoveColumnNeedsDown(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, peopleSetup)
-	migs := e.migs("", "001_remove.toml", "[[actions]]\ntype = \"remove_column\"\ntable = \"people\"\ncolumn = \"code\"\n")
+	fx := loadFixture(t, "lifecycle/remove_column/needs_down")
+	e := newEnv(t, tables(t, "people"))
+	migs := e.migs("", fx.migrations()...)
 	startFails(t, e, "", migs, "001_remove.toml", "down", `"code"`)
-	want(t, "people after the refused start", peopleColumns, e.columns("public", "people"))
+	want(t, "people after the refused start", peopleColumns(t), e.columns("public", "people"))
 }

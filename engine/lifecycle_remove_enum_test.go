@@ -4,17 +4,9 @@ import "testing"
 
 func TestLifecycleRemoveEnum(t *testing.T) {
 	bothPaths(t, func(t *testing.T, path string) {
-		e := newEnv(t, moodSetup)
-		migs := e.migs("", "001_rm_mood.toml", `
-[[actions]]
-type = "remove_column"
-table = "notes"
-column = "mood"
-
-[[actions]]
-type = "remove_enum"
-enum = "mood"
-`)
+		fx := loadFixture(t, "lifecycle/remove_enum/with_its_column")
+		e := newEnv(t, tables(t, "mood"))
+		migs := e.migs("", fx.migrations()...)
 		p := begin(t, e, "", "", migs)
 		// The old version still uses the type and the column.
 		p.exec(p.old, "INSERT INTO notes (mood, body) VALUES ('meh', 'old')")

@@ -4,13 +4,9 @@ import "testing"
 
 func TestLifecycleRemoveForeignKey(t *testing.T) {
 	bothPaths(t, func(t *testing.T, path string) {
-		e := newEnv(t, ordersSetup+"\nALTER TABLE orders ADD CONSTRAINT orders_customer_fk FOREIGN KEY (customer_id) REFERENCES customers (id);")
-		migs := e.migs("", "001_rm_fk.toml", `
-[[actions]]
-type = "remove_foreign_key"
-table = "orders"
-foreign_key = "orders_customer_fk"
-`)
+		fx := loadFixture(t, "lifecycle/remove_foreign_key/orders_customer_fk")
+		e := newEnv(t, tables(t, "orders", "orders_customer_fk"))
+		migs := e.migs("", fx.migrations()...)
 		p := begin(t, e, "", "", migs)
 		// Still enforced until complete.
 		p.fails(p.old, "23503", "INSERT INTO orders (customer_id) VALUES (999)")

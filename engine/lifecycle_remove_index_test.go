@@ -3,27 +3,10 @@ package engine_test
 import "testing"
 
 func TestLifecycleRemoveIndex(t *testing.T) {
-	const setup = docsSetup + `
-CREATE INDEX docs_code_idx ON docs (code) WHERE code IS NOT NULL;
-CREATE INDEX docs_body_idx ON docs (body);`
 	bothPaths(t, func(t *testing.T, path string) {
-		e := newEnv(t, setup)
-		migs := e.migs("", "001_rm.toml", `
-[[actions]]
-type = "remove_index"
-index = "docs_code_idx"
-
-[[actions]]
-type = "add_index"
-table = "docs"
-  [actions.index]
-  name = "docs_title_idx"
-  columns = ["title"]
-
-[[actions]]
-type = "remove_index"
-index = "docs_title_idx"
-`)
+		fx := loadFixture(t, "lifecycle/remove_index/docs_code_idx")
+		e := newEnv(t, tables(t, "docs")+fx.setup())
+		migs := e.migs("", fx.migrations()...)
 		before := e.indexes("public", "docs")
 		p := begin(t, e, "", "", migs)
 		// The old version keeps the index until complete; the index added

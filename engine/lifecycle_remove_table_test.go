@@ -6,12 +6,9 @@ import (
 
 func TestLifecycleRemoveTable(t *testing.T) {
 	bothPaths(t, func(t *testing.T, path string) {
-		e := newEnv(t, notesSetup)
-		migs := e.migs("", "001_drop_notes.toml", `
-[[actions]]
-type = "remove_table"
-table = "notes"
-`)
+		fx := loadFixture(t, "lifecycle/remove_table/notes")
+		e := newEnv(t, tables(t, "users", "notes"))
+		migs := e.migs("", fx.migrations()...)
 		p := begin(t, e, "", "", migs)
 		vs := p.res.VersionSchema
 		want(t, "relations of the new version schema", []string{"users v"}, e.relations(vs))
@@ -44,7 +41,7 @@ table = "notes"
 		want(t, "relations after complete", []string{"users r"}, e.relations("public"))
 		want(t, "sequences after complete", []string{"users_id_seq"},
 			p.q(e.catalogConn(), "SELECT relname FROM pg_class WHERE relkind = 'S' AND relnamespace = 'public'::regnamespace"))
-		want(t, "users after complete", usersColumns, e.columns("public", "users"))
+		want(t, "users after complete", usersColumns(t), e.columns("public", "users"))
 		want(t, "new-version update after complete", []string{"5|five-new"}, p.q(p.new,
 			"UPDATE users SET name = 'five-new' WHERE id = 5 RETURNING id, name"))
 	})
@@ -54,7 +51,8 @@ table = "notes"
 // start refuses before touching anything.
 func TestLifecycleRemoveTableReferenced(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, notesSetup)
-	migs := e.migs("", "001_drop_users.toml", "[[actions]]\ntype = \"remove_table\"\ntable = \"users\"\n")
+	fx := loadFixture(t, "lifecycle/remove_table/referenced")
+	e := newEnv(t, tables(t, "users", "notes"))
+	migs := e.migs("", fx.migrations()...)
 	startFails(t, e, "", migs, "001_drop_users.toml", "notes")
 }

@@ -5,23 +5,15 @@ import (
 	"testing"
 )
 
-const notesSetup = usersSetup + `
-CREATE TABLE notes (id serial PRIMARY KEY, user_id bigint NOT NULL REFERENCES users (id) ON DELETE CASCADE, body text);
-INSERT INTO notes (user_id, body) SELECT g, 'note ' || g FROM generate_series(1, 50) g;`
-
 func TestLifecycleRenameTable(t *testing.T) {
 	bothPaths(t, func(t *testing.T, path string) {
-		e := newEnv(t, notesSetup)
-		migs := e.migs("", "001_rename.toml", `
-[[actions]]
-type = "rename_table"
-table = "users"
-new_name = "accounts"
-`)
+		fx := loadFixture(t, "lifecycle/rename_table/users_to_accounts")
+		e := newEnv(t, tables(t, "users", "notes"))
+		migs := e.migs("", fx.migrations()...)
 		p := begin(t, e, "", "", migs)
 		vs := p.res.VersionSchema
 		want(t, "relations of the new version schema", []string{"accounts v", "notes v"}, e.relations(vs))
-		want(t, "new version's view", asView(usersColumns), e.columns(vs, "accounts"))
+		want(t, "new version's view", asView(usersColumns(t)), e.columns(vs, "accounts"))
 		want(t, "existing rows, new version", []string{"250|u7@x.org"},
 			p.q(p.new, "SELECT count(*), min(email) FILTER (WHERE id = 7) FROM accounts"))
 
@@ -65,7 +57,7 @@ new_name = "accounts"
 		}
 		p.complete()
 		want(t, "relations after complete", []string{"accounts r", "notes r"}, e.relations("public"))
-		want(t, "accounts after complete", usersColumns, e.columns("public", "accounts"))
+		want(t, "accounts after complete", usersColumns(t), e.columns("public", "accounts"))
 		want(t, "foreign key after complete", []string{"FOREIGN KEY (user_id) REFERENCES accounts(id) ON DELETE CASCADE"},
 			p.q(e.catalogConn(), "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = 'notes'::regclass AND contype = 'f'"))
 		want(t, "rows after complete", wantRows, p.q(e.catalogConn(), fmt.Sprintf(query, "accounts", "accounts")))

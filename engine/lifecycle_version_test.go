@@ -16,25 +16,9 @@ import (
 // b with 'up:...', a new-version write fills a with 'down:...'.
 func TestLifecycleVersionDetection(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, `CREATE TABLE t (id int PRIMARY KEY, a text);
-		INSERT INTO t SELECT g, 'a' || g FROM generate_series(1, 250) g;`)
-	migs := e.migs("",
-		"001_z.toml", "[[actions]]\ntype = \"add_column\"\ntable = \"t\"\n[actions.column]\nname = \"z\"\ntype = \"int\"\n",
-		"002_detect.toml", `
-[[actions]]
-type = "add_column"
-table = "t"
-up = "'up:' || a"
-  [actions.column]
-  name = "b"
-  type = "text"
-
-[[actions]]
-type = "remove_column"
-table = "t"
-column = "a"
-down = "'down:' || b"
-`)
+	fx := loadFixture(t, "lifecycle/version/detection")
+	e := newEnv(t, fx.setup())
+	migs := e.migs("", fx.migrations()...)
 	prev := e.start(migs[:1]).VersionSchema
 	e.complete()
 	p := begin(t, e, "", prev, migs)

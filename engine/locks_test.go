@@ -18,18 +18,12 @@ import (
 	"github.com/strata-db/strata/migration"
 )
 
-const lkUsersSetup = `CREATE TABLE users (id bigserial PRIMARY KEY, name text NOT NULL);
-	INSERT INTO users (name) SELECT 'u' || g FROM generate_series(1, 100) g;`
-
-// lkAddEmail needs ACCESS EXCLUSIVE on users at start (ADD COLUMN), briefly.
-const lkAddEmail = `
-[[actions]]
-type = "add_column"
-table = "users"
-  [actions.column]
-  name = "email"
-  type = "text"
-`
+// lkAddEmail needs ACCESS EXCLUSIVE on users at start (ADD COLUMN), briefly
+// (tables/lk_users's add_email.toml).
+func lkAddEmail(t testing.TB) string {
+	t.Helper()
+	return loadFixture(t, "tables/lk_users").file("add_email.toml")
+}
 
 // lkLog captures the Migrator's log lines with their times.
 type lkLog struct {
@@ -222,11 +216,11 @@ func (m *lkMonitor) finish(t *testing.T) time.Duration {
 // blocker commits.
 func TestStartRetriesWhileTableIsBusy(t *testing.T) {
 	logs := &lkLog{t: t}
-	e := newEnv(t, lkUsersSetup, func(o *engine.Options) {
+	e := newEnv(t, tables(t, "lk_users"), func(o *engine.Options) {
 		o.LockTimeout = 200 * time.Millisecond
 		o.Logf = logs.logf
 	})
-	migs := e.migs("", "001_email.toml", lkAddEmail)
+	migs := e.migs("", "001_email.toml", lkAddEmail(t))
 	release := lkBlocker(t, e)
 	released := make(chan time.Time, 1)
 	go func() {
@@ -274,11 +268,11 @@ func TestStartRetriesWhileTableIsBusy(t *testing.T) {
 func TestStartGivesUpAtLockDeadline(t *testing.T) {
 	for _, then := range []string{"resume", "abort"} {
 		t.Run(then, func(t *testing.T) {
-			e := newEnv(t, lkUsersSetup, func(o *engine.Options) {
+			e := newEnv(t, tables(t, "lk_users"), func(o *engine.Options) {
 				o.LockTimeout = 200 * time.Millisecond
 				o.LockDeadline = time.Second
 			})
-			migs := e.migs("", "001_email.toml", lkAddEmail)
+			migs := e.migs("", "001_email.toml", lkAddEmail(t))
 			before := e.snapshot("public")
 			release := lkBlocker(t, e)
 			// A safety net: should start not give up, it fails the test
@@ -350,13 +344,11 @@ func TestNoLongAccessExclusiveLocks(t *testing.T) {
 		threshold  = time.Second   // lock timeout, and the longest hold allowed
 		probeLimit = 2 * threshold // the longest wait of a client
 	)
-	e := newEnv(t, `CREATE TABLE items (id bigserial PRIMARY KEY, val text NOT NULL);
-		INSERT INTO items (val) SELECT g::text FROM generate_series(1, 100000) g;
-		ANALYZE items;`, func(o *engine.Options) {
+	e := newEnv(t, tables(t, "big_items"), func(o *engine.Options) {
 		o.BatchSize = 1000
 		o.LockTimeout = threshold
 	})
-	migs := e.migs("", "001_numeric_val.toml", concurrencyMigration)
+	migs := e.migs("", "001_numeric_val.toml", concurrencyMigration(t))
 	conn := e.db.Conn(t)
 	// Counting scans needs statistics flushed by a session as it exits,
 	// which PostgreSQL 15+ does synchronously (earlier versions send them
@@ -469,18 +461,10 @@ func TestNoLongAccessExclusiveLocks(t *testing.T) {
 // is started, or while an interrupted start is recorded for other
 // migrations; complete refuses while start has not finished.
 func TestStartRefusedWhilePhaseInProgress(t *testing.T) {
-	const second = `
-[[actions]]
-type = "add_column"
-table = "users"
-  [actions.column]
-  name = "phone"
-  type = "text"
-`
 	t.Run("started", func(t *testing.T) {
-		e := newEnv(t, lkUsersSetup)
-		first := e.migs("", "001_email.toml", lkAddEmail)
-		both := e.migs("", "001_email.toml", lkAddEmail, "002_phone.toml", second)
+		e := newEnv(t, tables(t, "lk_users"))
+		first := e.migs("", "001_email.toml", lkAddEmail(t))
+		both := e.migs("", "001_email.toml", lkAddEmail(t), "002_phone.toml", loadFixture(t, "locks/phase_in_progress").file("migrations/002_phone.toml"))
 		e.start(first)
 		before := e.snapshot()
 		for _, migs := range [][]*migration.Migration{first, both} {
@@ -500,15 +484,15 @@ table = "users"
 	t.Run("interrupted start", func(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
-		e := newEnv(t, lkUsersSetup, func(o *engine.Options) {
+		e := newEnv(t, tables(t, "lk_users"), func(o *engine.Options) {
 			o.AfterStep = func(phase string, st engine.Step) {
 				if phase == "start" && strings.HasPrefix(st.ID, "add-column:") {
 					cancel() // interrupts start before its next step
 				}
 			}
 		})
-		first := e.migs("", "001_email.toml", lkAddEmail)
-		both := e.migs("", "001_email.toml", lkAddEmail, "002_phone.toml", second)
+		first := e.migs("", "001_email.toml", lkAddEmail(t))
+		both := e.migs("", "001_email.toml", lkAddEmail(t), "002_phone.toml", loadFixture(t, "locks/phase_in_progress").file("migrations/002_phone.toml"))
 		if _, err := e.m.Start(ctx, first); err == nil {
 			t.Fatal("start did not stop when its context was cancelled")
 		}
@@ -557,7 +541,7 @@ func TestStartRetriesWhileTableIsLockedExclusively(t *testing.T) {
 				o.LockTimeout = 200 * time.Millisecond
 				o.Logf = logs.logf
 			})
-			migs := e.migs("", "001_numeric_val.toml", concurrencyMigration)
+			migs := e.migs("", "001_numeric_val.toml", concurrencyMigration(t))
 			conn := e.db.Conn(t)
 			tx, err := conn.Begin(e.ctx)
 			if err != nil {

@@ -173,8 +173,8 @@ func junctionCheck(t *testing.T, ctx context.Context, conn *pgx.Conn, vs string,
 // single statement; then complete or abort.
 func TestMultiTableJunctionEveryStep(t *testing.T) {
 	bothPaths(t, func(t *testing.T, path string) {
-		e := newEnv(t, junctionSetup)
-		p := begin(t, e, "", "", e.migs("", "001_junction.toml", junctionMigration))
+		e := newEnv(t, tables(t, "junction"))
+		p := begin(t, e, "", "", e.migs("", "001_junction.toml", junctionMigration(t)))
 		vs := p.res.VersionSchema
 		ctx := e.ctx
 		var extras []string
@@ -305,8 +305,8 @@ func TestMultiTableSameUserBothVersions(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			e := newEnv(t, junctionSetup)
-			res := e.start(e.migs("", "001_junction.toml", junctionMigration))
+			e := newEnv(t, tables(t, "junction"))
+			res := e.start(e.migs("", "001_junction.toml", junctionMigration(t)))
 			ctx := e.ctx
 			oldc := e.versionConn("", "public")
 			newc := e.versionConn(res.VersionSchema, "public")
@@ -353,7 +353,7 @@ func TestMultiTableCompleteLockOrder(t *testing.T) {
 					t.Errorf("lock account_users: %v", err)
 				}
 			}
-			e := newEnv(t, junctionSetup, func(o *engine.Options) {
+			e := newEnv(t, tables(t, "junction"), func(o *engine.Options) {
 				o.AfterStep = func(phase string, s engine.Step) {
 					// Abort drops the version schema first; the triggers next.
 					if phase == "abort" && s.ID == "drop-version-schema" {
@@ -361,7 +361,7 @@ func TestMultiTableCompleteLockOrder(t *testing.T) {
 					}
 				}
 			})
-			res := e.start(e.migs("", "001_junction.toml", junctionMigration))
+			res := e.start(e.migs("", "001_junction.toml", junctionMigration(t)))
 			ctx := e.ctx
 			holder = e.db.Conn(t)
 			// After abort has dropped the new version, the app is the old
@@ -403,51 +403,6 @@ func TestMultiTableCompleteLockOrder(t *testing.T) {
 
 // --- extract columns into a new table ---
 
-const extractSetup = `
-CREATE TABLE users (id int PRIMARY KEY, name text NOT NULL, street text NOT NULL, city text);
-INSERT INTO users SELECT g, 'u' || g, g || ' Main St', CASE WHEN g % 4 = 0 THEN NULL ELSE 'city ' || g % 10 END
-	FROM generate_series(1, 200) g;`
-
-// Move users.street and users.city into addresses, keyed by user_id.
-const extractMigration = `
-[[actions]]
-type = "create_table"
-name = "addresses"
-primary_key = ["user_id"]
-  [[actions.columns]]
-  name = "user_id"
-  type = "integer"
-  [[actions.columns]]
-  name = "street"
-  type = "text"
-  nullable = false
-  [[actions.columns]]
-  name = "city"
-  type = "text"
-  [actions.up]
-  table = "users"
-  values = { user_id = "id", street = "street", city = "city" }
-  where = "addresses.user_id = users.id"
-
-[[actions]]
-type = "remove_column"
-table = "users"
-column = "street"
-  [actions.down]
-  table = "addresses"
-  value = "addresses.street"
-  where = "users.id = addresses.user_id"
-
-[[actions]]
-type = "remove_column"
-table = "users"
-column = "city"
-  [actions.down]
-  table = "addresses"
-  value = "addresses.city"
-  where = "users.id = addresses.user_id"
-`
-
 // extractCheck: both versions show the same users, names, streets and
 // cities (a user without an address has NULL ones for the old version), and
 // no address belongs to a user that does not exist.
@@ -467,8 +422,9 @@ func extractCheck(t *testing.T, ctx context.Context, conn *pgx.Conn, vs string) 
 
 func TestMultiTableExtract(t *testing.T) {
 	bothPaths(t, func(t *testing.T, path string) {
-		e := newEnv(t, extractSetup)
-		p := begin(t, e, "", "", e.migs("", "001_extract.toml", extractMigration))
+		fx := loadFixture(t, "multitable/extract")
+		e := newEnv(t, fx.setup())
+		p := begin(t, e, "", "", e.migs("", fx.migrations()...))
 		vs := p.res.VersionSchema
 		ctx := e.ctx
 		check := func(conn *pgx.Conn) { t.Helper(); extractCheck(t, ctx, conn, vs) }
@@ -530,29 +486,12 @@ func TestMultiTableExtract(t *testing.T) {
 
 // --- merge a table into another ---
 
-const mergeSetup = `
-CREATE TABLE users (id int PRIMARY KEY, name text NOT NULL);
-INSERT INTO users SELECT g, 'u' || g FROM generate_series(1, 300) g;
-CREATE TABLE profiles (user_id int PRIMARY KEY, bio text);
-INSERT INTO profiles SELECT g, 'bio ' || g FROM generate_series(1, 300) g WHERE g % 7 <> 0;`
-
-// Merge profiles.bio into users.bio.
-const mergeMigration = `
-[[actions]]
-type = "add_column"
-table = "users"
-  [actions.column]
-  name = "bio"
-  type = "text"
-  [actions.up]
-  table = "profiles"
-  value = "profiles.bio"
-  where = "profiles.user_id = users.id"
-
-[[actions]]
-type = "remove_table"
-table = "profiles"
-`
+// mergeMigration merges profiles.bio into users.bio (tables/merge's
+// merge.toml).
+func mergeMigration(t testing.TB) string {
+	t.Helper()
+	return loadFixture(t, "tables/merge").file("merge.toml")
+}
 
 // mergeCheck: both versions show the same users and names, and each user's
 // bio in the new version is its profile's in the old one, except for the
@@ -576,8 +515,8 @@ func mergeCheck(t *testing.T, ctx context.Context, conn *pgx.Conn, vs string, ne
 
 func TestMultiTableMerge(t *testing.T) {
 	bothPaths(t, func(t *testing.T, path string) {
-		e := newEnv(t, mergeSetup)
-		p := begin(t, e, "", "", e.migs("", "001_merge.toml", mergeMigration))
+		e := newEnv(t, tables(t, "merge"))
+		p := begin(t, e, "", "", e.migs("", "001_merge.toml", mergeMigration(t)))
 		vs := p.res.VersionSchema
 		ctx := e.ctx
 		newBio := map[string]string{}
@@ -642,7 +581,7 @@ func TestMultiTableMerge(t *testing.T) {
 func TestMultiTableLinkBackfillRace(t *testing.T) {
 	var e *env
 	var released chan struct{}
-	e = newEnv(t, mergeSetup, func(o *engine.Options) {
+	e = newEnv(t, tables(t, "merge"), func(o *engine.Options) {
 		o.AfterStep = func(phase string, s engine.Step) {
 			if phase != "start" || s.ID != "cross-trigger:users" {
 				return
@@ -669,7 +608,7 @@ func TestMultiTableLinkBackfillRace(t *testing.T) {
 			}()
 		}
 	})
-	res := e.start(e.migs("", "001_merge.toml", mergeMigration))
+	res := e.start(e.migs("", "001_merge.toml", mergeMigration(t)))
 	<-released
 	newc := e.versionConn(res.VersionSchema, "public")
 	got := queryStrings(t, e.ctx, newc, `SELECT id, coalesce(bio, '-') FROM users WHERE id IN (7, 50, 51) ORDER BY id`)
@@ -687,15 +626,9 @@ func TestMultiTableRenamedColumns(t *testing.T) {
 	for _, name := range []string{"account_role", "role_name", "users.account_role", "users.role_name"} {
 		t.Run("fill with "+name, func(t *testing.T) {
 			t.Parallel()
-			e := newEnv(t, junctionSetup)
-			mig := `
-[[actions]]
-type = "alter_column"
-table = "users"
-column = "account_role"
-  [actions.changes]
-  name = "role_name"
-` + strings.NewReplacer(`role = "account_role"`, fmt.Sprintf("role = %q", name), `column = "account_role"`, `column = "role_name"`).Replace(junctionMigration)
+			e := newEnv(t, tables(t, "junction"))
+			fx := loadFixture(t, "multitable/renamed_columns")
+			mig := fx.file("rename_role.toml") + strings.NewReplacer(`role = "account_role"`, fmt.Sprintf("role = %q", name), `column = "account_role"`, `column = "role_name"`).Replace(junctionMigration(t))
 			res := e.start(e.migs("", "001_junction.toml", mig))
 			oldc := e.versionConn("", "public")
 			newc := e.versionConn(res.VersionSchema, "public")
@@ -716,15 +649,9 @@ column = "account_role"
 	// here of a column of the new table renamed by a later action.
 	t.Run("down with a later name", func(t *testing.T) {
 		t.Parallel()
-		e := newEnv(t, junctionSetup)
-		mig := strings.Replace(junctionMigration, `value = "account_users.role"`, `value = "account_users.kind"`, 1) + `
-[[actions]]
-type = "alter_column"
-table = "account_users"
-column = "role"
-  [actions.changes]
-  name = "kind"
-`
+		e := newEnv(t, tables(t, "junction"))
+		fx := loadFixture(t, "multitable/renamed_columns")
+		mig := strings.Replace(junctionMigration(t), `value = "account_users.role"`, `value = "account_users.kind"`, 1) + fx.file("rename_kind.toml")
 		res := e.start(e.migs("", "001_junction.toml", mig))
 		oldc := e.versionConn("", "public")
 		newc := e.versionConn(res.VersionSchema, "public")
@@ -737,15 +664,9 @@ column = "role"
 	})
 	t.Run("merge with the old name", func(t *testing.T) {
 		t.Parallel()
-		e := newEnv(t, mergeSetup)
-		mig := `
-[[actions]]
-type = "alter_column"
-table = "profiles"
-column = "bio"
-  [actions.changes]
-  name = "about"
-` + mergeMigration
+		e := newEnv(t, tables(t, "merge"))
+		fx := loadFixture(t, "multitable/renamed_columns")
+		mig := fx.file("rename_bio.toml") + mergeMigration(t)
 		res := e.start(e.migs("", "001_merge.toml", mig))
 		oldc := e.versionConn("", "public")
 		newc := e.versionConn(res.VersionSchema, "public")
@@ -758,34 +679,6 @@ column = "bio"
 }
 
 // --- recursion ---
-
-// Two removed columns, each derived (for the old version) from the other
-// table: users.account_name from accounts, accounts.owner_name from users.
-const cycleSetup = `
-CREATE TABLE accounts (id int PRIMARY KEY, name text NOT NULL, owner_id int, owner_name text);
-CREATE TABLE users (id int PRIMARY KEY, name text NOT NULL, account_id int, account_name text);
-INSERT INTO accounts SELECT g, 'a' || g, g, 'u' || g FROM generate_series(1, 3) g;
-INSERT INTO users SELECT g, 'u' || g, 1 + (g - 1) % 3, 'a' || (1 + (g - 1) % 3) FROM generate_series(1, 9) g;`
-
-const cycleMigration = `
-[[actions]]
-type = "remove_column"
-table = "users"
-column = "account_name"
-  [actions.down]
-  table = "accounts"
-  value = "accounts.name"
-  where = "accounts.id = users.account_id"
-
-[[actions]]
-type = "remove_column"
-table = "accounts"
-column = "owner_name"
-  [actions.down]
-  table = "users"
-  value = "users.name"
-  where = "users.id = accounts.owner_id"
-`
 
 // writeCounts runs each statement in its own transaction on conn and
 // compares the rows it made each table write (inserted, updated, deleted:
@@ -844,8 +737,9 @@ func TestMultiTableNoRecursion(t *testing.T) {
 		// A new-version write to users recomputes accounts.owner_name;
 		// that write must not recompute users.account_name, which would
 		// recompute accounts.owner_name, and so on.
-		e := newEnv(t, cycleSetup)
-		res := e.start(e.migs("", "001_cycle.toml", cycleMigration))
+		fx := loadFixture(t, "multitable/cycle")
+		e := newEnv(t, fx.setup())
+		res := e.start(e.migs("", fx.migrations()...))
 		ctx := e.ctx
 		oldc := e.versionConn("", "public")
 		newc := e.versionConn(res.VersionSchema, "public")
@@ -864,8 +758,8 @@ func TestMultiTableNoRecursion(t *testing.T) {
 	})
 	t.Run("canonical", func(t *testing.T) {
 		t.Parallel()
-		e := newEnv(t, junctionSetup)
-		res := e.start(e.migs("", "001_junction.toml", junctionMigration))
+		e := newEnv(t, tables(t, "junction"))
+		res := e.start(e.migs("", "001_junction.toml", junctionMigration(t)))
 		ctx := e.ctx
 		oldc := e.versionConn("", "public")
 		newc := e.versionConn(res.VersionSchema, "public")
@@ -892,8 +786,8 @@ func TestMultiTableNoRecursion(t *testing.T) {
 // temporary, or runs start again, which must resume and give the same
 // result as an uninterrupted start, through complete.
 func TestMultiTableInterruptedStart(t *testing.T) {
-	e0 := newEnv(t, junctionSetup)
-	migs := e0.migs("", "001_junction.toml", junctionMigration)
+	e0 := newEnv(t, tables(t, "junction"))
+	migs := e0.migs("", "001_junction.toml", junctionMigration(t))
 	plan, err := e0.m.Plan(e0.ctx, migs)
 	if err != nil {
 		t.Fatal(err)
@@ -909,7 +803,7 @@ func TestMultiTableInterruptedStart(t *testing.T) {
 				t.Parallel()
 				ctx, cancel := context.WithCancel(context.Background())
 				defer cancel()
-				e := newEnv(t, junctionSetup, func(o *engine.Options) {
+				e := newEnv(t, tables(t, "junction"), func(o *engine.Options) {
 					o.AfterStep = func(phase string, s engine.Step) {
 						if phase == "start" && s.ID == point {
 							cancel()

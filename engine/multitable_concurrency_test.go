@@ -17,18 +17,6 @@ import (
 	"github.com/strata-db/strata/migration"
 )
 
-// The canonical migration, plus the index on account_users(user_id) that any
-// real deployment of it has: without it every lookup of a user's memberships
-// (the sync triggers make one per write) scans the whole table.
-const junctionConcMigration = junctionMigration + `
-[[actions]]
-type = "add_index"
-table = "account_users"
-  [actions.index]
-  name = "account_users_user_id"
-  columns = ["user_id"]
-`
-
 const (
 	jcAccounts   = 50
 	jcPartitions = 64
@@ -355,7 +343,7 @@ func TestMultiTableConcurrentClients(t *testing.T) {
 			SELECT 'user ' || g, 1 + g %% %d, 'role ' || g FROM generate_series(1, %d) g;
 		ANALYZE accounts, users;`, jcAccounts, jcAccounts, nUsers),
 		func(o *engine.Options) { o.BatchSize = 1000 })
-	migs := e.migs("", "001_junction.toml", junctionConcMigration)
+	migs := e.migs("", "001_junction.toml", junctionMigration(t)+loadFixture(t, "multitable/concurrency").file("add_index.toml"))
 	vs := migration.VersionSchema("public", "001_junction")
 
 	led := &jcLedger{users: make(map[int32]jcUser, 2*nUsers), pos: make(map[int32]int, 2*nUsers),

@@ -9,52 +9,12 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-const junctionSetup = `
-CREATE TABLE accounts (id int PRIMARY KEY, name text);
-INSERT INTO accounts SELECT g, 'a' || g FROM generate_series(1, 5) g;
-CREATE TABLE users (id int PRIMARY KEY, name text NOT NULL, account_id int NOT NULL, account_role text NOT NULL);
-INSERT INTO users SELECT g, 'u' || g, 1 + g % 5, CASE WHEN g % 2 = 0 THEN 'admin' ELSE 'member' END
-	FROM generate_series(1, 300) g;`
-
-// The spec's canonical example: a 1:N relation moved into an N:M junction table.
-const junctionMigration = `
-[[actions]]
-type = "create_table"
-name = "account_users"
-primary_key = ["account_id", "user_id"]
-  [[actions.columns]]
-  name = "account_id"
-  type = "INTEGER"
-  [[actions.columns]]
-  name = "user_id"
-  type = "INTEGER"
-  [[actions.columns]]
-  name = "role"
-  type = "TEXT"
-  nullable = false
-  [actions.up]
-  table = "users"
-  values = { user_id = "id", account_id = "account_id", role = "account_role" }
-  where = "account_users.user_id = users.id"
-
-[[actions]]
-type = "remove_column"
-table = "users"
-column = "account_id"
-  [actions.down]
-  table = "account_users"
-  value = "account_users.account_id"
-  where = "users.id = account_users.user_id"
-
-[[actions]]
-type = "remove_column"
-table = "users"
-column = "account_role"
-  [actions.down]
-  table = "account_users"
-  value = "account_users.role"
-  where = "users.id = account_users.user_id"
-`
+// junctionMigration is the spec's canonical example: a 1:N relation moved
+// into an N:M junction table (tables/junction's junction.toml).
+func junctionMigration(t testing.TB) string {
+	t.Helper()
+	return loadFixture(t, "tables/junction").file("junction.toml")
+}
 
 // junctionConsistent checks that both versions agree: every user's old-version
 // account is its first membership (in key order) in the new version, or NULL
@@ -73,9 +33,9 @@ func junctionConsistent(t *testing.T, ctx context.Context, oldc, newc *pgx.Conn)
 func TestMultiTableJunction(t *testing.T) {
 	for _, path := range []string{"complete", "abort"} {
 		t.Run(path, func(t *testing.T) {
-			e := newEnv(t, junctionSetup)
+			e := newEnv(t, tables(t, "junction"))
 			before := e.snapshot("public")
-			res := e.start(e.migs("", "001_junction.toml", junctionMigration))
+			res := e.start(e.migs("", "001_junction.toml", junctionMigration(t)))
 			oldc := e.versionConn("", "public")
 			newc := e.versionConn(res.VersionSchema, "public")
 			ctx := e.ctx

@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -13,25 +14,9 @@ import (
 func TestExpressionNamesComeFromTheirVersion(t *testing.T) {
 	for _, up := range []string{"score::integer", "points::integer"} {
 		t.Run(up, func(t *testing.T) {
-			e := newEnv(t, `CREATE TABLE players (id int PRIMARY KEY, score text NOT NULL);
-				INSERT INTO players SELECT g, (g * 10)::text FROM generate_series(1, 30) g;`)
-			migs := e.migs("", "001_points.toml", `
-[[actions]]
-type = "alter_column"
-table = "players"
-column = "score"
-  [actions.changes]
-  name = "points"
-
-[[actions]]
-type = "alter_column"
-table = "players"
-column = "points"
-up = "`+up+`"
-down = "points::text"
-  [actions.changes]
-  type = "integer"
-`)
+			fx := loadFixture(t, "scope/players")
+			e := newEnv(t, fx.setup())
+			migs := e.migs("", "001_points.toml", strings.ReplaceAll(fx.file("migrations/001_points.toml"), "{up}", up))
 			res := e.start(migs)
 			oldc := e.versionConn("", "public")
 			newc := e.versionConn(res.VersionSchema, "public")

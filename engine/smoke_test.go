@@ -9,18 +9,9 @@ import (
 // TestSmokeAlterType drives one type change through start, both versions,
 // and complete.
 func TestSmokeAlterType(t *testing.T) {
-	e := newEnv(t, `CREATE TABLE users (id bigserial PRIMARY KEY, name text NOT NULL, price text);
-		INSERT INTO users (name, price) SELECT 'u' || g, g::text FROM generate_series(1, 250) g;`)
-	migs := e.migs("", "001_price.toml", `
-[[actions]]
-type = "alter_column"
-table = "users"
-column = "price"
-up = "price::numeric"
-down = "price::text"
-  [actions.changes]
-  type = "numeric(12,2)"
-`)
+	fx := loadFixture(t, "smoke/price")
+	e := newEnv(t, fx.setup())
+	migs := e.migs("", fx.migrations()...)
 	res := e.start(migs)
 	oldc := e.versionConn("", "public")
 	newc := e.versionConn(res.VersionSchema, "public")

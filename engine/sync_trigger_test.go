@@ -10,21 +10,10 @@ import (
 // operator: every write to a table with a json, point or xml column failed
 // with "operator does not exist: json = json" once a phase was in progress.
 func TestSyncTriggerColumnsWithoutEquality(t *testing.T) {
-	const setup = `
-CREATE TABLE docs (id bigint PRIMARY KEY, body json, spot point, amount text NOT NULL);
-INSERT INTO docs SELECT g, json_build_object('n', g), point(g, g), g::text FROM generate_series(1, 50) g;`
 	bothPaths(t, func(t *testing.T, path string) {
-		e := newEnv(t, setup)
-		p := begin(t, e, "", "", e.migs("public", "001_amount.toml", `
-[[actions]]
-type = "alter_column"
-table = "docs"
-column = "amount"
-up = "amount::bigint"
-down = "amount::text"
-  [actions.changes]
-  type = "bigint"
-`))
+		fx := loadFixture(t, "sync_trigger/columns_without_equality")
+		e := newEnv(t, fx.setup())
+		p := begin(t, e, "", "", e.migs("public", fx.migrations()...))
 		p.exec(p.old, `UPDATE docs SET body = '{"o": 1}', spot = point(0, 1), amount = '70' WHERE id = 7`)
 		p.exec(p.new, `UPDATE docs SET body = '{"n": 1}', spot = point(1, 0), amount = 80 WHERE id = 8`)
 		p.exec(p.old, `UPDATE docs SET body = '{"o": 2}' WHERE id = 9`)
@@ -50,17 +39,9 @@ down = "amount::text"
 // for every statement, which cost each single-row write of both versions
 // about as much as the trigger itself.
 func TestSyncTriggerSteadyState(t *testing.T) {
-	e := newEnv(t, usersSetup)
-	p := begin(t, e, "", "", e.migs("public", "001_extra.toml", `
-[[actions]]
-type = "add_column"
-table = "users"
-up = "length(email) * 2"
-  [actions.column]
-  name = "elen"
-  type = "bigint"
-  nullable = false
-`))
+	fx := loadFixture(t, "sync_trigger/steady_state")
+	e := newEnv(t, tables(t, "users"))
+	p := begin(t, e, "", "", e.migs("public", fx.migrations()...))
 	got := p.q(p.old, `SELECT t.tgqual IS NULL, f.prosrc FROM pg_trigger t JOIN pg_proc f ON f.oid = t.tgfoid
 		WHERE t.tgrelid = 'public.users'::regclass AND t.tgname = '_strata_sync'`)
 	if len(got) != 1 || !strings.HasPrefix(got[0], "true|") {

@@ -14,35 +14,12 @@ import (
 // can touch the database.
 func TestSQLSyntaxErrorsBeforeStart(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, ordersSetup)
+	fx := loadFixture(t, "validate/syntax_errors")
+	e := newEnv(t, tables(t, "orders"))
 	before := e.snapshot()
-	fsys := fstest.MapFS{
-		"migrations/001_ok.toml": {Data: []byte(`
-[[actions]]
-type = "add_check"
-table = "orders"
-  [actions.check]
-  name = "qty_positive"
-  expression = "qty > 0"
-`)},
-		"migrations/002_bad.toml": {Data: []byte(`
-[[actions]]
-type = "add_index"
-table = "orders"
-  [actions.index]
-  name = "orders_note_idx"
-  columns = ["note"]
-  where = "note <> '' AND"
-
-[[actions]]
-type = "alter_column"
-table = "orders"
-column = "qty"
-up = "qty::bigint)"
-down = "qty::int"
-  [actions.changes]
-  type = "bigint"
-`)},
+	fsys := fstest.MapFS{}
+	for _, name := range []string{"001_ok.toml", "002_bad.toml"} {
+		fsys["migrations/"+name] = &fstest.MapFile{Data: []byte(fx.file("migrations/" + name))}
 	}
 	migs, err := e.m.Load(fsys, "migrations")
 	if err == nil {
