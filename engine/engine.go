@@ -16,20 +16,14 @@ import (
 
 	"github.com/strata-db/strata/backfill"
 	"github.com/strata-db/strata/internal/pgexec"
+	"github.com/strata-db/strata/internal/pgquery"
 	"github.com/strata-db/strata/migration"
+	"github.com/strata-db/strata/planner"
 	"github.com/strata-db/strata/state"
 )
 
 // Version is strata's version, recorded in the history.
 const Version = "0.1.0"
-
-// Sentinel errors callers branch on.
-var (
-	ErrPhaseInProgress = errors.New("engine: a migration phase is already in progress")
-	ErrNoPhase         = errors.New("engine: no migration phase is in progress")
-	ErrNothingPending  = errors.New("engine: no pending migrations")
-	ErrBusy            = pgexec.ErrBusy
-)
 
 // Options configure a Migrator. Zero values mean the defaults.
 type Options struct {
@@ -90,11 +84,11 @@ func New(connString string, opts Options) (*Migrator, error) {
 		opts.BatchSize = 1000
 	}
 	cfg.RuntimeParams["application_name"] = "strata"
-	cfg.RuntimeParams["search_path"] = ident(opts.Schema)
+	cfg.RuntimeParams["search_path"] = pgquery.Ident(opts.Schema)
 	m := &Migrator{cfg: cfg, opts: opts, store: &state.Store{Schema: opts.StateSchema}}
 	m.exec = &pgexec.Runner{LockTimeout: opts.LockTimeout, Deadline: opts.LockDeadline,
 		OnRetry: func(attempt int, wait time.Duration, err error) {
-			m.logf("lock not available (attempt %d), retrying in %s: %s", attempt, wait.Round(time.Millisecond), pgMessage(err))
+			m.logf("lock not available (attempt %d), retrying in %s: %s", attempt, wait.Round(time.Millisecond), pgexec.Message(err))
 		}}
 	return m, nil
 }
@@ -223,7 +217,7 @@ func pending(migs []*migration.Migration, hist []state.HistoryEntry) ([]*migrati
 			continue
 		}
 		if latest != "" && migration.NaturalLess(mg.Name, latest) {
-			return nil, &PlanError{Where: mg.File, Msg: fmt.Sprintf("migration %q sorts before %q, which is already completed; rename it so it comes last", mg.Name, latest)}
+			return nil, &planner.PlanError{Where: mg.File, Msg: fmt.Sprintf("migration %q sorts before %q, which is already completed; rename it so it comes last", mg.Name, latest)}
 		}
 		out = append(out, mg)
 	}
@@ -264,28 +258,6 @@ func (m *Migrator) pending(ctx context.Context, q state.Querier, migs []*migrati
 	}
 	pend, err := pending(migs, hist)
 	return pend, hist, err
-}
-
-// errPlanned rolls back the planning transaction once the plan is built.
-var errPlanned = errors.New("engine: plan built")
-
-// plan builds the plan in a transaction that is always rolled back. Reading
-// the catalog locks the tables briefly (ACCESS SHARE), so a session holding
-// a conflicting lock makes it time out: like every statement, it is retried
-// within the lock deadline.
-func (m *Migrator) plan(ctx context.Context, conn *pgx.Conn, pend []*migration.Migration, prev string) (*Plan, error) {
-	var plan *Plan
-	err := m.exec.InTx(ctx, conn, func(tx pgx.Tx) error {
-		var err error
-		if plan, err = buildPlan(ctx, tx, m.opts.Schema, m.opts.StateSchema, prev, pend); err != nil {
-			return err
-		}
-		return errPlanned
-	})
-	if errors.Is(err, errPlanned) {
-		return plan, nil
-	}
-	return nil, err
 }
 
 // StartResult tells what start did.

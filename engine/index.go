@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/strata-db/strata/internal/pgexec"
+	"github.com/strata-db/strata/internal/pgquery"
 )
 
 // buildIndex runs a KindIndex step: CREATE INDEX CONCURRENTLY, outside a
@@ -61,7 +62,7 @@ func (m *Migrator) buildIndex(ctx context.Context, conn *pgx.Conn, st Step) erro
 				time.Since(begin).Round(time.Millisecond), err)
 		}
 		m.logf("building index %s: %s (attempt %d); its INVALID index was dropped, retrying in %s",
-			ix.Name, pgMessage(err), attempt, wait.Round(time.Millisecond))
+			ix.Name, pgexec.Message(err), attempt, wait.Round(time.Millisecond))
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
@@ -101,7 +102,7 @@ func (m *Migrator) dropInvalidIndex(ctx context.Context, conn *pgx.Conn, ix *Ind
 		return errIndexValid
 	}
 	m.logf("dropping the INVALID index %s left by a failed or interrupted build", ix.Name)
-	if err := m.exec.Exec(ctx, conn, "DROP INDEX CONCURRENTLY IF EXISTS "+qual(ix.Schema, ix.Name)); err != nil {
+	if err := m.exec.Exec(ctx, conn, "DROP INDEX CONCURRENTLY IF EXISTS "+pgquery.Qual(ix.Schema, ix.Name)); err != nil {
 		return fmt.Errorf("engine: drop INVALID index %s: %w", ix.Name, err)
 	}
 	return nil

@@ -128,3 +128,13 @@ func (r *Runner) Exec(ctx context.Context, conn *pgx.Conn, sql string) error {
 		return err
 	})
 }
+
+// Message renders an error for people: a PostgreSQL error as its message,
+// without the SQLSTATE noise; any other error as it is.
+func Message(err error) string {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Message
+	}
+	return err.Error()
+}

@@ -1,10 +1,9 @@
-package engine
+package planner
 
 import (
+	"context"
 	"fmt"
 	"strings"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/strata-db/strata/internal/pgquery"
 )
@@ -40,21 +39,12 @@ import (
 // column list, ...) cannot be carried; the action is refused with an error
 // naming each such object, before anything is changed.
 
-// dependent is one pg_depend row on a column.
-type dependent struct {
-	Class   string // catalog of the dependent object, e.g. pg_constraint
-	OID     uint32
-	SubID   int32
-	DepType string
-	Desc    string
-}
-
 // carryColumn carries everything that depends on the physical column
 // oldPhys of table t to shadow, which replaces it (shadow has type newType).
 // key locates the change in the migration file. It returns statements to
 // run right after the shadow column is added (column grants, statistics
 // target, options) and the COLLATE clause the shadow column needs, if any.
-func (p *planner) carryColumn(t *vTable, c *vColumn, oldPhys, shadow, newType, key string) ([]string, string, error) {
+func (p *planner) carryColumn(ctx context.Context, t *vTable, c *vColumn, oldPhys, shadow, newType, key string) ([]string, string, error) {
 	origin := oldPhys
 	if o, ok := p.objs.origin[t.Phys+"."+oldPhys]; ok {
 		origin = o
@@ -66,14 +56,14 @@ func (p *planner) carryColumn(t *vTable, c *vColumn, oldPhys, shadow, newType, k
 	pc := p.cat.column(t.Phys, origin)
 	if pt != nil && pc != nil {
 		var err error
-		if extra, collate, err = p.columnAttrs(pt, pc, t.Phys, shadow, newType); err != nil {
+		if extra, collate, err = p.columnAttrs(ctx, pt, pc, t.Phys, shadow, newType); err != nil {
 			return nil, "", err
 		}
 	}
 	if pt != nil && pc != nil && origin == oldPhys {
 		// The catalog's dependents, once: later replacements of the same
 		// column in the phase rewrite the carried copies.
-		if err := p.carryDependents(t, c, pt, pc, key); err != nil {
+		if err := p.carryDependents(ctx, t, c, pt, pc, key); err != nil {
 			return nil, "", err
 		}
 	}
@@ -88,33 +78,22 @@ func (p *planner) carryColumn(t *vTable, c *vColumn, oldPhys, shadow, newType, k
 
 // carryDependents reads what depends on the catalog column pc and plans
 // carrying each object, or refuses naming every object it cannot carry.
-func (p *planner) carryDependents(t *vTable, c *vColumn, pt *physTable, pc *physColumn, key string) error {
-	var deps []dependent
-	err := p.catalogPath(func() error {
-		rows, err := p.tx.Query(p.ctx, `SELECT d.classid::regclass::text, d.objid, d.objsubid, d.deptype::text,
-				pg_describe_object(d.classid, d.objid, d.objsubid)
-			FROM pg_depend d
-			WHERE d.refclassid = 'pg_class'::regclass AND d.refobjid = $1 AND d.refobjsubid = $2
-			ORDER BY 1, 2, 3`, pt.OID, pc.Num)
-		if err != nil {
-			return err
-		}
-		deps, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (dependent, error) {
-			var d dependent
-			err := r.Scan(&d.Class, &d.OID, &d.SubID, &d.DepType, &d.Desc)
-			return d, err
-		})
+func (p *planner) carryDependents(ctx context.Context, t *vTable, c *vColumn, pt *Table, pc *Column, key string) error {
+	var deps []Dependent
+	err := p.catalogPath(ctx, func() error {
+		var err error
+		deps, err = p.pr.Dependents(ctx, pt.OID, pc.Num)
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("engine: read dependents of %s.%s: %w", t.Phys, pc.Name, err)
+		return fmt.Errorf("engine: read Dependents of %s.%s: %w", t.Phys, pc.Name, err)
 	}
 	var refused []string
 	for _, d := range deps {
 		var why string
-		err := p.catalogPath(func() error {
+		err := p.catalogPath(ctx, func() error {
 			var err error
-			why, err = p.carryOne(t, c, pt, pc, d, key)
+			why, err = p.carryOne(ctx, t, c, pt, pc, d, key)
 			return err
 		})
 		if err != nil {
@@ -133,74 +112,67 @@ func (p *planner) carryDependents(t *vTable, c *vColumn, pt *physTable, pc *phys
 
 // carryOne plans carrying one dependent object; it returns a description
 // of the object when it cannot be carried.
-func (p *planner) carryOne(t *vTable, c *vColumn, pt *physTable, pc *physColumn, d dependent, key string) (string, error) {
+func (p *planner) carryOne(ctx context.Context, t *vTable, c *vColumn, pt *Table, pc *Column, d Dependent, key string) (string, error) {
 	ck := fmt.Sprintf("%s:%d", d.Class, d.OID)
 	switch d.Class {
 	case "pg_class":
-		var kind string
-		if err := p.tx.QueryRow(p.ctx, `SELECT relkind::text FROM pg_class WHERE oid = $1`, d.OID).Scan(&kind); err != nil {
+		kind, err := p.pr.RelKind(ctx, d.OID)
+		if err != nil {
 			return "", err
 		}
 		switch kind {
 		case "i":
-			var conOID uint32
-			err := p.tx.QueryRow(p.ctx, `SELECT coalesce((SELECT oid FROM pg_constraint WHERE conindid = $1 AND conrelid = $2
-				AND contype IN ('p', 'u', 'x') LIMIT 1), 0)`, d.OID, pt.OID).Scan(&conOID)
+			conOID, err := p.pr.IndexConstraint(ctx, d.OID, pt.OID)
 			if err != nil {
 				return "", err
 			}
 			if conOID != 0 {
-				return p.carryConstraint(t, pt, conOID, key)
+				return p.carryConstraint(ctx, t, pt, conOID, key)
 			}
 			if p.objs.carried[ck] {
 				return "", nil
 			}
 			p.objs.carried[ck] = true
-			return p.carryIndex(t, d.OID, key)
+			return p.carryIndex(ctx, t, d.OID, key)
 		case "S":
-			return p.carrySequence(t, c, d, key)
+			return p.carrySequence(ctx, t, c, d, key)
 		}
 		return d.Desc, nil
 	case "pg_constraint":
-		return p.carryConstraint(t, pt, d.OID, key)
+		return p.carryConstraint(ctx, t, pt, d.OID, key)
 	case "pg_policy":
 		if p.objs.carried[ck] {
 			return "", nil
 		}
 		p.objs.carried[ck] = true
-		return p.carryPolicy(t, pt, d, key)
+		return p.carryPolicy(ctx, t, pt, d, key)
 	case "pg_statistic_ext":
 		if p.objs.carried[ck] {
 			return "", nil
 		}
 		p.objs.carried[ck] = true
-		return p.carryStats(t, d.OID, key)
+		return p.carryStats(ctx, t, d.OID, key)
 	case "pg_attrdef":
-		var adnum int
-		var col string
-		if err := p.tx.QueryRow(p.ctx, `SELECT d.adnum, a.attname FROM pg_attrdef d
-			JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum WHERE d.oid = $1`, d.OID).Scan(&adnum, &col); err != nil {
+		def, err := p.pr.ColumnDefault(ctx, d.OID)
+		if err != nil {
 			return "", err
 		}
-		if adnum == pc.Num {
+		if def.Num == pc.Num {
 			return "", nil // the column's own default: carried by the model
 		}
-		return fmt.Sprintf("generated column %q of table %q is computed from it", col, t.Phys), nil
+		return fmt.Sprintf("generated column %q of table %q is computed from it", def.Column, t.Phys), nil
 	case "pg_rewrite":
-		var schema, rel string
-		var self bool
-		if err := p.tx.QueryRow(p.ctx, `SELECT n.nspname, c.relname, c.oid = $2 FROM pg_rewrite r
-			JOIN pg_class c ON c.oid = r.ev_class JOIN pg_namespace n ON n.oid = c.relnamespace WHERE r.oid = $1`,
-			d.OID, pt.OID).Scan(&schema, &rel, &self); err != nil {
+		r, err := p.pr.Rule(ctx, d.OID, pt.OID)
+		if err != nil {
 			return "", err
 		}
-		if p.prev != "" && schema == p.prev {
+		if p.prev != "" && r.Schema == p.prev {
 			return "", nil // the old version's own view, dropped at complete
 		}
-		if self {
+		if r.Self {
 			return d.Desc, nil
 		}
-		return fmt.Sprintf("view %s.%s selects it", schema, rel), nil
+		return fmt.Sprintf("view %s.%s selects it", r.Schema, r.Relation), nil
 	case "pg_trigger":
 		return d.Desc + " (UPDATE OF or WHEN names the column)", nil
 	}
@@ -208,17 +180,12 @@ func (p *planner) carryOne(t *vTable, c *vColumn, pt *physTable, pc *physColumn,
 }
 
 // carryIndex rebuilds a plain index on the shadow column.
-func (p *planner) carryIndex(t *vTable, oid uint32, key string) (string, error) {
-	var name, def string
-	var valid, replIdent, clustered bool
-	var comment *string
-	err := p.tx.QueryRow(p.ctx, `SELECT c.relname, pg_get_indexdef(c.oid), x.indisvalid, x.indisreplident,
-			x.indisclustered, obj_description(c.oid, 'pg_class')
-		FROM pg_class c JOIN pg_index x ON x.indexrelid = c.oid WHERE c.oid = $1`, oid).
-		Scan(&name, &def, &valid, &replIdent, &clustered, &comment)
+func (p *planner) carryIndex(ctx context.Context, t *vTable, oid uint32, key string) (string, error) {
+	ix, err := p.pr.IndexDef(ctx, oid)
 	if err != nil {
 		return "", err
 	}
+	name, def, valid, replIdent, clustered, comment := ix.Name, ix.Def, ix.Valid, ix.ReplIdent, ix.Clustered, ix.Comment
 	if !valid {
 		return fmt.Sprintf("index %q is INVALID (a failed concurrent build? drop or rebuild it first)", name), nil
 	}
@@ -240,28 +207,18 @@ func (p *planner) carryIndex(t *vTable, oid uint32, key string) (string, error) 
 
 // carryConstraint carries a constraint on the column: of its own table, or
 // another table's foreign key that references it.
-func (p *planner) carryConstraint(t *vTable, pt *physTable, oid uint32, key string) (string, error) {
+func (p *planner) carryConstraint(ctx context.Context, t *vTable, pt *Table, oid uint32, key string) (string, error) {
 	ck := fmt.Sprintf("pg_constraint:%d", oid)
 	if p.objs.carried[ck] {
 		return "", nil
 	}
 	p.objs.carried[ck] = true
-	var name, typ, def, schema, table, indexDef string
-	var validated, deferrable, deferred, replIdent, clustered bool
-	var comment *string
-	err := p.tx.QueryRow(p.ctx, `SELECT k.conname, k.contype::text, pg_get_constraintdef(k.oid), k.convalidated,
-			k.condeferrable, k.condeferred, n.nspname, c.relname,
-			CASE WHEN k.contype IN ('p', 'u') THEN pg_get_indexdef(k.conindid) ELSE '' END,
-			coalesce(x.indisreplident, false) AND k.contype IN ('p', 'u'),
-			coalesce(x.indisclustered, false) AND k.contype IN ('p', 'u', 'x'),
-			obj_description(k.oid, 'pg_constraint')
-		FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-		LEFT JOIN pg_index x ON x.indexrelid = k.conindid
-		WHERE k.oid = $1`, oid).
-		Scan(&name, &typ, &def, &validated, &deferrable, &deferred, &schema, &table, &indexDef, &replIdent, &clustered, &comment)
+	k, err := p.pr.ConstraintDef(ctx, oid)
 	if err != nil {
 		return "", err
 	}
+	name, typ, def, schema, table, indexDef := k.Name, k.Type, k.Def, k.Schema, k.Table, k.IndexDef
+	validated, deferrable, deferred, replIdent, clustered, comment := k.Validated, k.Deferrable, k.Deferred, k.ReplIdent, k.Clustered, k.Comment
 	if schema == p.schema {
 		for _, d := range p.objs.dropped {
 			if d.Schema == schema && d.Table == table && d.Name == name && d.Kind != kIndex && d.Kind != kStats {
@@ -302,17 +259,12 @@ func (p *planner) carryConstraint(t *vTable, pt *physTable, oid uint32, key stri
 // carryPolicy points a row-level-security policy at the new column at
 // complete. Until then it keeps reading the old column, which the sync
 // trigger keeps in step.
-func (p *planner) carryPolicy(t *vTable, pt *physTable, d dependent, key string) (string, error) {
-	var name, schema, table string
-	var qual_, check *string
-	var rel uint32
-	err := p.tx.QueryRow(p.ctx, `SELECT pol.polname, n.nspname, c.relname, pol.polrelid,
-			pg_get_expr(pol.polqual, pol.polrelid), pg_get_expr(pol.polwithcheck, pol.polrelid)
-		FROM pg_policy pol JOIN pg_class c ON c.oid = pol.polrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-		WHERE pol.oid = $1`, d.OID).Scan(&name, &schema, &table, &rel, &qual_, &check)
+func (p *planner) carryPolicy(ctx context.Context, t *vTable, pt *Table, d Dependent, key string) (string, error) {
+	pol, err := p.pr.PolicyDef(ctx, d.OID)
 	if err != nil {
 		return "", err
 	}
+	name, schema, table, rel, qual_, check := pol.Name, pol.Schema, pol.Table, pol.TableOID, pol.Using, pol.Check
 	if rel != pt.OID {
 		return fmt.Sprintf("policy %q on table %s.%s refers to it", name, schema, table), nil
 	}
@@ -332,16 +284,12 @@ func (p *planner) carryPolicy(t *vTable, pt *physTable, d dependent, key string)
 }
 
 // carryStats rebuilds an extended statistics object over the new column.
-func (p *planner) carryStats(t *vTable, oid uint32, key string) (string, error) {
-	var name, schema, def string
-	var comment *string
-	err := p.tx.QueryRow(p.ctx, `SELECT s.stxname, n.nspname, pg_get_statisticsobjdef(s.oid),
-			obj_description(s.oid, 'pg_statistic_ext')
-		FROM pg_statistic_ext s JOIN pg_namespace n ON n.oid = s.stxnamespace WHERE s.oid = $1`, oid).
-		Scan(&name, &schema, &def, &comment)
+func (p *planner) carryStats(ctx context.Context, t *vTable, oid uint32, key string) (string, error) {
+	sd, err := p.pr.StatisticsDef(ctx, oid)
 	if err != nil {
 		return "", err
 	}
+	name, schema, def, comment := sd.Name, sd.Schema, sd.Def, sd.Comment
 	stmt, err := pgquery.ParseOne(def)
 	if err != nil {
 		return "", fmt.Errorf("parse %q: %w", def, err)
@@ -354,17 +302,13 @@ func (p *planner) carryStats(t *vTable, oid uint32, key string) (string, error) 
 }
 
 // carrySequence moves a serial's sequence or an identity to the new column.
-func (p *planner) carrySequence(t *vTable, c *vColumn, d dependent, key string) (string, error) {
-	var seq, name, typ string
-	var inc, min, max, cache int64
-	var cycle bool
-	err := p.tx.QueryRow(p.ctx, `SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname), c.relname,
-			s.seqincrement, s.seqmin, s.seqmax, s.seqcache, s.seqcycle, format_type(s.seqtypid, NULL)
-		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_sequence s ON s.seqrelid = c.oid
-		WHERE c.oid = $1`, d.OID).Scan(&seq, &name, &inc, &min, &max, &cache, &cycle, &typ)
+func (p *planner) carrySequence(ctx context.Context, t *vTable, c *vColumn, d Dependent, key string) (string, error) {
+	sq, err := p.pr.SequenceDef(ctx, d.OID)
 	if err != nil {
 		return "", err
 	}
+	seq, name, typ := sq.Qualified, sq.Name, sq.Type
+	inc, min, max, cache, cycle := sq.Increment, sq.Min, sq.Max, sq.Cache, sq.Cycle
 	switch d.DepType {
 	case "a": // OWNED BY: a serial
 		p.objs.seqOwned = append(p.objs.seqOwned, &seqOwner{Seq: seq, Table: t.Phys, Column: c.Phys})
@@ -409,57 +353,30 @@ func typeRange(typ string) (int64, int64) {
 // added to keep the column's attributes: column grants, statistics target,
 // attribute options, and the collation (as a COLLATE clause for ADD COLUMN,
 // when the new type is collatable and the type string names none).
-func (p *planner) columnAttrs(pt *physTable, pc *physColumn, table, shadow, newType string) ([]string, string, error) {
-	var stat int
-	var opts []string
-	var coll *string
-	type acl struct {
-		priv, grantee string
-		grantable     bool
-	}
-	var acls []acl
-	var collatable bool
-	err := p.catalogPath(func() error {
-		// Options named pg_* are not user settings: some builds keep
-		// internal bookkeeping there.
-		err := p.tx.QueryRow(p.ctx, `SELECT coalesce(a.attstattarget::int, -1),
-				coalesce(ARRAY(SELECT o FROM unnest(a.attoptions) o WHERE o NOT LIKE 'pg\_%'), '{}'),
-				CASE WHEN a.attcollation <> 0 AND a.attcollation <> t.typcollation
-				     THEN quote_ident(cn.nspname) || '.' || quote_ident(co.collname) END
-			FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
-			LEFT JOIN pg_collation co ON co.oid = a.attcollation LEFT JOIN pg_namespace cn ON cn.oid = co.collnamespace
-			WHERE a.attrelid = $1 AND a.attnum = $2`, pt.OID, pc.Num).Scan(&stat, &opts, &coll)
-		if err != nil {
-			return err
-		}
-		rows, err := p.tx.Query(p.ctx, `SELECT x.privilege_type, CASE WHEN x.grantee = 0 THEN '' ELSE x.grantee::regrole::text END, x.is_grantable
-			FROM pg_attribute a, aclexplode(a.attacl) x WHERE a.attrelid = $1 AND a.attnum = $2 ORDER BY 2, 1`, pt.OID, pc.Num)
-		if err != nil {
-			return err
-		}
-		acls, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (acl, error) {
-			var a acl
-			err := r.Scan(&a.priv, &a.grantee, &a.grantable)
-			return a, err
-		})
+func (p *planner) columnAttrs(ctx context.Context, pt *Table, pc *Column, table, shadow, newType string) ([]string, string, error) {
+	var attrs ColumnAttrs
+	err := p.catalogPath(ctx, func() error {
+		var err error
+		attrs, err = p.pr.ColumnAttrs(ctx, pt.OID, pc.Num)
 		return err
 	})
 	if err != nil {
 		return nil, "", fmt.Errorf("engine: read attributes of %s.%s: %w", table, pc.Name, err)
 	}
+	stat, opts, coll := attrs.StatTarget, attrs.Options, attrs.Collation
+	var collatable bool
 	if coll != nil && !strings.Contains(strings.ToUpper(newType), "COLLATE") {
-		err := p.savepoint(func() error {
-			return p.tx.QueryRow(p.ctx, "SELECT typcollation <> 0 FROM pg_type WHERE oid = $1::regtype", newType).Scan(&collatable)
-		})
-		if err != nil {
+		var err error
+		collatable, err = p.pr.Collatable(ctx, newType)
+		if p.verdict(err) != nil {
 			collatable = false
 		}
 	}
 	tq := qual(p.schema, table)
 	var out []string
-	for _, a := range acls {
-		s := "GRANT " + a.priv + " (" + ident(shadow) + ") ON " + tq + " TO " + grantee(a.grantee)
-		if a.grantable {
+	for _, a := range attrs.Grants {
+		s := "GRANT " + a.Privilege + " (" + ident(shadow) + ") ON " + tq + " TO " + grantee(a.Grantee)
+		if a.Grantable {
 			s += " WITH GRANT OPTION"
 		}
 		out = append(out, s)

@@ -1,4 +1,4 @@
-package engine
+package planner
 
 import (
 	"fmt"
@@ -78,17 +78,13 @@ func (p *planner) triggerSQL(s *tableSync, backfill bool) []string {
 	}
 	b.WriteString("  END IF;\n  RETURN NEW;\nEND")
 	body := b.String()
-	tag := "$strata$"
-	for i := 1; strings.Contains(body, tag); i++ {
-		tag = fmt.Sprintf("$strata%d$", i)
-	}
 	fn := p.syncFunc(s.Phys)
 	trigger := " _strata_sync BEFORE INSERT OR UPDATE ON " + tq + " FOR EACH ROW"
 	if backfill {
 		trigger += backfillBypass
 	}
 	trigger += " EXECUTE FUNCTION " + fn + "()"
-	out := []string{"CREATE OR REPLACE FUNCTION " + fn + "() RETURNS trigger LANGUAGE plpgsql AS " + tag + "\n" + body + "\n" + tag}
+	out := []string{"CREATE OR REPLACE FUNCTION " + fn + "() RETURNS trigger LANGUAGE plpgsql AS " + dollarQuote(body)}
 	if p.cat.PGMajor >= 14 {
 		// Takes SHARE ROW EXCLUSIVE, where DROP TRIGGER would take ACCESS EXCLUSIVE.
 		return append(out, "CREATE OR REPLACE TRIGGER"+trigger)

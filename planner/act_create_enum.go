@@ -1,12 +1,10 @@
-package engine
+package planner
 
 import (
-	"errors"
+	"context"
 	"fmt"
 	"strconv"
 	"strings"
-
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/strata-db/strata/migration"
 )
@@ -17,13 +15,11 @@ import (
 // columns that use it. The type is also created inside the planning
 // transaction (which is rolled back), so that later actions of the phase
 // are checked against it.
-func (p *planner) createEnum(a *migration.CreateEnum) error {
+func (p *planner) createEnum(ctx context.Context, a *migration.CreateEnum) error {
 	if e := p.objs.enums[a.Name]; e != nil && !e.Removed {
 		return p.errf(".name", "type %q already exists in schema %q", a.Name, p.schema)
 	}
-	var exists bool
-	err := p.tx.QueryRow(p.ctx, `SELECT EXISTS (SELECT 1 FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
-		WHERE n.nspname = $1 AND t.typname = $2)`, p.schema, a.Name).Scan(&exists)
+	exists, err := p.pr.TypeExists(ctx, p.schema, a.Name)
 	if err != nil {
 		return fmt.Errorf("engine: %w", err)
 	}
@@ -35,7 +31,7 @@ func (p *planner) createEnum(a *migration.CreateEnum) error {
 		labels = append(labels, literal(v))
 	}
 	sql := "CREATE TYPE " + qual(p.schema, a.Name) + " AS ENUM (" + strings.Join(labels, ", ") + ")"
-	if _, err := p.tx.Exec(p.ctx, sql); err != nil {
+	if err := p.pr.Apply(ctx, sql); err != nil {
 		return p.errf(".name", "create enum %q: %s", a.Name, pgMessage(err))
 	}
 	p.objs.enums[a.Name] = &enumType{Name: a.Name, Labels: append([]string(nil), a.Values...), Created: true}
@@ -50,17 +46,14 @@ func (p *planner) createEnum(a *migration.CreateEnum) error {
 
 // enum finds an enum type of the managed schema: as this phase left it, or
 // as the catalog has it.
-func (p *planner) enum(key, name string) (*enumType, error) {
+func (p *planner) enum(ctx context.Context, key, name string) (*enumType, error) {
 	if e := p.objs.enums[name]; e != nil {
 		if e.Removed {
 			return nil, p.errf(key, "enum %q is removed earlier in this phase", name)
 		}
 		return e, nil
 	}
-	var labels []string
-	err := p.tx.QueryRow(p.ctx, `SELECT array_agg(e.enumlabel::text ORDER BY e.enumsortorder) FROM pg_type t
-		JOIN pg_namespace n ON n.oid = t.typnamespace JOIN pg_enum e ON e.enumtypid = t.oid
-		WHERE n.nspname = $1 AND t.typname = $2 AND t.typtype = 'e'`, p.schema, name).Scan(&labels)
+	labels, err := p.pr.EnumLabels(ctx, p.schema, name)
 	if err != nil {
 		return nil, fmt.Errorf("engine: read enum %s: %w", name, err)
 	}
@@ -70,13 +63,6 @@ func (p *planner) enum(key, name string) (*enumType, error) {
 	e := &enumType{Name: name, Labels: labels}
 	p.objs.enums[name] = e
 	return e, nil
-}
-
-// unsafeEnumValue reports an "unsafe use of new value" error: an enum value
-// added in the current transaction was used before commit.
-func unsafeEnumValue(err error) bool {
-	var pgErr *pgconn.PgError
-	return errors.As(err, &pgErr) && pgErr.Code == "55P04"
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }

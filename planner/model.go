@@ -1,12 +1,4 @@
-package engine
-
-import (
-	"crypto/sha256"
-	"encoding/hex"
-	"strings"
-
-	"github.com/jackc/pgx/v5"
-)
+package planner
 
 // vColumn is a column as one app version sees it: a logical name over a
 // physical column.
@@ -36,7 +28,7 @@ type vTable struct {
 	Columns []*vColumn
 	Key     []string // physical key columns for batching
 	Created bool     // created in this phase: only the new version sees it
-	ACL     []grant
+	ACL     []Grant
 }
 
 func (t *vTable) col(name string) *vColumn {
@@ -90,7 +82,7 @@ func (s *vSchema) remove(name string) {
 	}
 }
 
-func schemaFromCatalog(c *catalog) *vSchema {
+func schemaFromCatalog(c *Catalog) *vSchema {
 	s := &vSchema{}
 	for _, name := range c.Names {
 		pt := c.Tables[name]
@@ -105,35 +97,4 @@ func schemaFromCatalog(c *catalog) *vSchema {
 		s.Tables = append(s.Tables, t)
 	}
 	return s
-}
-
-// ident quotes one identifier.
-func ident(name string) string { return pgx.Identifier{name}.Sanitize() }
-
-// qual quotes a schema-qualified name.
-func qual(schema, name string) string { return pgx.Identifier{schema, name}.Sanitize() }
-
-// literal quotes a string literal.
-func literal(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
-
-// internalName derives a name for one of strata's own objects that fits
-// PostgreSQL's 63-byte limit: prefix + name, shortened with a hash when long.
-func internalName(prefix, name string) string {
-	full := prefix + name
-	if len(full) <= 63 {
-		return full
-	}
-	sum := sha256.Sum256([]byte(name))
-	h := hex.EncodeToString(sum[:])[:8]
-	keep := 63 - len(prefix) - len(h) - 1
-	cut := name[:keep]
-	// Do not split a multi-byte character.
-	for len(cut) > 0 && !utf8Start(name, len(cut)) {
-		cut = cut[:len(cut)-1]
-	}
-	return prefix + cut + "_" + h
-}
-
-func utf8Start(s string, i int) bool {
-	return i >= len(s) || s[i]&0xC0 != 0x80
 }

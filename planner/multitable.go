@@ -1,6 +1,7 @@
-package engine
+package planner
 
 import (
+	"context"
 	"fmt"
 	"sort"
 	"strings"
@@ -111,16 +112,8 @@ func qualified(alias string, names []string) []string {
 
 // explain checks that sql plans, inside a rolled-back savepoint after the
 // setup statements.
-func (p *planner) explain(key string, setup []string, sql string) error {
-	err := p.savepoint(func() error {
-		for _, s := range setup {
-			if _, err := p.tx.Exec(p.ctx, s); err != nil {
-				return err
-			}
-		}
-		_, err := p.tx.Exec(p.ctx, "EXPLAIN "+sql)
-		return err
-	})
+func (p *planner) explain(ctx context.Context, key string, setup []string, sql string) error {
+	err := p.try(ctx, append(append([]string(nil), setup...), "EXPLAIN "+sql)...)
 	if err != nil {
 		return p.errf(key, "%s", pgMessage(err))
 	}
@@ -350,17 +343,13 @@ func (p *planner) crossExpand() []Step {
 			}
 			b.WriteString("  RETURN " + ret + ";\nEND")
 			body := b.String()
-			tag := "$strata$"
-			for i := 1; strings.Contains(body, tag); i++ {
-				tag = fmt.Sprintf("$strata%d$", i)
-			}
 			fn := p.xfunc(phys, which)
 			create := "CREATE TRIGGER"
 			if p.cat.PGMajor >= 14 {
 				create = "CREATE OR REPLACE TRIGGER"
 			}
 			sqls = append(sqls,
-				"CREATE OR REPLACE FUNCTION "+fn+"() RETURNS trigger LANGUAGE plpgsql AS "+tag+"\n"+body+"\n"+tag,
+				"CREATE OR REPLACE FUNCTION "+fn+"() RETURNS trigger LANGUAGE plpgsql AS "+dollarQuote(body),
 				create+" _strata_x"+which+" "+when+" INSERT OR UPDATE OR DELETE ON "+tq+" FOR EACH ROW"+
 					" WHEN (current_setting('strata.backfill', true) IS DISTINCT FROM 'direct' AND "+crossGuard+")"+
 					" EXECUTE FUNCTION "+fn+"()")
@@ -502,14 +491,14 @@ func (p *planner) crossScope() {
 
 // crossCheck checks every multi-table expression against the database
 // before anything changes.
-func (p *planner) crossCheck() error {
+func (p *planner) crossCheck(ctx context.Context) error {
 	p.crossScope()
 	for _, f := range p.cross.fills {
 		p.mig, p.idx = f.Mig, f.Idx
-		if err := p.explain(".up", f.Create, strings.ReplaceAll(p.fillStatement(f), backfill.RangePlaceholder, "true")); err != nil {
+		if err := p.explain(ctx, ".up", f.Create, strings.ReplaceAll(p.fillStatement(f), backfill.RangePlaceholder, "true")); err != nil {
 			return err
 		}
-		if err := p.explain(".up.where", f.Create, "SELECT 1 FROM "+p.tableSource(f.N, f.N.Name)+", "+p.tableSource(f.S, f.S.Name)+" WHERE ("+f.Where+")"); err != nil {
+		if err := p.explain(ctx, ".up.where", f.Create, "SELECT 1 FROM "+p.tableSource(f.N, f.N.Name)+", "+p.tableSource(f.S, f.S.Name)+" WHERE ("+f.Where+")"); err != nil {
 			return err
 		}
 	}
@@ -532,7 +521,7 @@ func (p *planner) crossCheck() error {
 			continue
 		}
 		q := "SELECT (SELECT (" + l.Value + ")::" + l.Type + " FROM " + p.tableSource(l.O, l.O.Name) + " WHERE (" + l.Where + ") LIMIT 1) FROM " + p.tableSource(t, t.Name)
-		if err := p.explain(l.Key, setup, q); err != nil {
+		if err := p.explain(ctx, l.Key, setup, q); err != nil {
 			return err
 		}
 	}
@@ -541,12 +530,12 @@ func (p *planner) crossCheck() error {
 
 // crossDrop renders the statements that remove the cross-table triggers.
 // They run in one transaction (complete's contract, or abort's step), which
-// first locks every table involved (see crossLock).
+// first locks every table involved (see lockAllOrNone).
 func (p *planner) crossDrop() []string {
 	_, order := p.crossTriggers()
 	var out []string
 	if len(order) > 0 {
-		out = append(out, p.crossLock(order))
+		out = append(out, lockAllOrNone(p.schema, order))
 	}
 	for _, phys := range order {
 		// CASCADE drops the function's trigger with it, also on a table
@@ -554,63 +543,6 @@ func (p *planner) crossDrop() []string {
 		out = append(out, "DROP FUNCTION IF EXISTS "+p.xfunc(phys, "b")+"() CASCADE", "DROP FUNCTION IF EXISTS "+p.xfunc(phys, "a")+"() CASCADE")
 	}
 	return out
-}
-
-// crossLock renders a statement that takes ACCESS EXCLUSIVE on every
-// existing table of tables without ever holding one of them while waiting
-// for another. App transactions lock these tables in any order (a
-// new-version insert into users locks users, then its sync trigger reads
-// account_users; a new-version write to account_users locks it, then its
-// trigger updates users), so taking them one by one, as the statements that
-// drop the triggers would, can close a cycle with an app transaction, and
-// the app transaction, which usually waited first, is the one PostgreSQL's
-// deadlock check cancels. Instead it waits (under lock_timeout) for one
-// table while holding none, takes the others with NOWAIT, and when one is
-// busy lets go of all of them, inside a subtransaction, and waits for that
-// one first.
-func (p *planner) crossLock(tables []string) string {
-	var names []string
-	for _, phys := range tables {
-		names = append(names, literal(qual(p.schema, phys)))
-	}
-	body := `DECLARE
-  _strata_tables text[];
-  _strata_first int := 1;
-  _strata_busy int;
-BEGIN
-  -- A table created in the phase may not exist (abort after a failed start).
-  SELECT array_agg(t ORDER BY o) INTO _strata_tables FROM unnest(ARRAY[` + strings.Join(names, ", ") + `]) WITH ORDINALITY AS u(t, o)
-    WHERE to_regclass(t) IS NOT NULL;
-  IF _strata_tables IS NULL THEN
-    RETURN;
-  END IF;
-  LOOP
-    BEGIN
-      EXECUTE 'LOCK TABLE ' || _strata_tables[_strata_first] || ' IN ACCESS EXCLUSIVE MODE';
-      _strata_busy := 0;
-      FOR i IN 1 .. array_length(_strata_tables, 1) LOOP
-        CONTINUE WHEN i = _strata_first;
-        BEGIN
-          EXECUTE 'LOCK TABLE ' || _strata_tables[i] || ' IN ACCESS EXCLUSIVE MODE NOWAIT';
-        EXCEPTION WHEN lock_not_available THEN
-          _strata_busy := i;
-        END;
-        EXIT WHEN _strata_busy > 0;
-      END LOOP;
-      IF _strata_busy = 0 THEN
-        RETURN;
-      END IF;
-      RAISE EXCEPTION 'busy' USING ERRCODE = 'SR001';
-    EXCEPTION WHEN SQLSTATE 'SR001' THEN
-      _strata_first := _strata_busy;
-    END;
-  END LOOP;
-END`
-	tag := "$strata$"
-	for i := 1; strings.Contains(body, tag); i++ {
-		tag = fmt.Sprintf("$strata%d$", i)
-	}
-	return "DO " + tag + "\n" + body + "\n" + tag
 }
 
 // crossRestore renders abort's steps that put back NOT NULL on removed

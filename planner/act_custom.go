@@ -1,6 +1,7 @@
-package engine
+package planner
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/strata-db/strata/lint"
@@ -11,7 +12,7 @@ import (
 // part runs in one transaction unless it holds a statement PostgreSQL
 // refuses inside one (CREATE INDEX CONCURRENTLY, VACUUM, ...): then each of
 // its statements runs on its own, with lock_timeout set.
-func (p *planner) custom(a *migration.Custom) error {
+func (p *planner) custom(ctx context.Context, a *migration.Custom) error {
 	id := fmt.Sprintf("custom:%s:%d", p.mig.Name, p.idx)
 	parts := []struct {
 		key, sql, phase string

@@ -1,6 +1,7 @@
-package engine
+package planner
 
 import (
+	"context"
 	"fmt"
 	"strings"
 
@@ -13,7 +14,7 @@ import (
 // writes the shadow, the sync trigger keeps both in step with `up` and
 // `down`, the backfill fills the shadow for existing rows, and complete swaps
 // it in. No statement holds ACCESS EXCLUSIVE while scanning or rewriting.
-func (p *planner) alterColumn(a *migration.AlterColumn) error {
+func (p *planner) alterColumn(ctx context.Context, a *migration.AlterColumn) error {
 	t, err := p.table(".table", a.Table)
 	if err != nil {
 		return err
@@ -33,7 +34,7 @@ func (p *planner) alterColumn(a *migration.AlterColumn) error {
 	newType := c.Type
 	typeChange := false
 	if ch.Type != nil {
-		if err := p.checkType(".changes.type", *ch.Type); err != nil {
+		if err := p.checkType(ctx, ".changes.type", *ch.Type); err != nil {
 			return err
 		}
 		newType = *ch.Type
@@ -55,7 +56,7 @@ func (p *planner) alterColumn(a *migration.AlterColumn) error {
 	}
 	if def != nil && (typeChange || ch.Default != nil) {
 		// Checked as a column default (assignment cast), as it will be used.
-		if _, err := p.fastDefault(".changes.default", newType, *def); err != nil {
+		if _, err := p.fastDefault(ctx, ".changes.default", newType, *def); err != nil {
 			if ch.Default == nil {
 				return p.errf(".changes.type", "the column's default %s does not fit type %s; set changes.default", *def, newType)
 			}
@@ -96,7 +97,7 @@ func (p *planner) alterColumn(a *migration.AlterColumn) error {
 		c.Phys = shadow
 		// Everything that depends on the column is carried to the shadow
 		// column, or the action is refused naming what cannot be.
-		extra, collate, err := p.carryColumn(t, c, oldPhys, shadow, newType, key)
+		extra, collate, err := p.carryColumn(ctx, t, c, oldPhys, shadow, newType, key)
 		if err != nil {
 			return err
 		}
@@ -172,10 +173,17 @@ func (p *planner) alterNewTableColumn(t *vTable, c *vColumn, newName, newType st
 
 // columnDependents lists what depends on a physical column, other than
 // strata's own objects.
-func (p *planner) columnDependents(table, col string) ([]string, error) {
-	var ignore []string
-	if p.prev != "" {
-		ignore = append(ignore, p.prev)
+func (p *planner) columnDependents(ctx context.Context, table, col string) ([]string, error) {
+	deps, err := p.pr.ColumnDependents(ctx, p.schema, table, col)
+	if err != nil {
+		return nil, fmt.Errorf("engine: read dependents of %s.%s: %w", table, col, err)
 	}
-	return dependents(p.ctx, p.tx, p.schema, table, col, ignore)
+	var out []string
+	for _, d := range deps {
+		if p.prev != "" && d.ViewSchema == p.prev {
+			continue
+		}
+		out = append(out, d.What)
+	}
+	return out, nil
 }

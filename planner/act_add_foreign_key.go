@@ -1,8 +1,10 @@
-package engine
+package planner
 
 import (
+	"context"
 	"strings"
 
+	"github.com/strata-db/strata/internal/pgquery"
 	"github.com/strata-db/strata/migration"
 )
 
@@ -11,7 +13,7 @@ import (
 // in its own transaction (SHARE UPDATE EXCLUSIVE on the table, ROW SHARE on
 // the referenced one: reads and writes go on). Columns and the referenced
 // table and columns are named as the new version names them. Abort drops it.
-func (p *planner) addForeignKey(a *migration.AddForeignKey) error {
+func (p *planner) addForeignKey(ctx context.Context, a *migration.AddForeignKey) error {
 	t, err := p.table(".table", a.Table)
 	if err != nil {
 		return err
@@ -21,7 +23,7 @@ func (p *planner) addForeignKey(a *migration.AddForeignKey) error {
 	if ref == nil {
 		return p.errf(".foreign_key.referenced_table", "table %q does not exist in schema %q", fk.ReferencedTable, p.schema)
 	}
-	if err := p.freeConstraint(".foreign_key.name", t, fk.Name); err != nil {
+	if err := p.freeConstraint(ctx, ".foreign_key.name", t, fk.Name); err != nil {
 		return err
 	}
 	for i, c := range fk.Columns {
@@ -51,11 +53,11 @@ func (p *planner) addForeignKey(a *migration.AddForeignKey) error {
 	}
 	// Names of both tables are mapped at once when the key references its
 	// own table.
-	renameCols(stmt, p.schema, t.Phys, nil, versionMap(t), false)
+	pgquery.RenameColumns(stmt, p.schema, t.Phys, nil, versionMap(t), false)
 	if ref.Phys != t.Phys {
-		renameCols(stmt, p.schema, ref.Phys, nil, versionMap(ref), false)
+		pgquery.RenameColumns(stmt, p.schema, ref.Phys, nil, versionMap(ref), false)
 	}
-	ok, err := p.hasUnique(p.schema, ref.Phys, refPhys)
+	ok, err := p.hasUnique(ctx, p.schema, ref.Phys, refPhys)
 	if err != nil {
 		return err
 	}

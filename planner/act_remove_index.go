@@ -1,6 +1,7 @@
-package engine
+package planner
 
 import (
+	"context"
 	"github.com/strata-db/strata/migration"
 )
 
@@ -8,7 +9,7 @@ import (
 // INDEX CONCURRENTLY: the old version keeps using it until then. An index
 // added earlier in the same phase is simply not built. An index that backs
 // a constraint (primary key, unique, exclusion) is refused.
-func (p *planner) removeIndex(a *migration.RemoveIndex) error {
+func (p *planner) removeIndex(ctx context.Context, a *migration.RemoveIndex) error {
 	if o := p.pendingIndex(a.Index); o != nil {
 		if o.Kind != kIndex {
 			return p.errf(".index", "index %q backs the %s %q of table %q; it cannot be removed on its own", a.Index, o.Kind, o.Name, o.Table)
@@ -23,7 +24,7 @@ func (p *planner) removeIndex(a *migration.RemoveIndex) error {
 			return p.errf(".index", "index %q is already removed in this phase", a.Index)
 		}
 	}
-	ix, err := p.catalogIndex(a.Index)
+	ix, err := p.catalogIndex(ctx, a.Index)
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
-package engine
+package planner
 
 import (
+	"context"
 	"fmt"
 	"strings"
 
@@ -9,8 +10,8 @@ import (
 
 // createTable creates the table at start. Only the new version sees it, so
 // it needs no sync trigger; abort drops it.
-func (p *planner) createTable(a *migration.CreateTable) error {
-	if err := p.freeTableName(".name", a.Name); err != nil {
+func (p *planner) createTable(ctx context.Context, a *migration.CreateTable) error {
+	if err := p.freeTableName(ctx, ".name", a.Name); err != nil {
 		return err
 	}
 	tq := qual(p.schema, a.Name)
@@ -18,7 +19,7 @@ func (p *planner) createTable(a *migration.CreateTable) error {
 	t := &vTable{Name: a.Name, Phys: a.Name, Created: true}
 	for i, c := range a.Columns {
 		key := fmt.Sprintf(".columns[%d]", i)
-		if err := p.checkType(key+".type", c.Type); err != nil {
+		if err := p.checkType(ctx, key+".type", c.Type); err != nil {
 			return err
 		}
 		d := ident(c.Name) + " " + c.Type
@@ -94,14 +95,7 @@ func (p *planner) createTable(a *migration.CreateTable) error {
 	}
 	// Let PostgreSQL judge the whole definition now, inside a rolled-back
 	// savepoint, so that a bad column or constraint is reported before start.
-	err := p.savepoint(func() error {
-		for _, s := range sqls {
-			if _, err := p.tx.Exec(p.ctx, s); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	err := p.try(ctx, sqls...)
 	if err != nil {
 		return p.errf("", "create_table %q: %s", a.Name, pgMessage(err))
 	}
@@ -122,13 +116,11 @@ func (p *planner) createTable(a *migration.CreateTable) error {
 
 // freeTableName checks that no table of the new version and no relation in
 // the managed schema is called name.
-func (p *planner) freeTableName(key, name string) error {
+func (p *planner) freeTableName(ctx context.Context, key, name string) error {
 	if p.cur.table(name) != nil {
 		return p.errf(key, "table %q already exists in schema %q", name, p.schema)
 	}
-	var exists bool
-	err := p.tx.QueryRow(p.ctx, `SELECT EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-		WHERE n.nspname = $1 AND c.relname = $2)`, p.schema, name).Scan(&exists)
+	exists, err := p.pr.RelationExists(ctx, p.schema, name)
 	if err != nil {
 		return fmt.Errorf("engine: %w", err)
 	}
@@ -136,12 +128,4 @@ func (p *planner) freeTableName(key, name string) error {
 		return p.errf(key, "a relation named %q already exists in schema %q", name, p.schema)
 	}
 	return nil
-}
-
-func identList(names []string) string {
-	out := make([]string, len(names))
-	for i, n := range names {
-		out[i] = ident(n)
-	}
-	return strings.Join(out, ", ")
 }

@@ -1,4 +1,4 @@
-package engine
+package planner
 
 import (
 	"sort"
@@ -25,13 +25,6 @@ func (p *planner) viewsSQL() []string {
 		out = append(out, p.viewSQL(t)...)
 	}
 	return out
-}
-
-func grantee(g string) string {
-	if g == "" {
-		return "PUBLIC"
-	}
-	return g // already quoted by regrole output
 }
 
 func (p *planner) viewSQL(t *vTable) []string {

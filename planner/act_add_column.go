@@ -1,6 +1,7 @@
-package engine
+package planner
 
 import (
+	"context"
 	"fmt"
 	"strings"
 
@@ -12,7 +13,7 @@ import (
 // their value from `up` (through the sync trigger and the backfill) or from
 // the default. NOT NULL is enforced by a NOT VALID check validated after the
 // backfill and turned into SET NOT NULL at complete.
-func (p *planner) addColumn(a *migration.AddColumn) error {
+func (p *planner) addColumn(ctx context.Context, a *migration.AddColumn) error {
 	t, err := p.table(".table", a.Table)
 	if err != nil {
 		return err
@@ -21,7 +22,7 @@ func (p *planner) addColumn(a *migration.AddColumn) error {
 	if t.col(c.Name) != nil {
 		return p.errf(".column.name", "column %q already exists in table %q", c.Name, a.Table)
 	}
-	if err := p.checkType(".column.type", c.Type); err != nil {
+	if err := p.checkType(ctx, ".column.type", c.Type); err != nil {
 		return err
 	}
 	tq := qual(p.schema, t.Phys)
@@ -37,7 +38,7 @@ func (p *planner) addColumn(a *migration.AddColumn) error {
 	sqls := []string{}
 	s := p.sync(t.Phys)
 	if c.Default != nil {
-		fast, err := p.fastDefault(".column.default", c.Type, *c.Default)
+		fast, err := p.fastDefault(ctx, ".column.default", c.Type, *c.Default)
 		if err != nil {
 			return err
 		}

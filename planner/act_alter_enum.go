@@ -1,6 +1,7 @@
-package engine
+package planner
 
 import (
+	"context"
 	"slices"
 
 	"github.com/strata-db/strata/migration"
@@ -21,8 +22,8 @@ import (
 // version is retired: until then both versions read and write the old label
 // (the new version must accept it during the phase), and abort has nothing
 // to undo.
-func (p *planner) alterEnum(a *migration.AlterEnum) error {
-	e, err := p.enum(".name", a.Name)
+func (p *planner) alterEnum(ctx context.Context, a *migration.AlterEnum) error {
+	e, err := p.enum(ctx, ".name", a.Name)
 	if err != nil {
 		return err
 	}
@@ -54,7 +55,7 @@ func (p *planner) alterEnum(a *migration.AlterEnum) error {
 			// So that later checks of the phase know the value. Until the
 			// planning transaction ends a new value of an existing enum
 			// cannot be used: such checks give no verdict (see savepoint).
-			if _, err := p.tx.Exec(p.ctx, sql); err != nil {
+			if err := p.pr.Apply(ctx, sql); err != nil {
 				return p.errf(k+".value", "%s", pgMessage(err))
 			}
 		}
@@ -76,7 +77,7 @@ func (p *planner) alterEnum(a *migration.AlterEnum) error {
 		}
 		sql := "ALTER TYPE " + tq + " RENAME VALUE " + literal(r.From) + " TO " + literal(r.To)
 		if e.Created {
-			if _, err := p.tx.Exec(p.ctx, sql); err != nil {
+			if err := p.pr.Apply(ctx, sql); err != nil {
 				return p.errf(k+".to", "%s", pgMessage(err))
 			}
 			e.Labels[j] = r.To

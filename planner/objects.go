@@ -1,13 +1,11 @@
-package engine
+package planner
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sort"
 	"strings"
-
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/strata-db/strata/internal/pgquery"
 	"github.com/strata-db/strata/migration"
@@ -152,15 +150,15 @@ type objects struct {
 // initObjects prepares the object model. Planning then runs with the
 // managed schema on the search_path, as start does, so that user types and
 // functions resolve; catalog definitions are read with catalogPath.
-func (p *planner) initObjects() error {
+func (p *planner) initObjects(ctx context.Context) error {
 	p.objs.carried = map[string]bool{}
 	p.objs.enums = map[string]*enumType{}
 	p.objs.origin = map[string]string{}
-	return p.setPath(ident(p.schema))
+	return p.setPath(ctx, ident(p.schema))
 }
 
-func (p *planner) setPath(path string) error {
-	if _, err := p.tx.Exec(p.ctx, "SET LOCAL search_path = "+path); err != nil {
+func (p *planner) setPath(ctx context.Context, path string) error {
+	if err := p.pr.SetSearchPath(ctx, path); err != nil {
 		return fmt.Errorf("engine: set search_path: %w", err)
 	}
 	return nil
@@ -169,12 +167,12 @@ func (p *planner) setPath(path string) error {
 // catalogPath runs fn with search_path = pg_catalog, so that definitions
 // read from the catalog (pg_get_indexdef, pg_get_constraintdef, ...) name
 // everything outside pg_catalog schema-qualified.
-func (p *planner) catalogPath(fn func() error) error {
-	if err := p.setPath("pg_catalog"); err != nil {
+func (p *planner) catalogPath(ctx context.Context, fn func() error) error {
+	if err := p.setPath(ctx, "pg_catalog"); err != nil {
 		return err
 	}
 	ferr := fn()
-	if err := p.setPath(ident(p.schema)); err != nil {
+	if err := p.setPath(ctx, ident(p.schema)); err != nil {
 		return err
 	}
 	return ferr
@@ -188,7 +186,7 @@ func (p *planner) tempName(name string) string {
 // relationExists reports whether a relation (table, index, view, sequence,
 // ...) named name exists in the managed schema, or a pending object will
 // create one.
-func (p *planner) relationExists(name string) (bool, error) {
+func (p *planner) relationExists(ctx context.Context, name string) (bool, error) {
 	for _, o := range p.objs.pending {
 		if o.Kind.isIndex() && o.Schema == p.schema && (o.Temp == name || o.Name == name) {
 			return true, nil
@@ -197,9 +195,7 @@ func (p *planner) relationExists(name string) (bool, error) {
 	if p.isCreated(name) {
 		return true, nil
 	}
-	var exists bool
-	err := p.tx.QueryRow(p.ctx, `SELECT EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-		WHERE n.nspname = $1 AND c.relname = $2)`, p.schema, name).Scan(&exists)
+	exists, err := p.pr.RelationExists(ctx, p.schema, name)
 	if err != nil {
 		return false, fmt.Errorf("engine: %w", err)
 	}
@@ -233,168 +229,11 @@ func versionMap(t *vTable) map[string]string {
 // names it) in a statement composed from user input to physical names. A
 // reference to a column the version does not have is an error.
 func (p *planner) toPhysical(key string, stmt *pgquery.Node, t *vTable) error {
-	_, unknown := renameCols(stmt, p.schema, t.Phys, []string{t.Name}, versionMap(t), true)
+	_, unknown := pgquery.RenameColumns(stmt, p.schema, t.Phys, []string{t.Name}, versionMap(t), true)
 	if len(unknown) > 0 {
 		return p.errf(key, "column %q does not exist in table %q", unknown[0], t.Name)
 	}
 	return nil
-}
-
-// renameCols renames the column references of table schema.table in stmt
-// through m. quals are the names an expression may qualify a column of the
-// table with (besides the table's physical name). It returns how many
-// references were renamed and, when strict, the names referenced that m
-// does not hold.
-func renameCols(stmt *pgquery.Node, schema, table string, quals []string, m map[string]string, strict bool) (int, []string) {
-	r := &renamer{m: m, quals: append([]string{table}, quals...), strict: strict}
-	match := func(rv *pgquery.RangeVar) bool {
-		return rv != nil && rv.Relname == table && (rv.Schemaname == schema || rv.Schemaname == "")
-	}
-	switch {
-	case stmt.GetIndexStmt() != nil:
-		is := stmt.GetIndexStmt()
-		if match(is.Relation) {
-			r.elems(is.IndexParams)
-			r.elems(is.IndexIncludingParams)
-			r.expr(is.WhereClause)
-		}
-	case stmt.GetAlterTableStmt() != nil:
-		at := stmt.GetAlterTableStmt()
-		own := match(at.Relation)
-		for _, c := range at.Cmds {
-			con := c.GetAlterTableCmd().GetDef().GetConstraint()
-			if con == nil {
-				continue
-			}
-			if own {
-				r.names(con.Keys)
-				r.names(con.Including)
-				r.names(con.FkAttrs)
-				r.expr(con.RawExpr)
-				r.expr(con.WhereClause)
-				for _, ex := range con.Exclusions {
-					if l := ex.GetList(); l != nil && len(l.Items) > 0 {
-						r.elems(l.Items[:1])
-					}
-				}
-			}
-			if match(con.Pktable) {
-				r.names(con.PkAttrs)
-			}
-		}
-	case stmt.GetCreateStatsStmt() != nil:
-		cs := stmt.GetCreateStatsStmt()
-		if len(cs.Relations) == 1 && match(cs.Relations[0].GetRangeVar()) {
-			for _, e := range cs.Exprs {
-				if se := e.GetStatsElem(); se != nil {
-					if se.Name != "" {
-						se.Name = r.name(se.Name)
-					}
-					r.expr(se.Expr)
-				}
-			}
-		}
-	case stmt.GetAlterPolicyStmt() != nil:
-		ap := stmt.GetAlterPolicyStmt()
-		if match(ap.Table) {
-			r.expr(ap.Qual)
-			r.expr(ap.WithCheck)
-		}
-	}
-	return r.n, r.unknown
-}
-
-type renamer struct {
-	m       map[string]string
-	quals   []string
-	strict  bool
-	n       int
-	unknown []string
-}
-
-func (r *renamer) name(s string) string {
-	if to, ok := r.m[s]; ok {
-		if to != s {
-			r.n++
-		}
-		return to
-	}
-	if r.strict {
-		r.unknown = append(r.unknown, s)
-	}
-	return s
-}
-
-func (r *renamer) names(list []*pgquery.Node) {
-	for _, x := range list {
-		if s := x.GetString_(); s != nil {
-			s.Sval = r.name(s.Sval)
-		}
-	}
-}
-
-func (r *renamer) elems(list []*pgquery.Node) {
-	for _, x := range list {
-		if ie := x.GetIndexElem(); ie != nil {
-			if ie.Name != "" {
-				ie.Name = r.name(ie.Name)
-			}
-			r.expr(ie.Expr)
-		}
-	}
-}
-
-// expr renames column references in an expression. References inside
-// sub-selects are left alone unless qualified with the table's name: an
-// unqualified name there may be a column of the sub-select's own tables.
-func (r *renamer) expr(e *pgquery.Node) {
-	if e == nil {
-		return
-	}
-	var visit func(n *pgquery.Node, inSub bool)
-	visit = func(n *pgquery.Node, inSub bool) {
-		pgquery.Walk(n, func(x *pgquery.Node) bool {
-			if sl := x.GetSubLink(); sl != nil && !inSub {
-				if sl.Testexpr != nil {
-					visit(sl.Testexpr, false)
-				}
-				if sl.Subselect != nil {
-					visit(sl.Subselect, true)
-				}
-				return false
-			}
-			cr := x.GetColumnRef()
-			if cr == nil {
-				return true
-			}
-			switch f := cr.Fields; len(f) {
-			case 1:
-				if s := f[0].GetString_(); s != nil && !inSub {
-					s.Sval = r.name(s.Sval)
-				}
-			case 2:
-				q, s := f[0].GetString_(), f[1].GetString_()
-				if q != nil && s != nil && contains(r.quals, q.Sval) {
-					s.Sval = r.name(s.Sval)
-					if !inSub {
-						// Unqualified, so the expression survives a table rename.
-						cr.Fields = f[1:]
-					}
-				}
-			}
-			return false
-		})
-	}
-	visit(e, false)
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // replaceInPending rewrites every pending object's references to the
@@ -402,10 +241,10 @@ func contains(list []string, s string) bool {
 func (p *planner) replaceInPending(table, col, shadow string) {
 	m := map[string]string{col: shadow}
 	for _, o := range p.objs.pending {
-		renameCols(o.Stmt, p.schema, table, nil, m, false)
+		pgquery.RenameColumns(o.Stmt, p.schema, table, nil, m, false)
 	}
 	for _, pol := range p.objs.policies {
-		renameCols(pol, p.schema, table, nil, m, false)
+		pgquery.RenameColumns(pol, p.schema, table, nil, m, false)
 	}
 	for _, so := range p.objs.seqOwned {
 		if so.Table == table && so.Column == col {
@@ -441,7 +280,7 @@ func (p *planner) prunePending() {
 	out := p.objs.pending[:0]
 	for _, o := range p.objs.pending {
 		ok := true
-		eachRangeVar(pgquery.Clone(o.Stmt), func(rv *pgquery.RangeVar) {
+		pgquery.EachRangeVar(pgquery.Clone(o.Stmt), func(rv *pgquery.RangeVar) {
 			schema := rv.Schemaname
 			if schema == "" {
 				schema = p.schema
@@ -452,7 +291,7 @@ func (p *planner) prunePending() {
 				return
 			}
 			if m != nil {
-				if _, unknown := renameCols(pgquery.Clone(o.Stmt), schema, rv.Relname, nil, m, true); len(unknown) > 0 {
+				if _, unknown := pgquery.RenameColumns(pgquery.Clone(o.Stmt), schema, rv.Relname, nil, m, true); len(unknown) > 0 {
 					ok = false
 				}
 			}
@@ -493,25 +332,6 @@ func (p *planner) forget(o *pendObj) {
 	}
 }
 
-// pgDetail renders a PostgreSQL error with its detail, if any.
-func pgDetail(err error) string {
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Detail != "" {
-		return pgErr.Message + " (" + strings.TrimSuffix(pgErr.Detail, ".") + ")"
-	}
-	return pgMessage(err)
-}
-
-// deparse renders a statement; the trees come from the parser, so a
-// failure is a bug.
-func deparse(n *pgquery.Node) string {
-	s, err := pgquery.Deparse(n)
-	if err != nil {
-		panic(fmt.Sprintf("engine: deparse: %v", err))
-	}
-	return s
-}
-
 // render is the statement that creates o under its temporary name.
 func (o *pendObj) render() string {
 	st := pgquery.Clone(o.Stmt)
@@ -547,9 +367,9 @@ func (p *planner) onCreated(o *pendObj) bool {
 // backfills: indexes first (a foreign key may need a new unique index),
 // then exclusion constraints and statistics, then checks and foreign keys
 // NOT VALID, each validated in its own transaction.
-func (p *planner) objectSteps() ([]Step, error) {
+func (p *planner) objectSteps(ctx context.Context) ([]Step, error) {
 	p.prunePending()
-	if err := p.probeObjects(); err != nil {
+	if err := p.probeObjects(ctx); err != nil {
 		return nil, err
 	}
 	var out, cons []Step
@@ -775,86 +595,99 @@ func (p *planner) contractPost() []string {
 // columns as they are once start has run (shadow columns with their new
 // types included), inside a rolled-back savepoint. No lock is taken on the
 // real tables.
-func (p *planner) probeObjects() error {
+func (p *planner) probeObjects(ctx context.Context) error {
 	if len(p.objs.pending) == 0 {
 		return nil
 	}
+	// The statements to try, each with the object it checks. Building
+	// stops at an object whose tables cannot be read: its error is the
+	// verdict unless a statement before it fails.
+	var stmts []string
+	var owner []*pendObj
 	var failed *pendObj
+	var ferr error
 	probes := map[string]string{}
-	err := p.savepoint(func() error {
-		probe := func(schema, table string) (string, error) {
-			k := schema + "." + table
-			if name, ok := probes[k]; ok {
-				return name, nil
-			}
-			cols, err := p.probeColumns(schema, table)
-			if err != nil {
-				return "", err
-			}
-			name := fmt.Sprintf("_strata_probe_%d", len(probes))
-			probes[k] = name
-			if _, err := p.tx.Exec(p.ctx, "CREATE TEMP TABLE "+ident(name)+" ("+strings.Join(cols, ", ")+")"); err != nil {
-				return "", err
-			}
+	probe := func(o *pendObj, schema, table string) (string, error) {
+		k := schema + "." + table
+		if name, ok := probes[k]; ok {
 			return name, nil
 		}
-		uniq := map[string]bool{}
-		order := append([]*pendObj(nil), p.objs.pending...)
-		sort.SliceStable(order, func(i, j int) bool { return order[i].Kind.isIndex() && !order[j].Kind.isIndex() })
-		for _, o := range order {
-			if o.Kind == kStats {
+		cols, err := p.probeColumns(ctx, schema, table)
+		if err != nil {
+			return "", err
+		}
+		name := fmt.Sprintf("_strata_probe_%d", len(probes))
+		probes[k] = name
+		stmts = append(stmts, "CREATE TEMP TABLE "+ident(name)+" ("+strings.Join(cols, ", ")+")")
+		owner = append(owner, o)
+		return name, nil
+	}
+	uniq := map[string]bool{}
+	order := append([]*pendObj(nil), p.objs.pending...)
+	sort.SliceStable(order, func(i, j int) bool { return order[i].Kind.isIndex() && !order[j].Kind.isIndex() })
+	for _, o := range order {
+		if o.Kind == kStats {
+			continue
+		}
+		st := pgquery.Clone(o.Stmt)
+		var rerr error
+		pgquery.EachRangeVar(st, func(rv *pgquery.RangeVar) {
+			schema := rv.Schemaname
+			if schema == "" {
+				schema = p.schema
+			}
+			if rerr != nil {
+				return
+			}
+			name, err := probe(o, schema, rv.Relname)
+			if err != nil {
+				rerr = err
+			}
+			rv.Schemaname, rv.Relname = "pg_temp", name
+		})
+		if rerr != nil {
+			failed, ferr = o, rerr
+			break
+		}
+		if is := st.GetIndexStmt(); is != nil {
+			is.Concurrent = false
+			is.Idxname = ""
+		}
+		// A foreign key needs a unique index on the referenced
+		// columns; whether the real table has one is checked apart.
+		for _, c := range st.GetAlterTableStmt().GetCmds() {
+			con := c.GetAlterTableCmd().GetDef().GetConstraint()
+			if con == nil || con.Contype != pgquery.ConstrType_CONSTR_FOREIGN || len(con.PkAttrs) == 0 {
 				continue
 			}
-			failed = o
-			st := pgquery.Clone(o.Stmt)
-			var rerr error
-			eachRangeVar(st, func(rv *pgquery.RangeVar) {
-				schema := rv.Schemaname
-				if schema == "" {
-					schema = p.schema
-				}
-				name, err := probe(schema, rv.Relname)
-				if err != nil && rerr == nil {
-					rerr = err
-				}
-				rv.Schemaname, rv.Relname = "pg_temp", name
-			})
-			if rerr != nil {
-				return rerr
-			}
-			if is := st.GetIndexStmt(); is != nil {
-				is.Concurrent = false
-				is.Idxname = ""
-			}
-			// A foreign key needs a unique index on the referenced
-			// columns; whether the real table has one is checked apart.
-			for _, c := range st.GetAlterTableStmt().GetCmds() {
-				con := c.GetAlterTableCmd().GetDef().GetConstraint()
-				if con == nil || con.Contype != pgquery.ConstrType_CONSTR_FOREIGN || len(con.PkAttrs) == 0 {
-					continue
-				}
-				cols := stringList(con.PkAttrs)
-				k := con.Pktable.Relname + "(" + strings.Join(cols, ",") + ")"
-				if !uniq[k] {
-					uniq[k] = true
-					if _, err := p.tx.Exec(p.ctx, "CREATE UNIQUE INDEX ON pg_temp."+ident(con.Pktable.Relname)+" ("+identList(cols)+")"); err != nil {
-						return err
-					}
-				}
-			}
-			if _, err := p.tx.Exec(p.ctx, deparse(st)); err != nil {
-				return err
+			cols := pgquery.StringList(con.PkAttrs)
+			k := con.Pktable.Relname + "(" + strings.Join(cols, ",") + ")"
+			if !uniq[k] {
+				uniq[k] = true
+				stmts = append(stmts, "CREATE UNIQUE INDEX ON pg_temp."+ident(con.Pktable.Relname)+" ("+identList(cols)+")")
+				owner = append(owner, o)
 			}
 		}
-		failed = nil
-		return nil
-	})
-	if err == nil {
+		stmts = append(stmts, deparse(st))
+		owner = append(owner, o)
+	}
+	i, err := p.pr.Try(ctx, stmts)
+	if err != nil {
+		if err = p.verdict(err); err == nil {
+			return nil
+		}
+		failed, ferr = nil, err
+		if i >= 0 && i < len(owner) {
+			failed = owner[i]
+		}
+	}
+	if ferr == nil {
 		return nil
 	}
 	if failed == nil {
-		return fmt.Errorf("engine: check indexes and constraints: %w", err)
+		return fmt.Errorf("engine: check indexes and constraints: %w", ferr)
 	}
+	err = ferr
 	p.mig, p.idx = failed.Mig, failed.Idx
 	if failed.Carried != nil {
 		return p.errf(failed.Key, "cannot carry %s %q of table %q to the new column: %s", failed.Carried.Kind, failed.Carried.Name, failed.Carried.Table, pgDetail(err))
@@ -864,7 +697,7 @@ func (p *planner) probeObjects() error {
 
 // probeColumns lists a table's physical columns as they are once start has
 // run, as column definitions for a probe table.
-func (p *planner) probeColumns(schema, table string) ([]string, error) {
+func (p *planner) probeColumns(ctx context.Context, schema, table string) ([]string, error) {
 	var cols []string
 	if schema == p.schema {
 		if pt := p.cat.Tables[table]; pt != nil {
@@ -879,13 +712,7 @@ func (p *planner) probeColumns(schema, table string) ([]string, error) {
 			return cols, nil
 		}
 	}
-	rows, err := p.tx.Query(p.ctx, `SELECT quote_ident(a.attname) || ' ' || format_type(a.atttypid, a.atttypmod)
-		FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-		WHERE n.nspname = $1 AND c.relname = $2 AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`, schema, table)
-	if err != nil {
-		return nil, err
-	}
-	cols, err = pgx.CollectRows(rows, pgx.RowTo[string])
+	cols, err := p.pr.TableColumns(ctx, schema, table)
 	if err != nil {
 		return nil, err
 	}
@@ -895,41 +722,10 @@ func (p *planner) probeColumns(schema, table string) ([]string, error) {
 	return cols, nil
 }
 
-// eachRangeVar calls fn for every relation a pending object's statement
-// names.
-func eachRangeVar(st *pgquery.Node, fn func(*pgquery.RangeVar)) {
-	switch {
-	case st.GetIndexStmt() != nil:
-		fn(st.GetIndexStmt().Relation)
-	case st.GetAlterTableStmt() != nil:
-		at := st.GetAlterTableStmt()
-		fn(at.Relation)
-		for _, c := range at.Cmds {
-			if con := c.GetAlterTableCmd().GetDef().GetConstraint(); con != nil && con.Pktable != nil {
-				fn(con.Pktable)
-			}
-		}
-	case st.GetCreateStatsStmt() != nil:
-		for _, r := range st.GetCreateStatsStmt().Relations {
-			fn(r.GetRangeVar())
-		}
-	}
-}
-
-func stringList(list []*pgquery.Node) []string {
-	var out []string
-	for _, x := range list {
-		if s := x.GetString_(); s != nil {
-			out = append(out, s.Sval)
-		}
-	}
-	return out
-}
-
 // hasUnique reports whether a foreign key may reference cols (physical) of
 // schema.table: a unique, non-partial index without expressions over
 // exactly those columns exists or is pending.
-func (p *planner) hasUnique(schema, table string, cols []string) (bool, error) {
+func (p *planner) hasUnique(ctx context.Context, schema, table string, cols []string) (bool, error) {
 	want := append([]string(nil), cols...)
 	sort.Strings(want)
 	for _, o := range p.objs.pending {
@@ -956,14 +752,7 @@ func (p *planner) hasUnique(schema, table string, cols []string) (bool, error) {
 		// Its constraints are checked when it is created.
 		return true, nil
 	}
-	var found bool
-	err := p.tx.QueryRow(p.ctx, `SELECT EXISTS (
-		SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-		WHERE n.nspname = $1 AND c.relname = $2 AND i.indisunique AND i.indimmediate AND i.indpred IS NULL
-		  AND i.indexprs IS NULL AND i.indnkeyatts = cardinality($3::text[])
-		  AND (SELECT array_agg(a.attname::text ORDER BY a.attname::text COLLATE "C") FROM pg_attribute a
-		       WHERE a.attrelid = i.indrelid AND a.attnum = ANY ((i.indkey::int2[])[0:i.indnkeyatts - 1])) = $3::text[])`,
-		schema, table, want).Scan(&found)
+	found, err := p.pr.HasUnique(ctx, schema, table, want)
 	if err != nil {
 		return false, fmt.Errorf("engine: %w", err)
 	}

@@ -1,6 +1,7 @@
-package engine
+package planner
 
 import (
+	"context"
 	"fmt"
 	"strings"
 
@@ -11,7 +12,7 @@ import (
 // Until then the old version still reads and writes it, and rows the new
 // version writes get `down` (or the column's default) so that the old
 // version's NOT NULL still holds.
-func (p *planner) removeColumn(a *migration.RemoveColumn) error {
+func (p *planner) removeColumn(ctx context.Context, a *migration.RemoveColumn) error {
 	t, err := p.table(".table", a.Table)
 	if err != nil {
 		return err
@@ -37,7 +38,7 @@ func (p *planner) removeColumn(a *migration.RemoveColumn) error {
 		return nil
 	}
 	if pc := p.cat.column(t.Phys, c.Phys); pc != nil {
-		deps, err := p.columnDependents(t.Phys, c.Phys)
+		deps, err := p.columnDependents(ctx, t.Phys, c.Phys)
 		if err != nil {
 			return err
 		}

@@ -1,6 +1,7 @@
-package engine
+package planner
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/strata-db/strata/migration"
@@ -11,12 +12,12 @@ import (
 // transaction (SHARE UPDATE EXCLUSIVE: reads and writes go on). From the
 // moment it is added it holds for every row written by either version. The
 // expression names columns as the new version does. Abort drops it.
-func (p *planner) addCheck(a *migration.AddCheck) error {
+func (p *planner) addCheck(ctx context.Context, a *migration.AddCheck) error {
 	t, err := p.table(".table", a.Table)
 	if err != nil {
 		return err
 	}
-	if err := p.freeConstraint(".check.name", t, a.Check.Name); err != nil {
+	if err := p.freeConstraint(ctx, ".check.name", t, a.Check.Name); err != nil {
 		return err
 	}
 	sql := "ALTER TABLE " + qual(p.schema, t.Phys) + " ADD CONSTRAINT " + ident(a.Check.Name) +
@@ -35,11 +36,11 @@ func (p *planner) addCheck(a *migration.AddCheck) error {
 
 // freeConstraint checks that table t has no constraint called name, in the
 // catalog (unless dropped in this phase) or pending.
-func (p *planner) freeConstraint(key string, t *vTable, name string) error {
+func (p *planner) freeConstraint(ctx context.Context, key string, t *vTable, name string) error {
 	if p.pendingConstraint(t.Phys, name) != nil {
 		return p.errf(key, "constraint %q already exists on table %q", name, t.Name)
 	}
-	typ, err := p.catalogConstraint(t.Phys, name)
+	typ, err := p.catalogConstraint(ctx, t.Phys, name)
 	if err != nil {
 		return err
 	}
@@ -51,11 +52,8 @@ func (p *planner) freeConstraint(key string, t *vTable, name string) error {
 
 // catalogConstraint returns the type (pg_constraint.contype) of the
 // constraint called name on a table of the managed schema, "" if none.
-func (p *planner) catalogConstraint(table, name string) (string, error) {
-	var typ string
-	err := p.tx.QueryRow(p.ctx, `SELECT coalesce((SELECT k.contype::text FROM pg_constraint k
-		JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-		WHERE n.nspname = $1 AND c.relname = $2 AND k.conname = $3), '')`, p.schema, table, name).Scan(&typ)
+func (p *planner) catalogConstraint(ctx context.Context, table, name string) (string, error) {
+	typ, err := p.pr.ConstraintType(ctx, p.schema, table, name)
 	if err != nil {
 		return "", fmt.Errorf("engine: look up constraint %s: %w", name, err)
 	}
@@ -64,7 +62,7 @@ func (p *planner) catalogConstraint(table, name string) (string, error) {
 
 // removeConstraint drops a check or foreign key at complete (in the
 // contract transaction); one added earlier in the phase is not added.
-func (p *planner) removeConstraint(key, table, name string, kind objKind, contype string) error {
+func (p *planner) removeConstraint(ctx context.Context, key, table, name string, kind objKind, contype string) error {
 	t, err := p.table(".table", table)
 	if err != nil {
 		return err
@@ -83,7 +81,7 @@ func (p *planner) removeConstraint(key, table, name string, kind objKind, contyp
 			return p.errf(key, "%s %q of table %q is already removed in this phase", kind, name, table)
 		}
 	}
-	typ, err := p.catalogConstraint(t.Phys, name)
+	typ, err := p.catalogConstraint(ctx, t.Phys, name)
 	if err != nil {
 		return err
 	}

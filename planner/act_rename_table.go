@@ -1,6 +1,7 @@
-package engine
+package planner
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/strata-db/strata/migration"
@@ -8,7 +9,7 @@ import (
 
 // renameTable changes the name the new version's view has; complete renames
 // the physical table.
-func (p *planner) renameTable(a *migration.RenameTable) error {
+func (p *planner) renameTable(ctx context.Context, a *migration.RenameTable) error {
 	t, err := p.table(".table", a.Table)
 	if err != nil {
 		return err
@@ -20,9 +21,7 @@ func (p *planner) renameTable(a *migration.RenameTable) error {
 		return p.errf(".new_name", "table %q already exists in schema %q", a.NewName, p.schema)
 	}
 	if a.NewName != t.Phys {
-		var exists bool
-		err := p.tx.QueryRow(p.ctx, `SELECT EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-			WHERE n.nspname = $1 AND c.relname = $2)`, p.schema, a.NewName).Scan(&exists)
+		exists, err := p.pr.RelationExists(ctx, p.schema, a.NewName)
 		if err != nil {
 			return fmt.Errorf("engine: %w", err)
 		}

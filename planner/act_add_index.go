@@ -1,11 +1,9 @@
-package engine
+package planner
 
 import (
-	"errors"
+	"context"
 	"fmt"
 	"strings"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/strata-db/strata/migration"
 )
@@ -18,13 +16,13 @@ import (
 // column. A build that fails leaves no INVALID index behind (see
 // buildIndex). Complete has nothing to do; abort drops the index
 // CONCURRENTLY.
-func (p *planner) addIndex(a *migration.AddIndex) error {
+func (p *planner) addIndex(ctx context.Context, a *migration.AddIndex) error {
 	t, err := p.table(".table", a.Table)
 	if err != nil {
 		return err
 	}
 	x := a.Index
-	if taken, err := p.relationExists(x.Name); err != nil {
+	if taken, err := p.relationExists(ctx, x.Name); err != nil {
 		return err
 	} else if taken {
 		return p.errf(".index.name", "a relation named %q already exists in schema %q", x.Name, p.schema)
@@ -64,24 +62,10 @@ func (p *planner) addIndex(a *migration.AddIndex) error {
 	return nil
 }
 
-// catIndex is an index of the managed schema as the catalog has it.
-type catIndex struct {
-	Table      string
-	Constraint string // the constraint it backs, if any
-}
-
-func (p *planner) catalogIndex(name string) (*catIndex, error) {
-	var ix catIndex
-	err := p.tx.QueryRow(p.ctx, `SELECT t.relname, coalesce((SELECT conname FROM pg_constraint WHERE conindid = c.oid
-			AND conrelid = t.oid AND contype IN ('p', 'u', 'x') LIMIT 1), '')
-		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-		JOIN pg_index x ON x.indexrelid = c.oid JOIN pg_class t ON t.oid = x.indrelid
-		WHERE n.nspname = $1 AND c.relname = $2`, p.schema, name).Scan(&ix.Table, &ix.Constraint)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, nil
-	}
+func (p *planner) catalogIndex(ctx context.Context, name string) (*IndexInfo, error) {
+	ix, err := p.pr.Index(ctx, p.schema, name)
 	if err != nil {
 		return nil, fmt.Errorf("engine: look up index %s: %w", name, err)
 	}
-	return &ix, nil
+	return ix, nil
 }
