@@ -96,3 +96,20 @@ func (p *planner) dropColumn(t *vTable, c *vColumn) {
 		p.added[t.Phys] = kept
 	}
 }
+
+// columnDependents lists what depends on a physical column, other than
+// strata's own objects.
+func (p *planner) columnDependents(ctx context.Context, table, col string) ([]string, error) {
+	deps, err := p.pr.ColumnDependents(ctx, p.schema, table, col)
+	if err != nil {
+		return nil, fmt.Errorf("engine: read dependents of %s.%s: %w", table, col, err)
+	}
+	var out []string
+	for _, d := range deps {
+		if p.prev != "" && d.ViewSchema == p.prev {
+			continue
+		}
+		out = append(out, d.What)
+	}
+	return out, nil
+}

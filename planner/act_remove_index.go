@@ -2,6 +2,7 @@ package planner
 
 import (
 	"context"
+
 	"github.com/strata-db/strata/migration"
 )
 

@@ -1,5 +1,7 @@
 package planner
 
+import "github.com/strata-db/strata/migration"
+
 // vColumn is a column as one app version sees it: a logical name over a
 // physical column.
 type vColumn struct {
@@ -97,4 +99,46 @@ func schemaFromCatalog(c *Catalog) *vSchema {
 		s.Tables = append(s.Tables, t)
 	}
 	return s
+}
+
+func colByPhys(t *vTable, phys string) *vColumn {
+	for _, c := range t.Columns {
+		if c.Phys == phys {
+			return c
+		}
+	}
+	return nil
+}
+
+// fragment assigns one physical column of the row being written from an
+// expression over the row as one version sees it.
+type fragment struct {
+	Target string  // physical column assigned
+	Expr   string  // user SQL expression
+	View   *vTable // the table just before (up) or after (down) the action
+	Phys   string  // physical table
+	Schema string  // managed schema
+	Type   string  // type of the target column
+	// Where the expression was written, for errors.
+	Mig *migration.Migration
+	Idx int
+	Key string
+}
+
+// tableSync collects what the sync trigger of one table must do.
+type tableSync struct {
+	Phys     string
+	Up       []fragment // old version wrote: compute new columns, in order
+	Down     []fragment // new version wrote: compute old columns, applied in reverse
+	Backfill bool
+	Set      []string // extra SET items of the backfill
+}
+
+type addedCol struct {
+	Name     string
+	Type     string
+	Default  *string // physical default after start
+	Comment  *string // physical comment after start
+	NotNull  bool
+	ActionNo int
 }
