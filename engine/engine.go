@@ -18,6 +18,7 @@ import (
 	"github.com/strata-db/strata/internal/pgexec"
 	"github.com/strata-db/strata/internal/pgquery"
 	"github.com/strata-db/strata/migration"
+	"github.com/strata-db/strata/plan"
 	"github.com/strata-db/strata/planner"
 	"github.com/strata-db/strata/state"
 )
@@ -295,7 +296,7 @@ func (m *Migrator) start(ctx context.Context, s *session, migs []*migration.Migr
 			return nil, fmt.Errorf("%w: an interrupted start of %v is recorded, but the pending migrations are now different; run strata abort first", ErrPhaseInProgress, ph.Names())
 		}
 		m.logf("resuming the interrupted start of %v", ph.Names())
-		if err := m.run(ctx, s.conn, ph, "start"); err != nil {
+		if err := m.run(ctx, s.conn, ph, plan.Start); err != nil {
 			return nil, err
 		}
 		return &StartResult{Migrations: ph.Names(), VersionSchema: ph.VersionSchema, Resumed: true}, nil
@@ -308,16 +309,16 @@ func (m *Migrator) start(ctx context.Context, s *session, migs []*migration.Migr
 		return nil, ErrNothingPending
 	}
 	prev := latestSchema(hist)
-	plan, err := m.plan(ctx, s.conn, pend, prev)
+	pl, err := m.plan(ctx, s.conn, pend, prev)
 	if err != nil {
 		return nil, err
 	}
-	raw, err := json.Marshal(plan)
+	raw, err := json.Marshal(pl)
 	if err != nil {
 		return nil, fmt.Errorf("engine: encode plan: %w", err)
 	}
-	ph = &state.Phase{Schema: m.opts.Schema, State: state.Starting, VersionSchema: plan.VersionSchema,
-		PreviousSchema: plan.PreviousSchema, Plan: raw, ToolVersion: Version}
+	ph = &state.Phase{Schema: m.opts.Schema, State: state.Starting, VersionSchema: pl.VersionSchema,
+		PreviousSchema: pl.PreviousSchema, Plan: raw, ToolVersion: Version}
 	for _, mg := range pend {
 		ph.Migrations = append(ph.Migrations, state.MigrationRef{Name: mg.Name, Checksum: mg.Checksum, File: mg.File})
 	}
@@ -330,12 +331,12 @@ func (m *Migrator) start(ctx context.Context, s *session, migs []*migration.Migr
 	if err != nil {
 		return nil, err
 	}
-	m.logf("starting %v: old version %s, new version %s", ph.Names(), orBase(plan.PreviousSchema), plan.VersionSchema)
+	m.logf("starting %v: old version %s, new version %s", ph.Names(), orBase(pl.PreviousSchema), pl.VersionSchema)
 	// Re-read so the cursors and timestamps come from the database.
 	if ph, err = m.store.Phase(ctx, s.conn, m.opts.Schema); err != nil {
 		return nil, err
 	}
-	if err := m.run(ctx, s.conn, ph, "start"); err != nil {
+	if err := m.run(ctx, s.conn, ph, plan.Start); err != nil {
 		return nil, err
 	}
 	return &StartResult{Migrations: ph.Names(), VersionSchema: ph.VersionSchema}, nil
@@ -389,7 +390,7 @@ func (m *Migrator) complete(ctx context.Context, s *session) ([]string, error) {
 	}
 	ph.State = state.Completing
 	m.logf("completing %v", ph.Names())
-	if err := m.run(ctx, s.conn, ph, "complete"); err != nil {
+	if err := m.run(ctx, s.conn, ph, plan.Complete); err != nil {
 		return nil, err
 	}
 	return ph.Names(), nil
@@ -414,7 +415,7 @@ func (m *Migrator) Abort(ctx context.Context) ([]string, error) {
 	}
 	ph.State = state.Aborting
 	m.logf("aborting %v", ph.Names())
-	if err := m.run(ctx, s.conn, ph, "abort"); err != nil {
+	if err := m.run(ctx, s.conn, ph, plan.Abort); err != nil {
 		return nil, err
 	}
 	return ph.Names(), nil
@@ -435,99 +436,4 @@ func (m *Migrator) Migrate(ctx context.Context, migs []*migration.Migration) (*S
 		return nil, err
 	}
 	return res, nil
-}
-
-// run executes the steps of one phase from its recorded cursor.
-func (m *Migrator) run(ctx context.Context, conn *pgx.Conn, ph *state.Phase, which string) error {
-	var plan Plan
-	if err := json.Unmarshal(ph.Plan, &plan); err != nil {
-		return fmt.Errorf("engine: decode stored plan: %w", err)
-	}
-	var steps []Step
-	var cursor int
-	var cursorName string
-	var finish func(pgx.Tx) error
-	switch which {
-	case "start":
-		steps, cursor, cursorName = plan.Start, ph.StartCursor, state.CursorStart
-		finish = func(tx pgx.Tx) error { return m.store.SetState(ctx, tx, ph.Schema, state.Started) }
-	case "complete":
-		steps, cursor, cursorName = plan.Complete, ph.CompleteCursor, state.CursorComplete
-		finish = func(tx pgx.Tx) error { return m.store.FinishComplete(ctx, tx, ph, Version) }
-	case "abort":
-		steps, cursor, cursorName = plan.Abort, ph.AbortCursor, state.CursorAbort
-		finish = func(tx pgx.Tx) error { return m.store.FinishAbort(ctx, tx, ph.Schema) }
-	}
-	if len(steps) == 0 || cursor >= len(steps) {
-		return m.exec.InTx(ctx, conn, finish)
-	}
-	for i := cursor; i < len(steps); i++ {
-		st := steps[i]
-		last := i == len(steps)-1
-		record := func(tx pgx.Tx) error {
-			if err := m.store.Advance(ctx, tx, ph.Schema, cursorName, i+1); err != nil {
-				return err
-			}
-			if last {
-				return finish(tx)
-			}
-			return nil
-		}
-		m.logf("%s: %s", which, st.Desc)
-		var err error
-		switch {
-		case st.Kind == KindBackfill:
-			br := &backfill.Runner{Exec: m.exec, Store: m.store, Schema: ph.Schema, BatchSize: m.opts.BatchSize,
-				TargetDuration: m.opts.BatchTarget, Workers: m.opts.Workers, Connect: m.connect,
-				MaxRowsPerSecond: m.opts.MaxRowsPerSecond, MaxReplicationLag: m.opts.MaxReplicationLag,
-				Progress: m.opts.Progress, AfterBatch: m.opts.AfterBatch}
-			err = br.Run(ctx, conn, st.ID, *st.Backfill)
-			if err == nil {
-				err = m.exec.InTx(ctx, conn, record)
-			}
-		case st.Kind == KindIndex:
-			err = m.buildIndex(ctx, conn, st)
-			if err == nil {
-				err = m.exec.InTx(ctx, conn, record)
-			}
-		case st.Tx:
-			err = m.exec.InTx(ctx, conn, func(tx pgx.Tx) error {
-				for _, q := range st.SQL {
-					if _, err := tx.Exec(ctx, q); err != nil {
-						return fmt.Errorf("%s: %w", firstLine(q), err)
-					}
-				}
-				return record(tx)
-			})
-		default:
-			for _, q := range st.SQL {
-				if err = m.exec.Exec(ctx, conn, q); err != nil {
-					err = fmt.Errorf("%s: %w", firstLine(q), err)
-					break
-				}
-			}
-			if err == nil {
-				err = m.exec.InTx(ctx, conn, record)
-			}
-		}
-		if err != nil {
-			return fmt.Errorf("engine: %s step %q failed: %w", which, st.ID, err)
-		}
-		if m.opts.AfterStep != nil {
-			m.opts.AfterStep(which, st)
-		}
-	}
-	return nil
-}
-
-func firstLine(s string) string {
-	for i, r := range s {
-		if r == '\n' {
-			return s[:i] + " ..."
-		}
-	}
-	if len(s) > 200 {
-		return s[:200] + " ..."
-	}
-	return s
 }
