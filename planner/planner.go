@@ -14,6 +14,7 @@ package planner
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/strata-db/strata/migration"
@@ -35,6 +36,9 @@ type Options struct {
 // a *PlanError (errors.Is ErrInvalid); a check that met a lock timeout
 // returns that error (pgexec.Retryable), so the caller may plan again.
 func Build(ctx context.Context, pr Prober, opts Options, migs []*migration.Migration) (*plan.Plan, error) {
+	if len(migs) == 0 {
+		return nil, errors.New("engine: plan: no migrations")
+	}
 	schema, prev := opts.Schema, opts.PreviousSchema
 	cat, err := pr.Catalog(ctx, schema)
 	if err != nil {
@@ -70,13 +74,15 @@ func Build(ctx context.Context, pr Prober, opts Options, migs []*migration.Migra
 			}
 		}
 	}
-	plan, err := p.finish(ctx)
+	out, err := p.finish(ctx)
 	if err != nil {
 		return nil, p.lockOr(err)
 	}
-	return plan, nil
+	return out, nil
 }
 
+// action plans one action of the migrations: one file per action type,
+// act_<type>.go.
 func (p *planner) action(ctx context.Context, a migration.Action) error {
 	switch a := a.(type) {
 	case *migration.CreateTable:
