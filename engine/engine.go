@@ -16,20 +16,15 @@ import (
 
 	"github.com/strata-db/strata/backfill"
 	"github.com/strata-db/strata/internal/pgexec"
+	"github.com/strata-db/strata/internal/pgquery"
 	"github.com/strata-db/strata/migration"
+	"github.com/strata-db/strata/plan"
+	"github.com/strata-db/strata/planner"
 	"github.com/strata-db/strata/state"
 )
 
 // Version is strata's version, recorded in the history.
 const Version = "0.1.0"
-
-// Sentinel errors callers branch on.
-var (
-	ErrPhaseInProgress = errors.New("engine: a migration phase is already in progress")
-	ErrNoPhase         = errors.New("engine: no migration phase is in progress")
-	ErrNothingPending  = errors.New("engine: no pending migrations")
-	ErrBusy            = pgexec.ErrBusy
-)
 
 // Options configure a Migrator. Zero values mean the defaults.
 type Options struct {
@@ -90,11 +85,11 @@ func New(connString string, opts Options) (*Migrator, error) {
 		opts.BatchSize = 1000
 	}
 	cfg.RuntimeParams["application_name"] = "strata"
-	cfg.RuntimeParams["search_path"] = ident(opts.Schema)
+	cfg.RuntimeParams["search_path"] = pgquery.Ident(opts.Schema)
 	m := &Migrator{cfg: cfg, opts: opts, store: &state.Store{Schema: opts.StateSchema}}
 	m.exec = &pgexec.Runner{LockTimeout: opts.LockTimeout, Deadline: opts.LockDeadline,
 		OnRetry: func(attempt int, wait time.Duration, err error) {
-			m.logf("lock not available (attempt %d), retrying in %s: %s", attempt, wait.Round(time.Millisecond), pgMessage(err))
+			m.logf("lock not available (attempt %d), retrying in %s: %s", attempt, wait.Round(time.Millisecond), pgexec.Message(err))
 		}}
 	return m, nil
 }
@@ -223,7 +218,7 @@ func pending(migs []*migration.Migration, hist []state.HistoryEntry) ([]*migrati
 			continue
 		}
 		if latest != "" && migration.NaturalLess(mg.Name, latest) {
-			return nil, &PlanError{Where: mg.File, Msg: fmt.Sprintf("migration %q sorts before %q, which is already completed; rename it so it comes last", mg.Name, latest)}
+			return nil, &planner.PlanError{Where: mg.File, Msg: fmt.Sprintf("migration %q sorts before %q, which is already completed; rename it so it comes last", mg.Name, latest)}
 		}
 		out = append(out, mg)
 	}
@@ -266,28 +261,6 @@ func (m *Migrator) pending(ctx context.Context, q state.Querier, migs []*migrati
 	return pend, hist, err
 }
 
-// errPlanned rolls back the planning transaction once the plan is built.
-var errPlanned = errors.New("engine: plan built")
-
-// plan builds the plan in a transaction that is always rolled back. Reading
-// the catalog locks the tables briefly (ACCESS SHARE), so a session holding
-// a conflicting lock makes it time out: like every statement, it is retried
-// within the lock deadline.
-func (m *Migrator) plan(ctx context.Context, conn *pgx.Conn, pend []*migration.Migration, prev string) (*Plan, error) {
-	var plan *Plan
-	err := m.exec.InTx(ctx, conn, func(tx pgx.Tx) error {
-		var err error
-		if plan, err = buildPlan(ctx, tx, m.opts.Schema, m.opts.StateSchema, prev, pend); err != nil {
-			return err
-		}
-		return errPlanned
-	})
-	if errors.Is(err, errPlanned) {
-		return plan, nil
-	}
-	return nil, err
-}
-
 // StartResult tells what start did.
 type StartResult struct {
 	Migrations    []string
@@ -323,7 +296,7 @@ func (m *Migrator) start(ctx context.Context, s *session, migs []*migration.Migr
 			return nil, fmt.Errorf("%w: an interrupted start of %v is recorded, but the pending migrations are now different; run strata abort first", ErrPhaseInProgress, ph.Names())
 		}
 		m.logf("resuming the interrupted start of %v", ph.Names())
-		if err := m.run(ctx, s.conn, ph, "start"); err != nil {
+		if err := m.run(ctx, s.conn, ph, plan.Start); err != nil {
 			return nil, err
 		}
 		return &StartResult{Migrations: ph.Names(), VersionSchema: ph.VersionSchema, Resumed: true}, nil
@@ -336,16 +309,16 @@ func (m *Migrator) start(ctx context.Context, s *session, migs []*migration.Migr
 		return nil, ErrNothingPending
 	}
 	prev := latestSchema(hist)
-	plan, err := m.plan(ctx, s.conn, pend, prev)
+	pl, err := m.plan(ctx, s.conn, pend, prev)
 	if err != nil {
 		return nil, err
 	}
-	raw, err := json.Marshal(plan)
+	raw, err := json.Marshal(pl)
 	if err != nil {
 		return nil, fmt.Errorf("engine: encode plan: %w", err)
 	}
-	ph = &state.Phase{Schema: m.opts.Schema, State: state.Starting, VersionSchema: plan.VersionSchema,
-		PreviousSchema: plan.PreviousSchema, Plan: raw, ToolVersion: Version}
+	ph = &state.Phase{Schema: m.opts.Schema, State: state.Starting, VersionSchema: pl.VersionSchema,
+		PreviousSchema: pl.PreviousSchema, Plan: raw, ToolVersion: Version}
 	for _, mg := range pend {
 		ph.Migrations = append(ph.Migrations, state.MigrationRef{Name: mg.Name, Checksum: mg.Checksum, File: mg.File})
 	}
@@ -358,12 +331,12 @@ func (m *Migrator) start(ctx context.Context, s *session, migs []*migration.Migr
 	if err != nil {
 		return nil, err
 	}
-	m.logf("starting %v: old version %s, new version %s", ph.Names(), orBase(plan.PreviousSchema), plan.VersionSchema)
+	m.logf("starting %v: old version %s, new version %s", ph.Names(), orBase(pl.PreviousSchema), pl.VersionSchema)
 	// Re-read so the cursors and timestamps come from the database.
 	if ph, err = m.store.Phase(ctx, s.conn, m.opts.Schema); err != nil {
 		return nil, err
 	}
-	if err := m.run(ctx, s.conn, ph, "start"); err != nil {
+	if err := m.run(ctx, s.conn, ph, plan.Start); err != nil {
 		return nil, err
 	}
 	return &StartResult{Migrations: ph.Names(), VersionSchema: ph.VersionSchema}, nil
@@ -417,7 +390,7 @@ func (m *Migrator) complete(ctx context.Context, s *session) ([]string, error) {
 	}
 	ph.State = state.Completing
 	m.logf("completing %v", ph.Names())
-	if err := m.run(ctx, s.conn, ph, "complete"); err != nil {
+	if err := m.run(ctx, s.conn, ph, plan.Complete); err != nil {
 		return nil, err
 	}
 	return ph.Names(), nil
@@ -442,7 +415,7 @@ func (m *Migrator) Abort(ctx context.Context) ([]string, error) {
 	}
 	ph.State = state.Aborting
 	m.logf("aborting %v", ph.Names())
-	if err := m.run(ctx, s.conn, ph, "abort"); err != nil {
+	if err := m.run(ctx, s.conn, ph, plan.Abort); err != nil {
 		return nil, err
 	}
 	return ph.Names(), nil
@@ -463,99 +436,4 @@ func (m *Migrator) Migrate(ctx context.Context, migs []*migration.Migration) (*S
 		return nil, err
 	}
 	return res, nil
-}
-
-// run executes the steps of one phase from its recorded cursor.
-func (m *Migrator) run(ctx context.Context, conn *pgx.Conn, ph *state.Phase, which string) error {
-	var plan Plan
-	if err := json.Unmarshal(ph.Plan, &plan); err != nil {
-		return fmt.Errorf("engine: decode stored plan: %w", err)
-	}
-	var steps []Step
-	var cursor int
-	var cursorName string
-	var finish func(pgx.Tx) error
-	switch which {
-	case "start":
-		steps, cursor, cursorName = plan.Start, ph.StartCursor, state.CursorStart
-		finish = func(tx pgx.Tx) error { return m.store.SetState(ctx, tx, ph.Schema, state.Started) }
-	case "complete":
-		steps, cursor, cursorName = plan.Complete, ph.CompleteCursor, state.CursorComplete
-		finish = func(tx pgx.Tx) error { return m.store.FinishComplete(ctx, tx, ph, Version) }
-	case "abort":
-		steps, cursor, cursorName = plan.Abort, ph.AbortCursor, state.CursorAbort
-		finish = func(tx pgx.Tx) error { return m.store.FinishAbort(ctx, tx, ph.Schema) }
-	}
-	if len(steps) == 0 || cursor >= len(steps) {
-		return m.exec.InTx(ctx, conn, finish)
-	}
-	for i := cursor; i < len(steps); i++ {
-		st := steps[i]
-		last := i == len(steps)-1
-		record := func(tx pgx.Tx) error {
-			if err := m.store.Advance(ctx, tx, ph.Schema, cursorName, i+1); err != nil {
-				return err
-			}
-			if last {
-				return finish(tx)
-			}
-			return nil
-		}
-		m.logf("%s: %s", which, st.Desc)
-		var err error
-		switch {
-		case st.Kind == KindBackfill:
-			br := &backfill.Runner{Exec: m.exec, Store: m.store, Schema: ph.Schema, BatchSize: m.opts.BatchSize,
-				TargetDuration: m.opts.BatchTarget, Workers: m.opts.Workers, Connect: m.connect,
-				MaxRowsPerSecond: m.opts.MaxRowsPerSecond, MaxReplicationLag: m.opts.MaxReplicationLag,
-				Progress: m.opts.Progress, AfterBatch: m.opts.AfterBatch}
-			err = br.Run(ctx, conn, st.ID, *st.Backfill)
-			if err == nil {
-				err = m.exec.InTx(ctx, conn, record)
-			}
-		case st.Kind == KindIndex:
-			err = m.buildIndex(ctx, conn, st)
-			if err == nil {
-				err = m.exec.InTx(ctx, conn, record)
-			}
-		case st.Tx:
-			err = m.exec.InTx(ctx, conn, func(tx pgx.Tx) error {
-				for _, q := range st.SQL {
-					if _, err := tx.Exec(ctx, q); err != nil {
-						return fmt.Errorf("%s: %w", firstLine(q), err)
-					}
-				}
-				return record(tx)
-			})
-		default:
-			for _, q := range st.SQL {
-				if err = m.exec.Exec(ctx, conn, q); err != nil {
-					err = fmt.Errorf("%s: %w", firstLine(q), err)
-					break
-				}
-			}
-			if err == nil {
-				err = m.exec.InTx(ctx, conn, record)
-			}
-		}
-		if err != nil {
-			return fmt.Errorf("engine: %s step %q failed: %w", which, st.ID, err)
-		}
-		if m.opts.AfterStep != nil {
-			m.opts.AfterStep(which, st)
-		}
-	}
-	return nil
-}
-
-func firstLine(s string) string {
-	for i, r := range s {
-		if r == '\n' {
-			return s[:i] + " ..."
-		}
-	}
-	if len(s) > 200 {
-		return s[:200] + " ..."
-	}
-	return s
 }

@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/strata-db/strata/internal/pgexec"
+	"github.com/strata-db/strata/internal/pgquery"
 )
 
 // buildIndex runs a KindIndex step: CREATE INDEX CONCURRENTLY, outside a
@@ -29,14 +29,18 @@ func (m *Migrator) buildIndex(ctx context.Context, conn *pgx.Conn, st Step) erro
 	if ix == nil || len(st.SQL) != 1 {
 		return fmt.Errorf("engine: index step %q is malformed", st.ID)
 	}
-	begin := time.Now()
-	backoff := 50 * time.Millisecond
-	for attempt := 1; ; attempt++ {
+	first := firstLine(st.SQL[0])
+	stopped := false
+	stop := func(err error) error {
+		stopped = true
+		return pgexec.Permanent(err)
+	}
+	err := m.exec.Retry(ctx, func() error {
 		if err := m.dropInvalidIndex(ctx, conn, ix); err != nil {
 			if errors.Is(err, errIndexValid) {
 				return nil
 			}
-			return err
+			return stop(err)
 		}
 		_, err := conn.Exec(ctx, "SET lock_timeout = '"+pgexec.Millis(m.opts.LockTimeout)+"'")
 		if err == nil {
@@ -46,33 +50,25 @@ func (m *Migrator) buildIndex(ctx context.Context, conn *pgx.Conn, st Step) erro
 			return nil
 		}
 		if ctx.Err() != nil {
-			return ctx.Err()
+			return stop(ctx.Err())
 		}
 		// Drop what the failed build left, whatever the failure.
 		if derr := m.dropInvalidIndex(ctx, conn, ix); derr != nil && !errors.Is(derr, errIndexValid) {
-			return fmt.Errorf("%s: %w; dropping the INVALID index it left failed too: %v", firstLine(st.SQL[0]), err, derr)
+			return stop(fmt.Errorf("%s: %w; dropping the INVALID index it left failed too: %v", first, err, derr))
 		}
 		if !pgexec.Retryable(err) {
-			return fmt.Errorf("%s: %w (the INVALID index the failed build left was dropped)", firstLine(st.SQL[0]), err)
+			return stop(fmt.Errorf("%s: %w (the INVALID index the failed build left was dropped)", first, err))
 		}
-		wait := time.Duration(rand.Int64N(int64(backoff))) + 10*time.Millisecond
-		if time.Since(begin)+wait > m.opts.LockDeadline {
-			return fmt.Errorf("%s: %w after %d attempts in %s: %w", firstLine(st.SQL[0]), pgexec.ErrDeadline, attempt,
-				time.Since(begin).Round(time.Millisecond), err)
-		}
+		return err
+	}, func(attempt int, wait time.Duration, err error) {
 		m.logf("building index %s: %s (attempt %d); its INVALID index was dropped, retrying in %s",
-			ix.Name, pgMessage(err), attempt, wait.Round(time.Millisecond))
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
-		}
-		if backoff < 5*time.Second {
-			backoff *= 2
-		}
+			ix.Name, pgexec.Message(err), attempt, wait.Round(time.Millisecond))
+	})
+	if err != nil && !stopped && errors.Is(err, pgexec.ErrDeadline) {
+		// Out of time: named by the statement, as every failed build is.
+		return fmt.Errorf("%s: %w", first, err)
 	}
+	return err
 }
 
 // errIndexValid reports that the index exists and is valid.
@@ -101,7 +97,7 @@ func (m *Migrator) dropInvalidIndex(ctx context.Context, conn *pgx.Conn, ix *Ind
 		return errIndexValid
 	}
 	m.logf("dropping the INVALID index %s left by a failed or interrupted build", ix.Name)
-	if err := m.exec.Exec(ctx, conn, "DROP INDEX CONCURRENTLY IF EXISTS "+qual(ix.Schema, ix.Name)); err != nil {
+	if err := m.exec.Exec(ctx, conn, "DROP INDEX CONCURRENTLY IF EXISTS "+pgquery.Qual(ix.Schema, ix.Name)); err != nil {
 		return fmt.Errorf("engine: drop INVALID index %s: %w", ix.Name, err)
 	}
 	return nil

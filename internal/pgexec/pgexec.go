@@ -75,10 +75,28 @@ func Millis(d time.Duration) string {
 // retry runs fn until it succeeds, fails with a non-retryable error, the
 // context ends or the deadline passes.
 func (r *Runner) retry(ctx context.Context, fn func() error) error {
+	var onRetry func(int, time.Duration, error)
+	if r != nil {
+		onRetry = r.OnRetry
+	}
+	return r.Retry(ctx, fn, onRetry)
+}
+
+// Retry runs fn as Exec and InTx run their work: again, after a jittered
+// exponential backoff, while it fails with a Retryable error, until it
+// succeeds, the context ends or the deadline passes (then the error wraps
+// ErrDeadline and fn's last error). onRetry, when not nil, is told about
+// each retry (in place of OnRetry). An error fn wraps with Permanent is
+// returned at once, unwrapped, even when it is Retryable.
+func (r *Runner) Retry(ctx context.Context, fn func() error, onRetry func(attempt int, wait time.Duration, err error)) error {
 	start := time.Now()
 	backoff := 50 * time.Millisecond
 	for attempt := 1; ; attempt++ {
 		err := fn()
+		var perm *permanentError
+		if errors.As(err, &perm) {
+			return perm.err
+		}
 		if err == nil || !Retryable(err) {
 			return err
 		}
@@ -87,8 +105,8 @@ func (r *Runner) retry(ctx context.Context, fn func() error) error {
 		if time.Since(start)+wait > r.deadline() {
 			return fmt.Errorf("%w after %d attempts in %s: %w", ErrDeadline, attempt, time.Since(start).Round(time.Millisecond), err)
 		}
-		if r != nil && r.OnRetry != nil {
-			r.OnRetry(attempt, wait, err)
+		if onRetry != nil {
+			onRetry(attempt, wait, err)
 		}
 		t := time.NewTimer(wait)
 		select {
@@ -102,6 +120,18 @@ func (r *Runner) retry(ctx context.Context, fn func() error) error {
 		}
 	}
 }
+
+// Permanent wraps an error that Retry must return at once, without a retry.
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &permanentError{err}
+}
+
+type permanentError struct{ err error }
+
+func (e *permanentError) Error() string { return e.err.Error() }
 
 // InTx runs fn in a transaction whose lock_timeout is set with SET LOCAL,
 // retrying the whole transaction on lock timeouts and deadlocks.
@@ -127,4 +157,14 @@ func (r *Runner) Exec(ctx context.Context, conn *pgx.Conn, sql string) error {
 		_, err := conn.Exec(ctx, sql)
 		return err
 	})
+}
+
+// Message renders an error for people: a PostgreSQL error as its message,
+// without the SQLSTATE noise; any other error as it is.
+func Message(err error) string {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Message
+	}
+	return err.Error()
 }

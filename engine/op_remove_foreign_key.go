@@ -1,9 +1,0 @@
-package engine
-
-import "github.com/strata-db/strata/migration"
-
-// removeForeignKey drops a foreign key at complete, in the contract
-// transaction (brief locks on both tables, no scan).
-func (p *planner) removeForeignKey(a *migration.RemoveForeignKey) error {
-	return p.removeConstraint(".foreign_key", a.Table, a.ForeignKey, kFK, "f")
-}

@@ -1,0 +1,108 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/strata-db/strata/backfill"
+	"github.com/strata-db/strata/plan"
+	"github.com/strata-db/strata/state"
+)
+
+// run executes the steps of one phase from its recorded cursor.
+func (m *Migrator) run(ctx context.Context, conn *pgx.Conn, ph *state.Phase, which plan.Phase) error {
+	var stored Plan
+	if err := json.Unmarshal(ph.Plan, &stored); err != nil {
+		return fmt.Errorf("engine: decode stored plan: %w", err)
+	}
+	var steps []Step
+	var cursor int
+	var cursorName string
+	var finish func(pgx.Tx) error
+	switch which {
+	case plan.Start:
+		steps, cursor, cursorName = stored.Start, ph.StartCursor, state.CursorStart
+		finish = func(tx pgx.Tx) error { return m.store.SetState(ctx, tx, ph.Schema, state.Started) }
+	case plan.Complete:
+		steps, cursor, cursorName = stored.Complete, ph.CompleteCursor, state.CursorComplete
+		finish = func(tx pgx.Tx) error { return m.store.FinishComplete(ctx, tx, ph, Version) }
+	case plan.Abort:
+		steps, cursor, cursorName = stored.Abort, ph.AbortCursor, state.CursorAbort
+		finish = func(tx pgx.Tx) error { return m.store.FinishAbort(ctx, tx, ph.Schema) }
+	}
+	if len(steps) == 0 || cursor >= len(steps) {
+		return m.exec.InTx(ctx, conn, finish)
+	}
+	for i := cursor; i < len(steps); i++ {
+		st := steps[i]
+		last := i == len(steps)-1
+		record := func(tx pgx.Tx) error {
+			if err := m.store.Advance(ctx, tx, ph.Schema, cursorName, i+1); err != nil {
+				return err
+			}
+			if last {
+				return finish(tx)
+			}
+			return nil
+		}
+		m.logf("%s: %s", which, st.Desc)
+		var err error
+		switch {
+		case st.Kind == KindBackfill:
+			br := &backfill.Runner{Exec: m.exec, Store: m.store, Schema: ph.Schema, BatchSize: m.opts.BatchSize,
+				TargetDuration: m.opts.BatchTarget, Workers: m.opts.Workers, Connect: m.connect,
+				MaxRowsPerSecond: m.opts.MaxRowsPerSecond, MaxReplicationLag: m.opts.MaxReplicationLag,
+				Progress: m.opts.Progress, AfterBatch: m.opts.AfterBatch}
+			err = br.Run(ctx, conn, st.ID, *st.Backfill)
+			if err == nil {
+				err = m.exec.InTx(ctx, conn, record)
+			}
+		case st.Kind == KindIndex:
+			err = m.buildIndex(ctx, conn, st)
+			if err == nil {
+				err = m.exec.InTx(ctx, conn, record)
+			}
+		case st.Tx:
+			err = m.exec.InTx(ctx, conn, func(tx pgx.Tx) error {
+				for _, q := range st.SQL {
+					if _, err := tx.Exec(ctx, q); err != nil {
+						return fmt.Errorf("%s: %w", firstLine(q), err)
+					}
+				}
+				return record(tx)
+			})
+		default:
+			for _, q := range st.SQL {
+				if err = m.exec.Exec(ctx, conn, q); err != nil {
+					err = fmt.Errorf("%s: %w", firstLine(q), err)
+					break
+				}
+			}
+			if err == nil {
+				err = m.exec.InTx(ctx, conn, record)
+			}
+		}
+		if err != nil {
+			return &StepError{Phase: which, Step: st.ID, Err: err}
+		}
+		if m.opts.AfterStep != nil {
+			m.opts.AfterStep(string(which), st)
+		}
+	}
+	return nil
+}
+
+func firstLine(s string) string {
+	for i, r := range s {
+		if r == '\n' {
+			return s[:i] + " ..."
+		}
+	}
+	if len(s) > 200 {
+		return s[:200] + " ..."
+	}
+	return s
+}

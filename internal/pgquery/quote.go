@@ -1,0 +1,49 @@
+package pgquery
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Ident quotes one identifier.
+func Ident(name string) string { return pgx.Identifier{name}.Sanitize() }
+
+// Qual quotes a schema-qualified name.
+func Qual(schema, name string) string { return pgx.Identifier{schema, name}.Sanitize() }
+
+// IdentList quotes identifiers and joins them with ", ".
+func IdentList(names []string) string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = Ident(n)
+	}
+	return strings.Join(out, ", ")
+}
+
+// Literal quotes a string literal.
+func Literal(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// InternalName derives a name for one of strata's own objects that fits
+// PostgreSQL's 63-byte limit: prefix + name, shortened with a hash when long.
+func InternalName(prefix, name string) string {
+	full := prefix + name
+	if len(full) <= 63 {
+		return full
+	}
+	sum := sha256.Sum256([]byte(name))
+	h := hex.EncodeToString(sum[:])[:8]
+	keep := 63 - len(prefix) - len(h) - 1
+	cut := name[:keep]
+	// Do not split a multi-byte character.
+	for len(cut) > 0 && !utf8Start(name, len(cut)) {
+		cut = cut[:len(cut)-1]
+	}
+	return prefix + cut + "_" + h
+}
+
+func utf8Start(s string, i int) bool {
+	return i >= len(s) || s[i]&0xC0 != 0x80
+}

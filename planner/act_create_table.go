@@ -1,0 +1,131 @@
+package planner
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/strata-db/strata/migration"
+)
+
+// createTable creates the table at start. Only the new version sees it, so
+// it needs no sync trigger; abort drops it.
+func (p *planner) createTable(ctx context.Context, a *migration.CreateTable) error {
+	if err := p.freeTableName(ctx, ".name", a.Name); err != nil {
+		return err
+	}
+	tq := qual(p.schema, a.Name)
+	var defs []string
+	t := &vTable{Name: a.Name, Phys: a.Name, Created: true}
+	for i, c := range a.Columns {
+		key := fmt.Sprintf(".columns[%d]", i)
+		if err := p.checkType(ctx, key+".type", c.Type); err != nil {
+			return err
+		}
+		d := ident(c.Name) + " " + c.Type
+		if c.Generated != "" {
+			d += " GENERATED " + c.Generated
+		}
+		if c.Default != nil {
+			d += " DEFAULT " + *c.Default
+		}
+		if !c.Nullable {
+			d += " NOT NULL"
+		}
+		defs = append(defs, d)
+		t.Columns = append(t.Columns, &vColumn{Name: c.Name, Phys: c.Name, Type: c.Type, NotNull: !c.Nullable,
+			Default: c.Default, Comment: c.Comment,
+			Generated: strings.Contains(strings.ToUpper(c.Generated), "ALWAYS")})
+		p.added[a.Name] = append(p.added[a.Name], &addedCol{Name: c.Name, Type: c.Type, Default: c.Default, Comment: c.Comment, NotNull: !c.Nullable, ActionNo: p.seq})
+	}
+	if len(a.PrimaryKey) > 0 {
+		defs = append(defs, "PRIMARY KEY ("+identList(a.PrimaryKey)+")")
+		t.Key = append([]string(nil), a.PrimaryKey...)
+	}
+	for _, u := range a.Unique {
+		d := "UNIQUE (" + identList(u.Columns) + ")"
+		if u.Name != "" {
+			d = "CONSTRAINT " + ident(u.Name) + " " + d
+		}
+		defs = append(defs, d)
+	}
+	for _, c := range a.Checks {
+		d := "CHECK (" + c.Expression + ")"
+		if c.Name != "" {
+			d = "CONSTRAINT " + ident(c.Name) + " " + d
+		}
+		defs = append(defs, d)
+	}
+	for i, fk := range a.ForeignKeys {
+		key := fmt.Sprintf(".foreign_keys[%d]", i)
+		ref := p.cur.table(fk.ReferencedTable)
+		if ref == nil && fk.ReferencedTable != a.Name {
+			return p.errf(key+".referenced_table", "table %q does not exist in schema %q", fk.ReferencedTable, p.schema)
+		}
+		refPhys := a.Name
+		refCols := fk.ReferencedColumns
+		if ref != nil {
+			refPhys = ref.Phys
+			refCols = nil
+			for _, rc := range fk.ReferencedColumns {
+				c := ref.col(rc)
+				if c == nil {
+					return p.errf(key+".referenced_columns", "column %q does not exist in table %q", rc, fk.ReferencedTable)
+				}
+				refCols = append(refCols, c.Phys)
+			}
+		}
+		d := "FOREIGN KEY (" + identList(fk.Columns) + ") REFERENCES " + qual(p.schema, refPhys) + " (" + identList(refCols) + ")"
+		if fk.OnDelete != "" {
+			d += " ON DELETE " + strings.ToUpper(fk.OnDelete)
+		}
+		if fk.OnUpdate != "" {
+			d += " ON UPDATE " + strings.ToUpper(fk.OnUpdate)
+		}
+		if fk.Name != "" {
+			d = "CONSTRAINT " + ident(fk.Name) + " " + d
+		}
+		defs = append(defs, d)
+	}
+	sqls := []string{"CREATE TABLE " + tq + " (\n  " + strings.Join(defs, ",\n  ") + "\n)"}
+	for _, c := range a.Columns {
+		if c.Comment != nil {
+			sqls = append(sqls, "COMMENT ON COLUMN "+tq+"."+ident(c.Name)+" IS "+literal(*c.Comment))
+		}
+	}
+	// Let PostgreSQL judge the whole definition now, inside a rolled-back
+	// savepoint, so that a bad column or constraint is reported before start.
+	err := p.try(ctx, sqls...)
+	if err != nil {
+		return p.errf("", "create_table %q: %s", a.Name, pgMessage(err))
+	}
+	p.expand = append(p.expand, Step{
+		ID: fmt.Sprintf("create-table:%s", a.Name), Kind: KindSQL, Tx: true,
+		Desc: "create table " + a.Name,
+		SQL:  sqls,
+	})
+	if a.Up != nil {
+		if err := p.fillFrom(a, t, sqls); err != nil {
+			return err
+		}
+	}
+	p.created = append(p.created, a.Name)
+	p.cur.Tables = append(p.cur.Tables, t)
+	return nil
+}
+
+// freeTableName checks that no table of the new version and no relation in
+// the managed schema is called name.
+func (p *planner) freeTableName(ctx context.Context, key, name string) error {
+	if p.cur.table(name) != nil {
+		return p.errf(key, "table %q already exists in schema %q", name, p.schema)
+	}
+	exists, err := p.pr.RelationExists(ctx, p.schema, name)
+	if err != nil {
+		return fmt.Errorf("engine: %w", err)
+	}
+	if exists || p.isCreated(name) {
+		return p.errf(key, "a relation named %q already exists in schema %q", name, p.schema)
+	}
+	return nil
+}
