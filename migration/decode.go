@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"path"
 	"path/filepath"
-	"slices"
 	"strings"
 )
 
@@ -74,35 +73,6 @@ func decode(file string, data []byte, isJSON bool) (m *Migration, l *errList) {
 	// whose errors errList keeps from being reported twice.
 	newValidator(l).migration(m)
 	return m, l
-}
-
-// actionTypes lists the action types in the spec's order.
-var actionTypes = []string{
-	"create_table", "add_column", "alter_column", "remove_column",
-	"rename_table", "remove_table", "add_index", "remove_index",
-	"add_foreign_key", "remove_foreign_key", "add_check", "remove_check",
-	"create_enum", "alter_enum", "remove_enum", "custom",
-}
-
-// actionKeys lists the keys of each action type besides `type`; it is used to
-// explain that a key belongs to another type of action.
-var actionKeys = map[string][]string{
-	"create_table":       {"name", "columns", "primary_key", "foreign_keys", "checks", "unique", "up"},
-	"add_column":         {"table", "column", "up"},
-	"alter_column":       {"table", "column", "changes", "up", "down"},
-	"remove_column":      {"table", "column", "down"},
-	"rename_table":       {"table", "new_name"},
-	"remove_table":       {"table"},
-	"add_index":          {"table", "index"},
-	"remove_index":       {"index"},
-	"add_foreign_key":    {"table", "foreign_key"},
-	"remove_foreign_key": {"table", "foreign_key"},
-	"add_check":          {"table", "check"},
-	"remove_check":       {"table", "check"},
-	"create_enum":        {"name", "values"},
-	"alter_enum":         {"name", "add", "rename"},
-	"remove_enum":        {"enum"},
-	"custom":             {"start", "complete", "abort"},
 }
 
 type decoder struct {
@@ -307,92 +277,13 @@ func (d *decoder) action(t *table) Action {
 		t.wrongType("type", "string", v)
 		return nil
 	}
-	var a Action
-	switch typ {
-	case "create_table":
-		a = d.createTable(t)
-	case "add_column":
-		a = &AddColumn{Table: t.str("table", true), Column: d.column(t.sub("column", true)), Up: d.value(t, "up")}
-	case "alter_column":
-		a = d.alterColumn(t)
-	case "remove_column":
-		a = &RemoveColumn{Table: t.str("table", true), Column: t.str("column", true), Down: d.value(t, "down")}
-	case "rename_table":
-		a = &RenameTable{Table: t.str("table", true), NewName: t.str("new_name", true)}
-	case "remove_table":
-		a = &RemoveTable{Table: t.str("table", true)}
-	case "add_index":
-		a = &AddIndex{Table: t.str("table", true), Index: d.index(t.sub("index", true))}
-	case "remove_index":
-		a = &RemoveIndex{Index: t.str("index", true)}
-	case "add_foreign_key":
-		a = &AddForeignKey{Table: t.str("table", true), ForeignKey: d.foreignKey(t.sub("foreign_key", true), true)}
-	case "remove_foreign_key":
-		a = &RemoveForeignKey{Table: t.str("table", true), ForeignKey: t.str("foreign_key", true)}
-	case "add_check":
-		a = &AddCheck{Table: t.str("table", true), Check: d.check(t.sub("check", true), true)}
-	case "remove_check":
-		a = &RemoveCheck{Table: t.str("table", true), Check: t.str("check", true)}
-	case "create_enum":
-		a = &CreateEnum{Name: t.str("name", true), Values: t.strs("values", true)}
-	case "alter_enum":
-		a = d.alterEnum(t)
-	case "remove_enum":
-		a = &RemoveEnum{Enum: t.str("enum", true)}
-	case "custom":
-		a = &Custom{Start: t.str("start", false), Complete: t.str("complete", false), Abort: t.str("abort", false)}
-	default:
-		d.l.add(t.key("type"), "unknown action type %q (valid: %s)", typ, strings.Join(actionTypes, ", "))
+	at := lookupActionType(typ)
+	if at == nil {
+		d.l.add(t.key("type"), "unknown action type %q (valid: %s)", typ, strings.Join(ActionTypes(), ", "))
 		return nil
 	}
-	t.done(func(k string) string {
-		var others []string
-		for _, other := range actionTypes {
-			if other != typ && slices.Contains(actionKeys[other], k) {
-				others = append(others, other)
-			}
-		}
-		if len(others) == 0 {
-			return ""
-		}
-		return fmt.Sprintf("for %s (it is a key of %s)", typ, strings.Join(others, ", "))
-	})
-	return a
-}
-
-func (d *decoder) createTable(t *table) *CreateTable {
-	a := &CreateTable{Name: t.str("name", true)}
-	for _, ct := range t.subs("columns", true) {
-		a.Columns = append(a.Columns, d.column(ct))
-	}
-	// A missing primary_key is reported by the validator, which explains why
-	// it is needed.
-	a.PrimaryKey = t.strs("primary_key", false)
-	for _, ft := range t.subs("foreign_keys", false) {
-		a.ForeignKeys = append(a.ForeignKeys, d.foreignKey(ft, false))
-	}
-	for _, ct := range t.subs("checks", false) {
-		a.Checks = append(a.Checks, d.check(ct, false))
-	}
-	for _, ut := range t.subs("unique", false) {
-		var u Unique
-		if ut != nil {
-			u = Unique{Name: ut.str("name", false), Columns: ut.strs("columns", true)}
-			ut.done(nil)
-		}
-		a.Unique = append(a.Unique, u)
-	}
-	if ut := t.sub("up", false); ut != nil {
-		up := &TableUp{Table: ut.str("table", true), Where: ut.str("where", true)}
-		if vt := ut.sub("values", true); vt != nil {
-			up.Values = []ColumnValue{}
-			for _, k := range vt.o.keys {
-				up.Values = append(up.Values, ColumnValue{Column: k, Expr: vt.str(k, true)})
-			}
-		}
-		ut.done(nil)
-		a.Up = up
-	}
+	a := at.decode(d, t)
+	t.done(func(k string) string { return otherKeyOwners(typ, k) })
 	return a
 }
 
@@ -432,23 +323,6 @@ func (d *decoder) value(t *table, k string) *Value {
 	}
 	t.wrongType(k, "string or "+tableWord(d.json), v)
 	return nil
-}
-
-func (d *decoder) alterColumn(t *table) *AlterColumn {
-	a := &AlterColumn{Table: t.str("table", true), Column: t.str("column", true)}
-	if ct := t.sub("changes", true); ct != nil {
-		a.Changes = ColumnChanges{
-			Name:     ct.optStr("name"),
-			Type:     ct.optStr("type"),
-			Nullable: ct.boolean("nullable"),
-			Default:  ct.optStr("default"),
-			Comment:  ct.optStr("comment"),
-		}
-		ct.done(nil)
-	}
-	a.Up = t.str("up", false)
-	a.Down = t.str("down", false)
-	return a
 }
 
 // index decodes add_index.index; t may be nil (already reported).
@@ -495,25 +369,4 @@ func (d *decoder) check(t *table, nameRequired bool) Check {
 	c := Check{Name: t.str("name", nameRequired), Expression: t.str("expression", true)}
 	t.done(nil)
 	return c
-}
-
-func (d *decoder) alterEnum(t *table) *AlterEnum {
-	a := &AlterEnum{Name: t.str("name", true)}
-	for _, at := range t.subs("add", false) {
-		var e EnumValueAdd
-		if at != nil {
-			e = EnumValueAdd{Value: at.str("value", true), Before: at.str("before", false), After: at.str("after", false)}
-			at.done(nil)
-		}
-		a.Add = append(a.Add, e)
-	}
-	for _, rt := range t.subs("rename", false) {
-		var r EnumRename
-		if rt != nil {
-			r = EnumRename{From: rt.str("from", true), To: rt.str("to", true)}
-			rt.done(nil)
-		}
-		a.Rename = append(a.Rename, r)
-	}
-	return a
 }

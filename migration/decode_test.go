@@ -213,7 +213,7 @@ func TestParseAllActions(t *testing.T) {
 			for _, a := range m.Actions {
 				seen[a.Type()] = true
 			}
-			for _, typ := range actionTypes {
+			for _, typ := range ActionTypes() {
 				if !seen[typ] {
 					t.Errorf("fixture lacks a %s action", typ)
 				}

@@ -16,47 +16,11 @@ import (
 
 // sqlFragments checks the SQL fragments of one action.
 func (v *validator) sqlFragments(p string, a Action) {
-	switch a := a.(type) {
-	case *CreateTable:
-		for j := range a.Columns {
-			v.columnSQL(joinIndex(p+".columns", j), &a.Columns[j])
-		}
-		for j, c := range a.Checks {
-			v.expr(joinIndex(p+".checks", j)+".expression", c.Expression)
-		}
-		if a.Up != nil {
-			for _, cv := range a.Up.Values {
-				v.expr(joinKey(p+".up.values", cv.Column), cv.Expr)
-			}
-			v.expr(p+".up.where", a.Up.Where)
-		}
-	case *AddColumn:
-		v.columnSQL(p+".column", &a.Column)
-		v.valueSQL(p+".up", a.Up)
-	case *AlterColumn:
-		if a.Changes.Type != nil {
-			v.typ(p+".changes.type", *a.Changes.Type)
-		}
-		if a.Changes.Default != nil {
-			v.expr(p+".changes.default", *a.Changes.Default)
-		}
-		v.expr(p+".up", a.Up)
-		v.expr(p+".down", a.Down)
-	case *RemoveColumn:
-		v.valueSQL(p+".down", a.Down)
-	case *AddIndex:
-		for j, c := range a.Index.Columns {
-			if strings.HasPrefix(strings.TrimSpace(c), "(") {
-				v.expr(joinIndex(p+".index.columns", j), c)
-			}
-		}
-		v.expr(p+".index.where", a.Index.Where)
-	case *AddCheck:
-		v.expr(p+".check.expression", a.Check.Expression)
-	case *Custom:
-		v.statements(p+".start", a.Start)
-		v.statements(p+".complete", a.Complete)
-		v.statements(p+".abort", a.Abort)
+	if a == nil {
+		return
+	}
+	if at := lookupActionType(a.Type()); at != nil {
+		at.sql(v, p, a)
 	}
 }
 
@@ -75,6 +39,16 @@ func (v *validator) columnSQL(p string, c *Column) {
 			v.add(p+".generated", "invalid generated clause %q: %s (write what follows GENERATED, e.g. \"ALWAYS AS IDENTITY\" or \"ALWAYS AS (a + b) STORED\")", g, msg)
 		}
 	}
+}
+
+// indexSQL checks the expression columns and the where of an index.
+func (v *validator) indexSQL(p string, x *Index) {
+	for j, c := range x.Columns {
+		if strings.HasPrefix(strings.TrimSpace(c), "(") {
+			v.expr(joinIndex(p+".columns", j), c)
+		}
+	}
+	v.expr(p+".where", x.Where)
 }
 
 func (v *validator) valueSQL(p string, val *Value) {

@@ -96,78 +96,12 @@ func (v *validator) migration(m *Migration) {
 	}
 	for i, a := range m.Actions {
 		p := joinIndex("actions", i)
-		switch a := a.(type) {
-		case nil:
-			// Not decoded; already reported.
-		case *CreateTable:
-			v.createTable(p, a)
-		case *AddColumn:
-			v.ident(p+".table", a.Table)
-			v.column(p+".column", &a.Column)
-			switch {
-			case a.Column.Generated != "" && a.Up != nil:
-				v.add(p+".up", "a generated column takes no up: its value is computed")
-			case !a.Column.Nullable && a.Column.Default == nil && a.Column.Generated == "" && a.Up == nil:
-				v.add(p+".column.nullable", "a NOT NULL column without a default needs up: existing rows need a value")
-			}
-			v.value(p+".up", a.Up)
-		case *AlterColumn:
-			v.alterColumn(p, a)
-		case *RemoveColumn:
-			v.ident(p+".table", a.Table)
-			v.ident(p+".column", a.Column)
-			v.value(p+".down", a.Down)
-		case *RenameTable:
-			v.ident(p+".table", a.Table)
-			v.ident(p+".new_name", a.NewName)
-			if a.NewName != "" && a.NewName == a.Table {
-				v.add(p+".new_name", "is the same as table")
-			}
-		case *RemoveTable:
-			v.ident(p+".table", a.Table)
-		case *AddIndex:
-			v.ident(p+".table", a.Table)
-			v.index(p+".index", &a.Index)
-		case *RemoveIndex:
-			v.ident(p+".index", a.Index)
-		case *AddForeignKey:
-			v.ident(p+".table", a.Table)
-			v.ident(p+".foreign_key.name", a.ForeignKey.Name)
-			v.foreignKey(p+".foreign_key", &a.ForeignKey, nil)
-		case *RemoveForeignKey:
-			v.ident(p+".table", a.Table)
-			v.ident(p+".foreign_key", a.ForeignKey)
-		case *AddCheck:
-			v.ident(p+".table", a.Table)
-			v.ident(p+".check.name", a.Check.Name)
-			v.nonEmpty(p+".check.expression", a.Check.Expression)
-		case *RemoveCheck:
-			v.ident(p+".table", a.Table)
-			v.ident(p+".check", a.Check)
-		case *CreateEnum:
-			v.ident(p+".name", a.Name)
-			if len(a.Values) == 0 {
-				v.add(p+".values", "must not be empty")
-			}
-			seen := map[string]int{}
-			for j, s := range a.Values {
-				k := joinIndex(p+".values", j)
-				v.enumLabel(k, s)
-				if prev, dup := seen[s]; dup {
-					v.add(k, "duplicate value %q (also values[%d])", s, prev)
-				} else {
-					seen[s] = j
-				}
-			}
-		case *AlterEnum:
-			v.alterEnum(p, a)
-		case *RemoveEnum:
-			v.ident(p+".enum", a.Enum)
-		case *Custom:
-			if a.Start == "" && a.Complete == "" && a.Abort == "" {
-				v.add(p, "custom needs at least one of start, complete, abort")
-			}
-		default:
+		if a == nil {
+			continue // not decoded; already reported
+		}
+		if at := lookupActionType(a.Type()); at != nil {
+			at.validate(v, p, a)
+		} else {
 			v.add(p, "unsupported action type %T", a)
 		}
 	}
@@ -225,82 +159,6 @@ func (v *validator) value(p string, val *Value) {
 		v.nonEmpty(p, val.Expr)
 		if val.Where != "" {
 			v.add(p+".where", "where needs table")
-		}
-	}
-}
-
-func (v *validator) createTable(p string, a *CreateTable) {
-	v.ident(p+".name", a.Name)
-	cols := map[string]*Column{}
-	if len(a.Columns) == 0 {
-		v.add(p+".columns", "must not be empty: a table needs at least one column")
-	}
-	for j := range a.Columns {
-		c := &a.Columns[j]
-		cp := joinIndex(p+".columns", j)
-		v.column(cp, c)
-		if _, dup := cols[c.Name]; dup && c.Name != "" {
-			v.add(cp+".name", "duplicate column %q", c.Name)
-		} else {
-			cols[c.Name] = c
-		}
-	}
-	if len(a.Columns) == 0 || v.l.has(p+".columns") {
-		// Some columns could not be decoded: do not report references
-		// to them as unknown.
-		cols = nil
-	}
-	v.columnList(p+".primary_key", a.PrimaryKey, cols, "strata needs a primary key to backfill and sync rows")
-	for j := range a.ForeignKeys {
-		fk := &a.ForeignKeys[j]
-		fp := joinIndex(p+".foreign_keys", j)
-		if fk.Name != "" {
-			v.ident(fp+".name", fk.Name)
-		}
-		v.foreignKey(fp, fk, cols)
-	}
-	for j, c := range a.Checks {
-		cp := joinIndex(p+".checks", j)
-		if c.Name != "" {
-			v.ident(cp+".name", c.Name)
-		}
-		v.nonEmpty(cp+".expression", c.Expression)
-	}
-	for j, u := range a.Unique {
-		up := joinIndex(p+".unique", j)
-		if u.Name != "" {
-			v.ident(up+".name", u.Name)
-		}
-		v.columnList(up+".columns", u.Columns, cols, "")
-	}
-	if a.Up != nil {
-		up := p + ".up"
-		v.ident(up+".table", a.Up.Table)
-		if a.Up.Table != "" && a.Up.Table == a.Name {
-			v.add(up+".table", "must name another table than the one created")
-		}
-		v.nonEmpty(up+".where", a.Up.Where)
-		if len(a.Up.Values) == 0 {
-			v.add(up+".values", "must not be empty")
-		}
-		given := map[string]bool{}
-		for _, cv := range a.Up.Values {
-			k := joinKey(up+".values", cv.Column)
-			if cols != nil && cols[cv.Column] == nil {
-				v.add(k, "no column %q in columns", cv.Column)
-			}
-			if given[cv.Column] {
-				v.add(k, "duplicate column")
-			}
-			given[cv.Column] = true
-			v.nonEmpty(k, cv.Expr)
-		}
-		if len(a.Up.Values) > 0 && cols != nil {
-			for _, c := range a.Columns {
-				if !c.Nullable && c.Default == nil && c.Generated == "" && !given[c.Name] && c.Name != "" {
-					v.add(up+".values", "column %q is NOT NULL without a default: give it a value", c.Name)
-				}
-			}
 		}
 	}
 }
@@ -377,70 +235,6 @@ func (v *validator) index(p string, x *Index) {
 	}
 	if x.Method != "" && !slices.Contains(indexMethods, normalizeMethod(x.Method)) {
 		v.add(p+".type", "invalid index type %q: use one of %s", x.Method, strings.Join(indexMethods, ", "))
-	}
-}
-
-func (v *validator) alterColumn(p string, a *AlterColumn) {
-	v.ident(p+".table", a.Table)
-	v.ident(p+".column", a.Column)
-	ch := a.Changes
-	if ch.Name == nil && ch.Type == nil && ch.Nullable == nil && ch.Default == nil && ch.Comment == nil {
-		v.add(p+".changes", "must not be empty: give at least one of name, type, nullable, default, comment")
-	}
-	if ch.Name != nil {
-		v.ident(p+".changes.name", *ch.Name)
-		if *ch.Name == a.Column && a.Column != "" {
-			v.add(p+".changes.name", "is the column's current name")
-		}
-	}
-	if ch.Type != nil {
-		v.nonEmpty(p+".changes.type", *ch.Type)
-	}
-	if ch.Default != nil {
-		v.nonEmpty(p+".changes.default", *ch.Default)
-	}
-	switch {
-	case ch.Type != nil:
-		if a.Up == "" {
-			v.add(p+".up", "required for a type change: the expression that turns an old value into a new one")
-		}
-		if a.Down == "" {
-			v.add(p+".down", "required for a type change: the expression that turns a new value into an old one")
-		}
-	case ch.Nullable != nil && !*ch.Nullable:
-		if a.Up == "" {
-			v.add(p+".up", "required for nullable = false: the expression that gives old NULLs a value")
-		}
-	case ch.Nullable != nil && *ch.Nullable:
-		if a.Down == "" {
-			v.add(p+".down", "required for nullable = true: the expression that gives new NULLs a value for the old version")
-		}
-	default:
-		if a.Up != "" {
-			v.add(p+".up", "up/down only apply to type or nullability changes")
-		}
-		if a.Down != "" {
-			v.add(p+".down", "up/down only apply to type or nullability changes")
-		}
-	}
-}
-
-func (v *validator) alterEnum(p string, a *AlterEnum) {
-	v.ident(p+".name", a.Name)
-	if len(a.Add) == 0 && len(a.Rename) == 0 {
-		v.add(p, "alter_enum needs add or rename")
-	}
-	for j, e := range a.Add {
-		ep := joinIndex(p+".add", j)
-		v.enumLabel(ep+".value", e.Value)
-		if e.Before != "" && e.After != "" {
-			v.add(ep+".after", "give before or after, not both")
-		}
-	}
-	for j, r := range a.Rename {
-		rp := joinIndex(p+".rename", j)
-		v.enumLabel(rp+".from", r.From)
-		v.enumLabel(rp+".to", r.To)
 	}
 }
 
