@@ -8,9 +8,11 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"testing"
 
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/strata-db/strata/internal/pgexec"
 	"github.com/strata-db/strata/planner"
 )
 
@@ -385,4 +387,67 @@ func (l *probeLog) SequenceDef(ctx context.Context, oid uint32) (planner.Sequenc
 
 func (l *probeLog) ColumnAttrs(ctx context.Context, tableOID uint32, attnum int) (planner.ColumnAttrs, error) {
 	return call(l, "ColumnAttrs", func() (planner.ColumnAttrs, error) { return l.live.ColumnAttrs(ctx, tableOID, attnum) }, tableOID, attnum)
+}
+
+// stubProber answers Try from a list, in order; every other method panics
+// (the embedded nil Prober).
+type stubProber struct {
+	planner.Prober
+	answers []error
+}
+
+func (s *stubProber) Try(_ context.Context, stmts []string) (int, error) {
+	err := s.answers[0]
+	s.answers = s.answers[1:]
+	if err != nil {
+		return len(stmts) - 1, err
+	}
+	return 0, nil
+}
+
+// A recorded log replays identical calls in their order, PostgreSQL errors
+// as *pgconn.PgError (wrapped ones with their text), and reports calls it
+// does not hold and answers left unused.
+func TestProbeLogReplay(t *testing.T) {
+	ctx := context.Background()
+	lockErr := &pgconn.PgError{Code: "55P03", Message: "canceling statement due to lock timeout"}
+	checkErr := &pgconn.PgError{Code: "42804", Message: "argument of CHECK must be type boolean", Detail: "some detail"}
+	live := &stubProber{answers: []error{nil, lockErr, fmt.Errorf("engine: savepoint: %w", checkErr)}}
+	rec := newRecorder(live, 0)
+	for range 3 {
+		_, _ = rec.Try(ctx, []string{"SELECT 1", "SELECT 2"})
+	}
+	raw, err := rec.JSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pl, err := newReplayer(raw, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if i, err := pl.Try(ctx, []string{"SELECT 1", "SELECT 2"}); i != 0 || err != nil {
+		t.Errorf("first call: %d, %v; want 0, nil", i, err)
+	}
+	i, err := pl.Try(ctx, []string{"SELECT 1", "SELECT 2"})
+	var pg *pgconn.PgError
+	if i != 1 || !errors.As(err, &pg) || pg.Code != "55P03" || !pgexec.Retryable(err) {
+		t.Errorf("second call: %d, %#v; want 1 and the lock timeout", i, err)
+	}
+	_, err = pl.Try(ctx, []string{"SELECT 1", "SELECT 2"})
+	if !errors.As(err, &pg) || pg.Code != "42804" || pg.Detail != "some detail" || err.Error() != "engine: savepoint: "+checkErr.Error() {
+		t.Errorf("third call: %#v; want the wrapped check error", err)
+	}
+	if err := pl.Check(); err != nil {
+		t.Errorf("Check after every answer was used: %v", err)
+	}
+	if _, err := pl.Try(ctx, []string{"SELECT 1", "SELECT 2"}); err == nil {
+		t.Error("a fourth call was answered")
+	}
+	if err := pl.Check(); err == nil || !strings.Contains(err.Error(), `unexpected probe Try([["SELECT 1","SELECT 2"]])`) {
+		t.Errorf("Check = %v; want the unexpected probe named", err)
+	}
+	pl, _ = newReplayer(raw, 0)
+	if err := pl.Check(); err == nil || !strings.Contains(err.Error(), "3 recorded probes were not asked") {
+		t.Errorf("Check of an unused log = %v", err)
+	}
 }
