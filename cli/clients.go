@@ -195,7 +195,7 @@ func (g *globals) warnOldInUse(c *engine.Clients, requireIdle bool) {
 		fmt.Fprintln(g.stderr, "strata: hint: completing: --require-idle-old refuses only for sessions seen using the old version; if these are old app instances, stop them first (Ctrl-C now)")
 		return
 	}
-	fmt.Fprintln(g.stderr, "strata: hint: completing anyway; sessions still on the old version will fail once it is gone. To refuse instead, use --require-idle-old; `strata clients` shows who uses which version")
+	fmt.Fprintln(g.stderr, "strata: hint: completing anyway; sessions still on the old version lose it when its schema is dropped. To refuse instead, use --require-idle-old; `strata clients` shows who uses which version")
 }
 
 func (g *globals) refuseOldInUse(e *engine.OldVersionInUseError) {
