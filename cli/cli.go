@@ -72,7 +72,7 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 
 	root.AddCommand(
 		g.initCmd(), g.startCmd(), g.completeCmd(), g.abortCmd(), g.migrateCmd(),
-		g.statusCmd(), g.schemaNameCmd(), g.planCmd(), g.lintCmd(),
+		g.statusCmd(), g.clientsCmd(), g.schemaNameCmd(), g.planCmd(), g.lintCmd(),
 	)
 	if err := root.ExecuteContext(ctx); err != nil {
 		var silent errSilent
@@ -239,10 +239,6 @@ func (g *globals) phaseCmd(use, short, done string, act func(*engine.Migrator, c
 			return nil
 		},
 	}
-}
-
-func (g *globals) completeCmd() *cobra.Command {
-	return g.phaseCmd("complete", "Complete the phase in progress: contract to the new shape", "completed", (*engine.Migrator).Complete)
 }
 
 func (g *globals) abortCmd() *cobra.Command {

@@ -58,6 +58,10 @@ type dbKey struct{}
 //	                             schemas (pgtest.Snapshot) to FILE
 //	pgenv                        replace DATABASE_URL by the libpq variables
 //	                             PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE
+//	session NAME [flags] SQL     run SQL on a connection kept open across the
+//	                             script's commands (see cmdSession)
+//	approle                      create a login role that is not a superuser,
+//	                             named in $APP_ROLE (see cmdAppRole)
 func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir:                 "testdata/script",
@@ -71,12 +75,21 @@ func TestScripts(t *testing.T) {
 			env.Setenv("DATABASE_URL", db.URL)
 			env.Setenv("DB_URL", db.URL)
 			env.Values[dbKey{}] = db.URL
+			open := sessions{}
+			env.Values[sessionsKey{}] = open
+			env.Defer(func() {
+				for _, c := range open {
+					c.Close(context.Background())
+				}
+			})
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"sql":      cmdSQL,
 			"snapshot": cmdSnapshot,
 			"pgenv":    cmdPGEnv,
+			"session":  cmdSession,
+			"approle":  cmdAppRole,
 		},
 	})
 }

@@ -363,15 +363,34 @@ func sameMigrations(a []state.MigrationRef, b []*migration.Migration) bool {
 
 // Complete contracts the phase in progress to the new shape.
 func (m *Migrator) Complete(ctx context.Context) ([]string, error) {
+	return m.CompleteWith(ctx, CompleteOptions{})
+}
+
+// CompleteOptions make complete look for sessions still using the old
+// version first.
+type CompleteOptions struct {
+	// Watch samples the sessions (see Clients) for this long before
+	// anything changes; 0 does not look.
+	Watch time.Duration
+	// RequireIdleOld refuses, with an *OldVersionInUseError and nothing
+	// changed, when the watch saw a session using the old version.
+	RequireIdleOld bool
+	// Seen receives what the watch saw, before anything changes.
+	Seen func(*Clients)
+}
+
+// CompleteWith is Complete, first watching for sessions still using the old
+// version as o says.
+func (m *Migrator) CompleteWith(ctx context.Context, o CompleteOptions) ([]string, error) {
 	s, err := m.open(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer s.close()
-	return m.complete(ctx, s)
+	return m.complete(ctx, s, o)
 }
 
-func (m *Migrator) complete(ctx context.Context, s *session) ([]string, error) {
+func (m *Migrator) complete(ctx context.Context, s *session, o CompleteOptions) ([]string, error) {
 	ph, err := m.phase(ctx, s.conn)
 	if err != nil {
 		return nil, err
@@ -384,6 +403,19 @@ func (m *Migrator) complete(ctx context.Context, s *session) ([]string, error) {
 		return nil, fmt.Errorf("%w: start of %v has not finished; run strata start to resume it or strata abort", ErrPhaseInProgress, ph.Names())
 	case state.Aborting:
 		return nil, fmt.Errorf("%w: abort of %v has not finished; run strata abort", ErrPhaseInProgress, ph.Names())
+	}
+	if o.Watch > 0 {
+		m.logf("watching for sessions of the old version for %s", o.Watch)
+		c, err := m.watchClients(ctx, s.conn, ClientsOptions{Watch: o.Watch})
+		if err != nil {
+			return nil, err
+		}
+		if o.Seen != nil {
+			o.Seen(c)
+		}
+		if inUse := c.OldInUse(); o.RequireIdleOld && len(inUse) > 0 {
+			return nil, &OldVersionInUseError{Clients: c, Sessions: inUse}
+		}
 	}
 	if err := m.store.SetState(ctx, s.conn, m.opts.Schema, state.Completing); err != nil {
 		return nil, err
@@ -432,7 +464,7 @@ func (m *Migrator) Migrate(ctx context.Context, migs []*migration.Migration) (*S
 	if err != nil {
 		return nil, err
 	}
-	if _, err := m.complete(ctx, s); err != nil {
+	if _, err := m.complete(ctx, s, CompleteOptions{}); err != nil {
 		return nil, err
 	}
 	return res, nil
