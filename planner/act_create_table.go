@@ -99,6 +99,13 @@ func (p *planner) createTable(ctx context.Context, a *migration.CreateTable) err
 	if err != nil {
 		return p.errf("", "create_table %q: %s", a.Name, pgMessage(err))
 	}
+	// Create it for the rest of planning too, so that later actions of
+	// the phase can refer to it (a foreign key of another new table).
+	for _, s := range sqls {
+		if err := p.pr.Apply(ctx, s); err != nil {
+			return p.errf("", "create_table %q: %s", a.Name, pgMessage(err))
+		}
+	}
 	p.expand = append(p.expand, Step{
 		ID: fmt.Sprintf("create-table:%s", a.Name), Kind: KindSQL, Tx: true,
 		Desc: "create table " + a.Name,
