@@ -120,7 +120,7 @@ func (p *planner) createTable(ctx context.Context, a *migration.CreateTable) err
 		SQL:  sqls,
 	})
 	if a.Up != nil {
-		if err := p.fillFrom(a, t, sqls); err != nil {
+		if err := p.fillFrom(a, t); err != nil {
 			return err
 		}
 	}
