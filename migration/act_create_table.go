@@ -110,7 +110,7 @@ func (v *validator) createTable(p string, a *CreateTable) {
 		}
 		if len(a.Up.Values) > 0 && cols != nil {
 			for _, c := range a.Columns {
-				if !c.Nullable && c.Default == nil && c.Generated == "" && !given[c.Name] && c.Name != "" {
+				if !c.Nullable && c.Default == nil && c.Generated == "" && !serial(c.Type) && !given[c.Name] && c.Name != "" {
 					v.add(up+".values", "column %q is NOT NULL without a default: give it a value", c.Name)
 				}
 			}

@@ -82,7 +82,7 @@ var actionTypes = []actionType{
 			switch {
 			case a.Column.Generated != "" && a.Up != nil:
 				v.add(p+".up", "a generated column takes no up: its value is computed")
-			case !a.Column.Nullable && a.Column.Default == nil && a.Column.Generated == "" && a.Up == nil:
+			case !a.Column.Nullable && a.Column.Default == nil && a.Column.Generated == "" && a.Up == nil && !serial(a.Column.Type):
 				v.add(p+".column.nullable", "a NOT NULL column without a default needs up: existing rows need a value")
 			}
 			v.value(p+".up", a.Up)
@@ -287,4 +287,9 @@ func otherKeyOwners(typ, k string) string {
 		return ""
 	}
 	return fmt.Sprintf("for %s (it is a key of %s)", typ, strings.Join(others, ", "))
+}
+
+func serial(typ string) bool {
+	_, ok := SerialType(typ)
+	return ok
 }

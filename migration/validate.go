@@ -139,6 +139,14 @@ func (v *validator) enumLabel(key, s string) {
 func (v *validator) column(p string, c *Column) {
 	v.ident(p+".name", c.Name)
 	v.nonEmpty(p+".type", c.Type)
+	if _, serial := SerialType(c.Type); serial {
+		switch {
+		case c.Default != nil:
+			v.add(p+".default", "a %s column takes its default from its sequence", c.Type)
+		case c.Generated != "":
+			v.add(p+".generated", "a %s column takes its default from its sequence; use an integer type for an identity column", c.Type)
+		}
+	}
 	if c.Default != nil {
 		v.nonEmpty(p+".default", *c.Default)
 		if c.Generated != "" {

@@ -22,12 +22,23 @@ func (p *planner) addColumn(ctx context.Context, a *migration.AddColumn) error {
 	if t.col(c.Name) != nil {
 		return p.errf(".column.name", "column %q already exists in table %q", c.Name, a.Table)
 	}
+	// A serial column: its sequence is created for the rest of planning
+	// (the default is checked against it), and at start before the column.
+	seqPre, seq, err := p.serialColumn(ctx, t.Phys, &c)
+	if err != nil {
+		return err
+	}
+	for _, s := range seqPre {
+		if err := p.pr.Apply(ctx, s); err != nil {
+			return p.errf(".column.type", "%s", pgMessage(err))
+		}
+	}
 	if err := p.checkType(ctx, ".column.type", c.Type); err != nil {
 		return err
 	}
 	tq := qual(p.schema, t.Phys)
 	if t.Created {
-		return p.addColumnToNewTable(t, c)
+		return p.addColumnToNewTable(t, c, seqPre, p.ownedBy(seq, t.Phys, c.Name))
 	}
 	if c.Generated != "" {
 		return p.errf(".column.generated", "adding a generated or identity column to an existing table rewrites it under an ACCESS EXCLUSIVE lock; add a plain column with `up` instead")
@@ -35,7 +46,7 @@ func (p *planner) addColumn(ctx context.Context, a *migration.AddColumn) error {
 	phys := p.freeColumn(t.Phys, c.Name)
 	add := &addedCol{Name: phys, Type: c.Type, NotNull: false, Comment: c.Comment, ActionNo: p.seq}
 	def := "ALTER TABLE " + tq + " ADD COLUMN IF NOT EXISTS " + ident(phys) + " " + c.Type
-	sqls := []string{}
+	sqls := append([]string(nil), seqPre...)
 	s := p.sync(t.Phys)
 	if c.Default != nil {
 		fast, err := p.fastDefault(ctx, ".column.default", c.Type, *c.Default)
@@ -58,6 +69,7 @@ func (p *planner) addColumn(ctx context.Context, a *migration.AddColumn) error {
 	} else {
 		sqls = append(sqls, def)
 	}
+	sqls = append(sqls, p.ownedBy(seq, t.Phys, phys)...)
 	if c.Comment != nil {
 		sqls = append(sqls, "COMMENT ON COLUMN "+tq+"."+ident(phys)+" IS "+literal(*c.Comment))
 	}
@@ -85,7 +97,7 @@ func (p *planner) addColumn(ctx context.Context, a *migration.AddColumn) error {
 
 // addColumnToNewTable adds a column to a table created in this phase: no
 // app version has written to it yet, so plain DDL is safe.
-func (p *planner) addColumnToNewTable(t *vTable, c migration.Column) error {
+func (p *planner) addColumnToNewTable(t *vTable, c migration.Column, seqPre, seqPost []string) error {
 	tq := qual(p.schema, t.Phys)
 	d := "ALTER TABLE " + tq + " ADD COLUMN " + ident(c.Name) + " " + c.Type
 	if c.Generated != "" {
@@ -97,7 +109,7 @@ func (p *planner) addColumnToNewTable(t *vTable, c migration.Column) error {
 	if !c.Nullable {
 		d += " NOT NULL"
 	}
-	sqls := []string{d}
+	sqls := append(append(append([]string(nil), seqPre...), d), seqPost...)
 	if c.Comment != nil {
 		sqls = append(sqls, "COMMENT ON COLUMN "+tq+"."+ident(c.Name)+" IS "+literal(*c.Comment))
 	}

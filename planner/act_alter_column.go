@@ -27,7 +27,7 @@ func (p *planner) alterColumn(ctx context.Context, a *migration.AlterColumn) err
 		return err
 	}
 	if t.Created {
-		return p.alterNewTableColumn(t, c, ch)
+		return p.alterNewTableColumn(ctx, t, c, ch, a.Up)
 	}
 	if c.Generated && c.Identity == "" && (ch.typeChange || ch.nullChange) {
 		return p.errf(".column", "column %q is a generated column; changing its type or nullability would rewrite the table under an ACCESS EXCLUSIVE lock and is not supported", a.Column)

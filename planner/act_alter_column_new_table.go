@@ -1,15 +1,41 @@
 package planner
 
-import "fmt"
+import (
+	"context"
+	"fmt"
+)
 
 // alterNewTableColumn changes a column of a table created in this phase
-// directly: no app version has written to it yet.
-func (p *planner) alterNewTableColumn(t *vTable, c *vColumn, ch *columnChange) error {
+// directly: no app version has written to it yet. A type change converts
+// the rows a create_table.up or a custom action put there with up (the
+// new version's names of the table's columns) as its USING expression,
+// as on an existing table; PostgreSQL judges the statement now, on the
+// table as the phase has created it, so that nothing fails half-way
+// through start.
+func (p *planner) alterNewTableColumn(ctx context.Context, t *vTable, c *vColumn, ch *columnChange, up string) error {
 	newName, newType, notNull, def, comment := ch.newName, ch.newType, ch.notNull, ch.def, ch.comment
 	tq := qual(p.schema, t.Phys)
 	var sqls []string
 	if ch.typeChange {
-		sqls = append(sqls, "ALTER TABLE "+tq+" ALTER COLUMN "+ident(c.Phys)+" TYPE "+newType)
+		alter := "ALTER TABLE " + tq + " ALTER COLUMN " + ident(c.Phys) + " TYPE " + newType
+		key := ".changes.type"
+		if up != "" {
+			stmt, err := p.parseStmt(".up", alter+" USING ("+up+")")
+			if err != nil {
+				return err
+			}
+			if err := p.toPhysical(".up", stmt, t); err != nil {
+				return err
+			}
+			alter, key = deparse(stmt), ".up"
+		}
+		if err := p.try(ctx, alter); err != nil {
+			return p.errf(key, "changing the type of column %q of new table %q to %s: %s", c.Name, t.Name, newType, pgMessage(err))
+		}
+		if err := p.pr.Apply(ctx, alter); err != nil {
+			return p.errf(key, "changing the type of column %q of new table %q to %s: %s", c.Name, t.Name, newType, pgMessage(err))
+		}
+		sqls = append(sqls, alter)
 	}
 	if ch.nullChange {
 		if notNull {

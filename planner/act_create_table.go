@@ -15,10 +15,17 @@ func (p *planner) createTable(ctx context.Context, a *migration.CreateTable) err
 		return err
 	}
 	tq := qual(p.schema, a.Name)
-	var defs []string
+	var defs, pre, post []string
 	t := &vTable{Name: a.Name, Phys: a.Name, Created: true}
-	for i, c := range a.Columns {
+	cols := append([]migration.Column(nil), a.Columns...)
+	for i := range cols {
 		key := fmt.Sprintf(".columns[%d]", i)
+		sp, seq, err := p.serialColumn(ctx, a.Name, &cols[i])
+		if err != nil {
+			return err
+		}
+		pre, post = append(pre, sp...), append(post, p.ownedBy(seq, a.Name, cols[i].Name)...)
+		c := cols[i]
 		if err := p.checkType(ctx, key+".type", c.Type); err != nil {
 			return err
 		}
@@ -87,8 +94,9 @@ func (p *planner) createTable(ctx context.Context, a *migration.CreateTable) err
 		}
 		defs = append(defs, d)
 	}
-	sqls := []string{"CREATE TABLE " + tq + " (\n  " + strings.Join(defs, ",\n  ") + "\n)"}
-	for _, c := range a.Columns {
+	sqls := append(pre, "CREATE TABLE "+tq+" (\n  "+strings.Join(defs, ",\n  ")+"\n)")
+	sqls = append(sqls, post...)
+	for _, c := range cols {
 		if c.Comment != nil {
 			sqls = append(sqls, "COMMENT ON COLUMN "+tq+"."+ident(c.Name)+" IS "+literal(*c.Comment))
 		}
@@ -99,13 +107,20 @@ func (p *planner) createTable(ctx context.Context, a *migration.CreateTable) err
 	if err != nil {
 		return p.errf("", "create_table %q: %s", a.Name, pgMessage(err))
 	}
+	// Create it for the rest of planning too, so that later actions of
+	// the phase can refer to it (a foreign key of another new table).
+	for _, s := range sqls {
+		if err := p.pr.Apply(ctx, s); err != nil {
+			return p.errf("", "create_table %q: %s", a.Name, pgMessage(err))
+		}
+	}
 	p.expand = append(p.expand, Step{
 		ID: fmt.Sprintf("create-table:%s", a.Name), Kind: KindSQL, Tx: true,
 		Desc: "create table " + a.Name,
 		SQL:  sqls,
 	})
 	if a.Up != nil {
-		if err := p.fillFrom(a, t, sqls); err != nil {
+		if err := p.fillFrom(a, t); err != nil {
 			return err
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/strata-db/strata/internal/pgquery"
 	"github.com/strata-db/strata/migration"
 	"github.com/strata-db/strata/pglock"
 )
@@ -45,6 +46,96 @@ func (p *planner) custom(ctx context.Context, a *migration.Custom) error {
 			}
 		}
 		*part.to = append(*part.to, st)
+		if part.phase == "start" && st.Tx {
+			if err := p.customCreates(ctx, stmts); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
+}
+
+// customCreates makes what a custom action's start SQL creates known to the
+// rest of the phase: its CREATE TABLE, CREATE TYPE (enum, composite, range,
+// ...), CREATE DOMAIN, CREATE SEQUENCE, CREATE FUNCTION and CREATE VIEW
+// statements run for the rest of planning (each one that PostgreSQL accepts
+// on its own; its other statements, data changes included, do not run
+// while planning). The tables and types it creates in the managed schema
+// become the phase's own: later actions may use them, the new version
+// schema has a view of each table, and abort drops them (after the custom
+// abort SQL and the objects of later actions), as it drops what
+// create_table and create_enum made.
+func (p *planner) customCreates(ctx context.Context, stmts []pglock.StatementLocks) error {
+	var tables []string
+	for _, s := range stmts {
+		n, err := pgquery.ParseOne(s.Statement)
+		if err != nil {
+			continue
+		}
+		var table, typ string
+		ours := func(schema string) bool { return schema == "" || schema == p.schema }
+		switch {
+		case n.GetCreateStmt() != nil:
+			if rv := n.GetCreateStmt().GetRelation(); ours(rv.GetSchemaname()) && rv.GetRelpersistence() != "t" {
+				table = rv.GetRelname()
+			}
+		case n.GetCreateEnumStmt() != nil:
+			typ = ownType(pgquery.Strs(n.GetCreateEnumStmt().GetTypeName()), p.schema)
+		case n.GetCompositeTypeStmt() != nil:
+			if rv := n.GetCompositeTypeStmt().GetTypevar(); ours(rv.GetSchemaname()) {
+				typ = rv.GetRelname()
+			}
+		case n.GetCreateDomainStmt() != nil:
+			typ = ownType(pgquery.Strs(n.GetCreateDomainStmt().GetDomainname()), p.schema)
+		case n.GetCreateRangeStmt() != nil:
+			typ = ownType(pgquery.Strs(n.GetCreateRangeStmt().GetTypeName()), p.schema)
+		case n.GetDefineStmt() != nil, n.GetCreateSeqStmt() != nil, n.GetCreateFunctionStmt() != nil, n.GetViewStmt() != nil:
+		default:
+			continue
+		}
+		if err := p.try(ctx, s.Statement); err != nil {
+			if p.lockErr != nil {
+				return err // no verdict: planning is retried
+			}
+			continue // start will run it with the rest of the SQL
+		}
+		if err := p.pr.Apply(ctx, s.Statement); err != nil {
+			return p.errf(".start", "the SQL failed while planning: %s", pgMessage(err))
+		}
+		if table != "" && p.cur.table(table) == nil && !p.isCreated(table) {
+			tables = append(tables, table)
+		}
+		if typ != "" {
+			p.objs.created = append(p.objs.created, typ)
+		}
+	}
+	if len(tables) == 0 {
+		return nil
+	}
+	cat, err := p.pr.Catalog(ctx, p.schema)
+	if err != nil {
+		return fmt.Errorf("engine: %w", err)
+	}
+	// Catalog reads with search_path = pg_catalog.
+	if err := p.setPath(ctx, ident(p.schema)); err != nil {
+		return err
+	}
+	for _, t := range schemaFromCatalog(&Catalog{Names: tables, Tables: cat.Tables}).Tables {
+		t.Created = true
+		p.created = append(p.created, t.Phys)
+		p.cur.Tables = append(p.cur.Tables, t)
+	}
+	return nil
+}
+
+// ownType returns the name of a type created as names (maybe qualified)
+// when it is in schema, "" otherwise.
+func ownType(names []string, schema string) string {
+	switch {
+	case len(names) == 1:
+		return names[0]
+	case len(names) == 2 && names[0] == schema:
+		return names[1]
+	}
+	return ""
 }

@@ -34,7 +34,6 @@ type tableFill struct {
 	S      *vTable // the source table as the old version sees it
 	Values []migration.ColumnValue
 	Where  string
-	Create []string // the new table's DDL, to check expressions against
 	Mig    *migration.Migration
 	Idx    int
 }
@@ -111,7 +110,7 @@ func qualified(alias string, names []string) []string {
 
 // --- registration by the actions ---
 
-func (p *planner) fillFrom(a *migration.CreateTable, n *vTable, create []string) error {
+func (p *planner) fillFrom(a *migration.CreateTable, n *vTable) error {
 	s, err := p.table(".up.table", a.Up.Table)
 	if err != nil {
 		return err
@@ -128,7 +127,7 @@ func (p *planner) fillFrom(a *migration.CreateTable, n *vTable, create []string)
 		return p.errf(".primary_key", "a table filled from another table needs a primary key")
 	}
 	p.cross.fills = append(p.cross.fills, &tableFill{N: n.clone(), S: s.clone(), Values: a.Up.Values, Where: a.Up.Where,
-		Create: create, Mig: p.mig, Idx: p.idx})
+		Mig: p.mig, Idx: p.idx})
 	return nil
 }
 
@@ -265,21 +264,20 @@ func (p *planner) crossCheck(ctx context.Context) error {
 	p.crossScope()
 	for _, f := range p.cross.fills {
 		p.mig, p.idx = f.Mig, f.Idx
-		if err := p.explain(ctx, ".up", f.Create, strings.ReplaceAll(p.fillStatement(f), backfill.RangePlaceholder, "true")); err != nil {
+		setup := p.scratchColumns(f.N.Phys, f.S.Phys)
+		if err := p.explain(ctx, ".up", setup, strings.ReplaceAll(p.fillStatement(f), backfill.RangePlaceholder, "true")); err != nil {
 			return err
 		}
-		if err := p.explain(ctx, ".up.where", f.Create, "SELECT 1 FROM "+p.tableSource(f.N, f.N.Name)+", "+p.tableSource(f.S, f.S.Name)+" WHERE ("+f.Where+")"); err != nil {
+		if err := p.explain(ctx, ".up.where", setup, "SELECT 1 FROM "+p.tableSource(f.N, f.N.Name)+", "+p.tableSource(f.S, f.S.Name)+" WHERE ("+f.Where+")"); err != nil {
 			return err
 		}
 	}
 	for _, l := range p.cross.links {
 		p.mig, p.idx = l.Mig, l.Idx
-		var setup []string
-		for _, f := range p.cross.fills {
-			if f.N.Phys == l.O.Phys || f.N.Phys == l.T.Phys {
-				setup = f.Create
-			}
-		}
+		// The expression may read columns other actions of the phase
+		// add (a column moved between tables: add_column on one,
+		// remove_column with down from it on the other).
+		setup := p.scratchColumns(l.O.Phys, l.T.Phys)
 		t := l.T.clone()
 		t.Columns = nil
 		for _, c := range l.T.Columns {
@@ -296,6 +294,22 @@ func (p *planner) crossCheck(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// scratchColumns returns the statements that add, inside a check's
+// rolled-back savepoint, the columns this phase adds to the tables phys
+// (new tables exist for the rest of planning already, see createTable), so
+// that an expression is checked against the tables as start leaves them.
+func (p *planner) scratchColumns(phys ...string) []string {
+	var out []string
+	for _, t := range phys {
+		for _, a := range p.added[t] {
+			if p.cat.column(t, a.Name) == nil {
+				out = append(out, "ALTER TABLE "+qual(p.schema, t)+" ADD COLUMN IF NOT EXISTS "+ident(a.Name)+" "+a.Type)
+			}
+		}
+	}
+	return out
 }
 
 // crossDrop renders the statements that remove the cross-table triggers.

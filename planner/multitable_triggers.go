@@ -139,7 +139,7 @@ func (p *planner) linkTriggers(l *link, t, o *crossTrig) {
 }
 
 func (p *planner) xfunc(phys, which string) string {
-	return qual(p.state, internalName("x"+which+"_", p.schema+"_"+phys))
+	return qual(p.state, p.ownedName("x"+which+"_", phys))
 }
 
 // crossExpand renders the start steps: NOT NULL relaxed on removed columns

@@ -138,6 +138,7 @@ type planner struct {
 	added    map[string][]*addedCol // physical table -> physical columns added in this phase
 	created  []string               // physical tables created in this phase
 	seq      int                    // action number across the phase
+	seqs     map[string]bool        // sequences of serial columns made in this phase
 
 	expand         []Step
 	completeCustom []Step

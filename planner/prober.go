@@ -56,6 +56,10 @@ type Prober interface {
 	// ConstraintType returns the pg_constraint.contype of the constraint
 	// called name on schema.table, "" when there is none.
 	ConstraintType(ctx context.Context, schema, table, name string) (string, error)
+	// NameOwner describes (pg_describe_object) the object of a kind
+	// called name: "function" (any arguments) in schema, or "trigger",
+	// "constraint" or "column" on schema.table; "" when there is none.
+	NameOwner(ctx context.Context, kind, schema, table, name string) (string, error)
 	// Index describes the index called name in schema; nil when none.
 	Index(ctx context.Context, schema, name string) (*IndexInfo, error)
 	// HasUnique reports whether a unique, immediate, non-partial index

@@ -21,6 +21,9 @@ func (p *planner) finish(ctx context.Context) (*Plan, error) {
 	if err := p.crossCheck(ctx); err != nil {
 		return nil, err
 	}
+	if err := p.checkNames(ctx); err != nil {
+		return nil, err
+	}
 	out := &Plan{Version: plan.Version, PGMajor: p.cat.PGMajor, Schema: p.schema, VersionSchema: p.version, PreviousSchema: p.prev}
 	var err error
 	if out.Start, err = p.startSteps(ctx); err != nil {

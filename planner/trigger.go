@@ -8,9 +8,10 @@ import (
 )
 
 // syncFunc names the sync trigger function of a physical table; it lives in
-// the state schema so the managed schema holds nothing of strata's.
+// the state schema so the managed schema holds nothing of strata's. See
+// ownedName for why the name carries a hash.
 func (p *planner) syncFunc(phys string) string {
-	return qual(p.state, internalName("sync_", p.schema+"_"+phys))
+	return qual(p.state, p.ownedName("sync_", phys))
 }
 
 // NewVersionTest is the SQL condition, true when the session writing is the

@@ -142,6 +142,33 @@ func (x TxProber) ConstraintType(ctx context.Context, schema, table, name string
 	return typ, err
 }
 
+// NameOwner implements Prober.
+func (x TxProber) NameOwner(ctx context.Context, kind, schema, table, name string) (string, error) {
+	var q string
+	switch kind {
+	case "function":
+		q = `SELECT pg_describe_object('pg_proc'::regclass, p.oid, 0) FROM pg_proc p
+			JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = $1 AND p.proname = $3 AND $2 = ''`
+	case "trigger":
+		q = `SELECT pg_describe_object('pg_trigger'::regclass, g.oid, 0) FROM pg_trigger g
+			JOIN pg_class c ON c.oid = g.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+			WHERE n.nspname = $1 AND c.relname = $2 AND g.tgname = $3`
+	case "constraint":
+		q = `SELECT pg_describe_object('pg_constraint'::regclass, k.oid, 0) FROM pg_constraint k
+			JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+			WHERE n.nspname = $1 AND c.relname = $2 AND k.conname = $3`
+	case "column":
+		q = `SELECT pg_describe_object('pg_class'::regclass, c.oid, a.attnum) FROM pg_attribute a
+			JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+			WHERE n.nspname = $1 AND c.relname = $2 AND a.attname = $3 AND a.attnum > 0 AND NOT a.attisdropped`
+	default:
+		return "", fmt.Errorf("name owner: unknown kind %q", kind)
+	}
+	var out string
+	err := x.Tx.QueryRow(ctx, "SELECT coalesce(("+q+" LIMIT 1), '')", schema, table, name).Scan(&out)
+	return out, err
+}
+
 // Index implements Prober.
 func (x TxProber) Index(ctx context.Context, schema, name string) (*IndexInfo, error) {
 	var ix IndexInfo

@@ -44,6 +44,27 @@ func InternalName(prefix, name string) string {
 	return prefix + cut + "_" + h
 }
 
+// HashedName derives a name for one of strata's own objects that lives in a
+// namespace shared by several owners (a function in the state schema): prefix
+// + readable, cut to fit 63 bytes, + "_" + the first 12 hex digits of the
+// SHA-256 of key. key should be the quoted identity of what the object
+// serves (schema, table and migration), so that two different owners never
+// map to one name even when their readable parts are equal ("s_x"."t" and
+// "s"."x_t" both read s_x_t).
+func HashedName(prefix, readable, key string) string {
+	sum := sha256.Sum256([]byte(key))
+	h := hex.EncodeToString(sum[:])[:12]
+	keep := 63 - len(prefix) - len(h) - 1
+	cut := readable
+	if len(cut) > keep {
+		cut = cut[:keep]
+		for len(cut) > 0 && !utf8Start(readable, len(cut)) {
+			cut = cut[:len(cut)-1]
+		}
+	}
+	return prefix + cut + "_" + h
+}
+
 func utf8Start(s string, i int) bool {
 	return i >= len(s) || s[i]&0xC0 != 0x80
 }
