@@ -295,6 +295,10 @@ func (l *probeLog) Collatable(ctx context.Context, typ string) (bool, error) {
 	return call(l, "Collatable", func() (bool, error) { return l.live.Collatable(ctx, typ) }, typ)
 }
 
+func (l *probeLog) NameOwner(ctx context.Context, kind, schema, table, name string) (string, error) {
+	return call(l, "NameOwner", func() (string, error) { return l.live.NameOwner(ctx, kind, schema, table, name) }, kind, schema, table, name)
+}
+
 func (l *probeLog) RelationExists(ctx context.Context, schema, name string) (bool, error) {
 	return call(l, "RelationExists", func() (bool, error) { return l.live.RelationExists(ctx, schema, name) }, schema, name)
 }
