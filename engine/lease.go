@@ -200,10 +200,22 @@ func (m *Migrator) busy(ctx context.Context, lock *pgx.Conn, err error) error {
 		return err
 	}
 	out := &BusyError{StateSchema: m.opts.StateSchema, BackendPID: be.BackendPID, Err: err}
-	if h, lerr := m.store.Lease(ctx, lock); lerr == nil && h != nil && h.BackendPID == be.BackendPID {
-		out.Holder = h
+	// The holder claims the lease right after it took the lock: give it a
+	// moment to record who it is.
+	for deadline := time.Now().Add(time.Second); ; {
+		h, lerr := m.store.Lease(ctx, lock)
+		if lerr != nil || h == nil {
+			return out // no state schema (yet): nothing recorded
+		}
+		if h.BackendPID == be.BackendPID {
+			out.Holder = h
+			return out
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return out
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
-	return out
 }
 
 // keepalive pings the lock connection until close, cancelling the session
