@@ -254,7 +254,7 @@ func Pair(ctx context.Context, cfg Config) (*Outcome, error) {
 		}
 		select {
 		case err := <-aDone:
-			return nil, fmt.Errorf("A finished before it could be disturbed (%v): make the backfill longer", err)
+			return nil, fmt.Errorf("the first strata finished before it could be disturbed (%v): make the backfill longer", err)
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
