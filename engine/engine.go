@@ -133,13 +133,6 @@ func (m *Migrator) validate(migs []*migration.Migration) ([]*migration.Migration
 	return migs, nil
 }
 
-// session is one command's pair of connections: one holds the advisory
-// lock for the whole command, the other does the work.
-type session struct {
-	lock, conn *pgx.Conn
-	key        int64
-}
-
 func (m *Migrator) connect(ctx context.Context) (*pgx.Conn, error) {
 	conn, err := pgx.ConnectConfig(ctx, m.cfg)
 	if err != nil {
@@ -148,40 +141,20 @@ func (m *Migrator) connect(ctx context.Context) (*pgx.Conn, error) {
 	return conn, nil
 }
 
-func (m *Migrator) open(ctx context.Context) (*session, error) {
-	lock, err := m.connect(ctx)
-	if err != nil {
-		return nil, err
-	}
-	key := pgexec.AdvisoryKey(m.opts.StateSchema)
-	if err := pgexec.Lock(ctx, lock, key, m.opts.LockWait); err != nil {
-		lock.Close(context.Background())
-		return nil, err
-	}
-	conn, err := m.connect(ctx)
-	if err != nil {
-		lock.Close(context.Background())
-		return nil, err
-	}
-	return &session{lock: lock, conn: conn, key: key}, nil
-}
-
-func (s *session) close() {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	s.conn.Close(ctx)
-	_ = pgexec.Unlock(ctx, s.lock, s.key)
-	s.lock.Close(ctx)
-}
-
 // Init installs the state schema; safe to re-run.
 func (m *Migrator) Init(ctx context.Context) error {
-	s, err := m.open(ctx)
+	s, err := m.open(ctx, "init")
 	if err != nil {
 		return err
 	}
 	defer s.close()
-	return m.exec.InTx(ctx, s.conn, func(tx pgx.Tx) error { return m.store.Init(ctx, tx) })
+	ctx = s.ctx
+	return s.wrap(m.exec.InTx(ctx, s.conn, func(tx pgx.Tx) error {
+		if err := m.store.Init(ctx, tx); err != nil {
+			return err
+		}
+		return s.claim(tx)
+	}))
 }
 
 // phase reads the phase in progress (nil when none or not installed).
@@ -271,12 +244,13 @@ type StartResult struct {
 // Start begins the expand phase for all pending migrations, or resumes an
 // interrupted start of the same migrations.
 func (m *Migrator) Start(ctx context.Context, migs []*migration.Migration) (*StartResult, error) {
-	s, err := m.open(ctx)
+	s, err := m.open(ctx, "start")
 	if err != nil {
 		return nil, err
 	}
 	defer s.close()
-	return m.start(ctx, s, migs)
+	res, err := m.start(s.ctx, s, migs)
+	return res, s.wrap(err)
 }
 
 func (m *Migrator) start(ctx context.Context, s *session, migs []*migration.Migration) (*StartResult, error) {
@@ -296,7 +270,7 @@ func (m *Migrator) start(ctx context.Context, s *session, migs []*migration.Migr
 			return nil, fmt.Errorf("%w: an interrupted start of %v is recorded, but the pending migrations are now different; run strata abort first", ErrPhaseInProgress, ph.Names())
 		}
 		m.logf("resuming the interrupted start of %v", ph.Names())
-		if err := m.run(ctx, s.conn, ph, plan.Start); err != nil {
+		if err := m.run(ctx, s, ph, plan.Start); err != nil {
 			return nil, err
 		}
 		return &StartResult{Migrations: ph.Names(), VersionSchema: ph.VersionSchema, Resumed: true}, nil
@@ -326,7 +300,10 @@ func (m *Migrator) start(ctx context.Context, s *session, migs []*migration.Migr
 		if err := m.store.Init(ctx, tx); err != nil {
 			return err
 		}
-		return m.store.CreatePhase(ctx, tx, ph)
+		if err := s.claim(tx); err != nil {
+			return err
+		}
+		return s.st.CreatePhase(ctx, tx, ph)
 	})
 	if err != nil {
 		return nil, err
@@ -336,7 +313,7 @@ func (m *Migrator) start(ctx context.Context, s *session, migs []*migration.Migr
 	if ph, err = m.store.Phase(ctx, s.conn, m.opts.Schema); err != nil {
 		return nil, err
 	}
-	if err := m.run(ctx, s.conn, ph, plan.Start); err != nil {
+	if err := m.run(ctx, s, ph, plan.Start); err != nil {
 		return nil, err
 	}
 	return &StartResult{Migrations: ph.Names(), VersionSchema: ph.VersionSchema}, nil
@@ -382,12 +359,13 @@ type CompleteOptions struct {
 // CompleteWith is Complete, first watching for sessions still using the old
 // version as o says.
 func (m *Migrator) CompleteWith(ctx context.Context, o CompleteOptions) ([]string, error) {
-	s, err := m.open(ctx)
+	s, err := m.open(ctx, "complete")
 	if err != nil {
 		return nil, err
 	}
 	defer s.close()
-	return m.complete(ctx, s, o)
+	names, err := m.complete(s.ctx, s, o)
+	return names, s.wrap(err)
 }
 
 func (m *Migrator) complete(ctx context.Context, s *session, o CompleteOptions) ([]string, error) {
@@ -417,12 +395,12 @@ func (m *Migrator) complete(ctx context.Context, s *session, o CompleteOptions) 
 			return nil, &OldVersionInUseError{Clients: c, Sessions: inUse}
 		}
 	}
-	if err := m.store.SetState(ctx, s.conn, m.opts.Schema, state.Completing); err != nil {
+	if err := m.setState(ctx, s, state.Completing); err != nil {
 		return nil, err
 	}
 	ph.State = state.Completing
 	m.logf("completing %v", ph.Names())
-	if err := m.run(ctx, s.conn, ph, plan.Complete); err != nil {
+	if err := m.run(ctx, s, ph, plan.Complete); err != nil {
 		return nil, err
 	}
 	return ph.Names(), nil
@@ -430,11 +408,16 @@ func (m *Migrator) complete(ctx context.Context, s *session, o CompleteOptions) 
 
 // Abort undoes the phase in progress, whatever state it is in.
 func (m *Migrator) Abort(ctx context.Context) ([]string, error) {
-	s, err := m.open(ctx)
+	s, err := m.open(ctx, "abort")
 	if err != nil {
 		return nil, err
 	}
 	defer s.close()
+	names, err := m.abort(s.ctx, s)
+	return names, s.wrap(err)
+}
+
+func (m *Migrator) abort(ctx context.Context, s *session) ([]string, error) {
 	ph, err := m.phase(ctx, s.conn)
 	if err != nil {
 		return nil, err
@@ -442,12 +425,12 @@ func (m *Migrator) Abort(ctx context.Context) ([]string, error) {
 	if ph == nil {
 		return nil, ErrNoPhase
 	}
-	if err := m.store.SetState(ctx, s.conn, m.opts.Schema, state.Aborting); err != nil {
+	if err := m.setState(ctx, s, state.Aborting); err != nil {
 		return nil, err
 	}
 	ph.State = state.Aborting
 	m.logf("aborting %v", ph.Names())
-	if err := m.run(ctx, s.conn, ph, plan.Abort); err != nil {
+	if err := m.run(ctx, s, ph, plan.Abort); err != nil {
 		return nil, err
 	}
 	return ph.Names(), nil
@@ -455,17 +438,22 @@ func (m *Migrator) Abort(ctx context.Context) ([]string, error) {
 
 // Migrate starts and completes the pending migrations in one go.
 func (m *Migrator) Migrate(ctx context.Context, migs []*migration.Migration) (*StartResult, error) {
-	s, err := m.open(ctx)
+	s, err := m.open(ctx, "migrate")
 	if err != nil {
 		return nil, err
 	}
 	defer s.close()
-	res, err := m.start(ctx, s, migs)
+	res, err := m.start(s.ctx, s, migs)
 	if err != nil {
-		return nil, err
+		return nil, s.wrap(err)
 	}
-	if _, err := m.complete(ctx, s, CompleteOptions{}); err != nil {
-		return nil, err
+	if _, err := m.complete(s.ctx, s, CompleteOptions{}); err != nil {
+		return nil, s.wrap(err)
 	}
 	return res, nil
+}
+
+// setState moves the phase to a new state, checking the lease.
+func (m *Migrator) setState(ctx context.Context, s *session, st string) error {
+	return m.exec.InTx(ctx, s.conn, func(tx pgx.Tx) error { return s.st.SetState(ctx, tx, m.opts.Schema, st) })
 }

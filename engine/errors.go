@@ -22,9 +22,9 @@ var (
 	// ErrNothingPending is returned by Plan, Start and Migrate when every
 	// migration is already completed.
 	ErrNothingPending = errors.New("engine: no pending migrations")
-	// ErrBusy is returned by Init, Start, Complete, Abort and Migrate when
-	// another strata process holds the state schema's advisory lock (after
-	// Options.LockWait).
+	// ErrBusy is matched by the error of Init, Start, Complete, Abort and
+	// Migrate when another strata process holds the state schema's
+	// advisory lock (after Options.LockWait): a *BusyError naming it.
 	ErrBusy = pgexec.ErrBusy
 )
 

@@ -13,7 +13,8 @@ import (
 )
 
 // run executes the steps of one phase from its recorded cursor.
-func (m *Migrator) run(ctx context.Context, conn *pgx.Conn, ph *state.Phase, which plan.Phase) error {
+func (m *Migrator) run(ctx context.Context, s *session, ph *state.Phase, which plan.Phase) error {
+	conn := s.conn
 	var stored Plan
 	if err := json.Unmarshal(ph.Plan, &stored); err != nil {
 		return fmt.Errorf("engine: decode stored plan: %w", err)
@@ -25,22 +26,30 @@ func (m *Migrator) run(ctx context.Context, conn *pgx.Conn, ph *state.Phase, whi
 	switch which {
 	case plan.Start:
 		steps, cursor, cursorName = stored.Start, ph.StartCursor, state.CursorStart
-		finish = func(tx pgx.Tx) error { return m.store.SetState(ctx, tx, ph.Schema, state.Started) }
+		finish = func(tx pgx.Tx) error { return s.st.SetState(ctx, tx, ph.Schema, state.Started) }
 	case plan.Complete:
 		steps, cursor, cursorName = stored.Complete, ph.CompleteCursor, state.CursorComplete
-		finish = func(tx pgx.Tx) error { return m.store.FinishComplete(ctx, tx, ph, Version) }
+		finish = func(tx pgx.Tx) error { return s.st.FinishComplete(ctx, tx, ph, Version) }
 	case plan.Abort:
 		steps, cursor, cursorName = stored.Abort, ph.AbortCursor, state.CursorAbort
-		finish = func(tx pgx.Tx) error { return m.store.FinishAbort(ctx, tx, ph.Schema) }
+		finish = func(tx pgx.Tx) error { return s.st.FinishAbort(ctx, tx, ph.Schema) }
 	}
 	if len(steps) == 0 || cursor >= len(steps) {
-		return m.exec.InTx(ctx, conn, finish)
+		return m.exec.InTx(ctx, conn, func(tx pgx.Tx) error {
+			if err := s.verify(ctx, tx); err != nil {
+				return err
+			}
+			return finish(tx)
+		})
 	}
 	for i := cursor; i < len(steps); i++ {
 		st := steps[i]
 		last := i == len(steps)-1
 		record := func(tx pgx.Tx) error {
-			if err := m.store.Advance(ctx, tx, ph.Schema, cursorName, i+1); err != nil {
+			if err := s.verify(ctx, tx); err != nil {
+				return err
+			}
+			if err := s.st.Advance(ctx, tx, ph.Schema, cursorName, i+1); err != nil {
 				return err
 			}
 			if last {
@@ -52,7 +61,7 @@ func (m *Migrator) run(ctx context.Context, conn *pgx.Conn, ph *state.Phase, whi
 		var err error
 		switch {
 		case st.Kind == KindBackfill:
-			br := &backfill.Runner{Exec: m.exec, Store: m.store, Schema: ph.Schema, BatchSize: m.opts.BatchSize,
+			br := &backfill.Runner{Exec: m.exec, Store: guardedStore{s}, Schema: ph.Schema, BatchSize: m.opts.BatchSize,
 				TargetDuration: m.opts.BatchTarget, Workers: m.opts.Workers, Connect: m.connect,
 				MaxRowsPerSecond: m.opts.MaxRowsPerSecond, MaxReplicationLag: m.opts.MaxReplicationLag,
 				Progress: m.opts.Progress, AfterBatch: m.opts.AfterBatch}
@@ -61,7 +70,9 @@ func (m *Migrator) run(ctx context.Context, conn *pgx.Conn, ph *state.Phase, whi
 				err = m.exec.InTx(ctx, conn, record)
 			}
 		case st.Kind == KindIndex:
-			err = m.buildIndex(ctx, conn, st)
+			if err = s.verify(ctx, conn); err == nil {
+				err = m.buildIndex(ctx, conn, st)
+			}
 			if err == nil {
 				err = m.exec.InTx(ctx, conn, record)
 			}
@@ -76,6 +87,11 @@ func (m *Migrator) run(ctx context.Context, conn *pgx.Conn, ph *state.Phase, whi
 			})
 		default:
 			for _, q := range st.SQL {
+				// Outside a transaction nothing can be rolled back:
+				// check the lock before each statement.
+				if err = s.verify(ctx, conn); err != nil {
+					break
+				}
 				if err = m.exec.Exec(ctx, conn, q); err != nil {
 					err = fmt.Errorf("%s: %w", firstLine(q), err)
 					break

@@ -34,12 +34,18 @@ const (
 // ErrNotInstalled is returned when the state schema does not exist.
 var ErrNotInstalled = errors.New("state: strata is not initialised in this database (run strata init)")
 
-// SchemaVersion is the version of the state schema layout.
-const SchemaVersion = 1
+// SchemaVersion is the version of the state schema layout: 2 added the
+// lease table.
+const SchemaVersion = 2
 
 // Store reads and writes strata's state schema.
 type Store struct {
 	Schema string // the state schema's name, e.g. "strata"
+	// RunID, when set, is the run that must hold the lease: every write
+	// (phase, cursors, checkpoints) first checks in its own transaction
+	// that the lease still names this run, and fails with ErrLeaseLost
+	// when another run has claimed it. See Claim.
+	RunID string
 }
 
 func (s *Store) t(name string) string {
@@ -48,12 +54,21 @@ func (s *Store) t(name string) string {
 
 // Init installs the state schema. It is safe to re-run.
 func (s *Store) Init(ctx context.Context, q Querier) error {
-	stmts := []string{
-		"CREATE SCHEMA IF NOT EXISTS " + pgx.Identifier{s.Schema}.Sanitize(),
-		`CREATE TABLE IF NOT EXISTS ` + s.t("meta") + ` (
+	// CREATE SCHEMA checks the database's CREATE privilege even when the
+	// schema exists: only run it when it does not.
+	var exists bool
+	if err := q.QueryRow(ctx, `SELECT EXISTS (SELECT FROM pg_namespace WHERE nspname = $1)`, s.Schema).Scan(&exists); err != nil {
+		return fmt.Errorf("state: init: %w", err)
+	}
+	var stmts []string
+	if !exists {
+		stmts = append(stmts, "CREATE SCHEMA IF NOT EXISTS "+pgx.Identifier{s.Schema}.Sanitize())
+	}
+	stmts = append(stmts,
+		`CREATE TABLE IF NOT EXISTS `+s.t("meta")+` (
 			key text PRIMARY KEY,
 			value text NOT NULL)`,
-		`CREATE TABLE IF NOT EXISTS ` + s.t("history") + ` (
+		`CREATE TABLE IF NOT EXISTS `+s.t("history")+` (
 			schema_name text NOT NULL,
 			name text NOT NULL,
 			checksum text NOT NULL,
@@ -62,7 +77,7 @@ func (s *Store) Init(ctx context.Context, q Querier) error {
 			completed_at timestamptz NOT NULL,
 			tool_version text NOT NULL,
 			PRIMARY KEY (schema_name, name))`,
-		`CREATE TABLE IF NOT EXISTS ` + s.t("phase") + ` (
+		`CREATE TABLE IF NOT EXISTS `+s.t("phase")+` (
 			schema_name text PRIMARY KEY,
 			state text NOT NULL CHECK (state IN ('starting', 'started', 'completing', 'aborting')),
 			migrations jsonb NOT NULL,
@@ -75,7 +90,7 @@ func (s *Store) Init(ctx context.Context, q Querier) error {
 			started_at timestamptz NOT NULL DEFAULT now(),
 			updated_at timestamptz NOT NULL DEFAULT now(),
 			tool_version text NOT NULL)`,
-		`CREATE TABLE IF NOT EXISTS ` + s.t("backfill") + ` (
+		`CREATE TABLE IF NOT EXISTS `+s.t("backfill")+` (
 			schema_name text NOT NULL,
 			step text NOT NULL,
 			table_name text NOT NULL,
@@ -88,9 +103,10 @@ func (s *Store) Init(ctx context.Context, q Querier) error {
 			started_at timestamptz NOT NULL DEFAULT now(),
 			updated_at timestamptz NOT NULL DEFAULT now(),
 			PRIMARY KEY (schema_name, step))`,
-		`INSERT INTO ` + s.t("meta") + ` (key, value) VALUES ('schema_version', '1')
-			ON CONFLICT (key) DO NOTHING`,
-	}
+		leaseTable(s),
+		`INSERT INTO `+s.t("meta")+` AS m (key, value) VALUES ('schema_version', '2')
+			ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value WHERE m.value::int < 2`,
+	)
 	for _, stmt := range stmts {
 		if _, err := q.Exec(ctx, stmt); err != nil {
 			return fmt.Errorf("state: init: %w", err)
@@ -168,6 +184,9 @@ func (s *Store) Phase(ctx context.Context, q Querier, schema string) (*Phase, er
 
 // CreatePhase records a new phase.
 func (s *Store) CreatePhase(ctx context.Context, q Querier, p *Phase) error {
+	if err := s.checkLease(ctx, q); err != nil {
+		return err
+	}
 	migs, err := json.Marshal(p.Migrations)
 	if err != nil {
 		return fmt.Errorf("state: %w", err)
@@ -187,6 +206,9 @@ func (s *Store) CreatePhase(ctx context.Context, q Querier, p *Phase) error {
 
 // SetState moves the phase of schema to a new state.
 func (s *Store) SetState(ctx context.Context, q Querier, schema, st string) error {
+	if err := s.checkLease(ctx, q); err != nil {
+		return err
+	}
 	_, err := q.Exec(ctx, `UPDATE `+s.t("phase")+` SET state = $2, updated_at = now() WHERE schema_name = $1`, schema, st)
 	if err != nil {
 		return fmt.Errorf("state: set state: %w", err)
@@ -208,6 +230,9 @@ func (s *Store) Advance(ctx context.Context, q Querier, schema, cursor string, n
 	default:
 		return fmt.Errorf("state: unknown cursor %q", cursor)
 	}
+	if err := s.checkLease(ctx, q); err != nil {
+		return err
+	}
 	_, err := q.Exec(ctx, `UPDATE `+s.t("phase")+` SET `+cursor+` = $2, updated_at = now() WHERE schema_name = $1`, schema, n)
 	if err != nil {
 		return fmt.Errorf("state: advance %s: %w", cursor, err)
@@ -217,6 +242,9 @@ func (s *Store) Advance(ctx context.Context, q Querier, schema, cursor string, n
 
 // FinishComplete records the phase's migrations as completed and removes the phase.
 func (s *Store) FinishComplete(ctx context.Context, q Querier, p *Phase, toolVersion string) error {
+	if err := s.checkLease(ctx, q); err != nil {
+		return err
+	}
 	for _, m := range p.Migrations {
 		vs := p.VersionSchema
 		_, err := q.Exec(ctx, `INSERT INTO `+s.t("history")+` (schema_name, name, checksum, version_schema,
@@ -232,6 +260,9 @@ func (s *Store) FinishComplete(ctx context.Context, q Querier, p *Phase, toolVer
 
 // FinishAbort removes the phase and its checkpoints.
 func (s *Store) FinishAbort(ctx context.Context, q Querier, schema string) error {
+	if err := s.checkLease(ctx, q); err != nil {
+		return err
+	}
 	return s.dropPhase(ctx, q, schema)
 }
 
@@ -332,6 +363,9 @@ func (s *Store) Checkpoints(ctx context.Context, q Querier, schema string) ([]ba
 
 // SaveCheckpoint upserts a checkpoint.
 func (s *Store) SaveCheckpoint(ctx context.Context, q Querier, schema string, c *backfill.Checkpoint) error {
+	if err := s.checkLease(ctx, q); err != nil {
+		return err
+	}
 	var last, upper []byte
 	var err error
 	if c.LastKey != nil {

@@ -13,6 +13,28 @@ import (
 // ErrBusy is returned when another strata process holds the advisory lock.
 var ErrBusy = errors.New("another strata process is running against this database")
 
+// BusyError is ErrBusy with the server backend that holds the lock (0 when
+// it could not be read).
+type BusyError struct{ BackendPID int }
+
+func (e *BusyError) Error() string {
+	if e.BackendPID == 0 {
+		return ErrBusy.Error()
+	}
+	return fmt.Sprintf("%v (server backend pid %d holds the lock)", ErrBusy, e.BackendPID)
+}
+
+// Is makes errors.Is(err, ErrBusy) true.
+func (e *BusyError) Is(target error) bool { return target == ErrBusy }
+
+// HeldQuery is a query for whether the server backend with pid $2, started
+// at $3, holds the session advisory lock $1. A terminated backend's locks
+// are gone; the start time tells a reused pid apart.
+const HeldQuery = `SELECT EXISTS (SELECT FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+	WHERE l.locktype = 'advisory' AND l.granted AND l.pid = $2 AND a.backend_start = $3
+	  AND l.classid = (($1::bigint >> 32) & 4294967295)::oid AND l.objid = ($1::bigint & 4294967295)::oid
+	  AND l.objsubid = 1)`
+
 // AdvisoryKey derives the session advisory lock key for a state schema.
 func AdvisoryKey(stateSchema string) int64 {
 	h := fnv.New64a()
@@ -41,9 +63,9 @@ func Lock(ctx context.Context, conn *pgx.Conn, key int64, wait time.Duration) er
 				  AND classid = (($1::bigint >> 32) & 4294967295)::oid AND objid = ($1::bigint & 4294967295)::oid
 				  AND objsubid = 1 LIMIT 1`, key).Scan(&pid)
 			if err == nil {
-				return fmt.Errorf("%w (server backend pid %d holds the lock)", ErrBusy, pid)
+				return &BusyError{BackendPID: pid}
 			}
-			return ErrBusy
+			return &BusyError{}
 		}
 		t := time.NewTimer(200 * time.Millisecond)
 		select {

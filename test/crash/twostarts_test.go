@@ -86,8 +86,11 @@ func TestTwoStartsAtOnce(t *testing.T) {
 	e := newEnv(t, slowSetup, slowName+".toml", slowMigration)
 	e.ok("init")
 	_, loser := twoStarts(t, e)
-	if !strings.Contains(loser.stderr, "another strata process") {
-		t.Errorf("the refused start's stderr does not mention another strata process:\n%s", loser.stderr)
+	// It names the holder (recorded in the lease) and says what to do.
+	for _, want := range []string{"another strata (pid ", ", host ", ", started ", "holds the lock on schema strata", "hint: "} {
+		if !strings.Contains(loser.stderr, want) {
+			t.Errorf("the refused start's stderr does not say %q:\n%s", want, loser.stderr)
+		}
 	}
 	if loser.took > 1500*time.Millisecond {
 		t.Errorf("the refused start took %s: it should refuse at once", loser.took)
@@ -100,7 +103,7 @@ func TestTwoStartsLockWait(t *testing.T) {
 	e := newEnv(t, slowSetup, slowName+".toml", slowMigration)
 	e.ok("init")
 	winner, loser := twoStarts(t, e, "--lock-wait", "10s")
-	if !strings.Contains(loser.stderr, "in progress") || strings.Contains(loser.stderr, "another strata process") {
+	if !strings.Contains(loser.stderr, "in progress") || strings.Contains(loser.stderr, "another strata") {
 		t.Errorf("the waiting start's stderr should say a phase is in progress:\n%s", loser.stderr)
 	}
 	if loser.took < 1500*time.Millisecond || loser.took > 9*time.Second {

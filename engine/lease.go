@@ -1,0 +1,335 @@
+package engine
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/strata-db/strata/backfill"
+	"github.com/strata-db/strata/internal/pgexec"
+	"github.com/strata-db/strata/state"
+)
+
+// Exclusion. A command that changes something holds the state schema's
+// session advisory lock on a connection of its own (the lock connection),
+// for the whole command, and claims the state schema's lease (a row naming
+// its run) right after. The lock keeps a second strata out; the lease
+// stops a first one that lost its lock without noticing:
+//
+//   - the lock connection turns off the server's idle timeouts for itself
+//     and is pinged every keepaliveEvery; a failed ping (the backend was
+//     terminated, the network is gone) or a lock no longer held cancels
+//     the command at once;
+//   - every step commit and every backfill batch checks, in its own
+//     transaction, that the lock connection's backend still holds the lock
+//     (pg_locks), and that the lease still names this run, locking the
+//     lease row until the commit: a second strata's claim waits for that
+//     commit, or the write sees the claim and rolls back.
+//
+// So a second strata acts only after the first one's last write committed.
+
+// keepaliveEvery is how often the lock connection is pinged.
+var keepaliveEvery = time.Second
+
+// ErrLockLost is matched (errors.Is) by the error of a command that lost
+// its exclusion lock (a *LockLostError): it stopped, nothing it wrote after
+// the loss was committed, and the phase can be resumed.
+var ErrLockLost = errors.New("engine: strata lost its lock")
+
+// LockLostError says that a command stopped because it lost its lock.
+type LockLostError struct {
+	StateSchema string
+	Command     string // "start", "complete", "abort", "migrate" or "init"
+	Step        string // the step that was running, if any
+	Reason      string
+	Err         error
+}
+
+func (e *LockLostError) Error() string {
+	where := ""
+	if e.Step != "" {
+		where = fmt.Sprintf(" during step %q", e.Step)
+	}
+	return fmt.Sprintf("strata lost its lock on schema %s%s: %s; it stopped, and nothing it wrote after that was committed; "+
+		"hint: check with strata status that no other strata is running, then run strata %s again to resume",
+		e.StateSchema, where, e.Reason, e.Command)
+}
+
+func (e *LockLostError) Unwrap() []error { return []error{ErrLockLost, e.Err} }
+
+// BusyError says that another strata holds the lock; Holder is what it
+// recorded about itself (nil when it has not recorded it yet).
+type BusyError struct {
+	StateSchema string
+	BackendPID  int
+	Holder      *state.Holder
+	Err         error // the *pgexec.BusyError
+}
+
+func (e *BusyError) Error() string {
+	who := fmt.Sprintf("server backend pid %d", e.BackendPID)
+	if h := e.Holder; h != nil {
+		who = fmt.Sprintf("pid %d, host %s, started %s, running %s on schema %s, run %s",
+			h.PID, h.Host, h.StartedAt.Local().Format(time.RFC3339), h.Command, h.Schema, h.RunID)
+	}
+	return fmt.Sprintf("another strata (%s) holds the lock on schema %s; "+
+		"hint: wait for it to finish (strata status shows its progress), or pass --lock-wait to wait for it", who, e.StateSchema)
+}
+
+func (e *BusyError) Unwrap() error { return e.Err }
+
+// errLockGone is the cause of a session's cancelled context, and the
+// error of a check that found the lock gone.
+type errLockGone struct{ reason string }
+
+func (e *errLockGone) Error() string { return "the lock is gone: " + e.reason }
+
+// session is one command's pair of connections: one holds the advisory
+// lock for the whole command, the other does the work.
+type session struct {
+	lock, conn *pgx.Conn
+	key        int64
+	command    string
+	st         *state.Store // writes check the lease of this run
+	holder     state.Holder
+
+	ctx    context.Context // cancelled, with an *errLockGone cause, when the lock is lost
+	cancel context.CancelCauseFunc
+	mu     sync.Mutex // the lock connection
+	stop   chan struct{}
+	done   chan struct{}
+}
+
+func newRunID() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func (m *Migrator) open(ctx context.Context, command string) (*session, error) {
+	lock, err := m.connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	key := pgexec.AdvisoryKey(m.opts.StateSchema)
+	if err := keepLockConn(ctx, lock); err != nil {
+		lock.Close(context.Background())
+		return nil, err
+	}
+	if err := pgexec.Lock(ctx, lock, key, m.opts.LockWait); err != nil {
+		err = m.busy(ctx, lock, err)
+		lock.Close(context.Background())
+		return nil, err
+	}
+	host, _ := os.Hostname()
+	s := &session{lock: lock, key: key, command: command,
+		st:     &state.Store{Schema: m.opts.StateSchema, RunID: newRunID()},
+		holder: state.Holder{PID: os.Getpid(), Host: host, Command: command, Schema: m.opts.Schema}}
+	s.holder.RunID = s.st.RunID
+	if err := lock.QueryRow(ctx, `SELECT pg_backend_pid(), backend_start, now() FROM pg_stat_activity WHERE pid = pg_backend_pid()`).
+		Scan(&s.holder.BackendPID, &s.holder.BackendStart, &s.holder.StartedAt); err != nil {
+		lock.Close(context.Background())
+		return nil, fmt.Errorf("engine: read the lock connection's backend: %w", err)
+	}
+	if s.conn, err = m.connect(ctx); err != nil {
+		lock.Close(context.Background())
+		return nil, err
+	}
+	s.ctx, s.cancel = context.WithCancelCause(ctx)
+	s.stop, s.done = make(chan struct{}), make(chan struct{})
+	go s.keepalive()
+	// Claim the lease before reading anything: a strata that lost the lock
+	// cannot commit after this. Without a state schema there is nothing to
+	// protect yet; the transaction that installs it claims it (claim).
+	installed, err := m.store.Installed(ctx, s.conn)
+	if err == nil && installed {
+		err = m.exec.InTx(s.ctx, s.conn, s.claim)
+	}
+	if err != nil {
+		s.close()
+		return nil, s.wrap(err)
+	}
+	return s, nil
+}
+
+// keepLockConn turns off the server's idle timeouts for the lock
+// connection (a DBA's idle_session_timeout must not end it) and asks the
+// server to notice a vanished client sooner, freeing its lock.
+func keepLockConn(ctx context.Context, conn *pgx.Conn) error {
+	sets := []string{"SET idle_in_transaction_session_timeout = 0",
+		"SET tcp_keepalives_idle = 10", "SET tcp_keepalives_interval = 5", "SET tcp_keepalives_count = 3",
+		// idle_session_timeout exists from PostgreSQL 14 on.
+		"SELECT set_config('idle_session_timeout', '0', false) WHERE current_setting('server_version_num')::int >= 140000"}
+	for _, q := range sets {
+		if _, err := conn.Exec(ctx, q); err != nil {
+			return fmt.Errorf("engine: set up the lock connection: %s: %w", q, err)
+		}
+	}
+	return nil
+}
+
+// claim installs what the lease needs in the state schema (an installation
+// from before it lacks the table) and claims it, on tx.
+func (s *session) claim(tx pgx.Tx) error {
+	ok, err := s.st.LeaseInstalled(s.ctx, tx)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		if err := s.st.Init(s.ctx, tx); err != nil {
+			return err
+		}
+	}
+	if err := s.verify(s.ctx, tx); err != nil {
+		return err
+	}
+	return s.st.Claim(s.ctx, tx, s.holder)
+}
+
+// busy turns pgexec's ErrBusy into a *BusyError naming the holder.
+func (m *Migrator) busy(ctx context.Context, lock *pgx.Conn, err error) error {
+	var be *pgexec.BusyError
+	if !errors.As(err, &be) {
+		return err
+	}
+	out := &BusyError{StateSchema: m.opts.StateSchema, BackendPID: be.BackendPID, Err: err}
+	// The holder claims the lease right after it took the lock: give it a
+	// moment to record who it is.
+	for deadline := time.Now().Add(time.Second); ; {
+		h, lerr := m.store.Lease(ctx, lock)
+		if lerr != nil || h == nil {
+			return out // no state schema (yet): nothing recorded
+		}
+		if h.BackendPID == be.BackendPID {
+			out.Holder = h
+			return out
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return out
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// keepalive pings the lock connection until close, cancelling the session
+// when the lock is gone.
+func (s *session) keepalive() {
+	defer close(s.done)
+	t := time.NewTicker(keepaliveEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-s.ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := s.ping(); err != nil {
+			s.cancel(err)
+			return
+		}
+	}
+}
+
+// ping checks on the lock connection that its backend holds the lock.
+func (s *session) ping() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ctx, cancel := context.WithTimeout(s.ctx, 5*time.Second)
+	defer cancel()
+	var held bool
+	err := s.lock.QueryRow(ctx, pgexec.HeldQuery, s.key, s.holder.BackendPID, s.holder.BackendStart).Scan(&held)
+	if err != nil {
+		if s.ctx.Err() != nil {
+			return nil // closing
+		}
+		return &errLockGone{reason: "its connection failed: " + pgexec.Message(err)}
+	}
+	if !held {
+		return &errLockGone{reason: "its connection's backend no longer holds it"}
+	}
+	return nil
+}
+
+// verify checks, on q (the transaction about to commit a step or a
+// batch), that the lock connection's backend still holds the lock.
+func (s *session) verify(ctx context.Context, q state.Querier) error {
+	if cause := context.Cause(s.ctx); cause != nil {
+		var gone *errLockGone
+		if errors.As(cause, &gone) {
+			return gone
+		}
+	}
+	var held bool
+	if err := q.QueryRow(ctx, pgexec.HeldQuery, s.key, s.holder.BackendPID, s.holder.BackendStart).Scan(&held); err != nil {
+		return fmt.Errorf("engine: check the lock: %w", err)
+	}
+	if !held {
+		return &errLockGone{reason: fmt.Sprintf("server backend %d of its lock connection no longer holds it", s.holder.BackendPID)}
+	}
+	return nil
+}
+
+// wrap turns an error caused by the loss of the lock into a
+// *LockLostError; other errors pass.
+func (s *session) wrap(err error) error {
+	if err == nil {
+		return nil
+	}
+	var gone *errLockGone
+	reason := ""
+	switch {
+	case errors.As(err, &gone):
+		reason = gone.reason
+	case errors.Is(err, state.ErrLeaseLost):
+		reason = "another strata took over the state schema (" + err.Error() + ")"
+	case s.ctx.Err() != nil && errors.As(context.Cause(s.ctx), &gone):
+		reason = gone.reason
+	default:
+		return err
+	}
+	out := &LockLostError{StateSchema: s.st.Schema, Command: s.command, Reason: reason, Err: err}
+	var se *StepError
+	if errors.As(err, &se) {
+		out.Step = se.Step
+	}
+	return out
+}
+
+func (s *session) close() {
+	if s.stop != nil {
+		close(s.stop)
+		<-s.done
+		s.cancel(nil)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if s.conn != nil {
+		s.conn.Close(ctx)
+	}
+	_ = pgexec.Unlock(ctx, s.lock, s.key)
+	s.lock.Close(ctx)
+}
+
+// guardedStore is the session's store for backfills: each batch's
+// checkpoint checks, in the batch's transaction, the lock and the lease.
+type guardedStore struct{ s *session }
+
+func (g guardedStore) Checkpoints(ctx context.Context, q backfill.Querier, schema string) ([]backfill.Checkpoint, error) {
+	return g.s.st.Checkpoints(ctx, q, schema)
+}
+
+func (g guardedStore) SaveCheckpoint(ctx context.Context, q backfill.Querier, schema string, c *backfill.Checkpoint) error {
+	if err := g.s.verify(ctx, q); err != nil {
+		return err
+	}
+	return g.s.st.SaveCheckpoint(ctx, q, schema, c)
+}
