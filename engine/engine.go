@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/strata-db/strata/backfill"
 	"github.com/strata-db/strata/internal/pgexec"
@@ -171,6 +172,10 @@ func (m *Migrator) open(ctx context.Context) (*session, error) {
 	conn, err := m.connect(ctx)
 	if err != nil {
 		lock.Close(context.Background())
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "53300" { // too_many_connections
+			return nil, fmt.Errorf("engine: strata needs two connections to the database (one holds its lock, one does the work; plus one per backfill worker beyond the first), and the second was refused: %w\nhint: raise the role's or database's CONNECTION LIMIT (or the pooler's pool size for strata's role) to at least 2", err)
+		}
 		return nil, err
 	}
 	return &session{lock: lock, conn: conn, key: key}, nil

@@ -1,6 +1,8 @@
 package engine_test
 
 import (
+	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -35,4 +37,31 @@ INSERT INTO items SELECT g, md5(g::text), g::text FROM generate_series(1, 300000
 		t.Errorf("items_name_idx valid = %v, want [true]", got)
 	}
 	e.assertClean("")
+}
+
+// TestOneConnectionRefusedClearly: strata needs two connections (lock and
+// work); a role limited to one gets an error saying so, and nothing changed.
+func TestOneConnectionRefusedClearly(t *testing.T) {
+	e := newEnv(t, connModesSetup)
+	role := "one_" + e.db.Name[len(e.db.Name)-8:]
+	// CONNECTION LIMIT does not apply to superusers.
+	e.db.Exec(t, `CREATE ROLE `+role+` LOGIN CONNECTION LIMIT 1`)
+	t.Cleanup(func() { e.db.Exec(t, `DROP OWNED BY `+role+`; DROP ROLE `+role) })
+	u, err := url.Parse(e.db.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.User = url.User(role)
+	m, err := engine.New(u.String(), engine.Options{Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := e.snapshot()
+	_, err = m.Start(e.ctx, e.migs("", "001_price.toml", connModesMigration))
+	if err == nil || !strings.Contains(err.Error(), "strata needs two connections") || !strings.Contains(err.Error(), "hint: raise the role's or database's CONNECTION LIMIT") {
+		t.Fatalf("start with a one-connection role: err = %v, want the two-connections error with its hint", err)
+	}
+	if after := e.snapshot(); after != before {
+		t.Errorf("the refused start changed the database")
+	}
 }
