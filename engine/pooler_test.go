@@ -115,6 +115,9 @@ func TestThroughPgbouncer(t *testing.T) {
 		}()
 	}
 
+	if _, err := ms.Plan(e.ctx, migs); err != nil {
+		t.Errorf("plan through pgbouncer in transaction mode: %v", err)
+	}
 	res, err := m.Start(e.ctx, migs)
 	if err != nil {
 		stop()
