@@ -189,7 +189,7 @@ up = "length(name)"
 		t.Fatal(err)
 	}
 	for _, u := range []string{strataURL, statusURL, appURL} {
-		var txs []pgx.Tx
+		pids := map[int]bool{} // the transactions stay open until the test ends
 		for i := 0; i < 3; i++ {
 			c, err := pgx.Connect(e.ctx, u+map[bool]string{true: "", false: "&default_query_exec_mode=exec"}[strings.Contains(u, "exec")])
 			if err != nil {
@@ -201,7 +201,6 @@ up = "length(name)"
 				t.Fatal(err)
 			}
 			defer tx.Rollback(context.Background())
-			txs = append(txs, tx)
 			var pid int
 			var got string
 			if err := tx.QueryRow(e.ctx, `SELECT pg_backend_pid(), concat_ws('|', current_setting('lock_timeout'), current_setting('statement_timeout'),
@@ -211,6 +210,10 @@ up = "length(name)"
 			if got != defaults {
 				t.Errorf("server connection %d through the pool of %s: settings %q, want the server defaults %q", pid, u, got, defaults)
 			}
+			pids[pid] = true
+		}
+		if len(pids) != 3 {
+			t.Errorf("the pool of %s answered from %d server connections, want 3", u, len(pids))
 		}
 	}
 }
