@@ -213,7 +213,7 @@ func (g *globals) startCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(g.stdout, "started %s\nnew version schema: %s (clients use: SET search_path = %s, %s)\n",
+			fmt.Fprintf(g.stdout, "started %s\nnew version schema: %s (clients put it first on their search_path: %s, %s; see docs/poolers.md)\n",
 				strings.Join(res.Migrations, ", "), res.VersionSchema, res.VersionSchema, g.schema)
 			return nil
 		}),

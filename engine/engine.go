@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -85,9 +86,18 @@ func New(connString string, opts Options) (*Migrator, error) {
 		opts.BatchSize = 1000
 	}
 	cfg.RuntimeParams["application_name"] = "strata"
-	cfg.RuntimeParams["search_path"] = pgquery.Ident(opts.Schema)
+	// No startup search_path (a transaction pooler refuses it or drops it),
+	// and a search_path in the connection string would not be used anyway:
+	// every transaction sets its own with SET LOCAL (pgexec.Runner).
+	delete(cfg.RuntimeParams, "search_path")
+	if !strings.Contains(connString, "default_query_exec_mode") {
+		// No named prepared statements, one round trip per query: works
+		// through transaction poolers (pgbouncer before 1.21 has no
+		// prepared statements in transaction mode).
+		cfg.DefaultQueryExecMode = pgx.QueryExecModeExec
+	}
 	m := &Migrator{cfg: cfg, opts: opts, store: &state.Store{Schema: opts.StateSchema}}
-	m.exec = &pgexec.Runner{LockTimeout: opts.LockTimeout, Deadline: opts.LockDeadline,
+	m.exec = &pgexec.Runner{LockTimeout: opts.LockTimeout, Deadline: opts.LockDeadline, SearchPath: pgquery.Ident(opts.Schema),
 		OnRetry: func(attempt int, wait time.Duration, err error) {
 			m.logf("lock not available (attempt %d), retrying in %s: %s", attempt, wait.Round(time.Millisecond), pgexec.Message(err))
 		}}

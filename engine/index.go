@@ -42,10 +42,7 @@ func (m *Migrator) buildIndex(ctx context.Context, conn *pgx.Conn, st Step) erro
 			}
 			return stop(err)
 		}
-		_, err := conn.Exec(ctx, "SET lock_timeout = '"+pgexec.Millis(m.opts.LockTimeout)+"'")
-		if err == nil {
-			_, err = conn.Exec(ctx, st.SQL[0])
-		}
+		err := m.exec.ExecOnce(ctx, conn, st.SQL[0])
 		if err == nil {
 			return nil
 		}

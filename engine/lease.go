@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/strata-db/strata/backfill"
 	"github.com/strata-db/strata/internal/pgexec"
@@ -140,6 +141,10 @@ func (m *Migrator) open(ctx context.Context, command string) (*session, error) {
 	}
 	if s.conn, err = m.connect(ctx); err != nil {
 		lock.Close(context.Background())
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "53300" { // too_many_connections
+			return nil, fmt.Errorf("engine: strata needs two connections to the database (one holds its lock, one does the work; plus one per backfill worker beyond the first), and the second was refused: %w\nhint: raise the role's or database's CONNECTION LIMIT (or the pooler's pool size for strata's role) to at least 2", err)
+		}
 		return nil, err
 	}
 	s.ctx, s.cancel = context.WithCancelCause(ctx)

@@ -195,9 +195,11 @@ func (s *Store) CreatePhase(ctx context.Context, q Querier, p *Phase) error {
 	if p.PreviousSchema != "" {
 		prev = &p.PreviousSchema
 	}
+	// jsonb parameters are passed as strings: a []byte is bytea to pgx's
+	// exec and simple_protocol modes, which send '\x7b...' (22P02).
 	_, err = q.Exec(ctx, `INSERT INTO `+s.t("phase")+` (schema_name, state, migrations, version_schema,
 			previous_schema, plan, tool_version) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		p.Schema, p.State, migs, p.VersionSchema, prev, p.Plan, p.ToolVersion)
+		p.Schema, p.State, string(migs), p.VersionSchema, prev, string(p.Plan), p.ToolVersion)
 	if err != nil {
 		return fmt.Errorf("state: create phase: %w", err)
 	}
@@ -366,19 +368,23 @@ func (s *Store) SaveCheckpoint(ctx context.Context, q Querier, schema string, c 
 	if err := s.checkLease(ctx, q); err != nil {
 		return err
 	}
-	var last, upper []byte
-	var err error
-	if c.LastKey != nil {
-		if last, err = json.Marshal(c.LastKey); err != nil {
+	// jsonb parameters are strings (nil for NULL), as in CreatePhase.
+	var last, upper *string
+	for _, k := range []struct {
+		key []*string
+		dst **string
+	}{{c.LastKey, &last}, {c.UpperKey, &upper}} {
+		if k.key == nil {
+			continue
+		}
+		b, err := json.Marshal(k.key)
+		if err != nil {
 			return fmt.Errorf("state: %w", err)
 		}
+		js := string(b)
+		*k.dst = &js
 	}
-	if c.UpperKey != nil {
-		if upper, err = json.Marshal(c.UpperKey); err != nil {
-			return fmt.Errorf("state: %w", err)
-		}
-	}
-	_, err = q.Exec(ctx, `INSERT INTO `+s.t("backfill")+` AS b (schema_name, step, table_name, last_key, upper_key,
+	_, err := q.Exec(ctx, `INSERT INTO `+s.t("backfill")+` AS b (schema_name, step, table_name, last_key, upper_key,
 			rows_done, rows_estimate, size_before, done) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 		ON CONFLICT (schema_name, step) DO UPDATE SET last_key = EXCLUDED.last_key, upper_key = EXCLUDED.upper_key,
 			rows_done = EXCLUDED.rows_done, rows_estimate = EXCLUDED.rows_estimate, done = EXCLUDED.done,

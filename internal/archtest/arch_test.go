@@ -41,6 +41,7 @@ var allowed = map[string][]string{
 	"internal/pgexec":     {},
 	"internal/natural":    {},
 	"internal/pgcluster":  {},
+	"internal/pgbouncer":  {},
 	"internal/pgtest":     {"internal/pgcluster"},
 	"pglock":              {"internal/pgquery"},
 	"migration":           {"internal/pgquery", "internal/natural"},

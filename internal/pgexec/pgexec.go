@@ -2,6 +2,14 @@
 // statement runs with lock_timeout set on the connection that runs it, and a
 // statement that times out waiting for a lock (or is chosen as a deadlock
 // victim) is retried with jittered exponential backoff until a total deadline.
+//
+// strata's statements also run with statement_timeout = 0 and
+// idle_in_transaction_session_timeout = 0 (a role's or database's default
+// must not kill an index build or a backfill batch) and, when the Runner has
+// a SearchPath, with that search_path. In a transaction these are SET LOCAL,
+// so nothing outlives the transaction (the only safe form behind a
+// transaction pooler); around a statement that cannot run in a transaction
+// they are set on the session just before it and RESET just after it.
 package pgexec
 
 import (
@@ -34,7 +42,31 @@ type Runner struct {
 	Deadline time.Duration
 	// OnRetry, when set, is told about every retry.
 	OnRetry func(attempt int, wait time.Duration, err error)
+	// SearchPath, when not empty, is the search_path of every statement
+	// (already quoted, e.g. `"public"`): user-written SQL expressions
+	// resolve their names in it.
+	SearchPath string
 }
+
+// settings returns the SET statements of strata's sessions, with SET LOCAL
+// when local: lock_timeout, no statement or idle-in-transaction timeout,
+// and the search_path.
+func (r *Runner) settings(local bool) string {
+	set := "SET "
+	if local {
+		set = "SET LOCAL "
+	}
+	s := set + "lock_timeout = '" + Millis(r.lockTimeout()) + "'; " +
+		set + "statement_timeout = 0; " +
+		set + "idle_in_transaction_session_timeout = 0"
+	if r != nil && r.SearchPath != "" {
+		s += "; " + set + "search_path = " + r.SearchPath
+	}
+	return s
+}
+
+// resetSettings undoes settings(false).
+const resetSettings = "RESET lock_timeout; RESET statement_timeout; RESET idle_in_transaction_session_timeout; RESET search_path"
 
 func (r *Runner) lockTimeout() time.Duration {
 	if r == nil || r.LockTimeout <= 0 {
@@ -133,13 +165,14 @@ type permanentError struct{ err error }
 
 func (e *permanentError) Error() string { return e.err.Error() }
 
-// InTx runs fn in a transaction whose lock_timeout is set with SET LOCAL,
-// retrying the whole transaction on lock timeouts and deadlocks.
+// InTx runs fn in a transaction whose settings (lock_timeout, no statement
+// timeout, the search_path) are set with SET LOCAL, retrying the whole
+// transaction on lock timeouts and deadlocks.
 func (r *Runner) InTx(ctx context.Context, conn *pgx.Conn, fn func(pgx.Tx) error) error {
 	return r.retry(ctx, func() error {
 		return pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
-			if _, err := tx.Exec(ctx, "SET LOCAL lock_timeout = '"+Millis(r.lockTimeout())+"'"); err != nil {
-				return fmt.Errorf("pgexec: set lock_timeout: %w", err)
+			if _, err := tx.Exec(ctx, r.settings(true)); err != nil {
+				return fmt.Errorf("pgexec: set lock_timeout, statement_timeout and search_path: %w", err)
 			}
 			return fn(tx)
 		})
@@ -147,16 +180,27 @@ func (r *Runner) InTx(ctx context.Context, conn *pgx.Conn, fn func(pgx.Tx) error
 }
 
 // Exec runs one statement outside a transaction block (for statements such
-// as CREATE INDEX CONCURRENTLY), with lock_timeout set on the session first,
-// retrying on lock timeouts. Statements passed here must be safe to re-run.
+// as CREATE INDEX CONCURRENTLY) with ExecOnce, retrying on lock timeouts.
+// Statements passed here must be safe to re-run.
 func (r *Runner) Exec(ctx context.Context, conn *pgx.Conn, sql string) error {
-	return r.retry(ctx, func() error {
-		if _, err := conn.Exec(ctx, "SET lock_timeout = '"+Millis(r.lockTimeout())+"'"); err != nil {
-			return fmt.Errorf("pgexec: set lock_timeout: %w", err)
-		}
-		_, err := conn.Exec(ctx, sql)
-		return err
-	})
+	return r.retry(ctx, func() error { return r.ExecOnce(ctx, conn, sql) })
+}
+
+// ExecOnce runs one statement outside a transaction block, once: the
+// session settings are SET just before it and RESET just after it, whether
+// it fails or not, so the session is left with its defaults. (Behind a
+// transaction pooler the three round trips may reach different server
+// connections; the settings then stay on a connection of the pool of
+// strata's login role until the next RESET: see docs/poolers.md.)
+func (r *Runner) ExecOnce(ctx context.Context, conn *pgx.Conn, sql string) error {
+	if _, err := conn.Exec(ctx, r.settings(false)); err != nil {
+		return fmt.Errorf("pgexec: set lock_timeout, statement_timeout and search_path: %w", err)
+	}
+	_, err := conn.Exec(ctx, sql)
+	if _, rerr := conn.Exec(context.WithoutCancel(ctx), resetSettings); rerr != nil && err == nil {
+		err = fmt.Errorf("pgexec: reset the session's settings: %w", rerr)
+	}
+	return err
 }
 
 // Message renders an error for people: a PostgreSQL error as its message,
