@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -34,6 +35,7 @@ type globals struct {
 	maxRate      float64
 	maxLag       time.Duration
 	quiet        bool
+	allowChanged bool
 
 	stdout, stderr io.Writer
 	mu             sync.Mutex
@@ -73,6 +75,7 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	root.AddCommand(
 		g.initCmd(), g.startCmd(), g.completeCmd(), g.abortCmd(), g.migrateCmd(),
 		g.statusCmd(), g.clientsCmd(), g.schemaNameCmd(), g.planCmd(), g.lintCmd(),
+		g.historyCmd(), g.newCmd(), g.baselineCmd(),
 	)
 	if err := root.ExecuteContext(ctx); err != nil {
 		var silent errSilent
@@ -148,6 +151,14 @@ func (g *globals) migrator() (*engine.Migrator, error) {
 		MaxRowsPerSecond: g.maxRate, MaxReplicationLag: g.maxLag,
 		Logf:     g.logf,
 		Progress: prog.report,
+		SQLGate: g.sqlGate(sync.OnceValue(func() int {
+			v, err := g.serverMajor(context.Background())
+			if err != nil {
+				return 0
+			}
+			return v
+		})),
+		AllowChanged: g.allowChanged,
 	}
 	installCrashHooks(&opts)
 	return engine.New(g.connString(), opts)
@@ -200,7 +211,7 @@ func (g *globals) loaded(fn func(ctx context.Context, m *engine.Migrator, migs [
 }
 
 func (g *globals) startCmd() *cobra.Command {
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "start",
 		Short: "Start the expand phase for all pending migrations",
 		Args:  cobra.NoArgs,
@@ -213,11 +224,22 @@ func (g *globals) startCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(g.stdout, "started %s\nnew version schema: %s (clients put it first on their search_path: %s, %s; see docs/poolers.md)\n",
-				strings.Join(res.Migrations, ", "), res.VersionSchema, res.VersionSchema, g.schema)
+			if len(res.Applied) > 0 {
+				fmt.Fprintf(g.stdout, "applied %s\n", strings.Join(res.Applied, ", "))
+			}
+			if len(res.Migrations) > 0 {
+				fmt.Fprintf(g.stdout, "started %s\nnew version schema: %s (clients put it first on their search_path: %s, %s; see docs/poolers.md)\n",
+					strings.Join(res.Migrations, ", "), res.VersionSchema, res.VersionSchema, g.schema)
+			}
 			return nil
 		}),
 	}
+	g.allowChangedFlag(cmd)
+	return cmd
+}
+
+func (g *globals) allowChangedFlag(cmd *cobra.Command) {
+	cmd.Flags().BoolVar(&g.allowChanged, "allow-changed", false, "go on although a completed migration's file has changed")
 }
 
 // phaseCmd is complete or abort: act on the phase in progress and say so.
@@ -246,7 +268,7 @@ func (g *globals) abortCmd() *cobra.Command {
 }
 
 func (g *globals) migrateCmd() *cobra.Command {
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "migrate",
 		Short: "Start then complete all pending migrations (for new databases and development)",
 		Args:  cobra.NoArgs,
@@ -259,10 +281,22 @@ func (g *globals) migrateCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(g.stdout, "migrated %s\nversion schema: %s\n", strings.Join(res.Migrations, ", "), res.VersionSchema)
+			all := append(append([]string(nil), res.Applied...), res.Migrations...)
+			slices.SortFunc(all, func(a, b string) int {
+				if migration.NaturalLess(a, b) {
+					return -1
+				}
+				return 1
+			})
+			fmt.Fprintf(g.stdout, "migrated %s\n", strings.Join(all, ", "))
+			if res.VersionSchema != "" {
+				fmt.Fprintf(g.stdout, "version schema: %s\n", res.VersionSchema)
+			}
 			return nil
 		}),
 	}
+	g.allowChangedFlag(cmd)
+	return cmd
 }
 
 func (g *globals) statusCmd() *cobra.Command {
@@ -302,6 +336,9 @@ func (g *globals) statusCmd() *cobra.Command {
 			}
 			if len(st.Changed) > 0 {
 				fmt.Fprintf(g.stdout, "changed since completed (checksum differs): %s\n", strings.Join(st.Changed, ", "))
+			}
+			if len(st.Missing) > 0 {
+				fmt.Fprintf(g.stdout, "completed but the file is missing: %s\n", strings.Join(st.Missing, ", "))
 			}
 			return nil
 		}),

@@ -53,6 +53,12 @@ type Options struct {
 	// use them to simulate crashes.
 	AfterStep  func(phase string, step Step)
 	AfterBatch func(batch int)
+	// SQLGate checks the pending .sql migrations before any of them runs
+	// (the CLI lints them); nil runs them unchecked.
+	SQLGate SQLGate
+	// AllowChanged lets Start and Migrate go on while a completed
+	// migration's file has changed (see ErrChanged).
+	AllowChanged bool
 }
 
 // Migrator runs migrations against one database.
@@ -208,11 +214,15 @@ func pending(migs []*migration.Migration, hist []state.HistoryEntry) ([]*migrati
 	return out, nil
 }
 
+// latestSchema is the version schema of the latest completed
+// expand/contract migration (.sql migrations have none).
 func latestSchema(hist []state.HistoryEntry) string {
-	if len(hist) == 0 {
-		return ""
+	for i := len(hist) - 1; i >= 0; i-- {
+		if hist[i].VersionSchema != "" {
+			return hist[i].VersionSchema
+		}
 	}
-	return hist[len(hist)-1].VersionSchema
+	return ""
 }
 
 // Plan computes the plan for the pending migrations without changing
@@ -227,9 +237,13 @@ func (m *Migrator) Plan(ctx context.Context, migs []*migration.Migration) (*Plan
 	if err != nil {
 		return nil, err
 	}
-	if len(pend) == 0 {
+	// The .sql migrations before the first expand/contract one run as they
+	// are; the plan is the phase that follows them.
+	_, group := leadingSQL(pend)
+	if len(group) == 0 {
 		return nil, ErrNothingPending
 	}
+	pend = group
 	return m.plan(ctx, conn, pend, latestSchema(hist))
 }
 
@@ -246,6 +260,9 @@ func (m *Migrator) pending(ctx context.Context, q state.Querier, migs []*migrati
 
 // StartResult tells what start did.
 type StartResult struct {
+	// Applied are the .sql migrations that ran (before the phase).
+	Applied []string
+	// Migrations are the expand/contract migrations of the phase.
 	Migrations    []string
 	VersionSchema string
 	Resumed       bool
@@ -276,7 +293,8 @@ func (m *Migrator) start(ctx context.Context, s *session, migs []*migration.Migr
 		if err != nil {
 			return nil, err
 		}
-		if !sameMigrations(ph.Migrations, pend) {
+		_, group := leadingSQL(pend)
+		if !sameMigrations(ph.Migrations, group) {
 			return nil, fmt.Errorf("%w: an interrupted start of %v is recorded, but the pending migrations are now different; run strata abort first", ErrPhaseInProgress, ph.Names())
 		}
 		m.logf("resuming the interrupted start of %v", ph.Names())
@@ -292,7 +310,28 @@ func (m *Migrator) start(ctx context.Context, s *session, migs []*migration.Migr
 	if len(pend) == 0 {
 		return nil, ErrNothingPending
 	}
+	if err := m.checkChanged(migs, hist); err != nil {
+		return nil, err
+	}
+	sqls, group := leadingSQL(pend)
+	if !s.gated {
+		if err := m.gate(sqls); err != nil {
+			return nil, err
+		}
+	}
+	res := &StartResult{}
 	prev := latestSchema(hist)
+	for _, mg := range sqls {
+		if err := m.runSQL(ctx, s, mg, prev); err != nil {
+			return nil, err
+		}
+		res.Applied = append(res.Applied, mg.Name)
+	}
+	if len(group) == 0 {
+		res.VersionSchema = prev
+		return res, nil
+	}
+	pend = group
 	pl, err := m.plan(ctx, s.conn, pend, prev)
 	if err != nil {
 		return nil, err
@@ -326,7 +365,8 @@ func (m *Migrator) start(ctx context.Context, s *session, migs []*migration.Migr
 	if err := m.run(ctx, s, ph, plan.Start); err != nil {
 		return nil, err
 	}
-	return &StartResult{Migrations: ph.Names(), VersionSchema: ph.VersionSchema}, nil
+	res.Migrations, res.VersionSchema = ph.Names(), ph.VersionSchema
+	return res, nil
 }
 
 func orBase(s string) string {
@@ -446,21 +486,47 @@ func (m *Migrator) abort(ctx context.Context, s *session) ([]string, error) {
 	return ph.Names(), nil
 }
 
-// Migrate starts and completes the pending migrations in one go.
+// Migrate applies every pending migration in order: each .sql migration
+// runs in one go, each run of expand/contract migrations is started and
+// completed. Every pending .sql migration passes Options.SQLGate before
+// anything runs.
 func (m *Migrator) Migrate(ctx context.Context, migs []*migration.Migration) (*StartResult, error) {
 	s, err := m.open(ctx, "migrate")
 	if err != nil {
 		return nil, err
 	}
 	defer s.close()
-	res, err := m.start(s.ctx, s, migs)
+	ctx = s.ctx
+	pend, hist, err := m.pending(ctx, s.conn, migs)
 	if err != nil {
 		return nil, s.wrap(err)
 	}
-	if _, err := m.complete(s.ctx, s, CompleteOptions{}); err != nil {
-		return nil, s.wrap(err)
+	if err := m.checkChanged(migs, hist); err != nil {
+		return nil, err
 	}
-	return res, nil
+	if err := m.gate(pend); err != nil {
+		return nil, err
+	}
+	s.gated = true
+	total := &StartResult{}
+	for first := true; ; first = false {
+		res, err := m.start(ctx, s, migs)
+		if errors.Is(err, ErrNothingPending) && !first {
+			return total, nil
+		}
+		if err != nil {
+			return nil, s.wrap(err)
+		}
+		total.Applied = append(total.Applied, res.Applied...)
+		total.Migrations = append(total.Migrations, res.Migrations...)
+		total.VersionSchema = res.VersionSchema
+		if len(res.Migrations) == 0 {
+			continue // only .sql migrations ran: the rest is applied
+		}
+		if _, err := m.complete(ctx, s, CompleteOptions{}); err != nil {
+			return nil, s.wrap(err)
+		}
+	}
 }
 
 // setState moves the phase to a new state, checking the lease.

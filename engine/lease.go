@@ -98,6 +98,7 @@ type session struct {
 	lock, conn *pgx.Conn
 	key        int64
 	command    string
+	gated      bool         // the pending .sql migrations passed the SQLGate
 	st         *state.Store // writes check the lease of this run
 	holder     state.Holder
 

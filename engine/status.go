@@ -26,6 +26,8 @@ type Status struct {
 	// Changed lists completed migrations whose file no longer matches the
 	// recorded checksum.
 	Changed []string `json:"changed"`
+	// Missing lists completed migrations whose file is not in the folder.
+	Missing []string `json:"missing"`
 }
 
 // BackfillStatus is the progress of one table's backfill.
@@ -51,7 +53,7 @@ func (m *Migrator) Status(ctx context.Context, migs []*migration.Migration) (*St
 	}
 	defer conn.Close(context.Background())
 	st := &Status{State: "idle", Schema: m.opts.Schema, InProgress: []string{}, Pending: []string{},
-		Backfills: []BackfillStatus{}, Changed: []string{}}
+		Backfills: []BackfillStatus{}, Changed: []string{}, Missing: []string{}}
 	hist, err := m.history(ctx, conn)
 	if err != nil {
 		return nil, err
@@ -64,9 +66,16 @@ func (m *Migrator) Status(ctx context.Context, migs []*migration.Migration) (*St
 		n := hist[len(hist)-1].Name
 		st.LatestCompleted = &n
 	}
+	inFolder := map[string]bool{}
 	for _, mg := range migs {
+		inFolder[mg.Name] = true
 		if c, ok := sum[mg.Name]; ok && c != mg.Checksum {
 			st.Changed = append(st.Changed, mg.Name)
+		}
+	}
+	for _, h := range hist {
+		if !inFolder[h.Name] {
+			st.Missing = append(st.Missing, h.Name)
 		}
 	}
 	ph, err := m.phase(ctx, conn)
@@ -120,8 +129,8 @@ func (m *Migrator) Status(ctx context.Context, migs []*migration.Migration) (*St
 				b.ETASeconds = float64(b.RowsEstimate-b.RowsDone) / b.RowsPerSecond
 			}
 		}
-	} else if len(hist) > 0 {
-		st.VersionSchema = hist[len(hist)-1].VersionSchema
+	} else {
+		st.VersionSchema = latestSchema(hist)
 	}
 	for _, mg := range migs {
 		if _, ok := sum[mg.Name]; !ok && !inPhase[mg.Name] {

@@ -16,6 +16,7 @@ import (
 	"strings"
 
 	"github.com/strata-db/strata/internal/pgquery"
+	"github.com/strata-db/strata/migration"
 	"github.com/strata-db/strata/pglock"
 )
 
@@ -102,9 +103,32 @@ func LintPaths(paths []string, cfg Config) ([]Finding, error) {
 		if err != nil {
 			return nil, errorf("read: %w", err)
 		}
-		out = append(out, lintFile(f, string(src), &cfg, cat)...)
+		out = append(out, lintRunnable(f, src, &cfg, cat)...)
 	}
 	return out, nil
+}
+
+// lintRunnable lints the part of a .sql file that its runner runs, read as
+// strata's runner reads it (migration.RunnableSQL): a goose file's Up part
+// (its Down part and annotations are blanked, line numbers stay), in the
+// transaction shape its annotations give; golang-migrate's .up.sql and
+// .down.sql files and Flyway's files as they are.
+func lintRunnable(file string, src []byte, cfg *Config, cat *pglock.Catalog) []Finding {
+	if !strings.EqualFold(filepath.Ext(file), ".sql") {
+		return lintFile(file, string(src), cfg, cat)
+	}
+	text, noTx, _, perr := migration.RunnableSQL(file, src)
+	if perr != nil {
+		r := registry[codeSyntax]
+		return []Finding{{File: file, Line: max(perr.Line, 1), Column: 1, Code: r.Code, Rule: r.Name, Severity: r.Severity,
+			Message: perr.Msg, Why: r.Why, SafeWay: r.SafeWay}}
+	}
+	if noTx && cfg.InTransaction {
+		c := *cfg
+		c.InTransaction = false
+		cfg = &c
+	}
+	return lintFile(file, text, cfg, cat)
 }
 
 // sqlFiles expands paths into the list of files to lint.

@@ -43,6 +43,10 @@ func decode(file string, data []byte, isJSON bool) (m *Migration, l *errList) {
 		Name:     strings.TrimSuffix(base, path.Ext(base)),
 		File:     file,
 		Checksum: hex.EncodeToString(sum[:]),
+		Kind:     KindTOML,
+	}
+	if isJSON {
+		m.Kind = KindJSON
 	}
 	l = &errList{file: file}
 	var root *object

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -82,6 +83,7 @@ func TestParseSpecExample(t *testing.T) {
 				File:     file,
 				Checksum: hex.EncodeToString(sum[:]),
 				Actions:  splitRelationActions,
+				Kind:     strings.TrimPrefix(path.Ext(fixture), "."),
 			}
 			if diff := cmp.Diff(want, m, cmpopts.IgnoreFields(Migration{}, "Lines")); diff != "" {
 				t.Errorf("Parse mismatch (-want +got):\n%s", diff)

@@ -8,7 +8,8 @@ import (
 	"strings"
 )
 
-// Load reads every *.toml and *.json file directly in dir of fsys (not in
+// Load reads every *.toml, *.json and *.sql file (except golang-migrate's
+// *.down.sql, which do not run; see ParseSQL) directly in dir of fsys (not in
 // subdirectories; other files, directories and files whose name starts with
 // "." are ignored), parses each with Parse, checks that no two files give the
 // same migration name, and returns the migrations in natural order of their
@@ -31,7 +32,7 @@ func Load(fsys fs.FS, dir string) ([]*Migration, error) {
 	for _, e := range entries {
 		name := e.Name()
 		ext := path.Ext(name)
-		if ext != ".toml" && ext != ".json" || strings.HasPrefix(name, ".") {
+		if ext != ".toml" && ext != ".json" && !IsSQLFile(name) || strings.HasPrefix(name, ".") {
 			continue
 		}
 		file := path.Join(dir, name)
@@ -48,6 +49,15 @@ func Load(fsys fs.FS, dir string) ([]*Migration, error) {
 		data, err := fs.ReadFile(fsys, file)
 		if err != nil {
 			return nil, fmt.Errorf("migration: %w", err)
+		}
+		if ext == ".sql" {
+			m, err := ParseSQL(file, data)
+			if err != nil {
+				errs = append(errs, err.(ValidationErrors)...)
+				continue
+			}
+			ms = append(ms, m)
+			continue
 		}
 		m, l := decode(file, data, ext == ".json")
 		if len(l.errs) > 0 {
@@ -69,6 +79,21 @@ func Load(fsys fs.FS, dir string) ([]*Migration, error) {
 			continue
 		}
 		byName[m.Name] = m
+	}
+	// Two files with the same version, one of them a .sql file (other
+	// runners' files are matched by version).
+	byVersion := map[string]*Migration{}
+	for _, m := range ms {
+		v := FileVersion(m.Name)
+		if v == "" {
+			continue
+		}
+		if first, dup := byVersion[v]; dup && (m.Kind == KindSQL || first.Kind == KindSQL) && first.Name != m.Name {
+			errs = append(errs, &Error{File: m.File, Line: 1,
+				Msg: fmt.Sprintf("duplicate migration version %s: %s has the same version (hint: renumber one of them)", v, first.File)})
+			continue
+		}
+		byVersion[v] = m
 	}
 	if len(errs) > 0 {
 		sortErrors(errs)

@@ -14,6 +14,11 @@ type Migration struct {
 	// Checksum is the lowercase hex SHA-256 of the file's bytes.
 	Checksum string
 	Actions  []Action
+	// Kind is KindSQL, KindTOML or KindJSON, after the file's extension.
+	Kind string
+	// SQL is the runnable part of a plain .sql migration (Kind KindSQL);
+	// nil for TOML and JSON migrations, which have Actions instead.
+	SQL *SQL
 	// Lines maps a key path to the 1-based line it was written on, e.g.
 	// "actions[0].column.name" -> 12. Missing entries mean "unknown line".
 	Lines map[string]int

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -35,8 +36,8 @@ const (
 var ErrNotInstalled = errors.New("state: strata is not initialised in this database (run strata init)")
 
 // SchemaVersion is the version of the state schema layout: 2 added the
-// lease table.
-const SchemaVersion = 2
+// lease table, 3 the history of both kinds of migration.
+const SchemaVersion = 3
 
 // Store reads and writes strata's state schema.
 type Store struct {
@@ -104,8 +105,20 @@ func (s *Store) Init(ctx context.Context, q Querier) error {
 			updated_at timestamptz NOT NULL DEFAULT now(),
 			PRIMARY KEY (schema_name, step))`,
 		leaseTable(s),
-		`INSERT INTO `+s.t("meta")+` AS m (key, value) VALUES ('schema_version', '2')
-			ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value WHERE m.value::int < 2`,
+		// Layout 3: the history of both kinds of migration (see
+		// HistoryEntry). Each statement is a no-op on a schema that has it
+		// already, so Init moves an older schema forward and stays safe to
+		// re-run.
+		`ALTER TABLE `+s.t("history")+` ADD COLUMN IF NOT EXISTS kind text NOT NULL DEFAULT 'toml',
+			ADD COLUMN IF NOT EXISTS duration_ms bigint,
+			ADD COLUMN IF NOT EXISTS applied_by text,
+			ADD COLUMN IF NOT EXISTS statements_done int NOT NULL DEFAULT 0,
+			ADD COLUMN IF NOT EXISTS failed_statement int,
+			ADD COLUMN IF NOT EXISTS error text,
+			ADD COLUMN IF NOT EXISTS source text NOT NULL DEFAULT 'strata'`,
+		`ALTER TABLE `+s.t("history")+` ALTER COLUMN completed_at DROP NOT NULL`,
+		`INSERT INTO `+s.t("meta")+` AS m (key, value) VALUES ('schema_version', '3')
+			ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value WHERE m.value::int < 3`,
 	)
 	for _, stmt := range stmts {
 		if _, err := q.Exec(ctx, stmt); err != nil {
@@ -250,9 +263,10 @@ func (s *Store) FinishComplete(ctx context.Context, q Querier, p *Phase, toolVer
 	for _, m := range p.Migrations {
 		vs := p.VersionSchema
 		_, err := q.Exec(ctx, `INSERT INTO `+s.t("history")+` (schema_name, name, checksum, version_schema,
-				started_at, completed_at, tool_version) VALUES ($1, $2, $3, $4, $5, now(), $6)
+				started_at, completed_at, tool_version, kind, duration_ms, applied_by)
+			VALUES ($1, $2, $3, $4, $5, now(), $6, $7, (extract(epoch FROM now() - $5::timestamptz) * 1000)::bigint, current_user)
 			ON CONFLICT (schema_name, name) DO NOTHING`,
-			p.Schema, m.Name, m.Checksum, vs, p.StartedAt, toolVersion)
+			p.Schema, m.Name, m.Checksum, vs, p.StartedAt, toolVersion, kindOf(m.File))
 		if err != nil {
 			return fmt.Errorf("state: record history: %w", err)
 		}
@@ -278,26 +292,70 @@ func (s *Store) dropPhase(ctx context.Context, q Querier, schema string) error {
 	return nil
 }
 
-// HistoryEntry is one completed migration.
+// HistoryEntry is one migration in the history: completed, or a .sql file
+// whose run failed (CompletedAt nil).
 type HistoryEntry struct {
-	Name          string    `json:"name"`
-	Checksum      string    `json:"checksum"`
-	VersionSchema string    `json:"version_schema"`
-	StartedAt     time.Time `json:"started_at"`
-	CompletedAt   time.Time `json:"completed_at"`
-	ToolVersion   string    `json:"tool_version"`
+	Name          string     `json:"name"`
+	Kind          string     `json:"kind"` // sql, toml or json
+	Checksum      string     `json:"checksum"`
+	VersionSchema string     `json:"version_schema,omitempty"`
+	StartedAt     time.Time  `json:"started_at"`
+	CompletedAt   *time.Time `json:"completed_at"`
+	DurationMS    *int64     `json:"duration_ms"`
+	Role          string     `json:"role"`
+	ToolVersion   string     `json:"strata_version"`
+	// Source is "strata" for migrations strata ran, "baseline" or
+	// "baseline --from TOOL" for ones it recorded without running them.
+	Source string `json:"source"`
+	// StatementsDone counts the statements of a no-transaction .sql file
+	// that ran; FailedStatement (1-based) and Error tell why a run failed.
+	StatementsDone  int    `json:"statements_done,omitempty"`
+	FailedStatement *int   `json:"failed_statement,omitempty"`
+	Error           string `json:"error,omitempty"`
 }
 
-// History lists the completed migrations of a managed schema in completion order.
+// Completed reports whether the migration completed.
+func (h *HistoryEntry) Completed() bool { return h.CompletedAt != nil }
+
+func kindOf(file string) string {
+	switch {
+	case strings.HasSuffix(file, ".sql"):
+		return "sql"
+	case strings.HasSuffix(file, ".json"):
+		return "json"
+	}
+	return "toml"
+}
+
+// History lists the completed migrations of a managed schema in completion
+// order, oldest first.
 func (s *Store) History(ctx context.Context, q Querier, schema string) ([]HistoryEntry, error) {
-	rows, err := q.Query(ctx, `SELECT name, checksum, version_schema, started_at, completed_at, tool_version
-		FROM `+s.t("history")+` WHERE schema_name = $1 ORDER BY completed_at, name`, schema)
+	all, err := s.AllHistory(ctx, q, schema)
+	if err != nil {
+		return nil, err
+	}
+	out := all[:0:0]
+	for _, h := range all {
+		if h.Completed() {
+			out = append(out, h)
+		}
+	}
+	return out, nil
+}
+
+// AllHistory is History with the failed runs of .sql files, which come
+// last, in the order they started.
+func (s *Store) AllHistory(ctx context.Context, q Querier, schema string) ([]HistoryEntry, error) {
+	rows, err := q.Query(ctx, `SELECT name, kind, checksum, version_schema, started_at, completed_at, duration_ms,
+			coalesce(applied_by, ''), tool_version, source, statements_done, failed_statement, coalesce(error, '')
+		FROM `+s.t("history")+` WHERE schema_name = $1`, schema)
 	if err != nil {
 		return nil, fmt.Errorf("state: read history: %w", err)
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (HistoryEntry, error) {
 		var h HistoryEntry
-		err := r.Scan(&h.Name, &h.Checksum, &h.VersionSchema, &h.StartedAt, &h.CompletedAt, &h.ToolVersion)
+		err := r.Scan(&h.Name, &h.Kind, &h.Checksum, &h.VersionSchema, &h.StartedAt, &h.CompletedAt, &h.DurationMS,
+			&h.Role, &h.ToolVersion, &h.Source, &h.StatementsDone, &h.FailedStatement, &h.Error)
 		return h, err
 	})
 	if err != nil {
@@ -306,12 +364,104 @@ func (s *Store) History(ctx context.Context, q Querier, schema string) ([]Histor
 	// Migrations completed together share completed_at: within a phase
 	// they come in the natural order of their names.
 	sort.SliceStable(out, func(i, j int) bool {
-		if !out[i].CompletedAt.Equal(out[j].CompletedAt) {
-			return out[i].CompletedAt.Before(out[j].CompletedAt)
+		a, b := out[i], out[j]
+		if a.Completed() != b.Completed() {
+			return a.Completed()
 		}
-		return natural.Less(out[i].Name, out[j].Name)
+		ta, tb := a.StartedAt, b.StartedAt
+		if a.Completed() {
+			ta, tb = *a.CompletedAt, *b.CompletedAt
+		}
+		if !ta.Equal(tb) {
+			return ta.Before(tb)
+		}
+		return natural.Less(a.Name, b.Name)
 	})
 	return out, nil
+}
+
+// BeginSQL records that a .sql migration starts running and returns how
+// many of its statements already ran (a no-transaction file whose earlier
+// run failed, with the same checksum; else 0).
+func (s *Store) BeginSQL(ctx context.Context, q Querier, schema, name, checksum, toolVersion string) (int, error) {
+	if err := s.checkLease(ctx, q); err != nil {
+		return 0, err
+	}
+	var done int
+	err := q.QueryRow(ctx, `INSERT INTO `+s.t("history")+` AS h (schema_name, name, checksum, version_schema,
+			started_at, completed_at, tool_version, kind, applied_by)
+		VALUES ($1, $2, $3, '', clock_timestamp(), NULL, $4, 'sql', current_user)
+		ON CONFLICT (schema_name, name) DO UPDATE SET started_at = clock_timestamp(), tool_version = $4,
+			applied_by = current_user, checksum = $3,
+			statements_done = CASE WHEN h.checksum = $3 THEN h.statements_done ELSE 0 END
+		WHERE h.completed_at IS NULL
+		RETURNING statements_done`, schema, name, checksum, toolVersion).Scan(&done)
+	if err != nil {
+		return 0, fmt.Errorf("state: record start of %s: %w", name, err)
+	}
+	return done, nil
+}
+
+// SQLProgress records that the first done statements of a no-transaction
+// .sql migration ran.
+func (s *Store) SQLProgress(ctx context.Context, q Querier, schema, name string, done int) error {
+	if err := s.checkLease(ctx, q); err != nil {
+		return err
+	}
+	_, err := q.Exec(ctx, `UPDATE `+s.t("history")+` SET statements_done = $3 WHERE schema_name = $1 AND name = $2`, schema, name, done)
+	if err != nil {
+		return fmt.Errorf("state: record progress of %s: %w", name, err)
+	}
+	return nil
+}
+
+// SQLFailed records that statement stmt (1-based) of a .sql migration
+// failed with msg.
+func (s *Store) SQLFailed(ctx context.Context, q Querier, schema, name string, stmt int, msg string) error {
+	_, err := q.Exec(ctx, `UPDATE `+s.t("history")+` SET failed_statement = $3, error = $4
+		WHERE schema_name = $1 AND name = $2 AND completed_at IS NULL`, schema, name, stmt, msg)
+	if err != nil {
+		return fmt.Errorf("state: record failure of %s: %w", name, err)
+	}
+	return nil
+}
+
+// CompleteSQL records a .sql migration as completed.
+func (s *Store) CompleteSQL(ctx context.Context, q Querier, schema, name string, statements int) error {
+	if err := s.checkLease(ctx, q); err != nil {
+		return err
+	}
+	_, err := q.Exec(ctx, `UPDATE `+s.t("history")+` SET completed_at = clock_timestamp(),
+			duration_ms = (extract(epoch FROM clock_timestamp() - started_at) * 1000)::bigint,
+			statements_done = $3, failed_statement = NULL, error = NULL
+		WHERE schema_name = $1 AND name = $2`, schema, name, statements)
+	if err != nil {
+		return fmt.Errorf("state: record completion of %s: %w", name, err)
+	}
+	return nil
+}
+
+// Applied is a migration recorded as applied without running it.
+type Applied struct {
+	Name, Kind, Checksum string
+}
+
+// RecordApplied records migrations as completed without running them
+// (strata baseline); source says where the knowledge came from.
+func (s *Store) RecordApplied(ctx context.Context, q Querier, schema, source, toolVersion string, migs []Applied) error {
+	if err := s.checkLease(ctx, q); err != nil {
+		return err
+	}
+	for _, m := range migs {
+		_, err := q.Exec(ctx, `INSERT INTO `+s.t("history")+` (schema_name, name, checksum, version_schema,
+				started_at, completed_at, tool_version, kind, duration_ms, applied_by, source)
+			VALUES ($1, $2, $3, '', clock_timestamp(), clock_timestamp(), $4, $5, 0, current_user, $6)
+			ON CONFLICT (schema_name, name) DO NOTHING`, schema, m.Name, m.Checksum, toolVersion, m.Kind, source)
+		if err != nil {
+			return fmt.Errorf("state: record %s as applied: %w", m.Name, err)
+		}
+	}
+	return nil
 }
 
 // Checkpoint returns the checkpoint of a backfill step, or nil.

@@ -28,6 +28,7 @@ const module = "github.com/strata-db/strata/"
 //	engine                          the runner: load, plan, start, complete, abort
 //	planner                         migrations + catalog -> plan, behind a Prober
 //	state                           strata's own schema (phase, history, checkpoints)
+//	sqlrun                          runs plain .sql migrations (no linter: the CLI gates)
 //	lint                            the lock-safety linter
 //	backfill                        batched backfills and their checkpoints
 //	migration, pglock               migration files; the lock classifier
@@ -49,7 +50,8 @@ var allowed = map[string][]string{
 	"lint":                {"pglock", "migration", "internal/pgquery"},
 	"state":               {"backfill", "internal/natural"},
 	"planner":             {"plan", "migration", "pglock", "internal/pgquery", "internal/pgexec", "backfill"},
-	"engine":              {"planner", "plan", "state", "backfill", "migration", "internal/pgexec", "internal/pgquery"},
+	"sqlrun":              {"migration", "internal/pgexec", "internal/pgquery"},
+	"engine":              {"planner", "plan", "state", "backfill", "migration", "internal/pgexec", "internal/pgquery", "sqlrun"},
 	"internal/planreport": {"plan", "pglock", "lint", "backfill"},
 	"cli":                 {"engine", "lint", "internal/planreport", "plan", "migration", "backfill", "state"},
 }

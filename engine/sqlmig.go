@@ -1,0 +1,320 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/strata-db/strata/internal/pgquery"
+	"github.com/strata-db/strata/migration"
+	"github.com/strata-db/strata/sqlrun"
+	"github.com/strata-db/strata/state"
+)
+
+// ErrChanged is returned by Start and Migrate when a completed migration's
+// file changed since it ran (Options.AllowChanged overrides).
+var ErrChanged = errors.New("engine: a completed migration's file has changed")
+
+// SQLGate checks .sql migrations before any of them runs (the CLI lints
+// them in their real transaction shape); an error refuses them all.
+type SQLGate func(migs []*migration.Migration) error
+
+func isSQL(mg *migration.Migration) bool { return mg.Kind == migration.KindSQL }
+
+// leadingSQL splits pend into the .sql migrations before the first
+// expand/contract one, and the expand/contract ones that follow (up to the
+// next .sql file).
+func leadingSQL(pend []*migration.Migration) (sqls, group []*migration.Migration) {
+	i := 0
+	for i < len(pend) && isSQL(pend[i]) {
+		i++
+	}
+	j := i
+	for j < len(pend) && !isSQL(pend[j]) {
+		j++
+	}
+	return pend[:i], pend[i:j]
+}
+
+// checkChanged refuses while a completed migration's file changed.
+func (m *Migrator) checkChanged(migs []*migration.Migration, hist []state.HistoryEntry) error {
+	if m.opts.AllowChanged {
+		return nil
+	}
+	sum := map[string]string{}
+	for _, h := range hist {
+		sum[h.Name] = h.Checksum
+	}
+	var changed []string
+	for _, mg := range migs {
+		if c, ok := sum[mg.Name]; ok && c != mg.Checksum {
+			changed = append(changed, mg.File)
+		}
+	}
+	if len(changed) > 0 {
+		return fmt.Errorf("%w since it was applied: %s (hint: restore the file, or pass --allow-changed to go on anyway)", ErrChanged, strings.Join(changed, ", "))
+	}
+	return nil
+}
+
+// gate runs Options.SQLGate over the .sql migrations among migs.
+func (m *Migrator) gate(migs []*migration.Migration) error {
+	var sqls []*migration.Migration
+	for _, mg := range migs {
+		if isSQL(mg) {
+			sqls = append(sqls, mg)
+		}
+	}
+	if len(sqls) == 0 || m.opts.SQLGate == nil {
+		return nil
+	}
+	return m.opts.SQLGate(sqls)
+}
+
+// sqlRecorder records one .sql migration in the history.
+type sqlRecorder struct {
+	m  *Migrator
+	st *state.Store // the session's: writes check its lease
+	mg *migration.Migration
+}
+
+func (r sqlRecorder) Progress(ctx context.Context, tx pgx.Tx, done int) error {
+	return r.st.SQLProgress(ctx, tx, r.m.opts.Schema, r.mg.Name, done)
+}
+
+func (r sqlRecorder) Complete(ctx context.Context, tx pgx.Tx, n int) error {
+	return r.st.CompleteSQL(ctx, tx, r.m.opts.Schema, r.mg.Name, n)
+}
+
+func (r sqlRecorder) Failed(ctx context.Context, conn *pgx.Conn, stmt int, err error) error {
+	return r.st.SQLFailed(ctx, conn, r.m.opts.Schema, r.mg.Name, stmt, err.Error())
+}
+
+// runSQL applies one .sql migration and records it.
+func (m *Migrator) runSQL(ctx context.Context, s *session, mg *migration.Migration, versionSchema string) error {
+	conn := s.conn
+	var from int
+	err := m.exec.InTx(ctx, conn, func(tx pgx.Tx) error {
+		if err := s.st.Init(ctx, tx); err != nil {
+			return err
+		}
+		if err := s.claim(tx); err != nil {
+			return err
+		}
+		var err error
+		from, err = s.st.BeginSQL(ctx, tx, m.opts.Schema, mg.Name, mg.Checksum, Version)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if from > 0 && mg.SQL.NoTransaction {
+		m.logf("%s: continuing at statement %d (statements 1-%d ran before)", mg.File, from+1, from)
+	} else {
+		from = 0
+		shape := "in one transaction"
+		if mg.SQL.NoTransaction {
+			shape = "statement by statement, no transaction"
+		}
+		m.logf("applying %s (%s; lock_timeout %s, statement_timeout 0)", mg.File, shape, m.opts.LockTimeout)
+	}
+	r := &sqlrun.Runner{Exec: m.exec, Schema: m.opts.Schema, Logf: m.opts.Logf,
+		AfterFile: func(ctx context.Context, tx pgx.Tx) error {
+			return refreshVersionViews(ctx, tx, m.opts.Schema, versionSchema)
+		}}
+	return r.Run(ctx, conn, mg, from, sqlRecorder{m: m, st: s.st, mg: mg})
+}
+
+// refreshVersionViews keeps the latest version schema vs right after a .sql
+// migration changed tables of schema: a table without a view there gets
+// one, and a view gains the columns its table gained. (With version schemas
+// that hold views only for the tables whose shape differs, new tables are
+// reached through the search_path and only the second part remains.)
+func refreshVersionViews(ctx context.Context, tx pgx.Tx, schema, vs string) error {
+	if vs == "" {
+		return nil
+	}
+	var exists bool
+	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT FROM pg_namespace WHERE nspname = $1)`, vs).Scan(&exists); err != nil || !exists {
+		return err
+	}
+	// Tables of schema, and the view of vs over each (by dependency).
+	rows, err := tx.Query(ctx, `
+		SELECT t.relname, coalesce(v.relname, ''), coalesce(pg_get_viewdef(v.oid), '')
+		FROM pg_class t JOIN pg_namespace tn ON tn.oid = t.relnamespace
+		LEFT JOIN LATERAL (
+			SELECT DISTINCT vc.oid, vc.relname FROM pg_depend d
+			JOIN pg_rewrite rw ON rw.oid = d.objid
+			JOIN pg_class vc ON vc.oid = rw.ev_class
+			JOIN pg_namespace vn ON vn.oid = vc.relnamespace
+			WHERE d.refobjid = t.oid AND d.classid = 'pg_rewrite'::regclass AND vn.nspname = $2 AND vc.relkind = 'v'
+		) v ON true
+		WHERE tn.nspname = $1 AND t.relkind IN ('r', 'p')
+		ORDER BY 1, 2`, schema, vs)
+	if err != nil {
+		return fmt.Errorf("engine: refresh version schema %s: %w", vs, err)
+	}
+	type tv struct{ table, view, def string }
+	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (tv, error) {
+		var x tv
+		return x, r.Scan(&x.table, &x.view, &x.def)
+	})
+	if err != nil {
+		return fmt.Errorf("engine: refresh version schema %s: %w", vs, err)
+	}
+	for _, x := range list {
+		cols, err := tableColumns(ctx, tx, schema, x.table)
+		if err != nil {
+			return err
+		}
+		var sel []string
+		if x.view != "" {
+			sel, err = viewSelect(x.def)
+			if err != nil {
+				return fmt.Errorf("engine: refresh version schema %s: view %s: %w", vs, x.view, err)
+			}
+		}
+		have := map[string]bool{}
+		for _, s := range sel {
+			have[s[:strings.IndexByte(s, '\x00')]] = true
+		}
+		var out, added []string
+		for _, s := range sel {
+			phys, name, _ := strings.Cut(s, "\x00")
+			if phys == name {
+				out = append(out, pgquery.Ident(phys))
+			} else {
+				out = append(out, pgquery.Ident(phys)+" AS "+pgquery.Ident(name))
+			}
+		}
+		for _, c := range cols {
+			if !have[c.name] {
+				out = append(out, pgquery.Ident(c.name))
+				added = append(added, c.name)
+			}
+		}
+		if len(added) == 0 {
+			continue
+		}
+		view := x.view
+		if view == "" {
+			view = x.table
+		}
+		v := pgquery.Qual(vs, view)
+		stmts := []string{"CREATE OR REPLACE VIEW " + v + " WITH (security_invoker = true) AS SELECT " +
+			strings.Join(out, ", ") + " FROM " + pgquery.Qual(schema, x.table)}
+		for _, c := range cols {
+			if c.def != "" && contains(added, c.name) {
+				stmts = append(stmts, "ALTER VIEW "+v+" ALTER COLUMN "+pgquery.Ident(c.name)+" SET DEFAULT "+c.def)
+			}
+		}
+		for _, s := range stmts {
+			if _, err := tx.Exec(ctx, s); err != nil {
+				return fmt.Errorf("engine: refresh version schema %s: %w", vs, err)
+			}
+		}
+	}
+	return nil
+}
+
+func contains(l []string, s string) bool {
+	for _, x := range l {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+type tcol struct{ name, def string }
+
+func tableColumns(ctx context.Context, tx pgx.Tx, schema, table string) ([]tcol, error) {
+	rows, err := tx.Query(ctx, `SELECT a.attname, coalesce(pg_get_expr(d.adbin, d.adrelid), '')
+		FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum AND a.attgenerated = ''
+		WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`, pgquery.Qual(schema, table))
+	if err != nil {
+		return nil, fmt.Errorf("engine: read columns of %s: %w", table, err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (tcol, error) {
+		var c tcol
+		return c, r.Scan(&c.name, &c.def)
+	})
+}
+
+// viewSelect reads a version view's definition (SELECT col [AS name], ...
+// FROM table) as "phys\x00name" pairs.
+func viewSelect(def string) ([]string, error) {
+	n, err := pgquery.ParseOne(strings.TrimSuffix(strings.TrimSpace(def), ";"))
+	if err != nil {
+		return nil, err
+	}
+	sel := n.GetSelectStmt()
+	if sel == nil {
+		return nil, fmt.Errorf("not a SELECT")
+	}
+	var out []string
+	for _, t := range sel.TargetList {
+		rt := t.GetResTarget()
+		if rt == nil {
+			return nil, fmt.Errorf("unexpected select list")
+		}
+		phys, ok := pgquery.ColumnRefName(rt.Val)
+		if !ok {
+			return nil, fmt.Errorf("a select item is not a column")
+		}
+		name := rt.Name
+		if name == "" {
+			name = phys
+		}
+		out = append(out, phys+"\x00"+name)
+	}
+	return out, nil
+}
+
+// HistoryItem is one entry of the history with how its file stands now.
+type HistoryItem struct {
+	state.HistoryEntry
+	// File is "ok", "changed" (the checksum differs) or "missing"; a run
+	// that failed is "failed".
+	File string `json:"file"`
+}
+
+// History lists the history, oldest first, comparing each completed
+// migration with its file among migs. It takes no lock and changes nothing.
+func (m *Migrator) History(ctx context.Context, migs []*migration.Migration) ([]HistoryItem, error) {
+	conn, err := m.connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close(context.Background())
+	ok, err := m.store.Installed(ctx, conn)
+	if err != nil || !ok {
+		return []HistoryItem{}, err
+	}
+	all, err := m.store.AllHistory(ctx, conn, m.opts.Schema)
+	if err != nil {
+		return nil, err
+	}
+	byName := map[string]*migration.Migration{}
+	for _, mg := range migs {
+		byName[mg.Name] = mg
+	}
+	out := make([]HistoryItem, 0, len(all))
+	for _, h := range all {
+		it := HistoryItem{HistoryEntry: h, File: "ok"}
+		mg := byName[h.Name]
+		switch {
+		case !h.Completed():
+			it.File = "failed"
+		case mg == nil:
+			it.File = "missing"
+		case mg.Checksum != h.Checksum:
+			it.File = "changed"
+		}
+		out = append(out, it)
+	}
+	return out, nil
+}
