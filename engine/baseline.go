@@ -33,7 +33,7 @@ type BaselineResult struct {
 
 // toolHistory reads the versions (or, for pgroll and reshape, the names)
 // a tool lists as applied, in the managed schema's search_path.
-func toolHistory(ctx context.Context, conn *pgx.Conn, tool string) ([]string, error) {
+func toolHistory(ctx context.Context, conn pgx.Tx, tool string) ([]string, error) {
 	var q, table string
 	switch tool {
 	case "goose":
@@ -90,7 +90,7 @@ func toolHistory(ctx context.Context, conn *pgx.Conn, tool string) ([]string, er
 	return out, nil
 }
 
-func hasTable(ctx context.Context, conn *pgx.Conn, table string) (bool, error) {
+func hasTable(ctx context.Context, conn pgx.Tx, table string) (bool, error) {
 	var ok bool
 	err := conn.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, table).Scan(&ok)
 	return ok, err
@@ -114,7 +114,14 @@ func (m *Migrator) Baseline(ctx context.Context, migs []*migration.Migration, to
 	}
 	defer s.close()
 	ctx = s.ctx
-	applied, err := toolHistory(ctx, s.conn, tool)
+	// The tool's table is looked up in the managed schema: InTx puts it
+	// on the transaction's search_path.
+	var applied []string
+	err = m.exec.InTx(ctx, s.conn, func(tx pgx.Tx) error {
+		var err error
+		applied, err = toolHistory(ctx, tx, tool)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
