@@ -86,7 +86,7 @@ func (m *Migrator) run(ctx context.Context, conn *pgx.Conn, ph *state.Phase, whi
 			}
 		}
 		if err != nil {
-			return &StepError{Phase: which, Step: st.ID, Err: err}
+			return &StepError{Phase: which, Step: st.ID, Err: m.describeStepError(ctx, conn, st, err)}
 		}
 		if m.opts.AfterStep != nil {
 			m.opts.AfterStep(string(which), st)
