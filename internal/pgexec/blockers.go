@@ -146,3 +146,9 @@ func (m *Monitor) StillBlocking(ctx context.Context, bs []Blocker) (bool, error)
 	})
 	return alive, err
 }
+
+// Do runs fn on the monitor's connection (for a question of the caller's
+// own about other sessions).
+func (m *Monitor) Do(ctx context.Context, fn func(*pgx.Conn) error) error {
+	return m.with(ctx, fn)
+}

@@ -190,7 +190,10 @@ func (r *Runner) RetryOn(ctx context.Context, conn *pgx.Conn, fn func() error, o
 		if err == nil || !Retryable(err) {
 			return err
 		}
-		if len(blockers) > 0 {
+		var be *BlockedError
+		if errors.As(err, &be) {
+			blockers = be.Blockers // named by fn itself
+		} else if len(blockers) > 0 {
 			err = &BlockedError{Err: err, Blockers: blockers}
 		}
 		wait := jitter(backoff)
