@@ -44,6 +44,13 @@ func (m *Migrator) plan(ctx context.Context, conn *pgx.Conn, pend []*migration.M
 	opts := planner.Options{Schema: m.opts.Schema, StateSchema: m.opts.StateSchema, PreviousSchema: prev}
 	err := m.exec.InTx(ctx, conn, func(tx pgx.Tx) error {
 		var err error
+		if ok, err := m.store.Installed(ctx, tx); err != nil {
+			return err
+		} else if ok {
+			if opts.EnumValuesLeft, err = m.store.EnumValuesLeft(ctx, tx, m.opts.Schema); err != nil {
+				return err
+			}
+		}
 		if p, err = planner.Build(ctx, planner.NewTxProber(tx), opts, pend); err != nil {
 			return err
 		}

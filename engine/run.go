@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 
@@ -31,7 +32,20 @@ func (m *Migrator) run(ctx context.Context, conn *pgx.Conn, ph *state.Phase, whi
 		finish = func(tx pgx.Tx) error { return m.store.FinishComplete(ctx, tx, ph, Version) }
 	case plan.Abort:
 		steps, cursor, cursorName = stored.Abort, ph.AbortCursor, state.CursorAbort
-		finish = func(tx pgx.Tx) error { return m.store.FinishAbort(ctx, tx, ph.Schema) }
+		finish = func(tx pgx.Tx) error {
+			// Enum values start added stay: a later start of the same
+			// migration accepts them.
+			var left []string
+			for i, st := range stored.Start {
+				if i <= ph.StartCursor && strings.HasPrefix(st.ID, plan.EnumAddValuePrefix) {
+					left = append(left, st.ID)
+				}
+			}
+			if err := m.store.RecordEnumValuesLeft(ctx, tx, ph.Schema, left); err != nil {
+				return err
+			}
+			return m.store.FinishAbort(ctx, tx, ph.Schema)
+		}
 	}
 	if len(steps) == 0 || cursor >= len(steps) {
 		return m.exec.InTx(ctx, conn, finish)
