@@ -26,6 +26,11 @@ import (
 // Version is strata's version, recorded in the history.
 const Version = "0.1.0"
 
+// DefaultLockTimeout is the default Options.LockTimeout: the longest the
+// application queues behind a lock request of strata's (see
+// pgexec.DefaultLockTimeout).
+const DefaultLockTimeout = pgexec.DefaultLockTimeout
+
 // Options configure a Migrator. Zero values mean the defaults.
 type Options struct {
 	Schema       string        // managed schema; default "public"
