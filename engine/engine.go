@@ -159,6 +159,7 @@ type session struct {
 	lock, conn *pgx.Conn
 	key        int64
 	mon        *pgexec.Monitor // closed with the session
+	warm       chan struct{}   // closed once the monitor's connection is open (or failed)
 }
 
 func (m *Migrator) connect(ctx context.Context) (*pgx.Conn, error) {
@@ -184,7 +185,15 @@ func (m *Migrator) open(ctx context.Context) (*session, error) {
 		lock.Close(context.Background())
 		return nil, err
 	}
-	return &session{lock: lock, conn: conn, key: key, mon: m.exec.Monitor}, nil
+	// Open the monitor's connection now, in the background, so that the
+	// first statement that waits for a lock finds out its blockers at
+	// once (see pgexec.FirstLockTimeout). Without it, strata still works.
+	warm := make(chan struct{})
+	go func() {
+		defer close(warm)
+		_ = m.exec.Monitor.Do(ctx, func(*pgx.Conn) error { return nil })
+	}()
+	return &session{lock: lock, conn: conn, key: key, mon: m.exec.Monitor, warm: warm}, nil
 }
 
 func (s *session) close() {
@@ -193,6 +202,7 @@ func (s *session) close() {
 	s.conn.Close(ctx)
 	_ = pgexec.Unlock(ctx, s.lock, s.key)
 	s.lock.Close(ctx)
+	<-s.warm
 	s.mon.Close()
 }
 

@@ -31,6 +31,14 @@ const (
 	// under 1s behind a row lock held for 10s, where 2s made a third of
 	// them wait longer (see bench -mode applatency).
 	DefaultLockTimeout = 200 * time.Millisecond
+	// FirstLockTimeout is the lock_timeout of a statement's first attempt
+	// (when LockTimeout is longer): most attempts get their lock at once
+	// or wait for a session that is about to finish; one that waits for a
+	// long transaction makes the application queue behind it for this long
+	// only, before the blocker is found out and waited out (see Monitor).
+	// Each retry doubles it, up to LockTimeout, for tables so busy that
+	// no single blocker stands out.
+	FirstLockTimeout = 50 * time.Millisecond
 	// DefaultDeadline bounds the retries of one unit of work.
 	DefaultDeadline = 10 * time.Minute
 	// maxBackoff caps the backoff between attempts.
@@ -66,6 +74,15 @@ func (r *Runner) lockTimeout() time.Duration {
 		return DefaultLockTimeout
 	}
 	return r.LockTimeout
+}
+
+// attemptTimeout is the lock_timeout of the given attempt (from 1).
+func (r *Runner) attemptTimeout(attempt int) time.Duration {
+	t := min(r.lockTimeout(), FirstLockTimeout)
+	for i := 1; i < attempt && t < r.lockTimeout(); i++ {
+		t *= 2
+	}
+	return min(t, r.lockTimeout())
 }
 
 func (r *Runner) deadline() time.Duration {
@@ -148,12 +165,13 @@ func (e *BlockedError) Unwrap() error { return e.Err }
 
 // retry runs fn until it succeeds, fails with a non-retryable error, the
 // context ends or the deadline passes.
-func (r *Runner) retry(ctx context.Context, conn *pgx.Conn, fn func() error) error {
+// fn gets the attempt's lock_timeout.
+func (r *Runner) retry(ctx context.Context, conn *pgx.Conn, fn func(lockTimeout time.Duration) error) error {
 	var onRetry func(int, time.Duration, error)
 	if r != nil {
 		onRetry = r.OnRetry
 	}
-	return r.RetryOn(ctx, conn, fn, onRetry)
+	return r.retryConn(ctx, conn, fn, onRetry)
 }
 
 // Retry runs fn as Exec and InTx run their work: again, after a jittered
@@ -171,6 +189,10 @@ func (r *Runner) Retry(ctx context.Context, fn func() error, onRetry func(attemp
 // longer than half the lock timeout, named in the retry's error (a
 // *BlockedError), and waited out before the next attempt.
 func (r *Runner) RetryOn(ctx context.Context, conn *pgx.Conn, fn func() error, onRetry func(attempt int, wait time.Duration, err error)) error {
+	return r.retryConn(ctx, conn, func(time.Duration) error { return fn() }, onRetry)
+}
+
+func (r *Runner) retryConn(ctx context.Context, conn *pgx.Conn, fn func(lockTimeout time.Duration) error, onRetry func(attempt int, wait time.Duration, err error)) error {
 	start := time.Now()
 	// The backoff starts at the lock timeout, so that strata spends at
 	// most about half its time in the lock queue, and doubles (with
@@ -178,8 +200,9 @@ func (r *Runner) RetryOn(ctx context.Context, conn *pgx.Conn, fn func() error, o
 	backoff := max(r.lockTimeout(), 50*time.Millisecond)
 	var blockers []Blocker
 	for attempt := 1; ; attempt++ {
-		stop := r.sample(ctx, conn)
-		err := fn()
+		timeout := r.attemptTimeout(attempt)
+		stop := r.sample(ctx, conn, timeout)
+		err := fn(timeout)
 		if seen := stop(); len(seen) > 0 {
 			blockers = seen
 		}
@@ -257,10 +280,10 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// sample asks the Monitor, once the attempt on conn has run for half the
+// sample asks the Monitor, once the attempt on conn has run for half its
 // lock timeout, which sessions block it; the returned function ends the
 // sampling and returns what it saw.
-func (r *Runner) sample(ctx context.Context, conn *pgx.Conn) func() []Blocker {
+func (r *Runner) sample(ctx context.Context, conn *pgx.Conn, timeout time.Duration) func() []Blocker {
 	if r == nil || r.Monitor == nil || conn == nil || conn.PgConn() == nil {
 		return func() []Blocker { return nil }
 	}
@@ -268,7 +291,7 @@ func (r *Runner) sample(ctx context.Context, conn *pgx.Conn) func() []Blocker {
 	sctx, cancel := context.WithCancel(ctx)
 	var bs []Blocker
 	done := make(chan struct{})
-	t := time.AfterFunc(r.lockTimeout()/2, func() {
+	t := time.AfterFunc(timeout/2, func() {
 		defer close(done)
 		bs, _ = r.Monitor.BlockersOf(sctx, pid)
 	})
@@ -294,12 +317,13 @@ type permanentError struct{ err error }
 
 func (e *permanentError) Error() string { return e.err.Error() }
 
-// InTx runs fn in a transaction whose lock_timeout is set with SET LOCAL,
+// InTx runs fn in a transaction whose lock_timeout is set with SET LOCAL
+// (FirstLockTimeout on the first attempt, doubling up to LockTimeout),
 // retrying the whole transaction on lock timeouts and deadlocks.
 func (r *Runner) InTx(ctx context.Context, conn *pgx.Conn, fn func(pgx.Tx) error) error {
-	return r.retry(ctx, conn, func() error {
+	return r.retry(ctx, conn, func(timeout time.Duration) error {
 		return pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
-			if _, err := tx.Exec(ctx, "SET LOCAL lock_timeout = '"+Millis(r.lockTimeout())+"'"); err != nil {
+			if _, err := tx.Exec(ctx, "SET LOCAL lock_timeout = '"+Millis(timeout)+"'"); err != nil {
 				return fmt.Errorf("pgexec: set lock_timeout: %w", err)
 			}
 			return fn(tx)
@@ -311,8 +335,8 @@ func (r *Runner) InTx(ctx context.Context, conn *pgx.Conn, fn func(pgx.Tx) error
 // as CREATE INDEX CONCURRENTLY), with lock_timeout set on the session first,
 // retrying on lock timeouts. Statements passed here must be safe to re-run.
 func (r *Runner) Exec(ctx context.Context, conn *pgx.Conn, sql string) error {
-	return r.retry(ctx, conn, func() error {
-		if _, err := conn.Exec(ctx, "SET lock_timeout = '"+Millis(r.lockTimeout())+"'"); err != nil {
+	return r.retry(ctx, conn, func(timeout time.Duration) error {
+		if _, err := conn.Exec(ctx, "SET lock_timeout = '"+Millis(timeout)+"'"); err != nil {
 			return fmt.Errorf("pgexec: set lock_timeout: %w", err)
 		}
 		_, err := conn.Exec(ctx, sql)
