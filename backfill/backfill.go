@@ -145,6 +145,8 @@ func (r *Runner) workers() int {
 
 type queries struct {
 	upper, first, next, updFirst, upd string
+	// The keys of a batch's range, in order (to find a failing row).
+	listFirst, list string
 }
 
 // keyQueries renders the statements of key mode. Key values travel as text
@@ -179,8 +181,11 @@ func keyQueries(s Spec) queries {
 		first: sel + " WHERE " + k + " <= " + l + " ORDER BY " + order + " LIMIT 1 OFFSET $" + strconv.Itoa(n+1),
 		next: sel + " WHERE " + k + " > " + l + " AND " + k + " <= " + h +
 			" ORDER BY " + order + " LIMIT 1 OFFSET $" + strconv.Itoa(2*n+1),
-		updFirst: batchSQL(s, k+" <= "+l),
-		upd:      batchSQL(s, k+" > "+l+" AND "+k+" <= "+h),
+		updFirst:  batchSQL(s, k+" <= "+l),
+		upd:       batchSQL(s, k+" > "+l+" AND "+k+" <= "+h),
+		listFirst: sel + " WHERE " + k + " <= " + l + " ORDER BY " + order + " LIMIT $" + strconv.Itoa(n+1),
+		list: sel + " WHERE " + k + " > " + l + " AND " + k + " <= " + h +
+			" ORDER BY " + order + " LIMIT $" + strconv.Itoa(2*n+1),
 	}
 }
 
@@ -511,7 +516,7 @@ func (r *Runner) fill(ctx context.Context, conn *pgx.Conn, spec Spec, cp *Checkp
 			return r.Store.SaveCheckpoint(ctx, tx, r.Schema, &next)
 		})
 		if err != nil {
-			return err
+			return r.rowError(ctx, conn, spec, kq, cp, size, mode, err)
 		}
 		took := time.Since(t0)
 		*cp = next

@@ -86,7 +86,7 @@ func parseFlags(args []string) (*config, error) {
 	fs.IntVar(&c.reps, "reps", 2, "backfill: runs of the bound and of strata each (alternating); the fastest of each counts")
 	fs.IntVar(&c.lockloss, "lockloss", 0, "run only the lock-loss check: this many pairs per mode, printing the overlaps (must be 0)")
 	fs.StringVar(&c.out, "out", "", "write the markdown report to this file (default: stdout)")
-	fs.StringVar(&only, "only", "", "run only these benchmarks (comma-separated: backfill,lock,write,read)")
+	fs.StringVar(&only, "only", "", "run only these benchmarks (comma-separated: backfill,lock,applatency,write,read)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -162,10 +162,10 @@ func parseFlags(args []string) (*config, error) {
 		for _, o := range strings.Split(only, ",") {
 			o = strings.TrimSpace(o)
 			switch o {
-			case "backfill", "lock", "write", "read":
+			case "backfill", "lock", "applatency", "write", "read":
 				c.only[o] = true
 			default:
-				return nil, fmt.Errorf("-only: unknown benchmark %q (backfill, lock, write, read)", o)
+				return nil, fmt.Errorf("-only: unknown benchmark %q (backfill, lock, applatency, write, read)", o)
 			}
 		}
 	}
@@ -244,6 +244,22 @@ func run(ctx context.Context, cfg *config) int {
 			}
 			if r != nil {
 				rep.locks = append(rep.locks, r)
+			}
+			if err != nil || ctx.Err() != nil {
+				break
+			}
+		}
+	}
+	if cfg.want("applatency") && ctx.Err() == nil {
+		for _, lt := range appLatVariants() {
+			r, err := runAppLatency(ctx, e, cfg, lt)
+			if err != nil {
+				err = fmt.Errorf("app latency: %w", err)
+				log.Printf("FAILED: %v", err)
+				rep.errs = append(rep.errs, err)
+			}
+			if r != nil {
+				rep.apps = append(rep.apps, r)
 			}
 			if err != nil || ctx.Err() != nil {
 				break

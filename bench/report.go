@@ -28,7 +28,8 @@ type report struct {
 	started  time.Time
 	elapsed  time.Duration
 	backfill []*backfillResult
-	locks    []*lockResult // main run first (see lockVariants)
+	apps     []*appLatResult // default flags first
+	locks    []*lockResult   // main run first (see lockVariants)
 	write    *writeResult
 	read     *readResult
 	errs     []error
@@ -100,6 +101,7 @@ func (r *report) render() string {
 func (r *report) body() string {
 	r.renderBackfill()
 	r.renderLock()
+	r.renderAppLatency()
 	r.renderWrite()
 	r.renderRead()
 	return r.b.String()

@@ -62,7 +62,7 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	pf.StringVar(&g.dir, "dir", "migrations", "folder of migration files")
 	pf.StringVar(&g.schema, "schema", "public", "managed schema")
 	pf.StringVar(&g.stateSchema, "state-schema", "strata", "schema for strata's own state")
-	pf.DurationVar(&g.lockTimeout, "lock-timeout", 2*time.Second, "lock_timeout for every DDL statement")
+	pf.DurationVar(&g.lockTimeout, "lock-timeout", engine.DefaultLockTimeout, "lock_timeout for every DDL statement: the longest the application may queue behind strata")
 	pf.DurationVar(&g.lockDeadline, "lock-deadline", 10*time.Minute, "total time to keep retrying a statement that hits lock_timeout")
 	pf.DurationVar(&g.lockWait, "lock-wait", 0, "how long to wait for another strata process to finish (0: refuse at once)")
 	pf.IntVar(&g.batchSize, "batch-size", 1000, "rows in the first backfill batch (the size then adapts to --batch-target)")
@@ -407,6 +407,18 @@ Exit status 1 when the linter finds an error in the plan.`,
 }
 
 func (g *globals) plan(ctx context.Context, m *engine.Migrator, migs []*migration.Migration, format string) error {
+	// During a phase: its stored plan, which start, complete and abort
+	// run from.
+	pp, err := m.PhasePlan(ctx)
+	if err != nil {
+		return err
+	}
+	if pp != nil {
+		fmt.Fprintf(g.stderr, "strata: a phase is in progress (%s of %s): showing its stored plan (start: %d of %d steps done, complete: %d of %d, abort: %d of %d)\n",
+			pp.State, strings.Join(pp.Migrations, ", "), pp.StartDone, len(pp.Plan.Start), pp.CompleteDone, len(pp.Plan.Complete),
+			pp.AbortDone, len(pp.Plan.Abort))
+		return g.report(pp.Plan, format)
+	}
 	plan, err := m.Plan(ctx, migs)
 	if errors.Is(err, engine.ErrNothingPending) {
 		fmt.Fprintln(g.stdout, "nothing to plan: no pending migrations")
@@ -415,6 +427,11 @@ func (g *globals) plan(ctx context.Context, m *engine.Migrator, migs []*migratio
 	if err != nil {
 		return err
 	}
+	return g.report(plan, format)
+}
+
+// report prints a plan with its locks and the linter's findings.
+func (g *globals) report(plan *engine.Plan, format string) error {
 	rep, err := planreport.Build(plan, plan.PGMajor)
 	if err != nil {
 		return err

@@ -279,7 +279,7 @@ SELECT a.pid, a.usename::text, a.application_name, host(a.client_addr), a.backen
 FROM pg_stat_activity a
 LEFT JOIN l ON l.pid = a.pid
 WHERE a.datname = current_database() AND a.backend_type = 'client backend'
-	AND a.pid <> pg_backend_pid() AND a.application_name IS DISTINCT FROM 'strata'
+	AND a.pid <> pg_backend_pid() AND a.application_name IS DISTINCT FROM 'strata' AND a.application_name NOT LIKE 'strata lock %'
 GROUP BY a.pid, a.usename, a.application_name, a.client_addr, a.backend_start, a.state`
 
 func (w *watcher) sample(ctx context.Context, conn *pgx.Conn, managed string) error {

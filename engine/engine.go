@@ -27,11 +27,16 @@ import (
 // Version is strata's version, recorded in the history.
 const Version = "0.1.0"
 
+// DefaultLockTimeout is the default Options.LockTimeout: the longest the
+// application queues behind a lock request of strata's (see
+// pgexec.DefaultLockTimeout).
+const DefaultLockTimeout = pgexec.DefaultLockTimeout
+
 // Options configure a Migrator. Zero values mean the defaults.
 type Options struct {
 	Schema       string        // managed schema; default "public"
 	StateSchema  string        // strata's own schema; default "strata"
-	LockTimeout  time.Duration // lock_timeout of every DDL statement; default 2s
+	LockTimeout  time.Duration // lock_timeout of every DDL statement; default 200ms (pgexec.DefaultLockTimeout)
 	LockDeadline time.Duration // total time to keep retrying on lock timeouts; default 10m
 	LockWait     time.Duration // how long to wait for another strata process; default 0 (refuse at once)
 	BatchSize    int           // backfill rows in the first batch; default 1000
@@ -83,7 +88,7 @@ func New(connString string, opts Options) (*Migrator, error) {
 		opts.StateSchema = "strata"
 	}
 	if opts.LockTimeout <= 0 {
-		opts.LockTimeout = 2 * time.Second
+		opts.LockTimeout = pgexec.DefaultLockTimeout
 	}
 	if opts.LockDeadline <= 0 {
 		opts.LockDeadline = 10 * time.Minute
@@ -104,10 +109,25 @@ func New(connString string, opts Options) (*Migrator, error) {
 	}
 	m := &Migrator{cfg: cfg, opts: opts, store: &state.Store{Schema: opts.StateSchema}}
 	m.exec = &pgexec.Runner{LockTimeout: opts.LockTimeout, Deadline: opts.LockDeadline, SearchPath: pgquery.Ident(opts.Schema),
+		Monitor: &pgexec.Monitor{Connect: m.connect},
 		OnRetry: func(attempt int, wait time.Duration, err error) {
-			m.logf("lock not available (attempt %d), retrying in %s: %s", attempt, wait.Round(time.Millisecond), pgexec.Message(err))
+			m.logf("lock not available (attempt %d), retrying in %s: %s", attempt, wait.Round(time.Millisecond), retryMessage(err))
+		},
+		OnBlocked: func(bs []pgexec.Blocker, waited time.Duration) {
+			m.logf("waiting for %s to end its transaction (waited %s; strata stays out of the lock queue meanwhile)",
+				pgexec.Blockers(bs), waited.Round(time.Millisecond))
 		}}
 	return m, nil
+}
+
+// retryMessage renders a retried error: the server's message and, when
+// known, who blocked strata.
+func retryMessage(err error) string {
+	var be *pgexec.BlockedError
+	if errors.As(err, &be) {
+		return pgexec.Message(be.Err) + "; blocked by " + pgexec.Blockers(be.Blockers)
+	}
+	return pgexec.Message(err)
 }
 
 func (m *Migrator) logf(format string, args ...any) {
@@ -226,13 +246,25 @@ func latestSchema(hist []state.HistoryEntry) string {
 }
 
 // Plan computes the plan for the pending migrations without changing
-// anything in the database.
+// anything in the database. During a phase it returns ErrPhaseInProgress:
+// PhasePlan returns the phase's stored plan.
 func (m *Migrator) Plan(ctx context.Context, migs []*migration.Migration) (*Plan, error) {
 	conn, err := m.connect(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer conn.Close(context.Background())
+	defer m.exec.Monitor.Close()
+	// During a phase the catalog is half-way between two versions: the
+	// pending migrations cannot be planned against it. PhasePlan shows the
+	// stored plan of the phase instead.
+	ph, err := m.phase(ctx, conn)
+	if err != nil {
+		return nil, err
+	}
+	if ph != nil {
+		return nil, fmt.Errorf("%w: %v is %s; its stored plan is shown by strata plan", ErrPhaseInProgress, ph.Names(), ph.State)
+	}
 	pend, hist, err := m.pending(ctx, conn, migs)
 	if err != nil {
 		return nil, err
@@ -298,7 +330,7 @@ func (m *Migrator) start(ctx context.Context, s *session, migs []*migration.Migr
 			return nil, fmt.Errorf("%w: an interrupted start of %v is recorded, but the pending migrations are now different; run strata abort first", ErrPhaseInProgress, ph.Names())
 		}
 		m.logf("resuming the interrupted start of %v", ph.Names())
-		if err := m.run(ctx, s, ph, plan.Start); err != nil {
+		if err := m.runStart(ctx, s, ph); err != nil {
 			return nil, err
 		}
 		return &StartResult{Migrations: ph.Names(), VersionSchema: ph.VersionSchema, Resumed: true}, nil
@@ -362,7 +394,7 @@ func (m *Migrator) start(ctx context.Context, s *session, migs []*migration.Migr
 	if ph, err = m.store.Phase(ctx, s.conn, m.opts.Schema); err != nil {
 		return nil, err
 	}
-	if err := m.run(ctx, s, ph, plan.Start); err != nil {
+	if err := m.runStart(ctx, s, ph); err != nil {
 		return nil, err
 	}
 	res.Migrations, res.VersionSchema = ph.Names(), ph.VersionSchema

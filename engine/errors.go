@@ -37,17 +37,44 @@ var ErrInvalid = planner.ErrInvalid
 type PlanError = planner.PlanError
 
 // StepError is returned by Start, Complete, Abort and Migrate when a step
-// of a phase failed: the phase is left in progress, its cursor at the
-// failed step, and running the same command again resumes it (or Abort
-// undoes it). Err is the step's error.
+// of a phase failed. Err is the step's error.
+//
+// When a start step fails on an error about the work itself (data that
+// violates a new constraint, a cast or an expression that fails on a row, a
+// duplicate for a new unique index: see pgexec.Interrupted), start undoes
+// what it did by running the abort steps of the stored plan, as strata
+// abort would: Undone is then set and no phase is in progress. When that
+// undo fails too, UndoErr says why and the phase is left aborting.
+//
+// Any other failure (the context ended, a connection broke, locks were not
+// available within the deadline) leaves the phase in progress, its cursor at
+// the failed step: running the same command again resumes it, or Abort
+// undoes it.
 type StepError struct {
-	Phase plan.Phase // the phase whose step failed
-	Step  string     // the step's ID
-	Err   error
+	Phase   plan.Phase // the phase whose step failed
+	Step    string     // the step's ID
+	Err     error
+	Undone  bool  // start undid what it had done
+	UndoErr error // undoing the failed start failed
 }
 
 func (e *StepError) Error() string {
-	return fmt.Sprintf("engine: %s step %q failed: %v", e.Phase, e.Step, e.Err)
+	msg := fmt.Sprintf("engine: %s step %q failed: %v", e.Phase, e.Step, e.Err)
+	switch {
+	case e.UndoErr != nil:
+		return msg + fmt.Sprintf("; undoing the start failed too: %v; hint: run `strata abort`", e.UndoErr)
+	case e.Undone:
+		return msg + "; start was undone (the database is as it was before start); hint: fix the data or the migration, then run `strata start` again"
+	}
+	switch e.Phase {
+	case plan.Start:
+		return msg + "; the start is interrupted, not undone; hint: run `strata start` again to resume, or `strata abort`"
+	case plan.Complete:
+		return msg + "; hint: run `strata complete` again to resume, or `strata abort`"
+	case plan.Abort:
+		return msg + "; hint: run `strata abort` again to resume it"
+	}
+	return msg
 }
 
 func (e *StepError) Unwrap() error { return e.Err }

@@ -13,7 +13,12 @@ import (
 )
 
 // buildIndex runs a KindIndex step: CREATE INDEX CONCURRENTLY, outside a
-// transaction, with lock_timeout set.
+// transaction. It waits for its lock on the table for at most the lock
+// timeout (then it is cancelled and retried, like any statement); once it
+// holds it and has made its catalog entry, its waits for older transactions
+// (writers, old snapshots) hold up nobody but strata: they are waited out,
+// the blockers named every 5 seconds, up to the lock deadline, instead of
+// restarting the build from scratch.
 //
 // A concurrent build that fails (a duplicate for a unique index, a lock
 // timeout while it waits for older transactions, a cancel, a crash) leaves
@@ -42,7 +47,12 @@ func (m *Migrator) buildIndex(ctx context.Context, conn *pgx.Conn, st Step) erro
 			}
 			return stop(err)
 		}
-		err := m.exec.ExecOnce(ctx, conn, st.SQL[0])
+		// The watcher times the wait for the table's lock (see
+		// watchedBuild): lock_timeout would also end the waits for older
+		// transactions, after the catalog phase. So none is set.
+		err := m.exec.WithSession(ctx, conn, 0, func() error {
+			return m.watchedBuild(ctx, conn, ix.Name, st.SQL[0])
+		})
 		if err == nil {
 			return nil
 		}
@@ -59,7 +69,7 @@ func (m *Migrator) buildIndex(ctx context.Context, conn *pgx.Conn, st Step) erro
 		return err
 	}, func(attempt int, wait time.Duration, err error) {
 		m.logf("building index %s: %s (attempt %d); its INVALID index was dropped, retrying in %s",
-			ix.Name, pgexec.Message(err), attempt, wait.Round(time.Millisecond))
+			ix.Name, retryMessage(err), attempt, wait.Round(time.Millisecond))
 	})
 	if err != nil && !stopped && errors.Is(err, pgexec.ErrDeadline) {
 		// Out of time: named by the statement, as every failed build is.

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -77,8 +79,13 @@ type BusyError struct {
 func (e *BusyError) Error() string {
 	who := fmt.Sprintf("server backend pid %d", e.BackendPID)
 	if h := e.Holder; h != nil {
-		who = fmt.Sprintf("pid %d, host %s, started %s, running %s on schema %s, run %s",
-			h.PID, h.Host, h.StartedAt.Local().Format(time.RFC3339), h.Command, h.Schema, h.RunID)
+		who = fmt.Sprintf("pid %d, host %s, started %s, running %s", h.PID, h.Host, h.StartedAt.Local().Format(time.RFC3339), h.Command)
+		if h.Schema != "" {
+			who += " on schema " + h.Schema
+		}
+		if h.RunID != "" {
+			who += ", run " + h.RunID
+		}
 	}
 	return fmt.Sprintf("another strata (%s) holds the lock on schema %s; "+
 		"hint: wait for it to finish (strata status shows its progress), or pass --lock-wait to wait for it", who, e.StateSchema)
@@ -98,8 +105,10 @@ type session struct {
 	lock, conn *pgx.Conn
 	key        int64
 	command    string
-	gated      bool         // the pending .sql migrations passed the SQLGate
-	st         *state.Store // writes check the lease of this run
+	gated      bool            // the pending .sql migrations passed the SQLGate
+	mon        *pgexec.Monitor // names blockers of strata's statements; closed with the session
+	warm       chan struct{}   // closed once the monitor's connection is open (or failed)
+	st         *state.Store    // writes check the lease of this run
 	holder     state.Holder
 
 	ctx    context.Context // cancelled, with an *errLockGone cause, when the lock is lost
@@ -125,12 +134,20 @@ func (m *Migrator) open(ctx context.Context, command string) (*session, error) {
 		lock.Close(context.Background())
 		return nil, err
 	}
+	host, _ := os.Hostname()
+	started := time.Now()
+	// Who holds the lock is readable before the lease is claimed (and on
+	// a database without a state schema yet): in the lock connection's
+	// application_name.
+	if _, err := lock.Exec(ctx, "SELECT set_config('application_name', $1, false)", holderTag(os.Getpid(), host, started, command)); err != nil {
+		lock.Close(context.Background())
+		return nil, fmt.Errorf("engine: set up the lock connection: %w", err)
+	}
 	if err := pgexec.Lock(ctx, lock, key, m.opts.LockWait); err != nil {
 		err = m.busy(ctx, lock, err)
 		lock.Close(context.Background())
 		return nil, err
 	}
-	host, _ := os.Hostname()
 	s := &session{lock: lock, key: key, command: command,
 		st:     &state.Store{Schema: m.opts.StateSchema, RunID: newRunID()},
 		holder: state.Holder{PID: os.Getpid(), Host: host, Command: command, Schema: m.opts.Schema}}
@@ -151,6 +168,16 @@ func (m *Migrator) open(ctx context.Context, command string) (*session, error) {
 	s.ctx, s.cancel = context.WithCancelCause(ctx)
 	s.stop, s.done = make(chan struct{}), make(chan struct{})
 	go s.keepalive()
+	// Open the monitor's connection now, in the background, so that the
+	// first statement that waits for a lock finds out its blockers at
+	// once (see pgexec.FirstLockTimeout). Without it, strata still works.
+	s.mon, s.warm = m.exec.Monitor, make(chan struct{})
+	go func() {
+		defer close(s.warm)
+		if s.mon != nil {
+			_ = s.mon.Do(s.ctx, func(*pgx.Conn) error { return nil })
+		}
+	}()
 	// Claim the lease before reading anything: a strata that lost the lock
 	// cannot commit after this. Without a state schema there is nothing to
 	// protect yet; the transaction that installs it claims it (claim).
@@ -210,8 +237,11 @@ func (m *Migrator) busy(ctx context.Context, lock *pgx.Conn, err error) error {
 	// moment to record who it is.
 	for deadline := time.Now().Add(time.Second); ; {
 		h, lerr := m.store.Lease(ctx, lock)
-		if lerr != nil || h == nil {
-			return out // no state schema (yet): nothing recorded
+		if lerr != nil || h == nil || (h.BackendPID != be.BackendPID && time.Now().After(deadline)) {
+			// No lease (yet) for that backend: its application_name
+			// says who it is.
+			out.Holder = holderFromTag(ctx, lock, be.BackendPID)
+			return out
 		}
 		if h.BackendPID == be.BackendPID {
 			out.Holder = h
@@ -323,6 +353,12 @@ func (s *session) close() {
 	}
 	_ = pgexec.Unlock(ctx, s.lock, s.key)
 	s.lock.Close(ctx)
+	if s.warm != nil {
+		<-s.warm
+	}
+	if s.mon != nil {
+		s.mon.Close()
+	}
 }
 
 // guardedStore is the session's store for backfills: each batch's
@@ -338,4 +374,33 @@ func (g guardedStore) SaveCheckpoint(ctx context.Context, q backfill.Querier, sc
 		return err
 	}
 	return g.s.st.SaveCheckpoint(ctx, q, schema, c)
+}
+
+// holderTag renders who holds the lock for the lock connection's
+// application_name (at most 63 bytes: the host is cut).
+func holderTag(pid int, host string, started time.Time, command string) string {
+	head := fmt.Sprintf("strata lock %d %d %s ", pid, started.Unix(), command)
+	if room := 63 - len(head); len(host) > room {
+		host = host[:max(room, 0)]
+	}
+	return head + host
+}
+
+// holderFromTag reads the holderTag of the server backend pid; nil when it
+// has none.
+func holderFromTag(ctx context.Context, conn *pgx.Conn, pid int) *state.Holder {
+	var tag string
+	if err := conn.QueryRow(ctx, `SELECT application_name FROM pg_stat_activity WHERE pid = $1`, pid).Scan(&tag); err != nil {
+		return nil
+	}
+	f := strings.Fields(tag)
+	if len(f) < 5 || f[0] != "strata" || f[1] != "lock" {
+		return nil
+	}
+	p, err1 := strconv.Atoi(f[2])
+	sec, err2 := strconv.ParseInt(f[3], 10, 64)
+	if err1 != nil || err2 != nil {
+		return nil
+	}
+	return &state.Holder{PID: p, StartedAt: time.Unix(sec, 0), Command: f[4], Host: strings.Join(f[5:], " "), BackendPID: pid}
 }

@@ -37,7 +37,8 @@ func TestLifecycleAddCheck(t *testing.T) {
 }
 
 // TestAddCheckViolatedByExistingRows: validation fails at start, naming the
-// constraint; abort then leaves the database as it was.
+// constraint and a violating row; start undoes itself, leaving the
+// database as it was.
 func TestAddCheckViolatedByExistingRows(t *testing.T) {
 	t.Parallel()
 	fx := loadFixture(t, "lifecycle/add_check/violated_by_existing_rows")
@@ -45,12 +46,12 @@ func TestAddCheckViolatedByExistingRows(t *testing.T) {
 	migs := e.migs("", fx.migrations()...)
 	before := e.snapshot("public")
 	_, err := e.m.Start(e.ctx, migs)
-	if err == nil || !strings.Contains(err.Error(), "orders_qty_big") || !strings.Contains(err.Error(), "violated") {
-		t.Fatalf("start: %v, want a validation failure naming orders_qty_big", err)
+	if err == nil || !strings.Contains(err.Error(), "orders_qty_big") || !strings.Contains(err.Error(), "violated") ||
+		!strings.Contains(err.Error(), "first violating row: key (id)=(") || !strings.Contains(err.Error(), "start was undone") {
+		t.Fatalf("start: %v, want a validation failure naming orders_qty_big and a violating row, undone", err)
 	}
-	e.abort()
 	if got := e.snapshot("public"); got != before {
-		t.Errorf("abort after a failed validation left the catalog changed")
+		t.Errorf("the undone start left the catalog changed")
 	}
 	e.assertClean("")
 }

@@ -37,6 +37,13 @@ func TestLifecycleAlterEnum(t *testing.T) {
 				t.Errorf("catalog after abort (-want +got):\n%s", diff)
 			}
 			e.assertClean("")
+			// The same migration starts again: the values abort left are
+			// accepted (ADD VALUE IF NOT EXISTS), not refused as existing.
+			e.start(migs)
+			e.complete()
+			want(t, "labels after the re-start and complete", []string{"great", "ok", "bad", "awful"},
+				queryStrings(t, e.ctx, e.db.Conn(t), "SELECT unnest(enum_range(NULL::mood))::text"))
+			e.assertClean("")
 			return
 		}
 		p.complete()

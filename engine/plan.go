@@ -2,7 +2,9 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 
 	"github.com/jackc/pgx/v5"
 
@@ -42,6 +44,13 @@ func (m *Migrator) plan(ctx context.Context, conn *pgx.Conn, pend []*migration.M
 	opts := planner.Options{Schema: m.opts.Schema, StateSchema: m.opts.StateSchema, PreviousSchema: prev}
 	err := m.exec.InTx(ctx, conn, func(tx pgx.Tx) error {
 		var err error
+		if ok, err := m.store.Installed(ctx, tx); err != nil {
+			return err
+		} else if ok {
+			if opts.EnumValuesLeft, err = m.store.EnumValuesLeft(ctx, tx, m.opts.Schema); err != nil {
+				return err
+			}
+		}
 		if p, err = planner.Build(ctx, planner.NewTxProber(tx), opts, pend); err != nil {
 			return err
 		}
@@ -51,4 +60,36 @@ func (m *Migrator) plan(ctx context.Context, conn *pgx.Conn, pend []*migration.M
 		return p, nil
 	}
 	return nil, err
+}
+
+// PhasePlan is the plan of the phase in progress, as start stored it, with
+// how far each of its step lists has run.
+type PhasePlan struct {
+	Migrations    []string
+	State         string // starting, started, completing, aborting
+	VersionSchema string
+	Plan          *Plan
+	// StartDone, CompleteDone and AbortDone count the recorded steps of
+	// each list.
+	StartDone, CompleteDone, AbortDone int
+}
+
+// PhasePlan returns the stored plan of the phase in progress, nil when no
+// phase is in progress. It takes no lock and changes nothing.
+func (m *Migrator) PhasePlan(ctx context.Context) (*PhasePlan, error) {
+	conn, err := m.connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close(context.Background())
+	ph, err := m.phase(ctx, conn)
+	if err != nil || ph == nil {
+		return nil, err
+	}
+	var p Plan
+	if err := json.Unmarshal(ph.Plan, &p); err != nil {
+		return nil, fmt.Errorf("engine: decode stored plan: %w", err)
+	}
+	return &PhasePlan{Migrations: ph.Names(), State: ph.State, VersionSchema: ph.VersionSchema, Plan: &p,
+		StartDone: ph.StartCursor, CompleteDone: ph.CompleteCursor, AbortDone: ph.AbortCursor}, nil
 }

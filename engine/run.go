@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 
@@ -32,7 +33,20 @@ func (m *Migrator) run(ctx context.Context, s *session, ph *state.Phase, which p
 		finish = func(tx pgx.Tx) error { return s.st.FinishComplete(ctx, tx, ph, Version) }
 	case plan.Abort:
 		steps, cursor, cursorName = stored.Abort, ph.AbortCursor, state.CursorAbort
-		finish = func(tx pgx.Tx) error { return s.st.FinishAbort(ctx, tx, ph.Schema) }
+		finish = func(tx pgx.Tx) error {
+			// Enum values start added stay: a later start of the same
+			// migration accepts them.
+			var left []string
+			for i, st := range stored.Start {
+				if i <= ph.StartCursor && strings.HasPrefix(st.ID, plan.EnumAddValuePrefix) {
+					left = append(left, st.ID)
+				}
+			}
+			if err := s.st.RecordEnumValuesLeft(ctx, tx, ph.Schema, left); err != nil {
+				return err
+			}
+			return s.st.FinishAbort(ctx, tx, ph.Schema)
+		}
 	}
 	if len(steps) == 0 || cursor >= len(steps) {
 		return m.exec.InTx(ctx, conn, func(tx pgx.Tx) error {
@@ -102,7 +116,7 @@ func (m *Migrator) run(ctx context.Context, s *session, ph *state.Phase, which p
 			}
 		}
 		if err != nil {
-			return &StepError{Phase: which, Step: st.ID, Err: err}
+			return &StepError{Phase: which, Step: st.ID, Err: m.describeStepError(ctx, conn, st, err)}
 		}
 		if m.opts.AfterStep != nil {
 			m.opts.AfterStep(string(which), st)

@@ -108,3 +108,8 @@ func (p *Plan) Steps(ph Phase) []Step {
 	}
 	return nil
 }
+
+// EnumAddValuePrefix starts the ID of a start step that adds a value to an
+// enum: "enum-add-value:<enum>:<value>". PostgreSQL cannot remove the value,
+// so abort leaves it, and a later start of the same step accepts it.
+const EnumAddValuePrefix = "enum-add-value:"

@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"github.com/strata-db/strata/migration"
+	"github.com/strata-db/strata/plan"
 )
 
 // alterEnum adds values to an enum type and renames values.
@@ -30,8 +31,19 @@ func (p *planner) alterEnum(ctx context.Context, a *migration.AlterEnum) error {
 	tq := qual(p.schema, a.Name)
 	for i, add := range a.Add {
 		k := ".add[" + itoa(i) + "]"
+		id := plan.EnumAddValuePrefix + a.Name + ":" + add.Value
 		if slices.Contains(e.Labels, add.Value) {
-			return p.errf(k+".value", "enum %q already has the value %q", a.Name, add.Value)
+			if !p.enumLeft[id] {
+				return p.errf(k+".value", "enum %q already has the value %q", a.Name, add.Value)
+			}
+			// Left by an aborted start of this very step (abort cannot
+			// remove it): ADD VALUE IF NOT EXISTS does nothing again.
+			p.expand = append(p.expand, Step{
+				ID: id, Kind: KindSQL, Tx: false,
+				Desc: "add value " + add.Value + " to enum " + a.Name + " (already there: left by an aborted start)",
+				SQL:  []string{"ALTER TYPE " + tq + " ADD VALUE IF NOT EXISTS " + literal(add.Value)},
+			})
+			continue
 		}
 		sql := "ALTER TYPE " + tq + " ADD VALUE IF NOT EXISTS " + literal(add.Value)
 		pos := len(e.Labels)
@@ -61,7 +73,7 @@ func (p *planner) alterEnum(ctx context.Context, a *migration.AlterEnum) error {
 		}
 		e.Labels = slices.Insert(e.Labels, pos, add.Value)
 		p.expand = append(p.expand, Step{
-			ID: "enum-add-value:" + a.Name + ":" + add.Value, Kind: KindSQL, Tx: false,
+			ID: id, Kind: KindSQL, Tx: false,
 			Desc: "add value " + add.Value + " to enum " + a.Name + " (outside a transaction; abort cannot remove it)",
 			SQL:  []string{sql},
 		})

@@ -28,6 +28,11 @@ type Options struct {
 	// PreviousSchema is the version schema of the latest completed
 	// migration ("" for none, or when it no longer exists).
 	PreviousSchema string
+	// EnumValuesLeft holds the IDs of start steps that added an enum
+	// value an aborted phase left behind (PostgreSQL cannot remove it): a
+	// start of the same step accepts the value instead of refusing it as
+	// already there.
+	EnumValuesLeft map[string]bool
 }
 
 // Build turns the pending migrations into a plan, asking pr every question
@@ -57,7 +62,7 @@ func Build(ctx context.Context, pr Prober, opts Options, migs []*migration.Migra
 	}
 	p := &planner{
 		pr: pr, cat: cat, schema: schema, state: opts.StateSchema, version: version, prev: prev,
-		syncs: map[string]*tableSync{}, added: map[string][]*addedCol{},
+		syncs: map[string]*tableSync{}, added: map[string][]*addedCol{}, enumLeft: opts.EnumValuesLeft,
 	}
 	p.old = schemaFromCatalog(cat)
 	p.cur = p.old.clone()
@@ -131,6 +136,8 @@ type planner struct {
 	state   string
 	version string
 	prev    string
+	// enumLeft: see Options.EnumValuesLeft.
+	enumLeft map[string]bool
 
 	old, cur *vSchema
 	syncs    map[string]*tableSync

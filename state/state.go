@@ -105,6 +105,7 @@ func (s *Store) Init(ctx context.Context, q Querier) error {
 			updated_at timestamptz NOT NULL DEFAULT now(),
 			PRIMARY KEY (schema_name, step))`,
 		leaseTable(s),
+		enumLeftDDL(s),
 		// Layout 3: the history of both kinds of migration (see
 		// HistoryEntry). Each statement is a no-op on a schema that has it
 		// already, so Init moves an older schema forward and stays safe to
@@ -272,6 +273,56 @@ func (s *Store) FinishComplete(ctx context.Context, q Querier, p *Phase, toolVer
 		}
 	}
 	return s.dropPhase(ctx, q, p.Schema)
+}
+
+// enumLeftDDL creates the table of enum values that aborted phases left
+// behind (PostgreSQL cannot remove a value from an enum), by the ID of the
+// start step that added them.
+func enumLeftDDL(s *Store) string {
+	return `CREATE TABLE IF NOT EXISTS ` + s.t("enum_value_left") + ` (
+			schema_name text NOT NULL,
+			step text NOT NULL,
+			left_at timestamptz NOT NULL DEFAULT now(),
+			PRIMARY KEY (schema_name, step))`
+}
+
+// RecordEnumValuesLeft records the start steps (by ID) of an aborted phase
+// that added enum values, which stay.
+func (s *Store) RecordEnumValuesLeft(ctx context.Context, q Querier, schema string, steps []string) error {
+	if len(steps) == 0 {
+		return nil
+	}
+	if _, err := q.Exec(ctx, enumLeftDDL(s)); err != nil {
+		return fmt.Errorf("state: record enum values left: %w", err)
+	}
+	_, err := q.Exec(ctx, `INSERT INTO `+s.t("enum_value_left")+` (schema_name, step)
+		SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING`, schema, steps)
+	if err != nil {
+		return fmt.Errorf("state: record enum values left: %w", err)
+	}
+	return nil
+}
+
+// EnumValuesLeft returns the IDs of the start steps whose enum values
+// aborted phases left behind.
+func (s *Store) EnumValuesLeft(ctx context.Context, q Querier, schema string) (map[string]bool, error) {
+	var ok bool
+	if err := q.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, s.t("enum_value_left")).Scan(&ok); err != nil || !ok {
+		return nil, err
+	}
+	rows, err := q.Query(ctx, `SELECT step FROM `+s.t("enum_value_left")+` WHERE schema_name = $1`, schema)
+	if err != nil {
+		return nil, fmt.Errorf("state: read enum values left: %w", err)
+	}
+	steps, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("state: read enum values left: %w", err)
+	}
+	out := map[string]bool{}
+	for _, st := range steps {
+		out[st] = true
+	}
+	return out, nil
 }
 
 // FinishAbort removes the phase and its checkpoints.

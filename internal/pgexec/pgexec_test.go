@@ -37,19 +37,29 @@ func TestInTxRetriesOnLockTimeout(t *testing.T) {
 	r := &pgexec.Runner{LockTimeout: 100 * time.Millisecond, Deadline: 30 * time.Second,
 		OnRetry: func(int, time.Duration, error) { retries++ }}
 	conn := db.Conn(t)
+	var timeouts []string
 	err = r.InTx(ctx, conn, func(tx pgx.Tx) error {
 		var timeout string
 		if err := tx.QueryRow(ctx, `SHOW lock_timeout`).Scan(&timeout); err != nil {
 			return err
 		}
-		if timeout != "100ms" {
-			t.Errorf("lock_timeout in the transaction = %s, want 100ms", timeout)
-		}
+		timeouts = append(timeouts, timeout)
 		_, err := tx.Exec(ctx, `ALTER TABLE t ADD COLUMN x int`)
 		return err
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The first attempt waits FirstLockTimeout, the next ones twice as
+	// long, up to LockTimeout.
+	for i, got := range timeouts {
+		want := "100ms"
+		if i == 0 {
+			want = "50ms"
+		}
+		if got != want {
+			t.Errorf("lock_timeout of attempt %d = %s, want %s (all: %v)", i+1, got, want, timeouts)
+		}
 	}
 	if retries == 0 {
 		t.Error("no retry although the table was locked")
