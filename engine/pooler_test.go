@@ -17,7 +17,7 @@ import (
 )
 
 // TestThroughPgbouncer runs strata and two app versions through a real
-// pgbouncer (3 server connections per pool, no server_reset_query): init,
+// pgbouncer (bouncerPoolSize server connections per pool, no server_reset_query): init,
 // start, status, complete and a second start aborted, while an old and a
 // new app write through the pool in transaction mode, choosing their
 // version with SET LOCAL search_path in each transaction (docs/poolers.md);
@@ -29,6 +29,11 @@ import (
 // in session mode: the lock is a session advisory lock, which a
 // transaction pooler hands to whichever client gets that server connection
 // next (see docs/poolers.md).
+// bouncerPoolSize is the test pgbouncer's server connections per pool:
+// strata's role needs one for its lock, one for its work and one for the
+// lock-wait monitor, plus one per extra backfill worker.
+const bouncerPoolSize = 6
+
 func TestThroughPgbouncer(t *testing.T) {
 	e := newEnv(t, connModesSetup)
 	sfx := e.db.Name[len(e.db.Name)-8:]
@@ -38,7 +43,7 @@ func TestThroughPgbouncer(t *testing.T) {
 		e.db.Exec(t, `REASSIGN OWNED BY `+strata+` TO postgres; DROP OWNED BY `+strata+`, `+app+`;
 			DROP ROLE `+app+`; DROP ROLE `+strata)
 	})
-	b := pgbouncer.ForTest(t, pgtest.ServerURL(t), pgbouncer.Options{PoolSize: 3,
+	b := pgbouncer.ForTest(t, pgtest.ServerURL(t), pgbouncer.Options{PoolSize: bouncerPoolSize,
 		Users: map[string]string{"postgres": "", app: "", strata: "pool_mode=session"}})
 	strataURL := b.URL(strata, e.db.Name)
 	statusURL := b.URL("postgres", e.db.Name)
@@ -181,8 +186,8 @@ up = "length(name)"
 	e.assertClean("")
 
 	// No session setting leaked onto a server connection of either pool:
-	// hold 3 transactions at once on each (the pool size), so that every
-	// server connection answers.
+	// hold bouncerPoolSize transactions at once on each (the pool size), so
+	// that every server connection answers.
 	var defaults string
 	if err := direct.QueryRow(e.ctx, `SELECT concat_ws('|', current_setting('lock_timeout'), current_setting('statement_timeout'),
 		current_setting('idle_in_transaction_session_timeout'), current_setting('search_path'))`).Scan(&defaults); err != nil {
@@ -190,7 +195,7 @@ up = "length(name)"
 	}
 	for _, u := range []string{strataURL, statusURL, appURL} {
 		pids := map[int]bool{} // the transactions stay open until the test ends
-		for i := 0; i < 3; i++ {
+		for i := 0; i < bouncerPoolSize; i++ {
 			c, err := pgx.Connect(e.ctx, u+map[bool]string{true: "", false: "&default_query_exec_mode=exec"}[strings.Contains(u, "exec")])
 			if err != nil {
 				t.Fatal(err)
@@ -212,8 +217,8 @@ up = "length(name)"
 			}
 			pids[pid] = true
 		}
-		if len(pids) != 3 {
-			t.Errorf("the pool of %s answered from %d server connections, want 3", u, len(pids))
+		if len(pids) != bouncerPoolSize {
+			t.Errorf("the pool of %s answered from %d server connections, want %d", u, len(pids), bouncerPoolSize)
 		}
 	}
 }
