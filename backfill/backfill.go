@@ -113,7 +113,9 @@ type Runner struct {
 	// no limit.
 	MaxRowsPerSecond float64
 	// MaxReplicationLag pauses batches while a standby's replication lag
-	// (pg_stat_replication) exceeds it; 0 does not check.
+	// (pg_stat_replication) exceeds it; 0 does not check. The role must
+	// read the lag (pg_monitor or pg_read_all_stats): Run refuses otherwise
+	// (ErrLagHidden).
 	MaxReplicationLag time.Duration
 	// Progress, when set, is called after every batch.
 	Progress func(Progress)
@@ -246,6 +248,11 @@ func (t *tracker) report(worker string, rows int64, size int, done bool, paused 
 
 // Run fills the table of spec, resuming from the checkpoints of step.
 func (r *Runner) Run(ctx context.Context, conn *pgx.Conn, step string, spec Spec) error {
+	if r.MaxReplicationLag > 0 {
+		if err := CheckReplicationLagReadable(ctx, conn); err != nil {
+			return fmt.Errorf("backfill: %s: %w", spec.Table, err)
+		}
+	}
 	cps, err := r.checkpoints(ctx, conn, step, spec)
 	if err != nil {
 		return fmt.Errorf("backfill: %s: %w", spec.Table, err)
@@ -612,14 +619,55 @@ func pageBatch(ctx context.Context, tx pgx.Tx, q string, cp, next *Checkpoint, s
 	return tag.RowsAffected(), nil
 }
 
-// waitForReplicas pauses while any standby lags more than the limit.
+// ErrLagHidden is matched (errors.Is) by the error of a replication-lag
+// check whose role cannot read the lag of standbys.
+var ErrLagHidden = errors.New("replication lag is hidden from this role")
+
+// CheckReplicationLagReadable returns an error matching ErrLagHidden unless
+// the connection's role can read pg_stat_replication's lag columns. Without
+// the privileges of pg_read_all_stats (which pg_monitor has) PostgreSQL shows
+// every standby with NULL state and lag, which would read as no lag: a
+// replication-lag throttle must refuse to run rather than run unthrottled.
+func CheckReplicationLagReadable(ctx context.Context, conn *pgx.Conn) error {
+	var role string
+	var can bool
+	err := conn.QueryRow(ctx, `SELECT current_user, pg_has_role('pg_read_all_stats', 'USAGE')`).Scan(&role, &can)
+	if err != nil {
+		return fmt.Errorf("check replication lag privileges: %w", err)
+	}
+	if !can {
+		return lagHidden(role)
+	}
+	return nil
+}
+
+func lagHidden(role string) error { return &lagHiddenError{role: role} }
+
+type lagHiddenError struct{ role string }
+
+func (e *lagHiddenError) Error() string {
+	return fmt.Sprintf("--max-replication-lag: role %q cannot read the replication lag of standbys (pg_stat_replication shows it as NULL without pg_monitor or pg_read_all_stats); hint: GRANT pg_monitor TO %s, or run without --max-replication-lag",
+		e.role, pgx.Identifier{e.role}.Sanitize())
+}
+
+func (e *lagHiddenError) Is(target error) bool { return target == ErrLagHidden }
+
+// waitForReplicas pauses while any standby lags more than the limit. A
+// standby whose details are hidden (NULL state: the role lacks
+// pg_read_all_stats) is an error, never "no lag".
 func (r *Runner) waitForReplicas(ctx context.Context, conn *pgx.Conn, cp *Checkpoint, tr *tracker) error {
 	for {
 		var lag float64
-		err := conn.QueryRow(ctx, `SELECT coalesce(max(extract(epoch FROM greatest(write_lag, flush_lag, replay_lag))), 0)
-			FROM pg_stat_replication`).Scan(&lag)
+		var hidden int64
+		var role string
+		err := conn.QueryRow(ctx, `SELECT coalesce(max(extract(epoch FROM greatest(write_lag, flush_lag, replay_lag))), 0),
+				count(*) FILTER (WHERE state IS NULL), current_user
+			FROM pg_stat_replication`).Scan(&lag, &hidden, &role)
 		if err != nil {
 			return fmt.Errorf("read replication lag: %w", err)
+		}
+		if hidden > 0 {
+			return lagHidden(role)
 		}
 		d := time.Duration(lag * float64(time.Second))
 		if d <= r.MaxReplicationLag {

@@ -69,7 +69,7 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	pf.DurationVar(&g.batchTarget, "batch-target", 150*time.Millisecond, "duration each backfill batch aims at (negative: keep --batch-size fixed)")
 	pf.IntVar(&g.workers, "backfill-workers", 1, "parallel workers per table backfill, over disjoint key ranges")
 	pf.Float64Var(&g.maxRate, "max-rows-per-second", 0, "throttle backfills to this many rows per second (0: no limit)")
-	pf.DurationVar(&g.maxLag, "max-replication-lag", 0, "pause backfills while a standby's replication lag exceeds this (0: do not check)")
+	pf.DurationVar(&g.maxLag, "max-replication-lag", 0, "pause backfills while a standby's replication lag exceeds this (0: do not check; the role needs pg_monitor)")
 	pf.BoolVarP(&g.quiet, "quiet", "q", false, "print only results and errors")
 
 	root.AddCommand(

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -76,7 +77,10 @@ Exit status 1 when an error-severity finding is not suppressed.`,
 				return err
 			}
 			for _, f := range migFiles {
-				src, err := os.ReadFile(f)
+				src, err := migration.ReadFile(f)
+				if errors.Is(err, migration.ErrInvalid) {
+					return err // names the file and says why
+				}
 				if err != nil {
 					return fmt.Errorf("lint: %w", err)
 				}

@@ -313,6 +313,12 @@ func (m *Migrator) Start(ctx context.Context, migs []*migration.Migration) (*Sta
 }
 
 func (m *Migrator) start(ctx context.Context, s *session, migs []*migration.Migration) (*StartResult, error) {
+	if m.opts.MaxReplicationLag > 0 {
+		// Before anything changes: a lag this role cannot read is refused.
+		if err := backfill.CheckReplicationLagReadable(ctx, s.conn); err != nil {
+			return nil, err
+		}
+	}
 	ph, err := m.phase(ctx, s.conn)
 	if err != nil {
 		return nil, err

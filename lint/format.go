@@ -5,9 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"strings"
+
+	"github.com/strata-db/strata/migration"
 )
 
 // WriteText writes findings for humans:
@@ -33,7 +34,7 @@ func WriteText(w io.Writer, findings []Finding, sources map[string][]byte) error
 		if !ok {
 			data, found := sources[f.File]
 			if !found {
-				data, _ = os.ReadFile(f.File)
+				data, _ = migration.ReadFile(f.File)
 			}
 			src = splitLines(string(data))
 			lines[f.File] = src

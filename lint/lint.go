@@ -8,6 +8,7 @@
 package lint
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -81,7 +82,9 @@ func LintSQL(file string, src []byte, cfg Config) ([]Finding, error) {
 
 // LintPaths lints files and directories (searched recursively for *.sql
 // files, in lexical order; files named explicitly are linted whatever their
-// extension). Files are linted in order, and column types learnt from
+// extension). Files are read as migration.ReadFile reads them: a file that is
+// not a regular file, or is larger than migration.MaxFileSize, is an error
+// (a *migration.Error naming it) before it is read. Files are linted in order, and column types learnt from
 // earlier files (CREATE TABLE, ADD COLUMN, ...) are known in later ones, so
 // that a type change can be checked against the column's type.
 func LintPaths(paths []string, cfg Config) ([]Finding, error) {
@@ -99,7 +102,11 @@ func LintPaths(paths []string, cfg Config) ([]Finding, error) {
 	}
 	var out []Finding
 	for _, f := range files {
-		src, err := os.ReadFile(f)
+		src, err := migration.ReadFile(f)
+		var fe *migration.Error
+		if errors.As(err, &fe) {
+			return nil, fe // names the file and says why
+		}
 		if err != nil {
 			return nil, errorf("read: %w", err)
 		}

@@ -38,13 +38,22 @@ func addSeeds(f *testing.F) {
 	}
 }
 
-// FuzzParse checks that Parse never panics, and that what it returns is
-// consistent: a migration or a non-empty ValidationErrors for this file.
+// FuzzParse checks that Parse (the TOML and the JSON decoder, each input
+// given to both) never panics, allocates memory in proportion to the input
+// (not to its square), and that what it returns is consistent: a migration
+// or a non-empty ValidationErrors for this file.
 func FuzzParse(f *testing.F) {
 	addSeeds(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		for _, file := range []string{"m/1_f.toml", "m/1_f.json"} {
-			m, err := Parse(file, data)
+			var (
+				m   *Migration
+				err error
+			)
+			limit := uint64(32<<20 + 256*len(data))
+			if got := allocsOf(func() { m, err = Parse(file, data) }); got > limit {
+				t.Fatalf("%s: Parse of %d bytes allocated %d bytes (limit %d)", file, len(data), got, limit)
+			}
 			if err != nil {
 				if m != nil {
 					t.Fatalf("%s: migration and error", file)

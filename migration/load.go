@@ -1,6 +1,7 @@
 package migration
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"path"
@@ -17,9 +18,11 @@ import (
 //
 // Invalid files do not stop loading: the error is then a ValidationErrors
 // with the problems of all files (matching ErrInvalid) and no migrations are
-// returned. An error reading the folder or a file is returned as is
-// (wrapped), without migrations. An empty folder is not
-// an error: the result is then empty.
+// returned. A file that is not a regular file (a named pipe, a device; a
+// symbolic link is followed) or is larger than MaxFileSize is one of these
+// problems, found before the file is read. An error reading the folder or a
+// file is returned as is (wrapped), without migrations. An empty folder is
+// not an error: the result is then empty.
 func Load(fsys fs.FS, dir string) ([]*Migration, error) {
 	entries, err := fs.ReadDir(fsys, dir)
 	if err != nil {
@@ -36,17 +39,21 @@ func Load(fsys fs.FS, dir string) ([]*Migration, error) {
 			continue
 		}
 		file := path.Join(dir, name)
+		if e.IsDir() {
+			continue
+		}
 		if !e.Type().IsRegular() {
-			// A directory, or a symlink that may point to one.
-			info, err := fs.Stat(fsys, file)
-			if err != nil {
-				return nil, fmt.Errorf("migration: %w", err)
-			}
-			if info.IsDir() {
+			// A symlink that may point to a folder.
+			if info, err := fs.Stat(fsys, file); err == nil && info.IsDir() {
 				continue
 			}
 		}
-		data, err := fs.ReadFile(fsys, file)
+		data, err := readFile(fsys, file, file)
+		var fe *Error
+		if errors.As(err, &fe) {
+			errs = append(errs, fe)
+			continue
+		}
 		if err != nil {
 			return nil, fmt.Errorf("migration: %w", err)
 		}

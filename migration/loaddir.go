@@ -2,15 +2,16 @@ package migration
 
 import (
 	"errors"
-	"os"
 	"path/filepath"
 )
 
 // LoadDir is Load for a folder of the operating system's file system. Files
 // (of migrations and of errors) are reported as dir joined with the file
-// name, so messages show the path the way the user wrote it.
+// name, so messages (also those of the file system) show the path the way
+// the user wrote it. Files are opened without blocking, so a named pipe put
+// in place of a file after it was checked is refused, not waited on.
 func LoadDir(dir string) ([]*Migration, error) {
-	ms, err := Load(os.DirFS(dir), ".")
+	ms, err := Load(osFS{dir: dir}, ".")
 	for _, m := range ms {
 		m.File = filepath.Join(dir, m.File)
 	}

@@ -17,8 +17,10 @@ import (
 
 // tomlIndex returns key path -> 1-based line and key path -> position in the
 // order of appearance, and the first line where the text nests deeper than
-// maxTOMLDepth (0 if it does not).
-func tomlIndex(src string) (lines, order map[string]int, deepLine int) {
+// maxTOMLDepth (0 if it does not). fullLine is the line where the key paths
+// exceeded maxKeyPathBytes (0 if they did not); the index then stops there.
+// Its time and memory are linear in the size of src.
+func tomlIndex(src string) (lines, order map[string]int, deepLine, fullLine int) {
 	x := &tomlIndexer{
 		src:    src,
 		line:   1,
@@ -27,7 +29,7 @@ func tomlIndex(src string) (lines, order map[string]int, deepLine int) {
 		arrays: make(map[string]int),
 	}
 	x.run()
-	return x.lines, x.order, x.deepLine
+	return x.lines, x.order, x.deepLine, x.fullLine
 }
 
 // maxTOMLDepth bounds the nesting of inline tables and arrays, and the
@@ -49,6 +51,10 @@ type tomlIndexer struct {
 	// deepLine is the first line where the nesting exceeds maxTOMLDepth;
 	// 0 if it never does.
 	deepLine int
+	// paths is what the recorded key paths cost (see maxKeyPathBytes);
+	// fullLine the line where they exceeded it.
+	paths    keyPathBudget
+	fullLine int
 }
 
 func (x *tomlIndexer) tooDeep() {
@@ -57,7 +63,17 @@ func (x *tomlIndexer) tooDeep() {
 	}
 }
 
+// record records the line of path, if it is the first. Every path built
+// is charged against maxKeyPathBytes, also the paths of keys written again.
 func (x *tomlIndexer) record(path string, line int) {
+	if !x.paths.spend(path) {
+		// Stop: every loop ends at the end of the text.
+		if x.fullLine == 0 {
+			x.fullLine = line
+		}
+		x.pos = len(x.src)
+		return
+	}
 	if _, ok := x.lines[path]; ok {
 		return
 	}
@@ -179,6 +195,11 @@ func (x *tomlIndexer) header() (string, bool) {
 		}
 		x.pos++
 	}
+	if len(keys) > maxTOMLDepth {
+		// Too deep (reported): building its paths would cost the square
+		// of its length.
+		return "", false
+	}
 	path := ""
 	for i, k := range keys {
 		path = joinKey(path, k)
@@ -204,7 +225,7 @@ func (x *tomlIndexer) header() (string, bool) {
 func (x *tomlIndexer) keyValue(table string) {
 	line := x.line
 	keys, ok := x.key()
-	if !ok {
+	if !ok || len(keys) > maxTOMLDepth {
 		return
 	}
 	path := table

@@ -158,7 +158,7 @@ func TestTOMLIndex(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, _, _ := tomlIndex(tt.src)
+			got, _, _, _ := tomlIndex(tt.src)
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("tomlIndex mismatch (-want +got):\n%s", diff)
 			}
@@ -167,7 +167,7 @@ func TestTOMLIndex(t *testing.T) {
 }
 
 func TestTOMLIndexOrder(t *testing.T) {
-	_, order, _ := tomlIndex(lines(`b = 1`, `a = { z = 1, y = 2 }`, `[c]`, `x = 1`))
+	_, order, _, _ := tomlIndex(lines(`b = 1`, `a = { z = 1, y = 2 }`, `[c]`, `x = 1`))
 	want := []string{"b", "a", "a.z", "a.y", "c", "c.x"}
 	for i, k := range want {
 		if order[k] != i {

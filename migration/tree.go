@@ -27,6 +27,29 @@ type object struct {
 // maxJSONDepth bounds the nesting of JSON arrays and objects.
 const maxJSONDepth = 64
 
+// maxKeyPathBytes bounds what the key paths of one file may cost: every key
+// and array element costs the length of its path ("actions[0].column.name")
+// plus keyPathCost. Paths are built for every key (for the line of each
+// error), so without a bound a long table name or chain of JSON keys followed
+// by many short keys would cost the square of the file's size. A migration
+// needs a few kilobytes.
+const (
+	maxKeyPathBytes = 16 << 20
+	keyPathCost     = 64
+)
+
+// keyPathBudget counts what key paths cost against maxKeyPathBytes.
+type keyPathBudget int
+
+// spend charges for path and reports whether the budget still holds.
+func (b *keyPathBudget) spend(path string) bool {
+	*b += keyPathBudget(len(path) + keyPathCost)
+	return *b <= maxKeyPathBytes
+}
+
+// tooManyKeys is the message for a file over maxKeyPathBytes.
+var tooManyKeys = fmt.Sprintf("too many keys: the paths of the file's keys and array elements exceed %d MiB", maxKeyPathBytes>>20)
+
 // syntaxError is an *Error for a file that cannot be parsed at all.
 func syntaxError(file string, line int, msg string) *Error {
 	return &Error{File: file, Line: line, Msg: "syntax error: " + msg}
@@ -36,9 +59,12 @@ func syntaxError(file string, line int, msg string) *Error {
 // the document and lines holds the line of every key path.
 func treeFromTOML(file string, data []byte) (root *object, lines map[string]int, fatal *Error) {
 	text := string(data)
-	lines, order, deep := tomlIndex(text)
+	lines, order, deep, full := tomlIndex(text)
 	if deep > 0 {
 		return nil, nil, syntaxError(file, deep, fmt.Sprintf("nesting too deep (more than %d levels)", maxTOMLDepth))
+	}
+	if full > 0 {
+		return nil, nil, syntaxError(file, full, tooManyKeys)
 	}
 	var m map[string]any
 	if err := decodeTOML(text, &m); err != nil {
@@ -65,15 +91,20 @@ func decodeTOML(text string, v any) (err error) {
 
 func tomlObject(m map[string]any, path string, order map[string]int) *object {
 	o := &object{vals: make(map[string]any, len(m))}
+	pos := make(map[string]int, len(m)) // key -> written position, if known
 	for k, v := range m {
+		kp := joinKey(path, k)
 		o.keys = append(o.keys, k)
-		o.vals[k] = tomlValue(v, joinKey(path, k), order)
+		o.vals[k] = tomlValue(v, kp, order)
+		if i, ok := order[kp]; ok {
+			pos[k] = i
+		}
 	}
 	// Written order; keys the indexer missed (it should not miss any) go
 	// last, alphabetically.
 	slices.SortFunc(o.keys, func(a, b string) int {
-		ia, oka := order[joinKey(path, a)]
-		ib, okb := order[joinKey(path, b)]
+		ia, oka := pos[a]
+		ib, okb := pos[b]
 		switch {
 		case oka && okb:
 			return ia - ib
@@ -158,6 +189,17 @@ type jsonWalker struct {
 	lines map[string]int
 	dups  []*Error
 	depth int
+	paths keyPathBudget
+}
+
+// record records the line of the key or element at path, or returns the
+// error for a file over maxKeyPathBytes.
+func (w *jsonWalker) record(path string) *Error {
+	if !w.paths.spend(path) {
+		return syntaxError(w.file, w.tokenLine(), tooManyKeys)
+	}
+	w.lines[path] = w.tokenLine()
+	return nil
 }
 
 // lineAt returns the 1-based line of the byte at offset off.
@@ -203,6 +245,7 @@ func (w *jsonWalker) value(path string, tok json.Token) (any, *Error) {
 	switch d {
 	case '{':
 		o := &object{vals: make(map[string]any)}
+		dups := false
 		for w.dec.More() {
 			kt, e := w.next()
 			if e != nil {
@@ -213,12 +256,14 @@ func (w *jsonWalker) value(path string, tok json.Token) (any, *Error) {
 				return nil, syntaxError(w.file, w.tokenLine(), "expected an object key")
 			}
 			kp := joinKey(path, key)
-			line := w.tokenLine()
 			if _, dup := o.vals[key]; dup {
-				w.dups = append(w.dups, &Error{File: w.file, Line: line, Key: kp, Msg: "duplicate key"})
-				o.keys = slices.DeleteFunc(o.keys, func(k string) bool { return k == key })
-			} else {
-				w.lines[kp] = line
+				if !w.paths.spend(kp) {
+					return nil, syntaxError(w.file, w.tokenLine(), tooManyKeys)
+				}
+				w.dups = append(w.dups, &Error{File: w.file, Line: w.tokenLine(), Key: kp, Msg: "duplicate key"})
+				dups = true
+			} else if e := w.record(kp); e != nil {
+				return nil, e
 			}
 			vt, e := w.next()
 			if e != nil {
@@ -234,6 +279,9 @@ func (w *jsonWalker) value(path string, tok json.Token) (any, *Error) {
 		if _, e := w.next(); e != nil { // '}'
 			return nil, e
 		}
+		if dups {
+			o.keys = lastOccurrences(o.keys)
+		}
 		return o, nil
 	case '[':
 		arr := []any{}
@@ -243,7 +291,9 @@ func (w *jsonWalker) value(path string, tok json.Token) (any, *Error) {
 				return nil, e
 			}
 			ep := joinIndex(path, len(arr))
-			w.lines[ep] = w.tokenLine()
+			if e := w.record(ep); e != nil {
+				return nil, e
+			}
 			v, e := w.value(ep, vt)
 			if e != nil {
 				return nil, e
@@ -256,6 +306,22 @@ func (w *jsonWalker) value(path string, tok json.Token) (any, *Error) {
 		return arr, nil
 	}
 	return nil, syntaxError(w.file, w.tokenLine(), fmt.Sprintf("unexpected %q", rune(d)))
+}
+
+// lastOccurrences returns keys without duplicates, each where it last
+// occurs (the value that wins is the last one written).
+func lastOccurrences(keys []string) []string {
+	last := make(map[string]int, len(keys))
+	for i, k := range keys {
+		last[k] = i
+	}
+	out := make([]string, 0, len(last))
+	for i, k := range keys {
+		if last[k] == i {
+			out = append(out, k)
+		}
+	}
+	return out
 }
 
 // typeName names the type of a tree value the way the format calls it.
