@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"time"
 
+	"github.com/strata-db/strata/internal/pgquery"
 	"github.com/strata-db/strata/migration"
 )
 
@@ -21,6 +22,11 @@ type Status struct {
 	Pending         []string         `json:"pending"`
 	VersionSchema   string           `json:"version_schema,omitempty"`
 	PreviousSchema  string           `json:"previous_schema,omitempty"`
+	// SearchPath is what clients of the newest version set:
+	// "<version schema>, <managed schema>" (see SearchPath).
+	SearchPath string `json:"search_path,omitempty"`
+	// OldSearchPath, during a phase, is the old version's.
+	OldSearchPath string `json:"old_search_path,omitempty"`
 	StartedAt       *time.Time       `json:"started_at,omitempty"`
 	Backfills       []BackfillStatus `json:"backfills"`
 	// Changed lists completed migrations whose file no longer matches the
@@ -123,6 +129,12 @@ func (m *Migrator) Status(ctx context.Context, migs []*migration.Migration) (*St
 	} else if len(hist) > 0 {
 		st.VersionSchema = hist[len(hist)-1].VersionSchema
 	}
+	if st.VersionSchema != "" {
+		st.SearchPath = SearchPath(st.VersionSchema, st.Schema)
+	}
+	if ph != nil {
+		st.OldSearchPath = SearchPath(st.PreviousSchema, st.Schema)
+	}
 	for _, mg := range migs {
 		if _, ok := sum[mg.Name]; !ok && !inPhase[mg.Name] {
 			st.Pending = append(st.Pending, mg.Name)
@@ -161,4 +173,24 @@ func urlPassword(s string) string {
 		}
 		return pu.String()
 	})
+}
+
+var plainIdent = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
+
+// SearchPath is the search_path value of a client of version schema vs of
+// managed schema: "vs, managed" (just "managed" when vs is "", the base
+// tables). A version schema holds views only for the tables whose shape
+// differs in that version; every other name resolves to the managed
+// schema's table, so both are needed. Names are quoted where they must be.
+func SearchPath(vs, managed string) string {
+	q := func(n string) string {
+		if plainIdent.MatchString(n) {
+			return n
+		}
+		return pgquery.Ident(n)
+	}
+	if vs == "" {
+		return q(managed)
+	}
+	return q(vs) + ", " + q(managed)
 }
