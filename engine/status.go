@@ -14,21 +14,21 @@ import (
 // Status is the state of migrations in one managed schema. Its JSON form is
 // part of strata's command-line contract.
 type Status struct {
-	State           string           `json:"state"`           // "idle" or "in_progress"
-	Phase           string           `json:"phase,omitempty"` // starting, started, completing, aborting
-	Schema          string           `json:"schema"`
-	LatestCompleted *string          `json:"latest_completed"`
-	InProgress      []string         `json:"in_progress"`
-	Pending         []string         `json:"pending"`
-	VersionSchema   string           `json:"version_schema,omitempty"`
-	PreviousSchema  string           `json:"previous_schema,omitempty"`
+	State           string   `json:"state"`           // "idle" or "in_progress"
+	Phase           string   `json:"phase,omitempty"` // starting, started, completing, aborting
+	Schema          string   `json:"schema"`
+	LatestCompleted *string  `json:"latest_completed"`
+	InProgress      []string `json:"in_progress"`
+	Pending         []string `json:"pending"`
+	VersionSchema   string   `json:"version_schema,omitempty"`
+	PreviousSchema  string   `json:"previous_schema,omitempty"`
 	// SearchPath is what clients of the newest version set:
 	// "<version schema>, <managed schema>" (see SearchPath).
 	SearchPath string `json:"search_path,omitempty"`
 	// OldSearchPath, during a phase, is the old version's.
-	OldSearchPath string `json:"old_search_path,omitempty"`
-	StartedAt       *time.Time       `json:"started_at,omitempty"`
-	Backfills       []BackfillStatus `json:"backfills"`
+	OldSearchPath string           `json:"old_search_path,omitempty"`
+	StartedAt     *time.Time       `json:"started_at,omitempty"`
+	Backfills     []BackfillStatus `json:"backfills"`
 	// Changed lists completed migrations whose file no longer matches the
 	// recorded checksum.
 	Changed []string `json:"changed"`
