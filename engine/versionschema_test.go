@@ -219,3 +219,58 @@ func TestPreparedStatementsAcrossPhases(t *testing.T) {
 		}
 	})
 }
+
+// TestVersionViewGrants (issue 12 item 4): a view gets its table's grants
+// when it is created, at run time: the view of a table created in the phase
+// has the privileges ALTER DEFAULT PRIVILEGES gave the table; a grant made
+// on a table after start reaches the views that stay at complete.
+func TestVersionViewGrants(t *testing.T) {
+	e := newEnv(t, tables(t, "users"))
+	role := pgx.Identifier{e.db.Name + "_reader"}.Sanitize()
+	admin := e.catalogConn()
+	exec(t, e.ctx, admin, "CREATE ROLE "+role+" NOLOGIN")
+	t.Cleanup(func() {
+		ctx := context.Background()
+		admin.Exec(ctx, "DROP OWNED BY "+role)
+		if _, err := admin.Exec(ctx, "DROP ROLE "+role); err != nil {
+			t.Errorf("drop role %s: %v", role, err)
+		}
+	})
+	exec(t, e.ctx, admin, "ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO "+role)
+	exec(t, e.ctx, admin, "GRANT SELECT ON users TO "+role)
+	migs := e.migs("", "001_x.toml", `
+[[actions]]
+type = "create_table"
+name = "orders"
+primary_key = ["id"]
+  [[actions.columns]]
+  name = "id"
+  type = "integer"
+
+[[actions]]
+type = "alter_column"
+table = "users"
+column = "email"
+up = "email"
+down = "email"
+  [actions.changes]
+  type = "varchar(200)"
+`)
+	p := begin(t, e, "", "", migs)
+	vs := p.res.VersionSchema
+	privs := func(rel string) []string {
+		t.Helper()
+		return p.q(admin, `SELECT a.privilege_type FROM pg_class c, aclexplode(c.relacl) a
+			WHERE c.oid = $1::regclass AND a.grantee = $2::regrole ORDER BY 1`, pgx.Identifier{vs, rel}.Sanitize(), role)
+	}
+	want(t, "relations of the version schema", []string{"orders v", "users v"}, e.relations(vs))
+	want(t, "the created table's view: its default privileges", []string{"SELECT"}, privs("orders"))
+	want(t, "users' view: the table's grants", []string{"SELECT"}, privs("users"))
+	exec(t, e.ctx, admin, "GRANT INSERT ON users TO "+role)
+	want(t, "a grant made after start, during the phase", []string{"SELECT"}, privs("users"))
+	p.complete()
+	// The retyped column is last in the table: users' view stays, with
+	// the grant made during the phase.
+	want(t, "relations of the version schema after complete", []string{"users v"}, e.relations(vs))
+	want(t, "users' view after complete", []string{"INSERT", "SELECT"}, privs("users"))
+}
