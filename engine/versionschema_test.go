@@ -274,3 +274,60 @@ down = "email"
 	want(t, "relations of the version schema after complete", []string{"users v"}, e.relations(vs))
 	want(t, "users' view after complete", []string{"INSERT", "SELECT"}, privs("users"))
 }
+
+// TestOlderFullVersionSchema: a database migrated by an older strata has a
+// view of every table in its version schema, and its clients may name only
+// that schema. Start reuses those views as the old version's (the old
+// clients keep working); abort leaves the schema as it was; complete drops
+// it, and the new version schema is thin.
+func TestOlderFullVersionSchema(t *testing.T) {
+	bothPaths(t, func(t *testing.T, path string) {
+		e := newEnv(t, tables(t, "users", "notes"))
+		migs := e.migs("", "001_base.toml", baseMigration, "002_nick.toml", addNick)
+		res1 := e.start(migs[:1])
+		e.complete()
+		prev := res1.VersionSchema
+		admin := e.catalogConn()
+		// What an older strata left: a plain view of every table.
+		for _, table := range []string{"notes", "tags", "users"} {
+			exec(t, e.ctx, admin, "CREATE VIEW "+pgx.Identifier{prev, table}.Sanitize()+" AS SELECT * FROM "+pgx.Identifier{"public", table}.Sanitize())
+		}
+		exec(t, e.ctx, admin, "ALTER VIEW "+pgx.Identifier{prev, "users"}.Sanitize()+" ALTER COLUMN id SET DEFAULT nextval('users_id_seq')")
+		exec(t, e.ctx, admin, "ALTER VIEW "+pgx.Identifier{prev, "notes"}.Sanitize()+" ALTER COLUMN id SET DEFAULT nextval('notes_id_seq')")
+		full := []string{"notes v", "tags v", "users v"}
+		// An old client that names only the old version schema.
+		old, err := pgx.Connect(e.ctx, withOption(t, e.db.URL, "-c search_path="+prev))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer old.Close(e.ctx)
+		oldWork := func(when string) {
+			t.Helper()
+			var id int64
+			if err := old.QueryRow(e.ctx, "INSERT INTO users (email, name) VALUES ($1, 'old') RETURNING id", when+"@old.org").Scan(&id); err != nil {
+				t.Fatalf("old insert %s: %v", when, err)
+			}
+			if _, err := old.Exec(e.ctx, "INSERT INTO notes (user_id, body) VALUES ($1, $2)", id, when); err != nil {
+				t.Fatalf("old note %s: %v", when, err)
+			}
+			want(t, "users as the old version sees it "+when, []string{"id", "email", "name"}, e.columnNames(prev, "users"))
+		}
+		oldWork("before")
+
+		p := begin(t, e, "", prev, migs)
+		want(t, "the older version schema during the phase", full, e.relations(prev))
+		want(t, "the new version schema (users has the new version's shape)", nil, e.relations(p.res.VersionSchema))
+		oldWork("during")
+		want(t, "old row as the new version sees it", []string{"OLD"}, p.q(p.new, "SELECT nick FROM users WHERE email = 'during@old.org'"))
+
+		if path == "abort" {
+			p.abort()
+			want(t, "the older version schema after abort", full, e.relations(prev))
+			oldWork("after")
+			return
+		}
+		p.complete()
+		want(t, "schemas after complete", []string{p.res.VersionSchema}, p.q(admin, "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'public\\_0%' ORDER BY 1"))
+		want(t, "the new version schema after complete", nil, e.relations(p.res.VersionSchema))
+	})
+}
