@@ -37,11 +37,19 @@ func (p *planner) abortSteps() []Step {
 			SQL:  undo,
 		})
 	}
-	if p.prev != "" {
+	var prevViews []string
+	for _, t := range sortedTables(p.old.Tables) {
+		if p.oldDiffers(t.Phys) {
+			prevViews = append(prevViews, t.Name)
+		}
+	}
+	if p.prev != "" && len(prevViews) > 0 {
 		out = append(out, Step{
 			ID: "drop-previous-views", Kind: KindSQL, Tx: true,
 			Desc: fmt.Sprintf("drop the views start created in %s (identical to their tables again)", p.prev),
-			SQL:  []string{dropMarkedViewsSQL(p.prev, prevViewComment(p.version))},
+			// Old clients lock a view before its table: take all the
+			// views first, without holding one while waiting for another.
+			SQL: []string{lockAllOrNone(p.prev, prevViews), dropMarkedViewsSQL(p.prev, prevViewComment(p.version))},
 		})
 	}
 	return out
