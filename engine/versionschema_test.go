@@ -199,6 +199,15 @@ func TestPreparedStatementsAcrossPhases(t *testing.T) {
 		prepare(newc)
 		run("new after start", newc, 4)
 		want(t, "nick of the old version's write", []string{"OLD AFTER START"}, p.q(newc, "SELECT nick FROM users WHERE id = 7"))
+		// The new version schema is empty (users has the new shape), yet
+		// the sync trigger knows a new-version write: it keeps its nick
+		// (an old-version write gets upper(name)).
+		want(t, "new version schema during the phase", nil, e.relations(p.res.VersionSchema))
+		want(t, "current_schema() of a new-version client", []string{p.res.VersionSchema}, p.q(newc, "SELECT current_schema()"))
+		want(t, "new-version insert keeps its nick", []string{"mine"},
+			p.q(newc, "INSERT INTO users (email, name, nick) VALUES ('mine@x.org', 'n', 'mine') RETURNING nick"))
+		want(t, "new-version update keeps its nick", []string{"mine"},
+			p.q(newc, "UPDATE users SET name = 'changed' WHERE email = 'mine@x.org' RETURNING nick"))
 
 		if path == "abort" {
 			p.abort()
