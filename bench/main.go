@@ -86,7 +86,7 @@ func parseFlags(args []string) (*config, error) {
 	fs.IntVar(&c.reps, "reps", 2, "backfill: runs of the bound and of strata each (alternating); the fastest of each counts")
 	fs.IntVar(&c.lockloss, "lockloss", 0, "run only the lock-loss check: this many pairs per mode, printing the overlaps (must be 0)")
 	fs.StringVar(&c.out, "out", "", "write the markdown report to this file (default: stdout)")
-	fs.StringVar(&only, "only", "", "run only these benchmarks (comma-separated: backfill,lock,applatency,write,read)")
+	fs.StringVar(&only, "only", "", "run only these benchmarks (comma-separated: backfill,lock,applatency,write,read,untouched)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -162,10 +162,10 @@ func parseFlags(args []string) (*config, error) {
 		for _, o := range strings.Split(only, ",") {
 			o = strings.TrimSpace(o)
 			switch o {
-			case "backfill", "lock", "applatency", "write", "read":
+			case "backfill", "lock", "applatency", "write", "read", "untouched":
 				c.only[o] = true
 			default:
-				return nil, fmt.Errorf("-only: unknown benchmark %q (backfill, lock, applatency, write, read)", o)
+				return nil, fmt.Errorf("-only: unknown benchmark %q (backfill, lock, applatency, write, read, untouched)", o)
 			}
 		}
 	}
@@ -274,6 +274,15 @@ func run(ctx context.Context, cfg *config) int {
 			rep.errs = append(rep.errs, err)
 		}
 		rep.write, rep.read = w, r
+	}
+	if cfg.want("untouched") && ctx.Err() == nil {
+		u, err := runUntouched(ctx, e, cfg)
+		if err != nil {
+			err = fmt.Errorf("untouched-table reads: %w", err)
+			log.Printf("FAILED: %v", err)
+			rep.errs = append(rep.errs, err)
+		}
+		rep.untouched = u
 	}
 	if ctx.Err() != nil {
 		rep.errs = append(rep.errs, fmt.Errorf("interrupted: %w", ctx.Err()))

@@ -32,7 +32,9 @@ type report struct {
 	locks    []*lockResult   // main run first (see lockVariants)
 	write    *writeResult
 	read     *readResult
-	errs     []error
+	// untouched is the read benchmark of a table the phase does not touch.
+	untouched *untouchedResult
+	errs      []error
 
 	loadStart, loadMin, loadMean, loadMax float64
 
@@ -104,6 +106,7 @@ func (r *report) body() string {
 	r.renderAppLatency()
 	r.renderWrite()
 	r.renderRead()
+	r.renderUntouched()
 	return r.b.String()
 }
 

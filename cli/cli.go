@@ -228,8 +228,8 @@ func (g *globals) startCmd() *cobra.Command {
 				fmt.Fprintf(g.stdout, "applied %s\n", strings.Join(res.Applied, ", "))
 			}
 			if len(res.Migrations) > 0 {
-				fmt.Fprintf(g.stdout, "started %s\nnew version schema: %s (clients put it first on their search_path: %s, %s; see docs/poolers.md)\n",
-					strings.Join(res.Migrations, ", "), res.VersionSchema, res.VersionSchema, g.schema)
+				fmt.Fprintf(g.stdout, "started %s\nnew version schema: %s (clients put it first on their search_path: %s; see docs/poolers.md)\n",
+					strings.Join(res.Migrations, ", "), res.VersionSchema, engine.SearchPath(res.VersionSchema, g.schema))
 			}
 			return nil
 		}),
@@ -330,6 +330,10 @@ func (g *globals) statusCmd() *cobra.Command {
 			fmt.Fprintf(g.stdout, "pending:          %s\n", listOrNone(st.Pending))
 			if st.VersionSchema != "" {
 				fmt.Fprintf(g.stdout, "version schema:   %s\n", st.VersionSchema)
+				fmt.Fprintf(g.stdout, "search_path:      %s\n", st.SearchPath)
+			}
+			if st.OldSearchPath != "" {
+				fmt.Fprintf(g.stdout, "old search_path:  %s\n", st.OldSearchPath)
 			}
 			for _, b := range st.Backfills {
 				fmt.Fprintf(g.stdout, "backfill %s: %d rows of ~%d, done=%v\n", b.Table, b.RowsDone, b.RowsEstimate, b.Done)
@@ -355,7 +359,8 @@ func listOrNone(l []string) string {
 }
 
 func (g *globals) schemaNameCmd() *cobra.Command {
-	return &cobra.Command{
+	var searchPath bool
+	cmd := &cobra.Command{
 		Use:   "schema-name",
 		Short: "Print the version schema name of the newest migration (needs no database)",
 		Args:  cobra.NoArgs,
@@ -371,10 +376,17 @@ func (g *globals) schemaNameCmd() *cobra.Command {
 			if len(migs) == 0 {
 				return fmt.Errorf("no migration files in %s", g.dir)
 			}
-			fmt.Fprintln(g.stdout, migration.VersionSchema(g.schema, migs[len(migs)-1].Name))
+			vs := migration.VersionSchema(g.schema, migs[len(migs)-1].Name)
+			if searchPath {
+				fmt.Fprintln(g.stdout, engine.SearchPath(vs, g.schema))
+				return nil
+			}
+			fmt.Fprintln(g.stdout, vs)
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&searchPath, "search-path", false, "print the search_path its clients set (\"<version schema>, <managed schema>\") instead")
+	return cmd
 }
 
 func (g *globals) planCmd() *cobra.Command {

@@ -132,7 +132,9 @@ func TestLifecycleAlterColumn(t *testing.T) {
 		newWrite: "'n'", newWriteOld: "n", newWriteNew: "n",
 		existing: map[int][2]string{7: {"note 7", "note 7"}, 50: {"note 50", "note 50"}},
 		check: func(t *testing.T, p *phase) {
-			want(t, "comment in the new version", []string{"what the buyer wrote"},
+			// A comment alone is no change of shape: no view, the
+			// comment reaches the table at complete.
+			want(t, "comment in the new version, during the phase", []string{"NULL"},
 				p.q(p.new, "SELECT col_description('items'::regclass, 7)"))
 			want(t, "comment in the old version", []string{"NULL"},
 				p.q(p.old, "SELECT col_description('items'::regclass, 7)"))
@@ -176,7 +178,10 @@ func TestLifecycleAlterColumn(t *testing.T) {
 				if fx.has("want/view_column") {
 					newCols = replaceColumn(newCols, oc, fx.text("want/view_column"), false)
 				}
-				want(t, "new version's view", newCols, e.columns(p.res.VersionSchema, "items"))
+				if c.name == "comment" {
+					newCols = itemsColumns(t)
+				}
+				want(t, "new version's view (the table for a comment)", newCols, e.seenColumns(p.res.VersionSchema, "public", "items"))
 
 				// Existing rows, as each version sees them.
 				for _, id := range []int{7, 50} {
@@ -256,7 +261,13 @@ func TestLifecycleAlterColumn(t *testing.T) {
 				// The new version keeps working.
 				want(t, "new-version insert after complete", []string{"after|" + c.newWriteNew},
 					p.q(p.new, "INSERT INTO items (sku, "+nc+") VALUES ('after', "+c.newWrite+") RETURNING sku, "+nc+"::text"))
-				want(t, "new-version view after complete", newCols, e.columns(p.res.VersionSchema, "items"))
+				if c.shadow {
+					// The retyped column is last in the table: the view
+					// keeps the version's column order.
+					want(t, "new-version view after complete", newCols, e.columns(p.res.VersionSchema, "items"))
+				} else {
+					want(t, "new version schema after complete (its view identical to the table is gone)", nil, e.relations(p.res.VersionSchema))
+				}
 			})
 		})
 	}

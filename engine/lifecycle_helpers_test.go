@@ -294,3 +294,15 @@ func asView(cols ...[]string) []string {
 	}
 	return out
 }
+
+// seenColumns describes the columns of the relation rel resolves to for a
+// client whose search_path is "vs, managed": the version schema's view when
+// it has one, the table otherwise (a version schema holds views only for
+// tables whose shape differs in that version).
+func (e *env) seenColumns(vs, managed, rel string) []string {
+	e.t.Helper()
+	if slices.Contains(e.relations(vs), rel+" v") {
+		return e.columns(vs, rel)
+	}
+	return e.columns(managed, rel)
+}

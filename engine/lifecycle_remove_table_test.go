@@ -1,7 +1,11 @@
 package engine_test
 
 import (
+	"errors"
+	"strings"
 	"testing"
+
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 func TestLifecycleRemoveTable(t *testing.T) {
@@ -11,7 +15,19 @@ func TestLifecycleRemoveTable(t *testing.T) {
 		migs := e.migs("", fx.migrations()...)
 		p := begin(t, e, "", "", migs)
 		vs := p.res.VersionSchema
-		want(t, "relations of the new version schema", []string{"users v"}, e.relations(vs))
+		// Only the removed name: users is reached through the search_path.
+		want(t, "relations of the new version schema", []string{"notes v"}, e.relations(vs))
+		// The new version gets an error naming the change on the removed
+		// name, reading or writing, even on an empty result.
+		for _, sql := range []string{
+			"SELECT count(*) FROM notes",
+			"SELECT * FROM notes WHERE false",
+			"INSERT INTO notes (user_id, body) VALUES (1, 'x')",
+			"UPDATE notes SET body = 'x' WHERE id = -1",
+			"DELETE FROM notes",
+		} {
+			goneError(t, p, sql, `relation "notes" was removed in version schema "`+vs+`"`)
+		}
 
 		// The old version reads and writes the table; the new version works
 		// on the rest, and what it does shows in the old version's table.
@@ -39,6 +55,8 @@ func TestLifecycleRemoveTable(t *testing.T) {
 		}
 		p.complete()
 		want(t, "relations after complete", []string{"users r"}, e.relations("public"))
+		want(t, "new version schema after complete", nil, e.relations(vs))
+		p.fails(p.new, "42P01", "SELECT count(*) FROM notes")
 		want(t, "sequences after complete", []string{"users_id_seq"},
 			p.q(e.catalogConn(), "SELECT relname FROM pg_class WHERE relkind = 'S' AND relnamespace = 'public'::regnamespace"))
 		want(t, "users after complete", usersColumns(t), e.columns("public", "users"))
@@ -55,4 +73,15 @@ func TestLifecycleRemoveTableReferenced(t *testing.T) {
 	e := newEnv(t, tables(t, "users", "notes"))
 	migs := e.migs("", fx.migrations()...)
 	startFails(t, e, "", migs, "001_drop_users.toml", "notes")
+}
+
+// goneError runs sql as the new version, which must fail with SQLSTATE
+// 42P01 and a message containing msg (a tombstone view's error).
+func goneError(t *testing.T, p *phase, sql, msg string) {
+	t.Helper()
+	_, err := p.new.Exec(p.e.ctx, sql)
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || pgErr.Code != "42P01" || !strings.Contains(pgErr.Message, msg) {
+		t.Errorf("%s: %v, want 42P01 %q", sql, err, msg)
+	}
 }

@@ -12,7 +12,15 @@ func TestLifecycleRenameTable(t *testing.T) {
 		migs := e.migs("", fx.migrations()...)
 		p := begin(t, e, "", "", migs)
 		vs := p.res.VersionSchema
-		want(t, "relations of the new version schema", []string{"accounts v", "notes v"}, e.relations(vs))
+		// The new name, and the old one, which fails naming the change.
+		want(t, "relations of the new version schema", []string{"accounts v", "users v"}, e.relations(vs))
+		for _, sql := range []string{
+			"SELECT count(*) FROM users",
+			"INSERT INTO users (email, name) VALUES ('gone@x.org', 'x')",
+			"UPDATE users SET name = 'x' WHERE id = -1",
+		} {
+			goneError(t, p, sql, `relation "users" was renamed to "accounts" in version schema "`+vs+`"`)
+		}
 		want(t, "new version's view", asView(usersColumns(t)), e.columns(vs, "accounts"))
 		want(t, "existing rows, new version", []string{"250|u7@x.org"},
 			p.q(p.new, "SELECT count(*), min(email) FILTER (WHERE id = 7) FROM accounts"))

@@ -115,9 +115,11 @@ func mergeMigration(t testing.TB) string {
 // bio in the new version is its profile's in the old one, except for the
 // users whose bio the new version wrote itself (newBio, id -> bio; the
 // removed table has no down, so those writes stay in the new version).
-func mergeCheck(t *testing.T, ctx context.Context, conn *pgx.Conn, vs string, newBio map[string]string) {
+// mergeCheck reads users through conn, a client of the new version (users
+// resolves through its search_path: a version schema holds no view of a
+// table whose shape is the physical one).
+func mergeCheck(t *testing.T, ctx context.Context, conn *pgx.Conn, _ string, newBio map[string]string) {
 	t.Helper()
-	v := pgx.Identifier{vs}.Sanitize()
 	old := queryStrings(t, ctx, conn, `SELECT u.id, u.name, coalesce(p.bio, '-') FROM public.users u LEFT JOIN public.profiles p ON p.user_id = u.id ORDER BY u.id`)
 	for i, r := range old {
 		f := strings.SplitN(r, "|", 3)
@@ -125,7 +127,7 @@ func mergeCheck(t *testing.T, ctx context.Context, conn *pgx.Conn, vs string, ne
 			old[i] = f[0] + "|" + f[1] + "|" + b
 		}
 	}
-	derived := queryStrings(t, ctx, conn, `SELECT id, name, coalesce(bio, '-') FROM `+v+`.users ORDER BY id`)
+	derived := queryStrings(t, ctx, conn, `SELECT id, name, coalesce(bio, '-') FROM users ORDER BY id`)
 	if diff := cmp.Diff(old, derived); diff != "" {
 		t.Errorf("new version's users differ from the old version's users and profiles (-old +new):\n%s", diff)
 	}
@@ -140,7 +142,7 @@ func TestMultiTableMerge(t *testing.T) {
 		newBio := map[string]string{}
 		check := func(conn *pgx.Conn) { t.Helper(); mergeCheck(t, ctx, conn, vs, newBio) }
 		check(p.new)
-		want(t, "new version's relations", []string{"users v"}, e.relations(vs))
+		want(t, "new version's relations (profiles removed)", []string{"profiles v"}, e.relations(vs))
 		runSteps(t, p, []step{
 			{who: "old", sqls: []string{`UPDATE profiles SET bio = 'changed' WHERE user_id = 2`},
 				read: `SELECT bio FROM users WHERE id = 2`, want: "changed"},

@@ -7,22 +7,28 @@ import (
 	"regexp"
 	"time"
 
+	"github.com/strata-db/strata/internal/pgquery"
 	"github.com/strata-db/strata/migration"
 )
 
 // Status is the state of migrations in one managed schema. Its JSON form is
 // part of strata's command-line contract.
 type Status struct {
-	State           string           `json:"state"`           // "idle" or "in_progress"
-	Phase           string           `json:"phase,omitempty"` // starting, started, completing, aborting
-	Schema          string           `json:"schema"`
-	LatestCompleted *string          `json:"latest_completed"`
-	InProgress      []string         `json:"in_progress"`
-	Pending         []string         `json:"pending"`
-	VersionSchema   string           `json:"version_schema,omitempty"`
-	PreviousSchema  string           `json:"previous_schema,omitempty"`
-	StartedAt       *time.Time       `json:"started_at,omitempty"`
-	Backfills       []BackfillStatus `json:"backfills"`
+	State           string   `json:"state"`           // "idle" or "in_progress"
+	Phase           string   `json:"phase,omitempty"` // starting, started, completing, aborting
+	Schema          string   `json:"schema"`
+	LatestCompleted *string  `json:"latest_completed"`
+	InProgress      []string `json:"in_progress"`
+	Pending         []string `json:"pending"`
+	VersionSchema   string   `json:"version_schema,omitempty"`
+	PreviousSchema  string   `json:"previous_schema,omitempty"`
+	// SearchPath is what clients of the newest version set:
+	// "<version schema>, <managed schema>" (see SearchPath).
+	SearchPath string `json:"search_path,omitempty"`
+	// OldSearchPath, during a phase, is the old version's.
+	OldSearchPath string           `json:"old_search_path,omitempty"`
+	StartedAt     *time.Time       `json:"started_at,omitempty"`
+	Backfills     []BackfillStatus `json:"backfills"`
 	// Changed lists completed migrations whose file no longer matches the
 	// recorded checksum.
 	Changed []string `json:"changed"`
@@ -132,6 +138,12 @@ func (m *Migrator) Status(ctx context.Context, migs []*migration.Migration) (*St
 	} else {
 		st.VersionSchema = latestSchema(hist)
 	}
+	if st.VersionSchema != "" {
+		st.SearchPath = SearchPath(st.VersionSchema, st.Schema)
+	}
+	if ph != nil {
+		st.OldSearchPath = SearchPath(st.PreviousSchema, st.Schema)
+	}
 	for _, mg := range migs {
 		if _, ok := sum[mg.Name]; !ok && !inPhase[mg.Name] {
 			st.Pending = append(st.Pending, mg.Name)
@@ -170,4 +182,24 @@ func urlPassword(s string) string {
 		}
 		return pu.String()
 	})
+}
+
+var plainIdent = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
+
+// SearchPath is the search_path value of a client of version schema vs of
+// managed schema: "vs, managed" (just "managed" when vs is "", the base
+// tables). A version schema holds views only for the tables whose shape
+// differs in that version; every other name resolves to the managed
+// schema's table, so both are needed. Names are quoted where they must be.
+func SearchPath(vs, managed string) string {
+	q := func(n string) string {
+		if plainIdent.MatchString(n) {
+			return n
+		}
+		return pgquery.Ident(n)
+	}
+	if vs == "" {
+		return q(managed)
+	}
+	return q(vs) + ", " + q(managed)
 }

@@ -23,6 +23,8 @@ type Table struct {
 	// columns) used to batch backfills; nil when the table has neither.
 	Key []string
 	ACL []Grant
+	// RowSecurity is true when row-level security is enabled on the table.
+	RowSecurity bool
 }
 
 // Column is a column of a table as the catalog describes it. Types and

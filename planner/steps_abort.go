@@ -15,7 +15,7 @@ func (p *planner) abortSteps() []Step {
 	out = append(out, Step{
 		ID: "drop-version-schema", Kind: KindSQL, Tx: true,
 		Desc: fmt.Sprintf("drop version schema %s", p.version),
-		SQL:  []string{"DROP SCHEMA IF EXISTS " + ident(p.version) + " CASCADE"},
+		SQL:  append(p.dropVersionSchemaSQL(p.version, "abort"), p.dropGoneSQL()...),
 	})
 	for i := len(p.abortCustom) - 1; i >= 0; i-- {
 		out = append(out, p.abortCustom[i])
@@ -35,6 +35,21 @@ func (p *planner) abortSteps() []Step {
 			ID: "undo-expand", Kind: KindSQL, Tx: true,
 			Desc: "drop sync triggers, new columns and new tables",
 			SQL:  undo,
+		})
+	}
+	var prevViews []string
+	for _, t := range sortedTables(p.old.Tables) {
+		if p.oldDiffers(t.Phys) {
+			prevViews = append(prevViews, t.Name)
+		}
+	}
+	if p.prev != "" && len(prevViews) > 0 {
+		out = append(out, Step{
+			ID: "drop-previous-views", Kind: KindSQL, Tx: true,
+			Desc: fmt.Sprintf("drop the views start created in %s (identical to their tables again)", p.prev),
+			// Old clients lock a view before its table: take all the
+			// views first, without holding one while waiting for another.
+			SQL: []string{lockAllOrNone(p.prev, prevViews), dropMarkedViewsSQL(p.prev, prevViewComment(p.version))},
 		})
 	}
 	return out

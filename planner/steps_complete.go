@@ -21,7 +21,7 @@ func (p *planner) completeSteps() []Step {
 	}
 	out = append(out, Step{
 		ID: "contract", Kind: KindSQL, Tx: true,
-		Desc: "contract to the new shape and drop the old version schema (one transaction)",
+		Desc: "contract to the new shape, drop the old version schema and the new one's views that became identical to their table (one transaction)",
 		SQL:  p.contractSQL(),
 	})
 	return append(out, p.objectCompleteSteps()...)
@@ -33,8 +33,15 @@ func (p *planner) completeSteps() []Step {
 func (p *planner) contractSQL() []string {
 	var out []string
 	if p.prev != "" {
-		out = append(out, "DROP SCHEMA IF EXISTS "+ident(p.prev)+" CASCADE")
+		out = append(out, p.dropVersionSchemaSQL(p.prev, "complete")...)
 	}
+	// The new version's clients lock its views before the tables behind
+	// them: lock the views before any table, or the views dropped at the
+	// end close a cycle with a client.
+	if views := p.newViewNames(); len(views) > 0 {
+		out = append(out, lockAllOrNone(p.version, views))
+	}
+	out = append(out, p.dropTombstonesSQL()...)
 	out = append(out, p.crossDrop()...)
 	for _, phys := range p.order {
 		if p.cat.Tables[phys] != nil {
@@ -115,7 +122,7 @@ func (p *planner) contractSQL() []string {
 	// physical names, so they come before the table renames.
 	out = append(out, p.contractPost()...)
 	out = append(out, tableRenames...)
-	return out
+	return append(out, p.thinSQL()...)
 }
 
 // physAttrs reports default, NOT NULL and comment of a physical column as

@@ -12,6 +12,17 @@ import (
 // columns, the pending objects and the new version schema.
 func (p *planner) startSteps(ctx context.Context) ([]Step, error) {
 	var out []Step
+	prevViews, err := p.previousViewsSQL()
+	if err != nil {
+		return nil, err
+	}
+	if len(prevViews) > 0 {
+		out = append(out, Step{
+			ID: "previous-version-views", Kind: KindSQL, Tx: true,
+			Desc: fmt.Sprintf("create the views of %s for the tables this phase changes, before changing them", p.prev),
+			SQL:  prevViews,
+		})
+	}
 	out = append(out, p.expand...)
 	// While a backfill may run, the sync triggers carry the backfill's
 	// bypass; once the backfills are done they are replaced by their
@@ -73,10 +84,14 @@ func (p *planner) startSteps(ctx context.Context) ([]Step, error) {
 		return nil, err
 	}
 	out = append(out, objStart...)
+	views, err := p.viewsSQL()
+	if err != nil {
+		return nil, err
+	}
 	out = append(out, Step{
 		ID: "version-schema", Kind: KindSQL, Tx: true,
-		Desc: fmt.Sprintf("create version schema %s", p.version),
-		SQL:  p.viewsSQL(),
+		Desc: fmt.Sprintf("create version schema %s (views of the tables whose shape differs)", p.version),
+		SQL:  views,
 	})
 	return out, nil
 }

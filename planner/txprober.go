@@ -254,7 +254,7 @@ func (x TxProber) Catalog(ctx context.Context, schema string) (*Catalog, error) 
 		return nil, fmt.Errorf("engine: read schema grants: %w", err)
 	}
 
-	rows, err = tx.Query(ctx, `SELECT c.oid, c.relname, c.relkind::text FROM pg_class c
+	rows, err = tx.Query(ctx, `SELECT c.oid, c.relname, c.relkind::text, c.relrowsecurity FROM pg_class c
 		JOIN pg_namespace n ON n.oid = c.relnamespace
 		WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') AND NOT c.relispartition
 		ORDER BY c.relname`, schema)
@@ -263,7 +263,7 @@ func (x TxProber) Catalog(ctx context.Context, schema string) (*Catalog, error) 
 	}
 	tables, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*Table, error) {
 		var t Table
-		err := r.Scan(&t.OID, &t.Name, &t.Kind)
+		err := r.Scan(&t.OID, &t.Name, &t.Kind, &t.RowSecurity)
 		return &t, err
 	})
 	if err != nil {
