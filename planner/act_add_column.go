@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/strata-db/strata/migration"
+	"github.com/strata-db/strata/plan"
 )
 
 // addColumn adds the column to the physical table at start; only the new
@@ -84,8 +85,8 @@ func (p *planner) addColumn(ctx context.Context, a *migration.AddColumn) error {
 			Type: c.Type, Mig: p.mig, Idx: p.idx, Key: ".up"})
 		s.Backfill = true
 	}
-	p.expand = append(p.expand, Step{
-		ID: fmt.Sprintf("add-column:%s.%s", t.Phys, phys), Kind: KindSQL, Tx: true,
+	p.expand = append(p.expand, plan.Step{
+		ID: fmt.Sprintf("add-column:%s.%s", t.Phys, phys), Kind: plan.KindSQL, Tx: true,
 		Desc: fmt.Sprintf("add column %s to %s", phys, t.Phys),
 		SQL:  sqls,
 	})
@@ -113,8 +114,8 @@ func (p *planner) addColumnToNewTable(t *vTable, c migration.Column, seqPre, seq
 	if c.Comment != nil {
 		sqls = append(sqls, "COMMENT ON COLUMN "+tq+"."+ident(c.Name)+" IS "+literal(*c.Comment))
 	}
-	p.expand = append(p.expand, Step{
-		ID: fmt.Sprintf("add-column:%s.%s", t.Phys, c.Name), Kind: KindSQL, Tx: true,
+	p.expand = append(p.expand, plan.Step{
+		ID: fmt.Sprintf("add-column:%s.%s", t.Phys, c.Name), Kind: plan.KindSQL, Tx: true,
 		Desc: fmt.Sprintf("add column %s to new table %s", c.Name, t.Phys),
 		SQL:  sqls,
 	})

@@ -3,6 +3,8 @@ package planner
 import (
 	"context"
 	"fmt"
+
+	"github.com/strata-db/strata/plan"
 )
 
 // alterNewTableColumn changes a column of a table created in this phase
@@ -52,8 +54,8 @@ func (p *planner) alterNewTableColumn(ctx context.Context, t *vTable, c *vColumn
 		}
 	}
 	if len(sqls) > 0 {
-		p.expand = append(p.expand, Step{
-			ID: fmt.Sprintf("alter-new-column:%s.%s:%d", t.Phys, c.Phys, p.seq), Kind: KindSQL, Tx: true,
+		p.expand = append(p.expand, plan.Step{
+			ID: fmt.Sprintf("alter-new-column:%s.%s:%d", t.Phys, c.Phys, p.seq), Kind: plan.KindSQL, Tx: true,
 			Desc: fmt.Sprintf("alter column %s of new table %s", c.Phys, t.Phys),
 			SQL:  sqls,
 		})

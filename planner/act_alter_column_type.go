@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/strata-db/strata/migration"
+	"github.com/strata-db/strata/plan"
 )
 
 // replaceColumn makes a type or nullability change through a shadow
@@ -37,8 +38,8 @@ func (p *planner) replaceColumn(ctx context.Context, t *vTable, c *vColumn, ch *
 	if err != nil {
 		return err
 	}
-	p.expand = append(p.expand, Step{
-		ID: fmt.Sprintf("add-shadow:%s.%s", t.Phys, shadow), Kind: KindSQL, Tx: true,
+	p.expand = append(p.expand, plan.Step{
+		ID: fmt.Sprintf("add-shadow:%s.%s", t.Phys, shadow), Kind: plan.KindSQL, Tx: true,
 		Desc: fmt.Sprintf("add shadow column %s for %s.%s", shadow, t.Phys, oldPhys),
 		SQL:  append([]string{"ALTER TABLE " + tq + " ADD COLUMN IF NOT EXISTS " + ident(shadow) + " " + newType + collate}, extra...),
 	})

@@ -38,8 +38,8 @@ func (p *planner) alterEnum(ctx context.Context, a *migration.AlterEnum) error {
 			}
 			// Left by an aborted start of this very step (abort cannot
 			// remove it): ADD VALUE IF NOT EXISTS does nothing again.
-			p.expand = append(p.expand, Step{
-				ID: id, Kind: KindSQL, Tx: false,
+			p.expand = append(p.expand, plan.Step{
+				ID: id, Kind: plan.KindSQL, Tx: false,
 				Desc: "add value " + add.Value + " to enum " + a.Name + " (already there: left by an aborted start)",
 				SQL:  []string{"ALTER TYPE " + tq + " ADD VALUE IF NOT EXISTS " + literal(add.Value)},
 			})
@@ -72,8 +72,8 @@ func (p *planner) alterEnum(ctx context.Context, a *migration.AlterEnum) error {
 			}
 		}
 		e.Labels = slices.Insert(e.Labels, pos, add.Value)
-		p.expand = append(p.expand, Step{
-			ID: id, Kind: KindSQL, Tx: false,
+		p.expand = append(p.expand, plan.Step{
+			ID: id, Kind: plan.KindSQL, Tx: false,
 			Desc: "add value " + add.Value + " to enum " + a.Name + " (outside a transaction; abort cannot remove it)",
 			SQL:  []string{sql},
 		})
@@ -93,8 +93,8 @@ func (p *planner) alterEnum(ctx context.Context, a *migration.AlterEnum) error {
 				return p.errf(k+".to", "%s", pgMessage(err))
 			}
 			e.Labels[j] = r.To
-			p.expand = append(p.expand, Step{
-				ID: "enum-rename-value:" + a.Name + ":" + r.From, Kind: KindSQL, Tx: true,
+			p.expand = append(p.expand, plan.Step{
+				ID: "enum-rename-value:" + a.Name + ":" + r.From, Kind: plan.KindSQL, Tx: true,
 				Desc: "rename value " + r.From + " of new enum " + a.Name + " to " + r.To,
 				SQL:  []string{sql},
 			})

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/strata-db/strata/migration"
+	"github.com/strata-db/strata/plan"
 )
 
 // createEnum creates an enum type at start, before the actions after it
@@ -36,8 +37,8 @@ func (p *planner) createEnum(ctx context.Context, a *migration.CreateEnum) error
 	}
 	p.objs.enums[a.Name] = &enumType{Name: a.Name, Labels: append([]string(nil), a.Values...), Created: true}
 	p.objs.created = append(p.objs.created, a.Name)
-	p.expand = append(p.expand, Step{
-		ID: "create-enum:" + a.Name, Kind: KindSQL, Tx: true,
+	p.expand = append(p.expand, plan.Step{
+		ID: "create-enum:" + a.Name, Kind: plan.KindSQL, Tx: true,
 		Desc: "create enum type " + a.Name,
 		SQL:  []string{sql},
 	})

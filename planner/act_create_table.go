@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/strata-db/strata/migration"
+	"github.com/strata-db/strata/plan"
 )
 
 // createTable creates the table at start. Only the new version sees it, so
@@ -114,8 +115,8 @@ func (p *planner) createTable(ctx context.Context, a *migration.CreateTable) err
 			return p.errf("", "create_table %q: %s", a.Name, pgMessage(err))
 		}
 	}
-	p.expand = append(p.expand, Step{
-		ID: fmt.Sprintf("create-table:%s", a.Name), Kind: KindSQL, Tx: true,
+	p.expand = append(p.expand, plan.Step{
+		ID: fmt.Sprintf("create-table:%s", a.Name), Kind: plan.KindSQL, Tx: true,
 		Desc: "create table " + a.Name,
 		SQL:  sqls,
 	})

@@ -7,6 +7,7 @@ import (
 	"github.com/strata-db/strata/internal/pgquery"
 	"github.com/strata-db/strata/migration"
 	"github.com/strata-db/strata/pglock"
+	"github.com/strata-db/strata/plan"
 )
 
 // custom runs user SQL at each phase. Each part must be safe to re-run. A
@@ -17,7 +18,7 @@ func (p *planner) custom(ctx context.Context, a *migration.Custom) error {
 	id := fmt.Sprintf("custom:%s:%d", p.mig.Name, p.idx)
 	parts := []struct {
 		key, sql, phase string
-		to              *[]Step
+		to              *[]plan.Step
 	}{
 		{".start", a.Start, "start", &p.expand},
 		{".complete", a.Complete, "complete", &p.completeCustom},
@@ -27,7 +28,7 @@ func (p *planner) custom(ctx context.Context, a *migration.Custom) error {
 		if part.sql == "" {
 			continue
 		}
-		st := Step{ID: id + ":" + part.phase, Kind: KindSQL, Tx: true,
+		st := plan.Step{ID: id + ":" + part.phase, Kind: plan.KindSQL, Tx: true,
 			Desc: fmt.Sprintf("custom SQL (%s) of %s action %d", part.phase, p.mig.Name, p.idx),
 			SQL:  []string{part.sql}}
 		stmts, err := pglock.ClassifySQL(part.sql, pglock.Config{PGVersion: p.cat.PGMajor})

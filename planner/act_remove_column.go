@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/strata-db/strata/migration"
+	"github.com/strata-db/strata/plan"
 )
 
 // removeColumn hides the column from the new version; complete drops it.
@@ -29,8 +30,8 @@ func (p *planner) removeColumn(ctx context.Context, a *migration.RemoveColumn) e
 	relaxNotNull := false
 	if t.Created {
 		tq := qual(p.schema, t.Phys)
-		p.expand = append(p.expand, Step{
-			ID: fmt.Sprintf("drop-new-column:%s.%s", t.Phys, c.Phys), Kind: KindSQL, Tx: true,
+		p.expand = append(p.expand, plan.Step{
+			ID: fmt.Sprintf("drop-new-column:%s.%s", t.Phys, c.Phys), Kind: plan.KindSQL, Tx: true,
 			Desc: fmt.Sprintf("drop column %s of new table %s", c.Phys, t.Phys),
 			SQL:  []string{"ALTER TABLE " + tq + " DROP COLUMN " + ident(c.Phys)},
 		})

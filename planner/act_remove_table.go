@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/strata-db/strata/migration"
+	"github.com/strata-db/strata/plan"
 )
 
 // removeTable hides the table from the new version; complete drops it.
@@ -15,8 +16,8 @@ func (p *planner) removeTable(ctx context.Context, a *migration.RemoveTable) err
 		return err
 	}
 	if t.Created {
-		p.expand = append(p.expand, Step{
-			ID: "drop-new-table:" + t.Phys, Kind: KindSQL, Tx: true,
+		p.expand = append(p.expand, plan.Step{
+			ID: "drop-new-table:" + t.Phys, Kind: plan.KindSQL, Tx: true,
 			Desc: "drop new table " + t.Phys,
 			SQL:  []string{"DROP TABLE " + qual(p.schema, t.Phys)},
 		})

@@ -7,6 +7,7 @@ import (
 
 	"github.com/strata-db/strata/backfill"
 	"github.com/strata-db/strata/migration"
+	"github.com/strata-db/strata/plan"
 )
 
 // Multi-table migrations: a new table filled from another one
@@ -150,20 +151,20 @@ func (p *planner) linkColumn(up bool, t *vTable, c *vColumn, v *migration.Value,
 // (INSERT ... SELECT over key ranges of the source, locking the source rows
 // it reads so a concurrent move cannot leave a stale row behind), and new
 // columns taken from another table.
-func (p *planner) crossBackfills() []Step {
-	var out []Step
+func (p *planner) crossBackfills() []plan.Step {
+	var out []plan.Step
 	for _, f := range p.cross.fills {
 		pt := p.cat.Tables[f.S.Phys]
 		var types []string
 		for _, k := range pt.Key {
 			types = append(types, p.cat.column(f.S.Phys, k).Type)
 		}
-		out = append(out, Step{ID: "backfill-fill:" + f.N.Phys, Kind: KindBackfill,
+		out = append(out, plan.Step{ID: "backfill-fill:" + f.N.Phys, Kind: plan.KindBackfill,
 			Desc: fmt.Sprintf("fill %s from %s in batches", f.N.Phys, f.S.Phys),
 
-			Backfill: &BackfillSpec{Schema: p.schema, Table: f.S.Phys, Key: pt.Key, KeyTypes: types, Direct: true,
+			Backfill: &plan.BackfillSpec{Schema: p.schema, Table: f.S.Phys, Key: pt.Key, KeyTypes: types, Direct: true,
 				Statement: p.fillStatement(f)},
-		}, Step{ID: "analyze:" + f.N.Phys, Kind: KindSQL, Tx: true,
+		}, plan.Step{ID: "analyze:" + f.N.Phys, Kind: plan.KindSQL, Tx: true,
 			// A table created empty has no statistics until autovacuum
 			// gets to it: until then the planner takes it for tiny and the
 			// sync triggers' lookups in it scan it whole.
@@ -187,10 +188,10 @@ func (p *planner) crossBackfills() []Step {
 		// which misses that write, and overwrites what the write's trigger
 		// computed. A no-op assignment fires the BEFORE trigger instead,
 		// which runs after the row is locked and reads O afresh.
-		out = append(out, Step{ID: "backfill-link:" + l.T.Phys + "." + l.Col, Kind: KindBackfill,
+		out = append(out, plan.Step{ID: "backfill-link:" + l.T.Phys + "." + l.Col, Kind: plan.KindBackfill,
 			Desc: fmt.Sprintf("take %s.%s from %s in batches", l.T.Phys, l.Col, l.O.Phys),
 
-			Backfill: &BackfillSpec{Schema: p.schema, Table: l.T.Phys, Key: pt.Key, KeyTypes: types,
+			Backfill: &plan.BackfillSpec{Schema: p.schema, Table: l.T.Phys, Key: pt.Key, KeyTypes: types,
 				Statement: "UPDATE " + tq + " SET " + ident(l.Col) + " = " + ident(l.Col) + " WHERE " + backfill.RangePlaceholder}})
 	}
 	return out
@@ -331,8 +332,8 @@ func (p *planner) crossDrop() []string {
 
 // crossRestore renders abort's steps that put back NOT NULL on removed
 // columns: through a check validated without blocking writers.
-func (p *planner) crossRestore() []Step {
-	var out []Step
+func (p *planner) crossRestore() []plan.Step {
+	var out []plan.Step
 	for _, l := range p.cross.links {
 		if !l.NotNull {
 			continue
@@ -340,14 +341,14 @@ func (p *planner) crossRestore() []Step {
 		tq := qual(p.schema, l.T.Phys)
 		chk := internalName("_strata_nn_", l.Col)
 		out = append(out,
-			Step{ID: "restore-not-null-check:" + l.T.Phys + "." + l.Col, Kind: KindSQL, Tx: true,
+			plan.Step{ID: "restore-not-null-check:" + l.T.Phys + "." + l.Col, Kind: plan.KindSQL, Tx: true,
 				Desc: fmt.Sprintf("check %s.%s IS NOT NULL again (NOT VALID)", l.T.Phys, l.Col),
 				SQL: []string{"ALTER TABLE " + tq + " DROP CONSTRAINT IF EXISTS " + ident(chk),
 					"ALTER TABLE " + tq + " ADD CONSTRAINT " + ident(chk) + " CHECK (" + ident(l.Col) + " IS NOT NULL) NOT VALID"}},
-			Step{ID: "restore-not-null-validate:" + l.T.Phys + "." + l.Col, Kind: KindSQL, Tx: true,
+			plan.Step{ID: "restore-not-null-validate:" + l.T.Phys + "." + l.Col, Kind: plan.KindSQL, Tx: true,
 				Desc: fmt.Sprintf("validate %s.%s IS NOT NULL (fails if the new version left rows without a value: fill them, then abort again)", l.T.Phys, l.Col),
 				SQL:  []string{"ALTER TABLE " + tq + " VALIDATE CONSTRAINT " + ident(chk)}},
-			Step{ID: "restore-not-null:" + l.T.Phys + "." + l.Col, Kind: KindSQL, Tx: true,
+			plan.Step{ID: "restore-not-null:" + l.T.Phys + "." + l.Col, Kind: plan.KindSQL, Tx: true,
 				Desc: fmt.Sprintf("SET NOT NULL on %s.%s using the validated check", l.T.Phys, l.Col),
 				SQL: []string{"ALTER TABLE " + tq + " ALTER COLUMN " + ident(l.Col) + " SET NOT NULL",
 					"ALTER TABLE " + tq + " DROP CONSTRAINT " + ident(chk)}})

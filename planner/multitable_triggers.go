@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/strata-db/strata/plan"
 )
 
 type crossTrig struct {
@@ -144,12 +146,12 @@ func (p *planner) xfunc(phys, which string) string {
 
 // crossExpand renders the start steps: NOT NULL relaxed on removed columns
 // whose old-version value now comes from another table, and the triggers.
-func (p *planner) crossExpand() []Step {
-	var out []Step
+func (p *planner) crossExpand() []plan.Step {
+	var out []plan.Step
 	for _, l := range p.cross.links {
 		if l.NotNull {
 			tq := qual(p.schema, l.T.Phys)
-			out = append(out, Step{ID: "relax-not-null:" + l.T.Phys + "." + l.Col, Kind: KindSQL, Tx: true,
+			out = append(out, plan.Step{ID: "relax-not-null:" + l.T.Phys + "." + l.Col, Kind: plan.KindSQL, Tx: true,
 				Desc: fmt.Sprintf("let %s.%s be NULL for new-version rows (its NOT NULL is enforced for the old version by the sync trigger)", l.T.Phys, l.Col),
 				SQL:  []string{"ALTER TABLE " + tq + " ALTER COLUMN " + ident(l.Col) + " DROP NOT NULL"},
 			})
@@ -202,7 +204,7 @@ func (p *planner) crossExpand() []Step {
 					" WHEN (current_setting('strata.backfill', true) IS DISTINCT FROM 'direct' AND "+crossGuard+")"+
 					" EXECUTE FUNCTION "+fn+"()")
 		}
-		out = append(out, Step{ID: "cross-trigger:" + phys, Kind: KindSQL, Tx: true,
+		out = append(out, plan.Step{ID: "cross-trigger:" + phys, Kind: plan.KindSQL, Tx: true,
 			Desc: fmt.Sprintf("install the cross-table sync triggers on %s", phys), SQL: sqls,
 		})
 	}

@@ -23,7 +23,7 @@ import (
 // on the final column, once.
 //
 // Start builds them after the backfills: indexes with CREATE INDEX
-// CONCURRENTLY (KindIndex steps), checks and foreign keys NOT VALID and
+// CONCURRENTLY (plan.KindIndex steps), checks and foreign keys NOT VALID and
 // then validated in a separate transaction. Carried objects are built under
 // a temporary _strata name; complete drops the objects they replace and
 // gives them their names back (unique and primary-key constraints are

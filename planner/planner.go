@@ -147,9 +147,9 @@ type planner struct {
 	seq      int                    // action number across the phase
 	seqs     map[string]bool        // sequences of serial columns made in this phase
 
-	expand         []Step
-	completeCustom []Step
-	abortCustom    []Step
+	expand         []plan.Step
+	completeCustom []plan.Step
+	abortCustom    []plan.Step
 
 	mig *migration.Migration
 	idx int
@@ -212,18 +212,3 @@ func (p *planner) isCreated(phys string) bool {
 	}
 	return false
 }
-
-// Short names for package plan's types in the planner's code.
-type (
-	Plan         = plan.Plan
-	Step         = plan.Step
-	BackfillSpec = plan.BackfillSpec
-	IndexSpec    = plan.IndexSpec
-)
-
-// Step kinds (see package plan).
-const (
-	KindSQL      = plan.KindSQL
-	KindBackfill = plan.KindBackfill
-	KindIndex    = plan.KindIndex
-)

@@ -14,7 +14,7 @@ import (
 // steps_start.go, steps_complete.go and steps_abort.go.
 
 // finish assembles the start, complete and abort steps.
-func (p *planner) finish(ctx context.Context) (*Plan, error) {
+func (p *planner) finish(ctx context.Context) (*plan.Plan, error) {
 	if err := p.checkFragments(ctx); err != nil {
 		return nil, err
 	}
@@ -24,7 +24,7 @@ func (p *planner) finish(ctx context.Context) (*Plan, error) {
 	if err := p.checkNames(ctx); err != nil {
 		return nil, err
 	}
-	out := &Plan{Version: plan.Version, PGMajor: p.cat.PGMajor, Schema: p.schema, VersionSchema: p.version, PreviousSchema: p.prev}
+	out := &plan.Plan{Version: plan.Version, PGMajor: p.cat.PGMajor, Schema: p.schema, VersionSchema: p.version, PreviousSchema: p.prev}
 	var err error
 	if out.Start, err = p.startSteps(ctx); err != nil {
 		return nil, err

@@ -3,6 +3,8 @@ package planner
 import (
 	"fmt"
 	"sort"
+
+	"github.com/strata-db/strata/plan"
 )
 
 // abortSteps renders abort: the new version schema goes first, then the
@@ -10,10 +12,10 @@ import (
 // multi-table triggers, NOT NULL put back where a multi-table link relaxed
 // it, and one transaction that drops the sync triggers, the new columns and
 // tables and the new enum types.
-func (p *planner) abortSteps() []Step {
-	var out []Step
-	out = append(out, Step{
-		ID: "drop-version-schema", Kind: KindSQL, Tx: true,
+func (p *planner) abortSteps() []plan.Step {
+	var out []plan.Step
+	out = append(out, plan.Step{
+		ID: "drop-version-schema", Kind: plan.KindSQL, Tx: true,
 		Desc: fmt.Sprintf("drop version schema %s", p.version),
 		SQL:  append(p.dropVersionSchemaSQL(p.version, "abort"), p.dropGoneSQL()...),
 	})
@@ -23,16 +25,16 @@ func (p *planner) abortSteps() []Step {
 	out = append(out, p.objectAbortSteps()...)
 	undo := p.undoSQL()
 	if drop := p.crossDrop(); len(drop) > 0 {
-		out = append(out, Step{
-			ID: "drop-cross-triggers", Kind: KindSQL, Tx: true,
+		out = append(out, plan.Step{
+			ID: "drop-cross-triggers", Kind: plan.KindSQL, Tx: true,
 			Desc: "drop the cross-table sync triggers",
 			SQL:  drop,
 		})
 	}
 	out = append(out, p.crossRestore()...)
 	if len(undo) > 0 {
-		out = append(out, Step{
-			ID: "undo-expand", Kind: KindSQL, Tx: true,
+		out = append(out, plan.Step{
+			ID: "undo-expand", Kind: plan.KindSQL, Tx: true,
 			Desc: "drop sync triggers, new columns and new tables",
 			SQL:  undo,
 		})
@@ -44,8 +46,8 @@ func (p *planner) abortSteps() []Step {
 		}
 	}
 	if p.prev != "" && len(prevViews) > 0 {
-		out = append(out, Step{
-			ID: "drop-previous-views", Kind: KindSQL, Tx: true,
+		out = append(out, plan.Step{
+			ID: "drop-previous-views", Kind: plan.KindSQL, Tx: true,
 			Desc: fmt.Sprintf("drop the views start created in %s (identical to their tables again)", p.prev),
 			// Old clients lock a view before its table: take all the
 			// views first, without holding one while waiting for another.
@@ -90,7 +92,7 @@ func (p *planner) undoSQL() []string {
 // objectAbortSteps drop what start created: constraints first (a new
 // foreign key may use a new unique index), then indexes CONCURRENTLY.
 // Objects on tables created in this phase go with their table.
-func (p *planner) objectAbortSteps() []Step {
+func (p *planner) objectAbortSteps() []plan.Step {
 	var cons, idx []string
 	for i := len(p.objs.pending) - 1; i >= 0; i-- {
 		o := p.objs.pending[i]
@@ -106,14 +108,14 @@ func (p *planner) objectAbortSteps() []Step {
 			cons = append(cons, "ALTER TABLE "+qual(o.Schema, o.Table)+" DROP CONSTRAINT IF EXISTS "+ident(o.Temp))
 		}
 	}
-	var out []Step
+	var out []plan.Step
 	if len(cons) > 0 {
-		out = append(out, Step{ID: "drop-new-constraints", Kind: KindSQL, Tx: true,
+		out = append(out, plan.Step{ID: "drop-new-constraints", Kind: plan.KindSQL, Tx: true,
 			Desc: "drop the constraints and statistics start added", SQL: cons,
 		})
 	}
 	if len(idx) > 0 {
-		out = append(out, Step{ID: "drop-new-indexes", Kind: KindSQL,
+		out = append(out, plan.Step{ID: "drop-new-indexes", Kind: plan.KindSQL,
 			Desc: "drop the indexes start built, concurrently", SQL: idx,
 		})
 	}

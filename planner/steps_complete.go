@@ -1,16 +1,20 @@
 package planner
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/strata-db/strata/plan"
+)
 
 // completeSteps renders complete: the custom actions' complete SQL, SET NOT
 // NULL on new columns (their checks validated at start), the contract
 // transaction, and the removed indexes dropped concurrently after it.
-func (p *planner) completeSteps() []Step {
-	var out []Step
+func (p *planner) completeSteps() []plan.Step {
+	var out []plan.Step
 	out = append(out, p.completeCustom...)
 	for _, x := range p.notNulls() {
-		out = append(out, Step{
-			ID: "set-not-null:" + x.table + "." + x.col, Kind: KindSQL, Tx: true,
+		out = append(out, plan.Step{
+			ID: "set-not-null:" + x.table + "." + x.col, Kind: plan.KindSQL, Tx: true,
 			Desc: fmt.Sprintf("SET NOT NULL on %s.%s using the validated check", x.table, x.col),
 
 			SQL: []string{
@@ -19,8 +23,8 @@ func (p *planner) completeSteps() []Step {
 			},
 		})
 	}
-	out = append(out, Step{
-		ID: "contract", Kind: KindSQL, Tx: true,
+	out = append(out, plan.Step{
+		ID: "contract", Kind: plan.KindSQL, Tx: true,
 		Desc: "contract to the new shape, drop the old version schema and the new one's views that became identical to their table (one transaction)",
 		SQL:  p.contractSQL(),
 	})
@@ -149,7 +153,7 @@ func sameExpr(a, b *string) bool {
 
 // objectCompleteSteps drop the indexes remove_index removed, concurrently,
 // once the contract has committed.
-func (p *planner) objectCompleteSteps() []Step {
+func (p *planner) objectCompleteSteps() []plan.Step {
 	if len(p.objs.removedIdx) == 0 {
 		return nil
 	}
@@ -157,7 +161,7 @@ func (p *planner) objectCompleteSteps() []Step {
 	for _, name := range p.objs.removedIdx {
 		sqls = append(sqls, "DROP INDEX CONCURRENTLY IF EXISTS "+qual(p.schema, name))
 	}
-	return []Step{{ID: "drop-removed-indexes", Kind: KindSQL,
+	return []plan.Step{{ID: "drop-removed-indexes", Kind: plan.KindSQL,
 		Desc: "drop the removed indexes, concurrently", SQL: sqls,
 	}}
 }

@@ -4,21 +4,23 @@ import (
 	"context"
 	"fmt"
 	"strings"
+
+	"github.com/strata-db/strata/plan"
 )
 
 // startSteps renders start: the actions' own steps, the sync triggers (in
 // their backfill form while a backfill may run), the multi-table triggers,
 // the backfills, the steady-state sync triggers, the NOT NULL checks of new
 // columns, the pending objects and the new version schema.
-func (p *planner) startSteps(ctx context.Context) ([]Step, error) {
-	var out []Step
+func (p *planner) startSteps(ctx context.Context) ([]plan.Step, error) {
+	var out []plan.Step
 	prevViews, err := p.previousViewsSQL()
 	if err != nil {
 		return nil, err
 	}
 	if len(prevViews) > 0 {
-		out = append(out, Step{
-			ID: "previous-version-views", Kind: KindSQL, Tx: true,
+		out = append(out, plan.Step{
+			ID: "previous-version-views", Kind: plan.KindSQL, Tx: true,
 			Desc: fmt.Sprintf("create the views of %s for the tables this phase changes, before changing them", p.prev),
 			SQL:  prevViews,
 		})
@@ -39,8 +41,8 @@ func (p *planner) startSteps(ctx context.Context) ([]Step, error) {
 			continue
 		}
 		synced = append(synced, phys)
-		out = append(out, Step{
-			ID: "sync-trigger:" + phys, Kind: KindSQL, Tx: true,
+		out = append(out, plan.Step{
+			ID: "sync-trigger:" + phys, Kind: plan.KindSQL, Tx: true,
 			Desc: fmt.Sprintf("install the sync trigger on %s", phys),
 			SQL:  p.triggerSQL(s, backfills),
 		})
@@ -60,8 +62,8 @@ func (p *planner) startSteps(ctx context.Context) ([]Step, error) {
 	out = append(out, cross...)
 	if backfills {
 		for _, phys := range synced {
-			out = append(out, Step{
-				ID: "sync-trigger-steady:" + phys, Kind: KindSQL, Tx: true,
+			out = append(out, plan.Step{
+				ID: "sync-trigger-steady:" + phys, Kind: plan.KindSQL, Tx: true,
 				Desc: fmt.Sprintf("replace the sync trigger on %s by its steady-state form (backfill bypass removed)", phys),
 				SQL:  p.triggerSQL(p.syncs[phys], false),
 			})
@@ -69,12 +71,12 @@ func (p *planner) startSteps(ctx context.Context) ([]Step, error) {
 	}
 	for _, x := range p.notNulls() {
 		out = append(out,
-			Step{ID: "not-null-check:" + x.table + "." + x.col, Kind: KindSQL, Tx: true,
+			plan.Step{ID: "not-null-check:" + x.table + "." + x.col, Kind: plan.KindSQL, Tx: true,
 				Desc: fmt.Sprintf("add NOT VALID check %s.%s IS NOT NULL", x.table, x.col),
 
 				SQL: []string{"ALTER TABLE " + qual(p.schema, x.table) + " ADD CONSTRAINT " + ident(x.check) +
 					" CHECK (" + ident(x.col) + " IS NOT NULL) NOT VALID"}},
-			Step{ID: "validate:" + x.table + "." + x.col, Kind: KindSQL, Tx: true,
+			plan.Step{ID: "validate:" + x.table + "." + x.col, Kind: plan.KindSQL, Tx: true,
 				Desc: fmt.Sprintf("validate the NOT NULL check on %s.%s", x.table, x.col),
 
 				SQL: []string{"ALTER TABLE " + qual(p.schema, x.table) + " VALIDATE CONSTRAINT " + ident(x.check)}})
@@ -88,8 +90,8 @@ func (p *planner) startSteps(ctx context.Context) ([]Step, error) {
 	if err != nil {
 		return nil, err
 	}
-	out = append(out, Step{
-		ID: "version-schema", Kind: KindSQL, Tx: true,
+	out = append(out, plan.Step{
+		ID: "version-schema", Kind: plan.KindSQL, Tx: true,
 		Desc: fmt.Sprintf("create version schema %s (views of the tables whose shape differs)", p.version),
 		SQL:  views,
 	})
@@ -97,11 +99,11 @@ func (p *planner) startSteps(ctx context.Context) ([]Step, error) {
 }
 
 // backfillStep renders the backfill of one table's new columns.
-func (p *planner) backfillStep(s *tableSync) (Step, error) {
+func (p *planner) backfillStep(s *tableSync) (plan.Step, error) {
 	phys := s.Phys
 	pt := p.cat.Tables[phys]
 	if pt == nil || (len(pt.Key) == 0 && p.cat.PGMajor < 14) {
-		return Step{}, &PlanError{Where: p.mig.File, Msg: fmt.Sprintf("table %q has no primary key or unique index over NOT NULL columns; before PostgreSQL 14 strata needs one to backfill it in batches", phys)}
+		return plan.Step{}, &PlanError{Where: p.mig.File, Msg: fmt.Sprintf("table %q has no primary key or unique index over NOT NULL columns; before PostgreSQL 14 strata needs one to backfill it in batches", phys)}
 	}
 	var types []string
 	for _, k := range pt.Key {
@@ -116,11 +118,11 @@ func (p *planner) backfillStep(s *tableSync) (Step, error) {
 			set = []string{ident(target) + " = " + ident(target)}
 		}
 	}
-	return Step{
-		ID: "backfill:" + phys, Kind: KindBackfill,
+	return plan.Step{
+		ID: "backfill:" + phys, Kind: plan.KindBackfill,
 		Desc: fmt.Sprintf("backfill the new columns of %s in batches", phys),
 
-		Backfill: &BackfillSpec{Schema: p.schema, Table: phys, Key: pt.Key, KeyTypes: types,
+		Backfill: &plan.BackfillSpec{Schema: p.schema, Table: phys, Key: pt.Key, KeyTypes: types,
 			Set: strings.Join(set, ", "), Direct: direct},
 	}, nil
 }
@@ -129,12 +131,12 @@ func (p *planner) backfillStep(s *tableSync) (Step, error) {
 // backfills: indexes first (a foreign key may need a new unique index),
 // then exclusion constraints and statistics, then checks and foreign keys
 // NOT VALID, each validated in its own transaction.
-func (p *planner) objectSteps(ctx context.Context) ([]Step, error) {
+func (p *planner) objectSteps(ctx context.Context) ([]plan.Step, error) {
 	p.prunePending()
 	if err := p.probeObjects(ctx); err != nil {
 		return nil, err
 	}
-	var out, cons []Step
+	var out, cons []plan.Step
 	for _, o := range p.objs.pending {
 		tq := qual(o.Schema, o.Table)
 		switch o.Kind {
@@ -143,32 +145,32 @@ func (p *planner) objectSteps(ctx context.Context) ([]Step, error) {
 			if o.Carried != nil {
 				what = fmt.Sprintf("build index %s on %s, carrying %s %s to the new column", o.Temp, o.Table, o.Carried.Kind, o.Carried.Name)
 			}
-			out = append(out, Step{
-				ID: "index:" + o.Schema + "." + o.Temp, Kind: KindIndex, Desc: what,
+			out = append(out, plan.Step{
+				ID: "index:" + o.Schema + "." + o.Temp, Kind: plan.KindIndex, Desc: what,
 				SQL:   []string{o.render()},
-				Index: &IndexSpec{Schema: o.Schema, Table: o.Table, Name: o.Temp},
+				Index: &plan.IndexSpec{Schema: o.Schema, Table: o.Table, Name: o.Temp},
 			})
 		case kExclude:
-			out = append(out, Step{
-				ID: "exclusion:" + o.Table + "." + o.Temp, Kind: KindSQL, Tx: true,
+			out = append(out, plan.Step{
+				ID: "exclusion:" + o.Table + "." + o.Temp, Kind: plan.KindSQL, Tx: true,
 				Desc: fmt.Sprintf("add exclusion constraint %s on %s, carrying %s (builds its index under ACCESS EXCLUSIVE: PostgreSQL cannot build it concurrently)", o.Temp, o.Table, o.Name),
 				SQL:  []string{o.render()},
 			})
 		case kStats:
-			out = append(out, Step{
-				ID: "statistics:" + o.Schema + "." + o.Temp, Kind: KindSQL, Tx: true,
+			out = append(out, plan.Step{
+				ID: "statistics:" + o.Schema + "." + o.Temp, Kind: plan.KindSQL, Tx: true,
 				Desc: fmt.Sprintf("create statistics %s on %s", o.Temp, o.Table),
 				SQL:  []string{o.render()},
 			})
 		case kCheck, kFK:
-			cons = append(cons, Step{
-				ID: "constraint:" + o.Table + "." + o.Temp, Kind: KindSQL, Tx: true,
+			cons = append(cons, plan.Step{
+				ID: "constraint:" + o.Table + "." + o.Temp, Kind: plan.KindSQL, Tx: true,
 				Desc: fmt.Sprintf("add %s %s on %s NOT VALID", o.Kind, o.Temp, o.Table),
 				SQL:  []string{o.render()},
 			})
 			if !o.NotValid {
-				cons = append(cons, Step{
-					ID: "validate-constraint:" + o.Table + "." + o.Temp, Kind: KindSQL, Tx: true,
+				cons = append(cons, plan.Step{
+					ID: "validate-constraint:" + o.Table + "." + o.Temp, Kind: plan.KindSQL, Tx: true,
 					Desc: fmt.Sprintf("validate %s %s on %s", o.Kind, o.Temp, o.Table),
 					SQL:  []string{"ALTER TABLE " + tq + " VALIDATE CONSTRAINT " + ident(o.Temp)},
 				})
