@@ -75,31 +75,7 @@ func cmdSession(ts *testscript.TestScript, neg bool, args []string) {
 		all[name] = conn
 		fmt.Fprintf(ts.Stdout(), "pid %d\n", conn.PgConn().PID())
 	}
-	results, err := conn.PgConn().Exec(ctx, fs.Arg(0)).ReadAll()
-	for _, r := range results {
-		for _, row := range r.Rows {
-			vals := make([]string, len(row))
-			for i, v := range row {
-				if v == nil {
-					vals[i] = "NULL"
-				} else {
-					vals[i] = string(v)
-				}
-			}
-			fmt.Fprintln(ts.Stdout(), strings.Join(vals, "|"))
-		}
-		if r.Err != nil && err == nil {
-			err = r.Err
-		}
-	}
-	switch {
-	case err != nil && neg:
-		fmt.Fprintln(ts.Stderr(), err)
-	case err != nil:
-		ts.Fatalf("session %s: %v", name, err)
-	case neg:
-		ts.Fatalf("session %s: unexpected success", name)
-	}
+	runScriptSQL(ts, ctx, conn, fs.Arg(0), neg, "session "+name)
 }
 
 // cmdAppRole creates a login role that is not a superuser, named after the

@@ -125,7 +125,15 @@ func cmdSQL(ts *testscript.TestScript, neg bool, args []string) {
 	defer conn.Close(context.Background())
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	results, err := conn.PgConn().Exec(ctx, fs.Arg(0)).ReadAll()
+	runScriptSQL(ts, ctx, conn, fs.Arg(0), neg, "sql")
+}
+
+// runScriptSQL runs sql on conn (the simple protocol: several statements
+// may be given), prints the rows as |-separated lines on stdout, and fails
+// the script unless the outcome matches neg (with neg, the error goes to
+// stderr). what names the command in messages.
+func runScriptSQL(ts *testscript.TestScript, ctx context.Context, conn *pgx.Conn, sql string, neg bool, what string) {
+	results, err := conn.PgConn().Exec(ctx, sql).ReadAll()
 	for _, r := range results {
 		for _, row := range r.Rows {
 			vals := make([]string, len(row))
@@ -146,9 +154,9 @@ func cmdSQL(ts *testscript.TestScript, neg bool, args []string) {
 	case err != nil && neg:
 		fmt.Fprintln(ts.Stderr(), err)
 	case err != nil:
-		ts.Fatalf("sql: %v", err)
+		ts.Fatalf("%s: %v", what, err)
 	case neg:
-		ts.Fatalf("sql: unexpected success")
+		ts.Fatalf("%s: unexpected success", what)
 	}
 }
 
