@@ -140,7 +140,7 @@ func TestClientsOldVersionSession(t *testing.T) {
 	}
 	s, ok := findSession(c, engine.VersionOld, pid(old))
 	if !ok || !s.Seen || s.ApplicationName != "old-app" || s.Role != e.db.Name+"_app" ||
-		s.State != "idle in transaction" || s.BackendStart == nil || !slices.Contains(s.Relations, v1+".users") {
+		s.State != "idle in transaction" || s.BackendStart == nil || !slices.Contains(s.Relations, "public.users") {
 		t.Errorf("old session %d: found=%v %+v", pid(old), ok, s)
 	}
 	if s, ok := findSession(c, engine.VersionNew, pid(neu)); !ok || !s.Seen || s.ApplicationName != "new-app" ||
