@@ -15,6 +15,7 @@ import (
 
 	"github.com/strata-db/strata/backfill"
 	"github.com/strata-db/strata/internal/pgexec"
+	"github.com/strata-db/strata/sqlrun"
 	"github.com/strata-db/strata/state"
 )
 
@@ -98,7 +99,9 @@ type session struct {
 	lock, conn *pgx.Conn
 	key        int64
 	command    string
-	gated      bool         // the pending .sql migrations passed the SQLGate
+	gated      bool // the pending .sql migrations passed the SQLGate
+	sqlReady   bool // a .sql migration's record committed: state schema current, lease claimed
+	sqlRunner  *sqlrun.Runner
 	st         *state.Store // writes check the lease of this run
 	holder     state.Holder
 
