@@ -31,6 +31,7 @@ type report struct {
 	locks    []*lockResult // main run first (see lockVariants)
 	write    *writeResult
 	read     *readResult
+	sql      *sqlResult
 	errs     []error
 
 	loadStart, loadMin, loadMean, loadMax float64
@@ -102,6 +103,7 @@ func (r *report) body() string {
 	r.renderLock()
 	r.renderWrite()
 	r.renderRead()
+	r.renderSQL()
 	return r.b.String()
 }
 
