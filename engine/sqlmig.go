@@ -214,6 +214,7 @@ func refreshVersionViews(ctx context.Context, tx pgx.Tx, schema, vs string) erro
 	if err != nil {
 		return fmt.Errorf("engine: refresh version schema %s: %w", vs, err)
 	}
+	major := 0 // the server's major version, read when a view changes
 	for _, x := range list {
 		cols, err := tableColumns(ctx, tx, schema, x.table)
 		if err != nil {
@@ -252,21 +253,38 @@ func refreshVersionViews(ctx context.Context, tx pgx.Tx, schema, vs string) erro
 		if view == "" {
 			view = x.table
 		}
-		v := pgquery.Qual(vs, view)
-		stmts := []string{"CREATE OR REPLACE VIEW " + v + " WITH (security_invoker = true) AS SELECT " +
-			strings.Join(out, ", ") + " FROM " + pgquery.Qual(schema, x.table)}
-		for _, c := range cols {
-			if c.def != "" && contains(added, c.name) {
-				stmts = append(stmts, "ALTER VIEW "+v+" ALTER COLUMN "+pgquery.Ident(c.name)+" SET DEFAULT "+c.def)
+		if major == 0 {
+			if err := tx.QueryRow(ctx, `SELECT current_setting('server_version_num')::int / 10000`).Scan(&major); err != nil {
+				return fmt.Errorf("engine: refresh version schema %s: %w", vs, err)
 			}
 		}
-		for _, s := range stmts {
+		for _, s := range versionViewSQL(major, vs, view, schema, x.table, out, cols, added) {
 			if _, err := tx.Exec(ctx, s); err != nil {
 				return fmt.Errorf("engine: refresh version schema %s: %w", vs, err)
 			}
 		}
 	}
 	return nil
+}
+
+// versionViewSQL renders the statements that (re)create view vs.view over
+// schema.table selecting out, with the defaults of the added columns. Like
+// the planner's views, it is security_invoker on PostgreSQL 15+ (older
+// servers reject the option; there the view runs with its owner's rights,
+// as every version view does).
+func versionViewSQL(major int, vs, view, schema, table string, out []string, cols []tcol, added []string) []string {
+	v := pgquery.Qual(vs, view)
+	with := ""
+	if major >= 15 {
+		with = " WITH (security_invoker = true)"
+	}
+	stmts := []string{"CREATE OR REPLACE VIEW " + v + with + " AS SELECT " + strings.Join(out, ", ") + " FROM " + pgquery.Qual(schema, table)}
+	for _, c := range cols {
+		if c.def != "" && contains(added, c.name) {
+			stmts = append(stmts, "ALTER VIEW "+v+" ALTER COLUMN "+pgquery.Ident(c.name)+" SET DEFAULT "+c.def)
+		}
+	}
+	return stmts
 }
 
 func contains(l []string, s string) bool {
