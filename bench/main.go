@@ -11,7 +11,9 @@
 //  3. write throughput while a phase is in progress (sync triggers) against
 //     no phase;
 //  4. point-read throughput through a version schema's views against the base
-//     table.
+//     table;
+//  5. a folder of 1,000 small .sql files applied by `strata migrate` (lint
+//     gate included) against goose applying the same files.
 //
 // Usage:
 //
@@ -19,6 +21,7 @@
 //	go run ./bench -out docs/benchmarks.md # full run, report to a file
 //	go run ./bench -smoke                  # tiny sizes, under a minute (CI)
 //	go run ./bench -lockloss 50            # only the lock-loss check: 50 pairs per mode, overlaps printed
+//	go run ./bench -only sql               # only 1,000 .sql files: strata migrate vs goose
 //
 // It uses the server at $STRATA_BENCH_DATABASE_URL (the role must be allowed
 // to CREATE DATABASE; CHECKPOINT needs superuser or pg_checkpoint) or, when
@@ -34,6 +37,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -63,6 +67,8 @@ type config struct {
 	out         string
 	only        map[string]bool
 	lockloss    int // pairs per mode of the lock-loss check (0: not that mode)
+	sqlFiles    int // .sql files of the strata-vs-goose benchmark
+	cpuProfile  string
 	args        []string
 }
 
@@ -85,8 +91,10 @@ func parseFlags(args []string) (*config, error) {
 	fs.IntVar(&c.readRounds, "read-rounds", 5, "read test: time-sliced A/B windows per query mode (the mean counts)")
 	fs.IntVar(&c.reps, "reps", 2, "backfill: runs of the bound and of strata each (alternating); the fastest of each counts")
 	fs.IntVar(&c.lockloss, "lockloss", 0, "run only the lock-loss check: this many pairs per mode, printing the overlaps (must be 0)")
+	fs.IntVar(&c.sqlFiles, "sql-files", 1000, "sql benchmark: small .sql files applied by strata migrate and by goose")
+	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the benchmark process (strata's client side included) to this file")
 	fs.StringVar(&c.out, "out", "", "write the markdown report to this file (default: stdout)")
-	fs.StringVar(&only, "only", "", "run only these benchmarks (comma-separated: backfill,lock,applatency,write,read,untouched)")
+	fs.StringVar(&only, "only", "", "run only these benchmarks (comma-separated: backfill,lock,applatency,write,read,untouched,sql)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -116,6 +124,9 @@ func parseFlags(args []string) (*config, error) {
 		}
 		if !set["reps"] {
 			c.reps = 1
+		}
+		if !set["sql-files"] {
+			c.sqlFiles = 50
 		}
 	}
 	for _, s := range strings.Split(sizes, ",") {
@@ -150,6 +161,9 @@ func parseFlags(args []string) (*config, error) {
 	if c.rounds < 1 {
 		return nil, errors.New("-rounds must be at least 1")
 	}
+	if c.sqlFiles < 5 {
+		return nil, errors.New("-sql-files must be at least 5")
+	}
 	if c.readRounds < 1 {
 		return nil, errors.New("-read-rounds must be at least 1")
 	}
@@ -162,10 +176,10 @@ func parseFlags(args []string) (*config, error) {
 		for _, o := range strings.Split(only, ",") {
 			o = strings.TrimSpace(o)
 			switch o {
-			case "backfill", "lock", "applatency", "write", "read", "untouched":
+			case "backfill", "lock", "applatency", "write", "read", "untouched", "sql":
 				c.only[o] = true
 			default:
-				return nil, fmt.Errorf("-only: unknown benchmark %q (backfill, lock, applatency, write, read, untouched)", o)
+				return nil, fmt.Errorf("-only: unknown benchmark %q (backfill, lock, applatency, write, read, untouched, sql)", o)
 			}
 		}
 	}
@@ -188,6 +202,16 @@ func main() {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(2)
 	}
+	if cfg.cpuProfile != "" {
+		f, err := os.Create(cfg.cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench: -cpuprofile:", err)
+			os.Exit(2)
+		}
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	var code int
@@ -197,6 +221,9 @@ func main() {
 		code = run(ctx, cfg)
 	}
 	stop()
+	if cfg.cpuProfile != "" {
+		pprof.StopCPUProfile()
+	}
 	os.Exit(code)
 }
 
@@ -283,6 +310,15 @@ func run(ctx context.Context, cfg *config) int {
 			rep.errs = append(rep.errs, err)
 		}
 		rep.untouched = u
+	}
+	if cfg.want("sql") && ctx.Err() == nil {
+		r, err := runSQLFiles(ctx, e, cfg)
+		if err != nil {
+			err = fmt.Errorf("sql files: %w", err)
+			log.Printf("FAILED: %v", err)
+			rep.errs = append(rep.errs, err)
+		}
+		rep.sql = r
 	}
 	if ctx.Err() != nil {
 		rep.errs = append(rep.errs, fmt.Errorf("interrupted: %w", ctx.Err()))

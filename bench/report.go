@@ -34,6 +34,7 @@ type report struct {
 	read     *readResult
 	// untouched is the read benchmark of a table the phase does not touch.
 	untouched *untouchedResult
+	sql       *sqlResult
 	errs      []error
 
 	loadStart, loadMin, loadMean, loadMax float64
@@ -107,6 +108,7 @@ func (r *report) body() string {
 	r.renderWrite()
 	r.renderRead()
 	r.renderUntouched()
+	r.renderSQL()
 	return r.b.String()
 }
 

@@ -62,17 +62,34 @@ func toolHistory(ctx context.Context, conn pgx.Tx, tool string) ([]string, error
 		// to it is applied.
 		return []string{"<=" + fmt.Sprint(version)}, nil
 	case "flyway":
+		// Table as flyway/flyway creates it on PostgreSQL:
+		// flyway-core/src/main/resources/org/flywaydb/core/internal/database/postgresql/createMetaDataTable.sql.
+		// Rows of repeatable migrations and the "<< Flyway Schema
+		// Creation >>" marker (SchemaHistory.addSchemasMarker in
+		// flyway-core/.../internal/schemahistory/SchemaHistory.java) have
+		// no version; failed runs have success = false.
 		table = "flyway_schema_history"
 		q = `SELECT version FROM flyway_schema_history WHERE success AND version IS NOT NULL ORDER BY installed_rank`
 	case "rails":
+		// Table as rails/rails creates it: ActiveRecord::SchemaMigration
+		// #create_table (activerecord/lib/active_record/schema_migration.rb),
+		// a string primary key "version" (no id column).
 		table = "schema_migrations"
 		q = `SELECT version::text FROM schema_migrations`
 	case "pgroll":
+		// Table as xataio/pgroll creates it: pkg/state/init.sql (schema
+		// "pgroll" by default). Rows with migration_type 'inferred' are
+		// DDL pgroll captured by its event trigger, with no file of
+		// their own.
 		table = "pgroll.migrations"
-		q = `SELECT name FROM pgroll.migrations WHERE schema = current_schema() AND done ORDER BY created_at`
+		q = `SELECT name FROM pgroll.migrations WHERE schema = current_schema() AND done
+			AND migration_type IS DISTINCT FROM 'inferred' ORDER BY created_at`
 	case "reshape":
-		table = "reshape.data"
-		q = `SELECT jsonb_array_elements_text(value) FROM reshape.data WHERE key = 'migrations'`
+		// fabianlindfors/reshape, src/state.rs: completed migrations are
+		// rows of reshape.migrations (index identity, name, ...), in
+		// order; reshape.data holds only the tool's state and version.
+		table = "reshape.migrations"
+		q = `SELECT name FROM reshape.migrations ORDER BY index`
 	default:
 		return nil, fmt.Errorf("baseline: unknown tool %q (hint: --from takes one of %s)", tool, strings.Join(BaselineTools, ", "))
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/strata-db/strata/backfill"
 	"github.com/strata-db/strata/internal/pgexec"
+	"github.com/strata-db/strata/sqlrun"
 	"github.com/strata-db/strata/state"
 )
 
@@ -105,7 +106,9 @@ type session struct {
 	lock, conn *pgx.Conn
 	key        int64
 	command    string
-	gated      bool            // the pending .sql migrations passed the SQLGate
+	gated      bool // the pending .sql migrations passed the SQLGate
+	sqlReady   bool // a .sql migration's record committed: state schema current, lease claimed
+	sqlRunner  *sqlrun.Runner
 	mon        *pgexec.Monitor // names blockers of strata's statements; closed with the session
 	warm       chan struct{}   // closed once the monitor's connection is open (or failed)
 	st         *state.Store    // writes check the lease of this run

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -76,63 +77,110 @@ func (m *Migrator) gate(migs []*migration.Migration) error {
 
 // sqlRecorder records one .sql migration in the history.
 type sqlRecorder struct {
-	m  *Migrator
-	st *state.Store // the session's: writes check its lease
-	mg *migration.Migration
+	m       *Migrator
+	st      *state.Store // the session's: writes check its lease
+	mg      *migration.Migration
+	started time.Time
+	begun   bool // the start is recorded (BeginSQL): a no-transaction file of several statements
+}
+
+// begins says whether a file's start is recorded before it runs: only a
+// no-transaction file of several statements needs it, to resume after the
+// statements that ran.
+func begins(mg *migration.Migration) bool {
+	return mg.SQL.NoTransaction && len(mg.SQL.Statements) > 1
 }
 
 func (r sqlRecorder) Progress(ctx context.Context, tx pgx.Tx, done int) error {
 	return r.st.SQLProgress(ctx, tx, r.m.opts.Schema, r.mg.Name, done)
 }
 
+// Complete records the file (in its own transaction when it has one): one
+// write for a file without a start record, else its record is completed.
 func (r sqlRecorder) Complete(ctx context.Context, tx pgx.Tx, n int) error {
+	if !r.begun {
+		return r.st.RecordSQL(ctx, tx, r.m.opts.Schema, r.mg.Name, r.mg.Checksum, Version, n, time.Since(r.started))
+	}
 	return r.st.CompleteSQL(ctx, tx, r.m.opts.Schema, r.mg.Name, n)
 }
 
+// Failed records the failure; a file without a start record (a
+// transactional one rolled back with its record) gets one here.
 func (r sqlRecorder) Failed(ctx context.Context, conn *pgx.Conn, stmt int, err error) error {
+	if !r.begun {
+		return r.m.exec.InTx(ctx, conn, func(tx pgx.Tx) error {
+			if _, err := r.st.BeginSQL(ctx, tx, r.m.opts.Schema, r.mg.Name, r.mg.Checksum, Version); err != nil {
+				return err
+			}
+			return r.st.SQLFailed(ctx, tx, r.m.opts.Schema, r.mg.Name, stmt, err.Error())
+		})
+	}
 	return r.st.SQLFailed(ctx, conn, r.m.opts.Schema, r.mg.Name, stmt, err.Error())
 }
 
 // runSQL applies one .sql migration and records it.
+//
+// Round trips per file are what a folder of many small files costs (the
+// bench's sql benchmark against goose): a transactional file is one
+// transaction (its statements, the leftover check, the version-schema
+// refresh and its history record, which checks the lease in the same
+// round trip); the state schema is installed and the lease claimed once
+// per session; the leftovers known after one file are the "before" of the
+// next (sqlrun.Runner).
 func (m *Migrator) runSQL(ctx context.Context, s *session, mg *migration.Migration, versionSchema string) error {
 	conn := s.conn
+	started := time.Now()
 	var from int
-	err := m.exec.InTx(ctx, conn, func(tx pgx.Tx) error {
-		if err := s.st.Init(ctx, tx); err != nil {
+	// The first file of the session installs (or moves forward) the state
+	// schema and claims the lease; once that committed, later files only
+	// check the lease in each write (state.Store), as every step does. A
+	// no-transaction file of several statements records its start first,
+	// to resume after the statements that ran.
+	if !s.sqlReady || begins(mg) {
+		err := m.exec.InTx(ctx, conn, func(tx pgx.Tx) error {
+			if !s.sqlReady {
+				if err := s.st.Init(ctx, tx); err != nil {
+					return err
+				}
+				if err := s.claim(tx); err != nil {
+					return err
+				}
+			}
+			if !begins(mg) {
+				return nil
+			}
+			var err error
+			from, err = s.st.BeginSQL(ctx, tx, m.opts.Schema, mg.Name, mg.Checksum, Version)
+			return err
+		})
+		if err != nil {
 			return err
 		}
-		if err := s.claim(tx); err != nil {
-			return err
-		}
-		var err error
-		from, err = s.st.BeginSQL(ctx, tx, m.opts.Schema, mg.Name, mg.Checksum, Version)
-		return err
-	})
-	if err != nil {
-		return err
+		s.sqlReady = true
 	}
-	if from > 0 && mg.SQL.NoTransaction {
+	if from > 0 {
 		m.logf("%s: continuing at statement %d (statements 1-%d ran before)", mg.File, from+1, from)
 	} else {
-		from = 0
 		shape := "in one transaction"
 		if mg.SQL.NoTransaction {
 			shape = "statement by statement, no transaction"
 		}
 		m.logf("applying %s (%s; lock_timeout %s, statement_timeout 0)", mg.File, shape, m.opts.LockTimeout)
 	}
-	r := &sqlrun.Runner{Exec: m.exec, Schema: m.opts.Schema, Logf: m.opts.Logf,
-		AfterFile: func(ctx context.Context, tx pgx.Tx) error {
-			return refreshVersionViews(ctx, tx, m.opts.Schema, versionSchema)
-		}}
-	return r.Run(ctx, conn, mg, from, sqlRecorder{m: m, st: s.st, mg: mg})
+	if s.sqlRunner == nil {
+		s.sqlRunner = &sqlrun.Runner{Exec: m.exec, Schema: m.opts.Schema, Logf: m.opts.Logf}
+	}
+	r := s.sqlRunner
+	r.AfterFile = func(ctx context.Context, tx pgx.Tx) error {
+		return refreshVersionViews(ctx, tx, m.opts.Schema, versionSchema)
+	}
+	return r.Run(ctx, conn, mg, from, sqlRecorder{m: m, st: s.st, mg: mg, started: started, begun: begins(mg)})
 }
 
 // refreshVersionViews keeps the latest version schema vs right after a .sql
-// migration changed tables of schema: a table without a view there gets
-// one, and a view gains the columns its table gained. (With version schemas
-// that hold views only for the tables whose shape differs, new tables are
-// reached through the search_path and only the second part remains.)
+// migration changed tables of schema: a view there gains the columns its
+// table gained. Tables without a view (new ones included) are reached
+// through the version's search_path, <version schema>, <managed schema>.
 func refreshVersionViews(ctx context.Context, tx pgx.Tx, schema, vs string) error {
 	if vs == "" {
 		return nil
@@ -165,7 +213,14 @@ func refreshVersionViews(ctx context.Context, tx pgx.Tx, schema, vs string) erro
 	if err != nil {
 		return fmt.Errorf("engine: refresh version schema %s: %w", vs, err)
 	}
+	major := 0 // the server's major version, read when a view changes
 	for _, x := range list {
+		if x.view == "" {
+			// No view: the version reaches the table itself through its
+			// search_path (<version schema>, <managed schema>), new tables
+			// and new columns included.
+			continue
+		}
 		cols, err := tableColumns(ctx, tx, schema, x.table)
 		if err != nil {
 			return err
@@ -203,21 +258,38 @@ func refreshVersionViews(ctx context.Context, tx pgx.Tx, schema, vs string) erro
 		if view == "" {
 			view = x.table
 		}
-		v := pgquery.Qual(vs, view)
-		stmts := []string{"CREATE OR REPLACE VIEW " + v + " WITH (security_invoker = true) AS SELECT " +
-			strings.Join(out, ", ") + " FROM " + pgquery.Qual(schema, x.table)}
-		for _, c := range cols {
-			if c.def != "" && contains(added, c.name) {
-				stmts = append(stmts, "ALTER VIEW "+v+" ALTER COLUMN "+pgquery.Ident(c.name)+" SET DEFAULT "+c.def)
+		if major == 0 {
+			if err := tx.QueryRow(ctx, `SELECT current_setting('server_version_num')::int / 10000`).Scan(&major); err != nil {
+				return fmt.Errorf("engine: refresh version schema %s: %w", vs, err)
 			}
 		}
-		for _, s := range stmts {
+		for _, s := range versionViewSQL(major, vs, view, schema, x.table, out, cols, added) {
 			if _, err := tx.Exec(ctx, s); err != nil {
 				return fmt.Errorf("engine: refresh version schema %s: %w", vs, err)
 			}
 		}
 	}
 	return nil
+}
+
+// versionViewSQL renders the statements that (re)create view vs.view over
+// schema.table selecting out, with the defaults of the added columns. Like
+// the planner's views, it is security_invoker on PostgreSQL 15+ (older
+// servers reject the option; there the view runs with its owner's rights,
+// as every version view does).
+func versionViewSQL(major int, vs, view, schema, table string, out []string, cols []tcol, added []string) []string {
+	v := pgquery.Qual(vs, view)
+	with := ""
+	if major >= 15 {
+		with = " WITH (security_invoker = true)"
+	}
+	stmts := []string{"CREATE OR REPLACE VIEW " + v + with + " AS SELECT " + strings.Join(out, ", ") + " FROM " + pgquery.Qual(schema, table)}
+	for _, c := range cols {
+		if c.def != "" && contains(added, c.name) {
+			stmts = append(stmts, "ALTER VIEW "+v+" ALTER COLUMN "+pgquery.Ident(c.name)+" SET DEFAULT "+c.def)
+		}
+	}
+	return stmts
 }
 
 func contains(l []string, s string) bool {

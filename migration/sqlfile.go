@@ -51,6 +51,9 @@ type SQL struct {
 type SQLStatement struct {
 	Text string
 	Line int
+	// Node is the statement's parse tree (the runner reads what kind of
+	// statement it is without parsing it again).
+	Node *pgquery.Node `json:"-"`
 }
 
 var (
@@ -204,7 +207,7 @@ func ParseSQL(file string, data []byte) (*Migration, error) {
 			errs = append(errs, &Error{File: file, Line: s.Pos.Line, Msg: fmt.Sprintf("column %d: %s: transaction control is not allowed: %s (hint: remove it)", s.Pos.Column, firstWord(s.Text), shape)})
 			continue
 		}
-		m.SQL.Statements = append(m.SQL.Statements, SQLStatement{Text: s.Text, Line: s.Pos.Line})
+		m.SQL.Statements = append(m.SQL.Statements, SQLStatement{Text: s.Text, Line: s.Pos.Line, Node: s.Node})
 	}
 	if len(errs) > 0 {
 		return nil, errs

@@ -15,6 +15,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -30,7 +31,8 @@ import (
 // in the transaction (or on the connection) given, so that what a file did
 // and its record commit together.
 type Recorder interface {
-	// Progress: the first done statements of a no-transaction file ran.
+	// Progress: the first done statements of a no-transaction file ran
+	// (not called for the last statement: Complete records it).
 	Progress(ctx context.Context, q pgx.Tx, done int) error
 	// Complete: the file ran whole (in the file's own transaction when it
 	// has one).
@@ -49,6 +51,12 @@ type Runner struct {
 	// refreshes the latest version schema there.
 	AfterFile func(ctx context.Context, tx pgx.Tx) error
 	Logf      func(format string, args ...any)
+
+	// known are the leftovers of the managed schema as the last file run
+	// on conn left them (nil: look them up before the next file). A Runner
+	// kept for a session's files saves that query per file.
+	conn  *pgx.Conn
+	known map[string]bool
 }
 
 // Error is a statement of a file that failed.
@@ -88,29 +96,40 @@ func (r *Runner) logf(format string, args ...any) {
 	}
 }
 
-// Prepare sets strata's own session settings on conn: statement_timeout = 0,
-// so that a role's default timeout does not kill an index build.
-func Prepare(ctx context.Context, conn *pgx.Conn) error {
-	if _, err := conn.Exec(ctx, "SET statement_timeout = 0"); err != nil {
-		return fmt.Errorf("sqlrun: set statement_timeout: %w", err)
-	}
-	return nil
-}
-
 // Run runs m (a .sql migration), skipping its first from statements (that
 // ran before, in a no-transaction file).
 func (r *Runner) Run(ctx context.Context, conn *pgx.Conn, m *migration.Migration, from int, rec Recorder) error {
 	if m.SQL == nil {
 		return fmt.Errorf("sqlrun: %s is not a .sql migration", m.File)
 	}
-	if err := Prepare(ctx, conn); err != nil {
-		return err
-	}
-	before, err := r.leftovers(ctx, conn)
-	if err != nil {
-		return err
+	// strata's own settings (lock_timeout, statement_timeout = 0) are set
+	// with each transaction (SET LOCAL) and before each statement of a
+	// no-transaction file.
+	if r.conn != conn {
+		r.conn, r.known = conn, nil
 	}
 	stmts := m.SQL.Statements
+	// A file of plain statements (see plain) cannot leave a leftover nor
+	// remove one: it skips the two catalog queries (their planning is most
+	// of a small file's cost, after its DDL invalidated the cached plans).
+	check := !allPlain(stmts)
+	before := r.known
+	r.known = nil // until this file succeeds
+	if check && before == nil {
+		var err error
+		if before, err = r.leftovers(ctx, conn); err != nil {
+			return err
+		}
+	}
+	after := before
+	checkLeftovers := func(ctx context.Context, tx pgx.Tx) error {
+		if !check {
+			return nil
+		}
+		var err error
+		after, err = r.checkLeftovers(ctx, tx, m, before)
+		return err
+	}
 	if !m.SQL.NoTransaction {
 		failed := 0
 		err := r.Exec.InTx(ctx, conn, func(tx pgx.Tx) error {
@@ -121,7 +140,7 @@ func (r *Runner) Run(ctx context.Context, conn *pgx.Conn, m *migration.Migration
 				}
 			}
 			failed = 0
-			if err := r.checkLeftovers(ctx, tx, m, before); err != nil {
+			if err := checkLeftovers(ctx, tx); err != nil {
 				return err
 			}
 			if r.AfterFile != nil {
@@ -138,21 +157,25 @@ func (r *Runner) Run(ctx context.Context, conn *pgx.Conn, m *migration.Migration
 			_ = rec.Failed(context.WithoutCancel(ctx), conn, failed, err)
 			return err
 		}
+		r.known = after
 		return nil
 	}
 	for i := from; i < len(stmts); i++ {
 		s := stmts[i]
-		if err := r.execOne(ctx, conn, s.Text); err != nil {
+		if err := r.execOne(ctx, conn, s); err != nil {
 			err = &Error{File: m.File, Statement: i + 1, Line: s.Line, Err: err}
 			_ = rec.Failed(context.WithoutCancel(ctx), conn, i+1, err)
 			return err
+		}
+		if i == len(stmts)-1 {
+			break // the last one is recorded with the file's completion
 		}
 		if err := r.Exec.InTx(ctx, conn, func(tx pgx.Tx) error { return rec.Progress(ctx, tx, i+1) }); err != nil {
 			return err
 		}
 	}
-	err = r.Exec.InTx(ctx, conn, func(tx pgx.Tx) error {
-		if err := r.checkLeftovers(ctx, tx, m, before); err != nil {
+	err := r.Exec.InTx(ctx, conn, func(tx pgx.Tx) error {
+		if err := checkLeftovers(ctx, tx); err != nil {
 			return err
 		}
 		if r.AfterFile != nil {
@@ -164,64 +187,89 @@ func (r *Runner) Run(ctx context.Context, conn *pgx.Conn, m *migration.Migration
 	})
 	if err != nil {
 		_ = rec.Failed(context.WithoutCancel(ctx), conn, len(stmts), err)
+		return err
 	}
-	return err
+	r.known = after
+	return nil
 }
 
 // execOne runs one statement of a no-transaction file with lock_timeout on
 // the session, retrying it alone on lock timeouts. A CREATE INDEX
 // CONCURRENTLY that fails leaves an INVALID index: it is dropped before
-// the statement is retried or its error returned.
-func (r *Runner) execOne(ctx context.Context, conn *pgx.Conn, sql string) error {
-	idx := concurrentIndex(sql, r.Schema)
-	if idx != "" {
-		if err := dropInvalid(ctx, conn, r.Exec, idx); err != nil {
+// the statement is retried or its error returned. An INVALID index of the
+// same name left by an earlier run (interrupted during the build) makes
+// the build fail at once as already existing: it is dropped and the build
+// runs again (with IF NOT EXISTS, which would skip the build, it is
+// dropped first).
+func (r *Runner) execOne(ctx context.Context, conn *pgx.Conn, st migration.SQLStatement) error {
+	idx, ifNotExists := concurrentIndex(st, r.Schema)
+	if idx != "" && ifNotExists {
+		if _, err := dropInvalid(ctx, conn, r.Exec, idx); err != nil {
 			return err
 		}
 	}
 	return r.Exec.Retry(ctx, func() error {
-		if _, err := conn.Exec(ctx, "SET lock_timeout = '"+pgexec.Millis(r.Exec.LockTimeout)+"'"); err != nil {
-			return pgexec.Permanent(fmt.Errorf("set lock_timeout: %w", err))
-		}
-		_, err := conn.Exec(ctx, sql)
-		if err != nil && idx != "" {
-			if derr := dropInvalid(ctx, conn, r.Exec, idx); derr != nil {
+		for again := false; ; again = true {
+			// statement_timeout = 0 again: dropInvalid (pgexec's
+			// ExecOnce) resets the session's settings.
+			if _, err := conn.Exec(ctx, "SET lock_timeout = '"+pgexec.Millis(r.Exec.LockTimeout)+"'; SET statement_timeout = 0"); err != nil {
+				return pgexec.Permanent(fmt.Errorf("set lock_timeout and statement_timeout: %w", err))
+			}
+			_, err := conn.Exec(ctx, st.Text)
+			if err == nil || idx == "" {
+				return err
+			}
+			dropped, derr := dropInvalid(ctx, conn, r.Exec, idx)
+			if derr != nil {
 				return pgexec.Permanent(fmt.Errorf("%w; and dropping the INVALID index it left failed: %w", err, derr))
 			}
+			if !dropped {
+				return err
+			}
+			var pg *pgconn.PgError
+			if !again && errors.As(err, &pg) && pg.Code == "42P07" { // duplicate_table: an earlier run's
+				r.logf("dropped the INVALID index %s that an earlier run left; building it again", idx)
+				continue
+			}
 			r.logf("dropped the INVALID index %s that the failed build left", idx)
+			return err
 		}
-		return err
 	}, func(attempt int, wait time.Duration, err error) {
 		r.logf("lock not available (attempt %d), retrying in %s: %s", attempt, wait.Round(time.Millisecond), pgexec.Message(err))
 	})
 }
 
 // concurrentIndex is the qualified, quoted name of the index a CREATE INDEX
-// CONCURRENTLY statement builds ("" for any other statement).
-func concurrentIndex(sql, schema string) string {
-	n, err := pgquery.ParseOne(sql)
-	if err != nil {
-		return ""
+// CONCURRENTLY statement builds ("" for any other statement), and whether
+// it says IF NOT EXISTS.
+func concurrentIndex(st migration.SQLStatement, schema string) (string, bool) {
+	n := st.Node
+	if n == nil {
+		var err error
+		if n, err = pgquery.ParseOne(st.Text); err != nil {
+			return "", false
+		}
 	}
 	is := n.GetIndexStmt()
 	if is == nil || !is.Concurrent || is.Idxname == "" {
-		return ""
+		return "", false
 	}
 	sch := schema
 	if is.Relation != nil && is.Relation.Schemaname != "" {
 		sch = is.Relation.Schemaname
 	}
-	return pgquery.Qual(sch, is.Idxname)
+	return pgquery.Qual(sch, is.Idxname), is.IfNotExists
 }
 
-// dropInvalid drops idx when it exists and is INVALID.
-func dropInvalid(ctx context.Context, conn *pgx.Conn, ex *pgexec.Runner, idx string) error {
+// dropInvalid drops idx when it exists and is INVALID, and says whether it
+// did.
+func dropInvalid(ctx context.Context, conn *pgx.Conn, ex *pgexec.Runner, idx string) (bool, error) {
 	var invalid bool
 	err := conn.QueryRow(ctx, `SELECT coalesce((SELECT NOT indisvalid FROM pg_index WHERE indexrelid = to_regclass($1)), false)`, idx).Scan(&invalid)
 	if err != nil || !invalid {
-		return err
+		return false, err
 	}
-	return ex.Exec(ctx, conn, "DROP INDEX CONCURRENTLY IF EXISTS "+idx)
+	return true, ex.Exec(ctx, conn, "DROP INDEX CONCURRENTLY IF EXISTS "+idx)
 }
 
 // leftovers lists the INVALID indexes and NOT VALID constraints of the
@@ -253,10 +301,10 @@ func (r *Runner) leftovers(ctx context.Context, q interface {
 
 // checkLeftovers fails when the file left an INVALID index or a NOT VALID
 // constraint that was not there before it.
-func (r *Runner) checkLeftovers(ctx context.Context, tx pgx.Tx, m *migration.Migration, before map[string]bool) error {
+func (r *Runner) checkLeftovers(ctx context.Context, tx pgx.Tx, m *migration.Migration, before map[string]bool) (map[string]bool, error) {
 	after, err := r.leftovers(ctx, tx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var left []string
 	for n := range after {
@@ -265,7 +313,70 @@ func (r *Runner) checkLeftovers(ctx context.Context, tx pgx.Tx, m *migration.Mig
 		}
 	}
 	if len(left) == 0 {
-		return nil
+		return after, nil
 	}
-	return pgexec.Permanent(fmt.Errorf("%s left %s (hint: validate it in the same file, e.g. ALTER TABLE ... VALIDATE CONSTRAINT, or drop it)", m.File, strings.Join(left, ", ")))
+	slices.Sort(left)
+	return nil, pgexec.Permanent(fmt.Errorf("%s left %s (hint: validate it in the same file, e.g. ALTER TABLE ... VALIDATE CONSTRAINT, or drop it)", m.File, strings.Join(left, ", ")))
+}
+
+func allPlain(stmts []migration.SQLStatement) bool {
+	for _, s := range stmts {
+		n := s.Node
+		if n == nil {
+			var err error
+			if n, err = pgquery.ParseOne(s.Text); err != nil {
+				return false
+			}
+		}
+		if !plain(n) {
+			return false
+		}
+	}
+	return true
+}
+
+// plain reports whether a statement, once it ran without an error, can
+// neither have left an INVALID index or a NOT VALID constraint in the
+// managed schema nor removed one. The list is short and on the safe side:
+// CREATE TABLE (its constraints are valid: the table is new), CREATE
+// INDEX except on ONLY a partitioned table (a failed build is an error,
+// and a failed CONCURRENTLY build's index is dropped before the error is
+// returned), ALTER TABLE that only adds columns (a column constraint
+// cannot be NOT VALID) or sets defaults, DML, COMMENT, GRANT, CREATE VIEW,
+// SEQUENCE, FUNCTION (not run) and enum types. Anything else (ALTER TABLE
+// ... NOT VALID or VALIDATE, DROP, DO, CALL, SELECT, ...) is checked.
+func plain(n *pgquery.Node) bool {
+	switch {
+	case n.GetCreateStmt() != nil, n.GetCommentStmt() != nil, n.GetInsertStmt() != nil, n.GetUpdateStmt() != nil,
+		n.GetDeleteStmt() != nil, n.GetViewStmt() != nil, n.GetCreateSeqStmt() != nil, n.GetGrantStmt() != nil,
+		n.GetCreateFunctionStmt() != nil, n.GetCreateEnumStmt() != nil, n.GetAlterEnumStmt() != nil:
+		return true
+	case n.GetIndexStmt() != nil:
+		rel := n.GetIndexStmt().Relation
+		return rel != nil && rel.Inh
+	case n.GetAlterTableStmt() != nil:
+		for _, c := range n.GetAlterTableStmt().Cmds {
+			cmd := c.GetAlterTableCmd()
+			if cmd == nil {
+				return false
+			}
+			switch cmd.Subtype {
+			case pgquery.AlterTableType_AT_ColumnDefault:
+			case pgquery.AlterTableType_AT_AddColumn:
+				cd := cmd.Def.GetColumnDef()
+				if cd == nil {
+					return false
+				}
+				for _, k := range cd.Constraints {
+					if con := k.GetConstraint(); con == nil || con.SkipValidation {
+						return false
+					}
+				}
+			default:
+				return false
+			}
+		}
+		return true
+	}
+	return false
 }

@@ -492,6 +492,41 @@ func (s *Store) CompleteSQL(ctx context.Context, q Querier, schema, name string,
 	return nil
 }
 
+// RecordSQL records a .sql migration that ran whole and has no record of
+// its start (a transactional file, written in the file's own transaction, or
+// a one-statement no-transaction file): one write, which also checks the
+// lease, so that a file that rolls back leaves no record (its failure is
+// recorded afterwards with BeginSQL and SQLFailed). elapsed is the file's
+// run time, measured by the caller. A failed earlier run's record is
+// replaced.
+func (s *Store) RecordSQL(ctx context.Context, q Querier, schema, name, checksum, toolVersion string, statements int, elapsed time.Duration) error {
+	from, args := "", []any{schema, name, checksum, toolVersion, statements, elapsed.Milliseconds()}
+	if s.RunID != "" {
+		// The lease check of every write (checkLease), in the same round
+		// trip: no row is written unless the lease names this run.
+		from = ` FROM (SELECT run_id FROM ` + s.t("lease") + ` FOR SHARE) l WHERE l.run_id = $7`
+		args = append(args, s.RunID)
+	}
+	tag, err := q.Exec(ctx, `INSERT INTO `+s.t("history")+` AS h (schema_name, name, checksum, version_schema,
+			started_at, completed_at, tool_version, kind, applied_by, duration_ms, statements_done)
+		SELECT $1, $2, $3, '', clock_timestamp() - make_interval(secs => $6::bigint / 1000.0), clock_timestamp(), $4, 'sql', current_user, $6, $5`+from+`
+		ON CONFLICT (schema_name, name) DO UPDATE SET checksum = EXCLUDED.checksum, started_at = EXCLUDED.started_at,
+			completed_at = EXCLUDED.completed_at, tool_version = EXCLUDED.tool_version, applied_by = EXCLUDED.applied_by,
+			duration_ms = EXCLUDED.duration_ms, statements_done = EXCLUDED.statements_done,
+			failed_statement = NULL, error = NULL
+		WHERE h.completed_at IS NULL`, args...)
+	if err != nil {
+		return fmt.Errorf("state: record %s: %w", name, err)
+	}
+	if tag.RowsAffected() != 1 {
+		if err := s.checkLease(ctx, q); err != nil {
+			return err
+		}
+		return fmt.Errorf("state: record %s: it is recorded as completed already", name)
+	}
+	return nil
+}
+
 // Applied is a migration recorded as applied without running it.
 type Applied struct {
 	Name, Kind, Checksum string

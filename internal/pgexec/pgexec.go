@@ -357,15 +357,12 @@ func (e *permanentError) Error() string { return e.err.Error() }
 // lock_timeout (FirstLockTimeout on the first attempt, doubling up to
 // LockTimeout), no statement or idle-in-transaction timeout, the
 // search_path; it retries the whole transaction on lock timeouts and
-// deadlocks.
+// deadlocks. BEGIN and the settings go in one round trip (a simple-protocol
+// query of several statements): a folder of many small .sql files pays it
+// per file.
 func (r *Runner) InTx(ctx context.Context, conn *pgx.Conn, fn func(pgx.Tx) error) error {
 	return r.retry(ctx, conn, func(timeout time.Duration) error {
-		return pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
-			if _, err := tx.Exec(ctx, r.settings(true, timeout)); err != nil {
-				return fmt.Errorf("pgexec: set lock_timeout, statement_timeout and search_path: %w", err)
-			}
-			return fn(tx)
-		})
+		return pgx.BeginTxFunc(ctx, conn, pgx.TxOptions{BeginQuery: "BEGIN; " + r.settings(true, timeout)}, fn)
 	})
 }
 
