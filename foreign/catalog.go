@@ -190,10 +190,19 @@ func (d *Decl) imports(rel string) bool {
 }
 
 // readLocal reads the foreign tables of the target schema.
-func readLocal(ctx context.Context, q interface {
-	Query(context.Context, string, ...any) (pgx.Rows, error)
-}, schema string) ([]Table, error) {
-	rows, err := q.Query(ctx, `
+func readLocal(ctx context.Context, conn *pgx.Conn, schema string) (out []Table, err error) {
+	err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "SET LOCAL search_path = pg_catalog"); err != nil {
+			return err
+		}
+		out, err = readLocalTx(ctx, tx, schema)
+		return err
+	})
+	return out, err
+}
+
+func readLocalTx(ctx context.Context, tx pgx.Tx, schema string) ([]Table, error) {
+	rows, err := tx.Query(ctx, `
 SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod)
   FROM pg_class c
   JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
