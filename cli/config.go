@@ -78,7 +78,7 @@ func (g *globals) applyConfig(cmd *cobra.Command) error {
 		}
 		if v := os.Getenv(envName(name)); v != "" {
 			if err := f.Value.Set(v); err != nil {
-				errs = append(errs, fmt.Sprintf("environment variable %s: %v", envName(name), err))
+				errs = append(errs, fmt.Sprintf("environment variable %s: invalid value %q: %v", envName(name), v, err))
 			}
 			p.sources[name] = "env " + envName(name)
 			continue
@@ -97,7 +97,7 @@ func (g *globals) applyConfig(cmd *cobra.Command) error {
 		if p.file != nil {
 			if s, ok := p.file.Settings[name]; ok {
 				if err := f.Value.Set(s.Value); err != nil {
-					errs = append(errs, fmt.Sprintf("%s:%d: %s: %v", p.path, s.Line, fileKey(name), err))
+					errs = append(errs, fmt.Sprintf("%s:%d: %s: invalid value %q: %v", p.path, s.Line, fileKey(name), s.Value, err))
 				}
 				p.sources[name] = p.file.Where(s.Line)
 				continue
@@ -106,7 +106,7 @@ func (g *globals) applyConfig(cmd *cobra.Command) error {
 		p.sources[name] = "default"
 	}
 	if len(errs) > 0 {
-		return usageError{errors.New(strings.Join(errs, "; "))}
+		return errors.New(strings.Join(errs, "\n"))
 	}
 	return nil
 }
