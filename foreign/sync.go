@@ -319,8 +319,8 @@ func (d *Decl) planServer(ctx context.Context, tgt *pgx.Conn, p *prepared) error
 		}
 		var mopts []string
 		err := tgt.QueryRow(ctx, `
-SELECT coalesce(m.umoptions, '{}') FROM pg_user_mapping m JOIN pg_foreign_server s ON s.oid = m.umserver
- WHERE s.srvname = $1 AND m.umuser = CASE WHEN $2 = 'PUBLIC' THEN 0
+SELECT coalesce(m.umoptions, '{}') FROM pg_user_mappings m
+ WHERE m.srvname = $1 AND m.umuser = CASE WHEN $2 = 'PUBLIC' THEN 0
        WHEN $2 IN ('CURRENT_USER', 'CURRENT_ROLE') THEN (SELECT oid FROM pg_roles WHERE rolname = current_user)
        WHEN $2 = 'SESSION_USER' THEN (SELECT oid FROM pg_roles WHERE rolname = session_user)
        ELSE (SELECT oid FROM pg_roles WHERE rolname = $3) END`, d.Name, strings.ToUpper(role), role).Scan(&mopts)
@@ -329,7 +329,7 @@ SELECT coalesce(m.umoptions, '{}') FROM pg_user_mapping m JOIN pg_foreign_server
 			p.mappingRoles = append(p.mappingRoles, mappingChange{role: roleSQL, create: true})
 			p.setup = append(p.setup, fmt.Sprintf("create user mapping for %s (user %s)", role, d.User))
 		case err != nil:
-			return d.fail("read the user mapping for "+role+" (strata needs to read pg_user_mapping: run it as a superuser of the into database)", err, "")
+			return d.fail("read the user mapping for "+role, err, "")
 		default:
 			have := parseOptions(mopts)
 			if have["user"] != d.User || have["password"] != p.password || len(have) != 1+btoi(p.password != "") {
