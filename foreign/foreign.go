@@ -83,7 +83,10 @@ type Options struct {
 }
 
 func (o *Options) runner() *pgexec.Runner {
-	return &pgexec.Runner{LockTimeout: o.LockTimeout, Deadline: o.LockDeadline}
+	return &pgexec.Runner{LockTimeout: o.LockTimeout, Deadline: o.LockDeadline,
+		OnRetry: func(attempt int, wait time.Duration, err error) {
+			o.logf("foreign: lock not granted within lock_timeout (attempt %d): %s; retrying in %s", attempt, scrub(pgexec.Message(err)), wait.Round(time.Millisecond))
+		}}
 }
 
 func (o *Options) logf(format string, args ...any) {
