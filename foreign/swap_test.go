@@ -268,3 +268,45 @@ func TestPushdown(t *testing.T) {
 		}
 	}
 }
+
+// TestRemoteTypes: a remote enum and a domain used by imported columns are
+// created in the target first; a type that exists there with another
+// definition makes the tables that need it skipped and reported, and the
+// rest imported.
+func TestRemoteTypes(t *testing.T) {
+	f := setup(t)
+	exec(t, f.appURL, `CREATE TYPE mood AS ENUM ('happy', 'sad');
+CREATE DOMAIN positive AS int CHECK (VALUE > 0);
+CREATE TABLE feedback (id bigint PRIMARY KEY, mood mood, score positive);
+INSERT INTO feedback VALUES (1, 'sad', 3)`)
+	res := f.sync(t)
+	if res.Tables != 3 || len(res.Setup) < 2 {
+		t.Fatalf("sync: %+v", res)
+	}
+	if got := one(t, f.repURL, "SELECT mood::text || '/' || score::text FROM app.feedback"); got != "sad/3" {
+		t.Errorf("feedback through the foreign table: %s", got)
+	}
+	// A new label is added in place.
+	exec(t, f.appURL, "ALTER TYPE mood ADD VALUE 'meh' AFTER 'happy'")
+	res = f.sync(t)
+	if got := one(t, f.repURL, "SELECT array_to_string(enum_range(NULL::public.mood), ',')"); got != "happy,meh,sad" {
+		t.Errorf("enum after the sync: %s (%+v)", got, res)
+	}
+	// Another definition in the target: feedback is skipped, not the rest.
+	exec(t, f.appURL, "CREATE TYPE level AS ENUM ('low', 'high'); ALTER TABLE feedback ADD COLUMN level level")
+	exec(t, f.repURL, "CREATE TYPE public.level AS ENUM ('other')")
+	res = f.sync(t)
+	var skipped []string
+	for _, c := range res.Changes {
+		if c.Kind == "table skipped" {
+			skipped = append(skipped, c.String())
+		}
+	}
+	want := `table skipped feedback: enum "public"."level" exists in the into database with labels (other) that the remote one (low, high) does not have in that order`
+	if len(skipped) != 1 || skipped[0] != want || res.Tables != 2 {
+		t.Errorf("skipped %q (tables %d), want %q", skipped, res.Tables, want)
+	}
+	if got := one(t, f.repURL, "SELECT count(*)::text FROM app.orders"); got != "1000" {
+		t.Errorf("orders after the partial import: %s", got)
+	}
+}
