@@ -20,6 +20,7 @@
 //	go run ./bench                         # full run, report on stdout
 //	go run ./bench -out docs/benchmarks.md # full run, report to a file
 //	go run ./bench -smoke                  # tiny sizes, under a minute (CI)
+//	go run ./bench -fdw                    # only the postgres_fdw join benchmark (ratio printed)
 //	go run ./bench -lockloss 50            # only the lock-loss check: 50 pairs per mode, overlaps printed
 //	go run ./bench -only sql               # only 1,000 .sql files: strata migrate vs goose
 //
@@ -69,6 +70,9 @@ type config struct {
 	lockloss    int // pairs per mode of the lock-loss check (0: not that mode)
 	sqlFiles    int // .sql files of the strata-vs-goose benchmark
 	cpuProfile  string
+	fdw         bool
+	fdwRows     int
+	fdwReps     int
 	args        []string
 }
 
@@ -90,6 +94,9 @@ func parseFlags(args []string) (*config, error) {
 	fs.IntVar(&c.rounds, "rounds", 3, "write test: time-sliced A/B windows (the mean counts)")
 	fs.IntVar(&c.readRounds, "read-rounds", 5, "read test: time-sliced A/B windows per query mode (the mean counts)")
 	fs.IntVar(&c.reps, "reps", 2, "backfill: runs of the bound and of strata each (alternating); the fastest of each counts")
+	fs.BoolVar(&c.fdw, "fdw", false, "run only the postgres_fdw benchmark: a join and aggregate through strata foreign sync's foreign tables against the same query on the application database (ratio printed)")
+	fs.IntVar(&c.fdwRows, "fdw-rows", 200000, "fdw benchmark: rows of the orders table")
+	fs.IntVar(&c.fdwReps, "fdw-reps", 15, "fdw benchmark: timed runs of each query")
 	fs.IntVar(&c.lockloss, "lockloss", 0, "run only the lock-loss check: this many pairs per mode, printing the overlaps (must be 0)")
 	fs.IntVar(&c.sqlFiles, "sql-files", 1000, "sql benchmark: small .sql files applied by strata migrate and by goose")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the benchmark process (strata's client side included) to this file")
@@ -215,7 +222,9 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	var code int
-	if cfg.lockloss > 0 {
+	if cfg.fdw {
+		code = runFDW(ctx, cfg)
+	} else if cfg.lockloss > 0 {
 		code = runLockLoss(ctx, cfg)
 	} else {
 		code = run(ctx, cfg)

@@ -36,6 +36,8 @@ type globals struct {
 	maxLag       time.Duration
 	quiet        bool
 	allowChanged bool
+	configPath   string
+	project      *project
 
 	stdout, stderr io.Writer
 	mu             sync.Mutex
@@ -71,11 +73,14 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	pf.Float64Var(&g.maxRate, "max-rows-per-second", 0, "throttle backfills to this many rows per second (0: no limit)")
 	pf.DurationVar(&g.maxLag, "max-replication-lag", 0, "pause backfills while a standby's replication lag exceeds this (0: do not check; the role needs pg_monitor)")
 	pf.BoolVarP(&g.quiet, "quiet", "q", false, "print only results and errors")
+	pf.StringVar(&g.configPath, "config", "", "project file (default $STRATA_CONFIG, else ./strata.toml if present)")
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error { return g.applyConfig(cmd) }
+	root.PersistentPostRunE = func(cmd *cobra.Command, _ []string) error { return g.afterHooks(cmd) }
 
 	root.AddCommand(
 		g.initCmd(), g.startCmd(), g.completeCmd(), g.abortCmd(), g.migrateCmd(),
 		g.statusCmd(), g.clientsCmd(), g.schemaNameCmd(), g.planCmd(), g.lintCmd(),
-		g.historyCmd(), g.newCmd(), g.baselineCmd(),
+		g.historyCmd(), g.newCmd(), g.baselineCmd(), g.configCmd(), g.foreignCmd(),
 	)
 	if err := root.ExecuteContext(ctx); err != nil {
 		var silent errSilent

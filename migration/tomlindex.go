@@ -544,3 +544,11 @@ func unescapeTOML(s string) string {
 	}
 	return b.String()
 }
+
+// TOMLKeyLines returns, for every key path of a TOML text (such as
+// "foreign[0].name" or "url"), the 1-based line it is first written on: for
+// other strict TOML files (strata.toml) that report unknown keys by line.
+func TOMLKeyLines(src string) map[string]int {
+	lines, _, _, _ := tomlIndex(src)
+	return lines
+}

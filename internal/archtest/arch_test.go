@@ -53,7 +53,9 @@ var allowed = map[string][]string{
 	"sqlrun":              {"migration", "internal/pgexec", "internal/pgquery"},
 	"engine":              {"planner", "plan", "state", "backfill", "migration", "internal/pgexec", "internal/pgquery", "sqlrun"},
 	"internal/planreport": {"plan", "pglock", "lint", "backfill"},
-	"cli":                 {"engine", "lint", "internal/planreport", "plan", "migration", "backfill", "state"},
+	"foreign":             {"internal/pgexec", "internal/pgquery"},
+	"internal/config":     {"foreign", "migration"},
+	"cli":                 {"engine", "lint", "internal/planreport", "plan", "migration", "backfill", "state", "foreign", "internal/config"},
 }
 
 // programs may import anything but the linter (cmd/strata reaches it
