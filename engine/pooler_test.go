@@ -24,11 +24,10 @@ import (
 // every row lands translated, and afterwards no server connection of any
 // pool carries a setting strata or the apps made.
 //
-// status runs in transaction mode. The commands that take strata's
-// exclusion lock (init, start, complete, abort) run as a role whose pool is
-// in session mode: the lock is a session advisory lock, which a
-// transaction pooler hands to whichever client gets that server connection
-// next (see docs/poolers.md).
+// status runs in transaction mode. init, start, complete and abort run as
+// a role whose pool is in session mode, where a concurrent index build
+// works (through a transaction pooler strata refuses it:
+// TestStrataThroughTransactionPooler).
 func TestThroughPgbouncer(t *testing.T) {
 	e := newEnv(t, connModesSetup)
 	sfx := e.db.Name[len(e.db.Name)-8:]

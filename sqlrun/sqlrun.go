@@ -88,23 +88,11 @@ func (r *Runner) logf(format string, args ...any) {
 	}
 }
 
-// Prepare sets strata's own session settings on conn: statement_timeout = 0,
-// so that a role's default timeout does not kill an index build.
-func Prepare(ctx context.Context, conn *pgx.Conn) error {
-	if _, err := conn.Exec(ctx, "SET statement_timeout = 0"); err != nil {
-		return fmt.Errorf("sqlrun: set statement_timeout: %w", err)
-	}
-	return nil
-}
-
 // Run runs m (a .sql migration), skipping its first from statements (that
 // ran before, in a no-transaction file).
 func (r *Runner) Run(ctx context.Context, conn *pgx.Conn, m *migration.Migration, from int, rec Recorder) error {
 	if m.SQL == nil {
 		return fmt.Errorf("sqlrun: %s is not a .sql migration", m.File)
-	}
-	if err := Prepare(ctx, conn); err != nil {
-		return err
 	}
 	before, err := r.leftovers(ctx, conn)
 	if err != nil {
@@ -168,8 +156,10 @@ func (r *Runner) Run(ctx context.Context, conn *pgx.Conn, m *migration.Migration
 	return err
 }
 
-// execOne runs one statement of a no-transaction file with lock_timeout on
-// the session, retrying it alone on lock timeouts. A CREATE INDEX
+// execOne runs one statement of a no-transaction file with strata's
+// settings (lock_timeout, statement_timeout = 0, the search_path) set on
+// the session just before it and reset just after it (pgexec's ExecOnce),
+// retrying it alone on lock timeouts. A CREATE INDEX
 // CONCURRENTLY that fails leaves an INVALID index: it is dropped before
 // the statement is retried or its error returned.
 func (r *Runner) execOne(ctx context.Context, conn *pgx.Conn, sql string) error {
@@ -180,10 +170,7 @@ func (r *Runner) execOne(ctx context.Context, conn *pgx.Conn, sql string) error 
 		}
 	}
 	return r.Exec.Retry(ctx, func() error {
-		if _, err := conn.Exec(ctx, "SET lock_timeout = '"+pgexec.Millis(r.Exec.LockTimeout)+"'"); err != nil {
-			return pgexec.Permanent(fmt.Errorf("set lock_timeout: %w", err))
-		}
-		_, err := conn.Exec(ctx, sql)
+		err := r.Exec.ExecOnce(ctx, conn, sql)
 		if err != nil && idx != "" {
 			if derr := dropInvalid(ctx, conn, r.Exec, idx); derr != nil {
 				return pgexec.Permanent(fmt.Errorf("%w; and dropping the INVALID index it left failed: %w", err, derr))
