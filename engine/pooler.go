@@ -24,8 +24,8 @@ func (e *PoolerError) Error() string {
 	if len(e.Applied) > 0 {
 		done = fmt.Sprintf("the .sql migrations before it were applied (%s), the rest was not started", strings.Join(e.Applied, ", "))
 	}
-	return fmt.Sprintf("%s: cannot run %s through a transaction pooler: it cannot run in a transaction, "+
-		"and the pooler may send the lock_timeout and statement_timeout strata sets just before it to another server connection; %s; "+
+	return fmt.Sprintf("%s: cannot run %s through a transaction pooler: a statement outside a transaction gets strata's "+
+		"lock_timeout and statement_timeout from a SET just before it, which the pooler may send to another server connection; %s; "+
 		"hint: run this command on a direct connection, or give strata's role pool_mode=session in pgbouncer's [users] section (docs/poolers.md)",
 		e.Where, e.Statement, done)
 }
@@ -54,9 +54,9 @@ func (s *session) refuseNoTxSQL(migs []*migration.Migration) error {
 	}
 	for _, mg := range migs {
 		if mg.SQL != nil && mg.SQL.NoTransaction {
-			stmt := "its statements (" + migration.DirectiveNoTransaction + ")"
+			stmt := "the statements of a " + migration.DirectiveNoTransaction + " file"
 			if len(mg.SQL.Statements) > 0 {
-				stmt = firstLine(mg.SQL.Statements[0].Text) + " and the rest of its statements (" + migration.DirectiveNoTransaction + ")"
+				stmt += " (the first: " + firstLine(mg.SQL.Statements[0].Text) + ")"
 			}
 			return &PoolerError{Where: mg.File, Statement: stmt}
 		}

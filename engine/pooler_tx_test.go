@@ -135,6 +135,7 @@ table = "items"
 			if !errors.Is(err, engine.ErrTransactionPooler) {
 				t.Fatalf("start of a non-transactional statement through a transaction pooler = %v, want ErrTransactionPooler", err)
 			}
+			t.Logf("refused: %v", err)
 			for _, want := range []string{c.stmt, "transaction pooler", "nothing was changed", "hint: ", "pool_mode=session", "docs/poolers.md"} {
 				if !strings.Contains(err.Error(), want) {
 					t.Errorf("error %q does not say %q", err, want)
@@ -149,8 +150,10 @@ table = "items"
 		})
 	}
 	// A direct connection builds the index: the concurrent build does not
-	// wait for the lock connection's open transaction.
-	if _, err := e.m.Migrate(e.ctx, e.migs("", "001_price.toml", priceOnly, "002_idx.toml", `
+	// wait for the lock connection's open transaction. Aborting it through
+	// the pooler (DROP INDEX CONCURRENTLY) is refused before the phase's
+	// state changes.
+	if _, err := e.m.Start(e.ctx, e.migs("", "001_price.toml", priceOnly, "002_idx.toml", `
 [[actions]]
 type = "add_index"
 table = "items"
@@ -158,8 +161,17 @@ table = "items"
   name = "items_name_idx"
   columns = ["name"]
 `)); err != nil {
-		t.Fatalf("migrate directly: %v", err)
+		t.Fatalf("start directly: %v", err)
 	}
+	phase := `SELECT state || ' ' || abort_cursor FROM strata.phase`
+	before := queryStrings(t, e.ctx, e.db.Conn(t), phase)
+	if _, err := m.Abort(e.ctx); !errors.Is(err, engine.ErrTransactionPooler) || !strings.Contains(err.Error(), "DROP INDEX CONCURRENTLY") {
+		t.Errorf("abort of an index build through a transaction pooler = %v, want ErrTransactionPooler naming DROP INDEX CONCURRENTLY", err)
+	}
+	if after := queryStrings(t, e.ctx, e.db.Conn(t), phase); !cmp.Equal(before, after) {
+		t.Errorf("phase %v before, %v after the refused abort", before, after)
+	}
+	e.complete()
 
 	// No setting of strata's is left on any server connection of the pool:
 	// 3 transactions at once (the pool size) see the server's defaults.
