@@ -357,8 +357,13 @@ func (r *Runner) checkpoints(ctx context.Context, conn *pgx.Conn, step string, s
 	if est < 0 {
 		// Never analyzed: ANALYZE samples the table (under SHARE UPDATE
 		// EXCLUSIVE, which lets reads and writes go on) for a row estimate
-		// the progress report and the worker split can use.
-		if err := r.Exec.Exec(ctx, conn, "ANALYZE "+tq); err != nil {
+		// the progress report and the worker split can use. In a
+		// transaction, so that its settings are SET LOCAL (through a
+		// transaction pooler too).
+		if err := r.Exec.InTx(ctx, conn, func(tx pgx.Tx) error {
+			_, err := tx.Exec(ctx, "ANALYZE "+tq)
+			return err
+		}); err != nil {
 			return nil, fmt.Errorf("analyze: %w", err)
 		}
 		if err := conn.QueryRow(ctx, `SELECT greatest(reltuples, 0) FROM pg_class WHERE oid = $1::regclass`, tq).Scan(&est); err != nil {

@@ -335,6 +335,9 @@ func (m *Migrator) start(ctx context.Context, s *session, migs []*migration.Migr
 		if !sameMigrations(ph.Migrations, group) {
 			return nil, fmt.Errorf("%w: an interrupted start of %v is recorded, but the pending migrations are now different; run strata abort first", ErrPhaseInProgress, ph.Names())
 		}
+		if err := s.refusePhase(ph, plan.Start); err != nil {
+			return nil, err
+		}
 		m.logf("resuming the interrupted start of %v", ph.Names())
 		if err := m.runStart(ctx, s, ph); err != nil {
 			return nil, err
@@ -357,6 +360,9 @@ func (m *Migrator) start(ctx context.Context, s *session, migs []*migration.Migr
 			return nil, err
 		}
 	}
+	if err := s.refuseNoTxSQL(sqls); err != nil {
+		return nil, err
+	}
 	res := &StartResult{}
 	prev := latestSchema(hist)
 	for _, mg := range sqls {
@@ -372,6 +378,12 @@ func (m *Migrator) start(ctx context.Context, s *session, migs []*migration.Migr
 	pend = group
 	pl, err := m.plan(ctx, s.conn, pend, prev)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.refuseNonTx(plan.Start, pl.Start); err != nil {
+		if pe, ok := err.(*PoolerError); ok {
+			pe.Applied = res.Applied
+		}
 		return nil, err
 	}
 	raw, err := json.Marshal(pl)
@@ -483,6 +495,9 @@ func (m *Migrator) complete(ctx context.Context, s *session, o CompleteOptions) 
 			return nil, &OldVersionInUseError{Clients: c, Sessions: inUse}
 		}
 	}
+	if err := s.refusePhase(ph, plan.Complete); err != nil {
+		return nil, err
+	}
 	if err := m.setState(ctx, s, state.Completing); err != nil {
 		return nil, err
 	}
@@ -512,6 +527,9 @@ func (m *Migrator) abort(ctx context.Context, s *session) ([]string, error) {
 	}
 	if ph == nil {
 		return nil, ErrNoPhase
+	}
+	if err := s.refusePhase(ph, plan.Abort); err != nil {
+		return nil, err
 	}
 	if err := m.setState(ctx, s, state.Aborting); err != nil {
 		return nil, err
@@ -543,6 +561,9 @@ func (m *Migrator) Migrate(ctx context.Context, migs []*migration.Migration) (*S
 		return nil, err
 	}
 	if err := m.gate(pend); err != nil {
+		return nil, err
+	}
+	if err := s.refuseNoTxSQL(pend); err != nil {
 		return nil, err
 	}
 	s.gated = true

@@ -78,3 +78,11 @@ func (e *StepError) Error() string {
 }
 
 func (e *StepError) Unwrap() error { return e.Err }
+
+// ErrTransactionPooler is matched (errors.Is) by the error of Start,
+// Complete, Abort and Migrate when strata's connections go through a
+// transaction pooler and the work needs a statement that cannot run in a
+// transaction (a concurrent index build, a no-transaction .sql file): a
+// pooler may send the settings strata makes before such a statement to
+// another server connection. Nothing was changed.
+var ErrTransactionPooler = errors.New("engine: a statement that cannot run in a transaction, through a transaction pooler")

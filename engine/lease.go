@@ -17,18 +17,22 @@ import (
 
 	"github.com/strata-db/strata/backfill"
 	"github.com/strata-db/strata/internal/pgexec"
+	"github.com/strata-db/strata/internal/pgquery"
 	"github.com/strata-db/strata/sqlrun"
 	"github.com/strata-db/strata/state"
 )
 
 // Exclusion. A command that changes something holds the state schema's
-// session advisory lock on a connection of its own (the lock connection),
-// for the whole command, and claims the state schema's lease (a row naming
+// advisory lock on a connection of its own (the lock connection), for the
+// whole command, and claims the state schema's lease (a row naming
 // its run) right after. The lock keeps a second strata out; the lease
 // stops a first one that lost its lock without noticing:
 //
-//   - the lock connection turns off the server's idle timeouts for itself
-//     and is pinged every keepaliveEvery; a failed ping (the backend was
+//   - the lock is a transaction advisory lock, in a transaction that stays
+//     open on the lock connection for the whole command, so it holds
+//     through a transaction pooler too (which keeps one server connection
+//     for an open transaction); the transaction turns off the server's
+//     timeouts for itself and is pinged every keepaliveEvery; a failed ping (the backend was
 //     terminated, the network is gone) or a lock no longer held cancels
 //     the command at once;
 //   - every step commit and every backfill batch checks, in its own
@@ -107,6 +111,7 @@ type session struct {
 	key        int64
 	command    string
 	gated      bool // the pending .sql migrations passed the SQLGate
+	pooled     bool // the connections go through a transaction pooler
 	sqlReady   bool // a .sql migration's record committed: state schema current, lease claimed
 	sqlRunner  *sqlrun.Runner
 	mon        *pgexec.Monitor // names blockers of strata's statements; closed with the session
@@ -128,45 +133,79 @@ func newRunID() string {
 }
 
 func (m *Migrator) open(ctx context.Context, command string) (*session, error) {
-	lock, err := m.connect(ctx)
+	conn, err := m.connect(ctx)
 	if err != nil {
 		return nil, err
 	}
-	key := pgexec.AdvisoryKey(m.opts.StateSchema)
-	if err := keepLockConn(ctx, lock); err != nil {
-		lock.Close(context.Background())
-		return nil, err
+	// The work connection's server backend, outside a transaction: see
+	// pooled below.
+	var workPID int
+	var workStart time.Time
+	if err := conn.QueryRow(ctx, backendQuery).Scan(&workPID, &workStart); err != nil {
+		conn.Close(context.Background())
+		return nil, fmt.Errorf("engine: read the work connection's backend: %w", err)
 	}
-	host, _ := os.Hostname()
-	started := time.Now()
-	// Who holds the lock is readable before the lease is claimed (and on
-	// a database without a state schema yet): in the lock connection's
-	// application_name.
-	if _, err := lock.Exec(ctx, "SELECT set_config('application_name', $1, false)", holderTag(os.Getpid(), host, started, command)); err != nil {
-		lock.Close(context.Background())
-		return nil, fmt.Errorf("engine: set up the lock connection: %w", err)
-	}
-	if err := pgexec.Lock(ctx, lock, key, m.opts.LockWait); err != nil {
-		err = m.busy(ctx, lock, err)
-		lock.Close(context.Background())
-		return nil, err
-	}
-	s := &session{lock: lock, key: key, command: command,
-		st:     &state.Store{Schema: m.opts.StateSchema, RunID: newRunID()},
-		holder: state.Holder{PID: os.Getpid(), Host: host, Command: command, Schema: m.opts.Schema}}
-	s.holder.RunID = s.st.RunID
-	if err := lock.QueryRow(ctx, `SELECT pg_backend_pid(), backend_start, now() FROM pg_stat_activity WHERE pid = pg_backend_pid()`).
-		Scan(&s.holder.BackendPID, &s.holder.BackendStart, &s.holder.StartedAt); err != nil {
-		lock.Close(context.Background())
-		return nil, fmt.Errorf("engine: read the lock connection's backend: %w", err)
-	}
-	if s.conn, err = m.connect(ctx); err != nil {
-		lock.Close(context.Background())
+	// The lock connection sends every query with the simple protocol: an
+	// extended-protocol query leaves its unnamed portal, and the snapshot
+	// the portal holds, until the next query, and in the lock's open
+	// transaction that snapshot would hold back VACUUM and make every
+	// CREATE INDEX CONCURRENTLY wait for strata's own lock connection.
+	lockCfg := m.cfg.Copy()
+	lockCfg.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol
+	lock, err := pgx.ConnectConfig(ctx, lockCfg)
+	if err != nil {
+		err = fmt.Errorf("engine: connect: %w", redact(err))
+		conn.Close(context.Background())
 		var pgErr *pgconn.PgError
 		if errors.As(err, &pgErr) && pgErr.Code == "53300" { // too_many_connections
 			return nil, fmt.Errorf("engine: strata needs two connections to the database (one holds its lock, one does the work; plus one per backfill worker beyond the first), and the second was refused: %w\nhint: raise the role's or database's CONNECTION LIMIT (or the pooler's pool size for strata's role) to at least 2", err)
 		}
 		return nil, err
+	}
+	key := pgexec.AdvisoryKey(m.opts.StateSchema)
+	host, _ := os.Hostname()
+	// Who holds the lock is readable before the lease is claimed (and on a
+	// database without a state schema yet): in the lock transaction's
+	// application_name (SET LOCAL: nothing outlives it on a pooler).
+	setup := lockConnSettings + "; SELECT set_config('application_name', " +
+		pgquery.Literal(holderTag(os.Getpid(), host, time.Now(), command)) + ", true)"
+	if err := pgexec.LockTx(ctx, lock, key, m.opts.LockWait, setup); err != nil {
+		err = m.busy(ctx, lock, err)
+		lock.Close(context.Background())
+		conn.Close(context.Background())
+		return nil, err
+	}
+	s := &session{lock: lock, conn: conn, key: key, command: command,
+		st:     &state.Store{Schema: m.opts.StateSchema, RunID: newRunID()},
+		holder: state.Holder{PID: os.Getpid(), Host: host, Command: command, Schema: m.opts.Schema}}
+	s.holder.RunID = s.st.RunID
+	// In the lock's transaction: the backend that holds the lock.
+	if err := lock.QueryRow(ctx, `SELECT pg_backend_pid(), backend_start, now() FROM pg_stat_activity WHERE pid = pg_backend_pid()`).Scan(&s.holder.BackendPID, &s.holder.BackendStart, &s.holder.StartedAt); err != nil {
+		lock.Close(context.Background())
+		conn.Close(context.Background())
+		return nil, fmt.Errorf("engine: read the lock connection's backend: %w", err)
+	}
+	// A transaction pooler gives a client a server connection for one
+	// transaction at a time. The lock connection's transaction keeps its
+	// server connection; the work connection may reach another one with
+	// each statement outside a transaction. pgbouncer hands out the server
+	// connection used last, so the lock connection then got the work
+	// connection's backend; else the work connection's next statement
+	// reaches another backend than before (its own is never the lock's on
+	// a direct connection or through a session pooler).
+	s.pooled = workPID == s.holder.BackendPID && workStart.Equal(s.holder.BackendStart)
+	if !s.pooled {
+		var pid int
+		var start time.Time
+		if err := conn.QueryRow(ctx, backendQuery).Scan(&pid, &start); err != nil {
+			lock.Close(context.Background())
+			conn.Close(context.Background())
+			return nil, fmt.Errorf("engine: read the work connection's backend: %w", err)
+		}
+		s.pooled = pid != workPID || !start.Equal(workStart)
+	}
+	if s.pooled {
+		m.logf("strata's connections go through a transaction pooler: its lock is held in a transaction that stays open; statements that cannot run in a transaction are refused")
 	}
 	s.ctx, s.cancel = context.WithCancelCause(ctx)
 	s.stop, s.done = make(chan struct{}), make(chan struct{})
@@ -195,21 +234,17 @@ func (m *Migrator) open(ctx context.Context, command string) (*session, error) {
 	return s, nil
 }
 
-// keepLockConn turns off the server's idle timeouts for the lock
-// connection (a DBA's idle_session_timeout must not end it) and asks the
-// server to notice a vanished client sooner, freeing its lock.
-func keepLockConn(ctx context.Context, conn *pgx.Conn) error {
-	sets := []string{"SET idle_in_transaction_session_timeout = 0",
-		"SET tcp_keepalives_idle = 10", "SET tcp_keepalives_interval = 5", "SET tcp_keepalives_count = 3",
-		// idle_session_timeout exists from PostgreSQL 14 on.
-		"SELECT set_config('idle_session_timeout', '0', false) WHERE current_setting('server_version_num')::int >= 140000"}
-	for _, q := range sets {
-		if _, err := conn.Exec(ctx, q); err != nil {
-			return fmt.Errorf("engine: set up the lock connection: %s: %w", q, err)
-		}
-	}
-	return nil
-}
+// backendQuery reads the connection's server backend: its pid and start.
+const backendQuery = `SELECT pg_backend_pid(), backend_start FROM pg_stat_activity WHERE pid = pg_backend_pid()`
+
+// lockConnSettings start the lock connection's transaction: no idle or
+// statement timeout of the server's, a role's or a database's ends it
+// (transaction_timeout exists from PostgreSQL 17 on), and the server
+// notices a vanished client sooner, freeing the lock. All are SET LOCAL:
+// nothing outlives the transaction on a pooler's server connection.
+const lockConnSettings = "SET LOCAL idle_in_transaction_session_timeout = 0; SET LOCAL statement_timeout = 0; " +
+	"SET LOCAL tcp_keepalives_idle = 10; SET LOCAL tcp_keepalives_interval = 5; SET LOCAL tcp_keepalives_count = 3; " +
+	"SELECT set_config('transaction_timeout', '0', true) WHERE current_setting('server_version_num')::int >= 170000"
 
 // claim installs what the lease needs in the state schema (an installation
 // from before it lacks the table) and claims it, on tx.
@@ -354,7 +389,7 @@ func (s *session) close() {
 	if s.conn != nil {
 		s.conn.Close(ctx)
 	}
-	_ = pgexec.Unlock(ctx, s.lock, s.key)
+	_ = pgexec.UnlockTx(ctx, s.lock)
 	s.lock.Close(ctx)
 	if s.warm != nil {
 		<-s.warm

@@ -16,6 +16,11 @@ import (
 	"github.com/strata-db/strata/internal/pgtest"
 )
 
+// bouncerPoolSize is the test pgbouncer's server connections per pool:
+// strata's role needs one for its lock, one for its work and one for the
+// lock-wait monitor, plus one per extra backfill worker.
+const bouncerPoolSize = 6
+
 // TestThroughPgbouncer runs strata and two app versions through a real
 // pgbouncer (bouncerPoolSize server connections per pool, no server_reset_query): init,
 // start, status, complete and a second start aborted, while an old and a
@@ -24,16 +29,10 @@ import (
 // every row lands translated, and afterwards no server connection of any
 // pool carries a setting strata or the apps made.
 //
-// status runs in transaction mode. The commands that take strata's
-// exclusion lock (init, start, complete, abort) run as a role whose pool is
-// in session mode: the lock is a session advisory lock, which a
-// transaction pooler hands to whichever client gets that server connection
-// next (see docs/poolers.md).
-// bouncerPoolSize is the test pgbouncer's server connections per pool:
-// strata's role needs one for its lock, one for its work and one for the
-// lock-wait monitor, plus one per extra backfill worker.
-const bouncerPoolSize = 6
-
+// status runs in transaction mode. init, start, complete and abort run as
+// a role whose pool is in session mode, where a concurrent index build
+// works (through a transaction pooler strata refuses it:
+// TestStrataThroughTransactionPooler).
 func TestThroughPgbouncer(t *testing.T) {
 	e := newEnv(t, connModesSetup)
 	sfx := e.db.Name[len(e.db.Name)-8:]

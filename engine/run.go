@@ -56,6 +56,9 @@ func (m *Migrator) run(ctx context.Context, s *session, ph *state.Phase, which p
 			return finish(tx)
 		})
 	}
+	if err := s.refuseNonTx(which, steps[cursor:]); err != nil {
+		return err
+	}
 	for i := cursor; i < len(steps); i++ {
 		st := steps[i]
 		last := i == len(steps)-1

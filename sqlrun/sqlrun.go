@@ -102,9 +102,9 @@ func (r *Runner) Run(ctx context.Context, conn *pgx.Conn, m *migration.Migration
 	if m.SQL == nil {
 		return fmt.Errorf("sqlrun: %s is not a .sql migration", m.File)
 	}
-	// strata's own settings (lock_timeout, statement_timeout = 0) are set
-	// with each transaction (SET LOCAL) and before each statement of a
-	// no-transaction file.
+	// strata's own settings (lock_timeout, statement_timeout = 0, the
+	// search_path) are set with each transaction (SET LOCAL) and around
+	// each statement of a no-transaction file (pgexec's ExecOnce).
 	if r.conn != conn {
 		r.conn, r.known = conn, nil
 	}
@@ -193,8 +193,10 @@ func (r *Runner) Run(ctx context.Context, conn *pgx.Conn, m *migration.Migration
 	return nil
 }
 
-// execOne runs one statement of a no-transaction file with lock_timeout on
-// the session, retrying it alone on lock timeouts. A CREATE INDEX
+// execOne runs one statement of a no-transaction file with strata's
+// settings (lock_timeout, statement_timeout = 0, the search_path) set on
+// the session just before it and reset just after it (pgexec's ExecOnce),
+// retrying it alone on lock timeouts. A CREATE INDEX
 // CONCURRENTLY that fails leaves an INVALID index: it is dropped before
 // the statement is retried or its error returned. An INVALID index of the
 // same name left by an earlier run (interrupted during the build) makes
@@ -210,12 +212,7 @@ func (r *Runner) execOne(ctx context.Context, conn *pgx.Conn, st migration.SQLSt
 	}
 	return r.Exec.Retry(ctx, func() error {
 		for again := false; ; again = true {
-			// statement_timeout = 0 again: dropInvalid (pgexec's
-			// ExecOnce) resets the session's settings.
-			if _, err := conn.Exec(ctx, "SET lock_timeout = '"+pgexec.Millis(r.Exec.LockTimeout)+"'; SET statement_timeout = 0"); err != nil {
-				return pgexec.Permanent(fmt.Errorf("set lock_timeout and statement_timeout: %w", err))
-			}
-			_, err := conn.Exec(ctx, st.Text)
+			err := r.Exec.ExecOnce(ctx, conn, st.Text)
 			if err == nil || idx == "" {
 				return err
 			}

@@ -375,10 +375,10 @@ func (r *Runner) Exec(ctx context.Context, conn *pgx.Conn, sql string) error {
 
 // ExecOnce runs one statement outside a transaction block, once: the
 // session settings are SET just before it and RESET just after it, whether
-// it fails or not, so the session is left with its defaults. (Behind a
+// it fails or not, so the session is left with its defaults. Behind a
 // transaction pooler the three round trips may reach different server
-// connections; the settings then stay on a connection of the pool of
-// strata's login role until the next RESET: see docs/poolers.md.)
+// connections: the engine refuses such statements when it finds its
+// connections behind one (see docs/poolers.md).
 func (r *Runner) ExecOnce(ctx context.Context, conn *pgx.Conn, sql string) error {
 	return r.execOnce(ctx, conn, sql, r.lockTimeout())
 }

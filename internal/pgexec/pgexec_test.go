@@ -122,3 +122,40 @@ func TestAdvisoryLock(t *testing.T) {
 		t.Error("different state schemas share a lock key")
 	}
 }
+
+// TestAdvisoryLockTx: LockTx leaves its transaction open holding the lock
+// (a second LockTx is busy, naming the holder's pid; the setup's SET LOCAL
+// applies), and UnlockTx ends it, releasing the lock and the settings.
+func TestAdvisoryLockTx(t *testing.T) {
+	db := pgtest.New(t)
+	ctx := context.Background()
+	a, b := db.Conn(t), db.Conn(t)
+	key := pgexec.AdvisoryKey("strata")
+	if err := pgexec.LockTx(ctx, a, key, 0, "SET LOCAL statement_timeout = '7s'"); err != nil {
+		t.Fatal(err)
+	}
+	var pid int
+	var timeout string
+	if err := a.QueryRow(ctx, "SELECT pg_backend_pid(), current_setting('statement_timeout')").Scan(&pid, &timeout); err != nil {
+		t.Fatal(err)
+	}
+	if a.PgConn().TxStatus() != 'T' || timeout != "7s" {
+		t.Errorf("after LockTx: transaction status %c, statement_timeout %s; want an open transaction (T) with 7s", a.PgConn().TxStatus(), timeout)
+	}
+	err := pgexec.LockTx(ctx, b, key, 300*time.Millisecond, "")
+	if be := (*pgexec.BusyError)(nil); !errors.As(err, &be) || be.BackendPID != pid {
+		t.Fatalf("second lock: err = %v, want ErrBusy naming pid %d", err, pid)
+	}
+	if b.PgConn().TxStatus() != 'I' {
+		t.Errorf("a busy LockTx left a transaction open (status %c)", b.PgConn().TxStatus())
+	}
+	if err := pgexec.UnlockTx(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.QueryRow(ctx, "SELECT current_setting('statement_timeout')").Scan(&timeout); err != nil || timeout != "0" {
+		t.Errorf("after UnlockTx: statement_timeout = %q, %v; want the default 0", timeout, err)
+	}
+	if err := pgexec.LockTx(ctx, b, key, 0, ""); err != nil {
+		t.Fatalf("lock after release: %v", err)
+	}
+}
