@@ -76,6 +76,11 @@ func New(connString string, opts Options) (*Migrator, error) {
 	if err != nil {
 		return nil, fmt.Errorf("engine: parse connection string: %w", redact(err))
 	}
+	return newMigrator(cfg, connString, opts), nil
+}
+
+// newMigrator finishes New for a parsed configuration.
+func newMigrator(cfg *pgx.ConnConfig, connString string, opts Options) *Migrator {
 	if opts.Schema == "" {
 		opts.Schema = "public"
 	}
@@ -107,7 +112,7 @@ func New(connString string, opts Options) (*Migrator, error) {
 		OnRetry: func(attempt int, wait time.Duration, err error) {
 			m.logf("lock not available (attempt %d), retrying in %s: %s", attempt, wait.Round(time.Millisecond), pgexec.Message(err))
 		}}
-	return m, nil
+	return m
 }
 
 func (m *Migrator) logf(format string, args ...any) {

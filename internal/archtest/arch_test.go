@@ -51,9 +51,13 @@ var allowed = map[string][]string{
 	"state":               {"backfill", "internal/natural"},
 	"planner":             {"plan", "migration", "pglock", "internal/pgquery", "internal/pgexec", "backfill"},
 	"sqlrun":              {"migration", "internal/pgexec", "internal/pgquery"},
-	"engine":              {"planner", "plan", "state", "backfill", "migration", "internal/pgexec", "internal/pgquery", "sqlrun"},
+	"catalog":             {},
+	"dump":                {"catalog"},
+	"drift":               {"catalog"},
+	"doctor":              {"catalog"},
+	"engine":              {"planner", "plan", "state", "backfill", "migration", "internal/pgexec", "internal/pgquery", "sqlrun", "catalog", "dump", "doctor"},
 	"internal/planreport": {"plan", "pglock", "lint", "backfill"},
-	"cli":                 {"engine", "lint", "internal/planreport", "plan", "migration", "backfill", "state"},
+	"cli":                 {"engine", "lint", "internal/planreport", "plan", "migration", "backfill", "state", "catalog", "dump", "drift", "doctor"},
 }
 
 // programs may import anything but the linter (cmd/strata reaches it
