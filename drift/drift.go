@@ -103,6 +103,28 @@ func Compare(migrations, database *catalog.Schema) []Diff {
 			out = append(out, Diff{Sign: InMigrations, Kind: o.Kind, Name: o.Name, mig: o})
 		}
 	}
+	// The parts of a table that is only on one side are that table's line.
+	whole := map[string]string{}
+	for _, d := range out {
+		if d.Kind == catalog.KindTable && d.Sign != Different {
+			whole[d.Name] = d.Sign
+		}
+	}
+	kept := out[:0]
+	for _, d := range out {
+		switch d.Kind {
+		case catalog.KindColumn, catalog.KindConstraint, catalog.KindTrigger, catalog.KindPolicy:
+			if s, ok := whole[tableOf(d.Name)]; ok && s == d.Sign {
+				continue
+			}
+		case catalog.KindIndex:
+			if d.Sign != Different && indexOfWhole(d, whole) {
+				continue
+			}
+		}
+		kept = append(kept, d)
+	}
+	out = kept
 	sort.SliceStable(out, func(i, j int) bool {
 		if out[i].Name != out[j].Name {
 			return out[i].Name < out[j].Name
@@ -110,6 +132,22 @@ func Compare(migrations, database *catalog.Schema) []Diff {
 		return out[i].Kind < out[j].Kind
 	})
 	return out
+}
+
+// indexOfWhole: the index is on a table that is only on the same side.
+func indexOfWhole(d Diff, whole map[string]string) bool {
+	o := d.db
+	if o == nil {
+		o = d.mig
+	}
+	def := o.Attr("definition")
+	i := strings.Index(def, " ON ")
+	j := strings.Index(def, " USING ")
+	if i < 0 || j < i {
+		return false
+	}
+	s, ok := whole[strings.TrimPrefix(def[i+4:j], "ONLY ")]
+	return ok && s == d.Sign
 }
 
 var metaAttrs = map[string]bool{"comment": true, "owner": true, "grants": true}
