@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/strata-db/strata/doctor"
 	"github.com/strata-db/strata/drift"
 	"github.com/strata-db/strata/engine"
 	"github.com/strata-db/strata/lint"
@@ -275,3 +276,57 @@ func unifiedDiff(nameA, nameB, a, b string) string {
 }
 
 var fileNameRE = regexp.MustCompile(`^[A-Za-z0-9_]+$`)
+
+func (g *globals) doctorCmd() *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "doctor [--json]",
+		Short: "Report what needs attention in the managed schema (exit 1 on an error finding)",
+		Long: `Reports, whatever the schema's history: INVALID indexes (error), NOT VALID
+constraints (warning), strata objects left by an interrupted command (error),
+sequences and identity columns past 75% of their range (error), RLS tables whose
+version views would bypass the policies on PostgreSQL before 15 (error), .sql
+migrations whose run did not complete (error), a phase in progress, foreign keys
+without an index, tables without a primary key and duplicate indexes (warnings).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			m, err := g.migrator()
+			if err != nil {
+				return err
+			}
+			found, err := m.Doctor(cmd.Context())
+			if err != nil {
+				return err
+			}
+			errs := 0
+			for _, f := range found {
+				if f.Severity == doctor.Error {
+					errs++
+				}
+			}
+			if asJSON {
+				enc := json.NewEncoder(g.stdout)
+				enc.SetIndent("", "  ")
+				if err := enc.Encode(map[string]any{"schema": g.schema, "findings": found}); err != nil {
+					return err
+				}
+				if errs > 0 {
+					return errSilent{errors.New("doctor")}
+				}
+				return nil
+			}
+			for _, f := range found {
+				fmt.Fprintln(g.stdout, f.String())
+			}
+			if errs > 0 {
+				return fmt.Errorf("doctor: %d error(s) in schema %s (hint: each line says what to do)", errs, g.schema)
+			}
+			if len(found) == 0 {
+				fmt.Fprintf(g.stdout, "nothing to report in schema %s\n", g.schema)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}

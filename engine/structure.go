@@ -8,10 +8,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/strata-db/strata/catalog"
+	"github.com/strata-db/strata/doctor"
 	"github.com/strata-db/strata/dump"
 	"github.com/strata-db/strata/migration"
 	"github.com/strata-db/strata/state"
@@ -198,4 +200,52 @@ func (m *Migrator) RecordFile(ctx context.Context, dir, name, body, source strin
 		return "", s.wrap(err)
 	}
 	return path, nil
+}
+
+// Doctor reports what needs attention in the managed schema (see package
+// doctor), plus .sql migrations whose run failed half-way. It takes no lock
+// and changes nothing.
+func (m *Migrator) Doctor(ctx context.Context) ([]doctor.Finding, error) {
+	conn, err := m.connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close(context.Background())
+	tx, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return nil, fmt.Errorf("engine: %w", err)
+	}
+	defer tx.Rollback(context.Background())
+	ph, err := m.phase(ctx, tx)
+	if err != nil {
+		return nil, err
+	}
+	var major int
+	if err := tx.QueryRow(ctx, `SELECT current_setting('server_version_num')::int / 10000`).Scan(&major); err != nil {
+		return nil, fmt.Errorf("engine: %w", err)
+	}
+	out, err := doctor.Check(ctx, tx, doctor.Options{Schema: m.opts.Schema, PhaseInProgress: ph != nil, PGMajor: major})
+	if err != nil {
+		return nil, err
+	}
+	if ok, err := m.store.Installed(ctx, tx); err != nil {
+		return nil, err
+	} else if ok {
+		all, err := m.store.AllHistory(ctx, tx, m.opts.Schema)
+		if err != nil {
+			return nil, err
+		}
+		for _, h := range all {
+			if !h.Completed() {
+				out = append(out, doctor.Finding{Severity: doctor.Error, Code: "interrupted_migration", Object: h.Name,
+					Message: "the migration's run did not complete (" + h.Error + ")",
+					Hint:    "fix the cause and run strata migrate again: a no-transaction file continues where it stopped"})
+			}
+		}
+	}
+	if ph != nil && ph.State != "" {
+		out = append(out, doctor.Finding{Severity: doctor.Warning, Code: "phase_in_progress", Object: strings.Join(ph.Names(), ", "),
+			Message: "an expand/contract phase is in progress (" + ph.State + ")", Hint: "strata complete or strata abort it before other schema changes"})
+	}
+	return out, nil
 }
