@@ -108,6 +108,9 @@ take the migrations' structure to the live one as NAME.sql in --dir, lints it, a
 records it as applied.`,
 		Args: cobra.NoArgs,
 		RunE: g.loaded(func(ctx context.Context, m *engine.Migrator, migs []*migration.Migration) error {
+			if write != "" && !fileNameRE.MatchString(write) {
+				return usageError{fmt.Errorf("drift: --write %q: use letters, digits and _ (e.g. 005_hotfix)", write)}
+			}
 			rep, err := m.Replay(ctx, migs, shadow)
 			if err != nil {
 				return err
@@ -124,9 +127,6 @@ records it as applied.`,
 				if len(diffs) == 0 {
 					fmt.Fprintln(g.stdout, "no drift: nothing to write")
 					return nil
-				}
-				if !fileNameRE.MatchString(write) {
-					return usageError{fmt.Errorf("drift: --write %q: use letters, digits and _ (e.g. 005_hotfix)", write)}
 				}
 				body := "-- " + write + ": written by strata drift --write: the changes made to the database by hand.\n" + drift.SQL(rep.Schema, live, diffs)
 				if err := g.lintWritten(write, body); err != nil {
