@@ -18,6 +18,7 @@
 //	go run ./bench                         # full run, report on stdout
 //	go run ./bench -out docs/benchmarks.md # full run, report to a file
 //	go run ./bench -smoke                  # tiny sizes, under a minute (CI)
+//	go run ./bench -dump 1000              # only strata dump vs pg_dump, drift vs replay, catalog queries
 //	go run ./bench -lockloss 50            # only the lock-loss check: 50 pairs per mode, overlaps printed
 //
 // It uses the server at $STRATA_BENCH_DATABASE_URL (the role must be allowed
@@ -63,6 +64,7 @@ type config struct {
 	out         string
 	only        map[string]bool
 	lockloss    int // pairs per mode of the lock-loss check (0: not that mode)
+	dumpTables  int // tables of the dump/drift benchmark (0: not that mode)
 	args        []string
 }
 
@@ -84,6 +86,7 @@ func parseFlags(args []string) (*config, error) {
 	fs.IntVar(&c.rounds, "rounds", 3, "write test: time-sliced A/B windows (the mean counts)")
 	fs.IntVar(&c.readRounds, "read-rounds", 5, "read test: time-sliced A/B windows per query mode (the mean counts)")
 	fs.IntVar(&c.reps, "reps", 2, "backfill: runs of the bound and of strata each (alternating); the fastest of each counts")
+	fs.IntVar(&c.dumpTables, "dump", 0, "run only the dump/drift benchmark on a schema of this many tables (e.g. 1000)")
 	fs.IntVar(&c.lockloss, "lockloss", 0, "run only the lock-loss check: this many pairs per mode, printing the overlaps (must be 0)")
 	fs.StringVar(&c.out, "out", "", "write the markdown report to this file (default: stdout)")
 	fs.StringVar(&only, "only", "", "run only these benchmarks (comma-separated: backfill,lock,write,read)")
@@ -191,7 +194,9 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	var code int
-	if cfg.lockloss > 0 {
+	if cfg.dumpTables > 0 {
+		code = runDumpBench(ctx, cfg)
+	} else if cfg.lockloss > 0 {
 		code = runLockLoss(ctx, cfg)
 	} else {
 		code = run(ctx, cfg)

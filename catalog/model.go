@@ -7,6 +7,7 @@
 package catalog
 
 import (
+	"container/heap"
 	"sort"
 	"strings"
 )
@@ -147,28 +148,41 @@ func order(objs []*Object) []*Object {
 			users[p] = append(users[p], o)
 		}
 	}
+	// Kahn's algorithm, always taking the ready object that sorts first.
+	pos := make(map[*Object]int, len(objs))
+	for i, o := range objs {
+		pos[o] = i
+	}
+	ready := &intHeap{}
+	for i, o := range objs {
+		if indeg[o] == 0 {
+			heap.Push(ready, i)
+		}
+	}
 	out := make([]*Object, 0, len(objs))
-	done := map[*Object]bool{}
+	done := make([]bool, len(objs))
+	next := 0 // the first object not done, for breaking cycles
 	for len(out) < len(objs) {
-		var next *Object
-		for _, o := range objs {
-			if !done[o] && indeg[o] == 0 {
-				next = o
-				break
+		var i int
+		if ready.Len() > 0 {
+			i = heap.Pop(ready).(int)
+			if done[i] {
+				continue
 			}
-		}
-		if next == nil { // a cycle: take the first left
-			for _, o := range objs {
-				if !done[o] {
-					next = o
-					break
-				}
+		} else { // a cycle: take the first left
+			for done[next] {
+				next++
 			}
+			i = next
 		}
-		done[next] = true
-		out = append(out, next)
-		for _, u := range users[next] {
+		done[i] = true
+		o := objs[i]
+		out = append(out, o)
+		for _, u := range users[o] {
 			indeg[u]--
+			if indeg[u] == 0 && !done[pos[u]] {
+				heap.Push(ready, pos[u])
+			}
 		}
 	}
 	return out
@@ -180,4 +194,17 @@ func Literal(s string) string {
 		return "E'" + strings.ReplaceAll(strings.ReplaceAll(s, `\`, `\\`), "'", "''") + "'"
 	}
 	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
+}
+
+type intHeap []int
+
+func (h intHeap) Len() int           { return len(h) }
+func (h intHeap) Less(i, j int) bool { return h[i] < h[j] }
+func (h intHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *intHeap) Push(x any)        { *h = append(*h, x.(int)) }
+func (h *intHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
 }
