@@ -21,6 +21,7 @@
 //	go run ./bench -out docs/benchmarks.md # full run, report to a file
 //	go run ./bench -smoke                  # tiny sizes, under a minute (CI)
 //	go run ./bench -fdw                    # only the postgres_fdw join benchmark (ratio printed)
+//	go run ./bench -dump 1000              # only strata dump vs pg_dump, drift vs replay, catalog queries
 //	go run ./bench -lockloss 50            # only the lock-loss check: 50 pairs per mode, overlaps printed
 //	go run ./bench -only sql               # only 1,000 .sql files: strata migrate vs goose
 //
@@ -73,6 +74,7 @@ type config struct {
 	fdw         bool
 	fdwRows     int
 	fdwReps     int
+	dumpTables  int // tables of the dump/drift benchmark (0: not that mode)
 	args        []string
 }
 
@@ -97,6 +99,7 @@ func parseFlags(args []string) (*config, error) {
 	fs.BoolVar(&c.fdw, "fdw", false, "run only the postgres_fdw benchmark: a join and aggregate through strata foreign sync's foreign tables against the same query on the application database (ratio printed)")
 	fs.IntVar(&c.fdwRows, "fdw-rows", 200000, "fdw benchmark: rows of the orders table")
 	fs.IntVar(&c.fdwReps, "fdw-reps", 15, "fdw benchmark: timed runs of each query")
+	fs.IntVar(&c.dumpTables, "dump", 0, "run only the dump/drift benchmark on a schema of this many tables (e.g. 1000)")
 	fs.IntVar(&c.lockloss, "lockloss", 0, "run only the lock-loss check: this many pairs per mode, printing the overlaps (must be 0)")
 	fs.IntVar(&c.sqlFiles, "sql-files", 1000, "sql benchmark: small .sql files applied by strata migrate and by goose")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the benchmark process (strata's client side included) to this file")
@@ -224,6 +227,8 @@ func main() {
 	var code int
 	if cfg.fdw {
 		code = runFDW(ctx, cfg)
+	} else if cfg.dumpTables > 0 {
+		code = runDumpBench(ctx, cfg)
 	} else if cfg.lockloss > 0 {
 		code = runLockLoss(ctx, cfg)
 	} else {

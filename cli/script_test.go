@@ -46,7 +46,7 @@ type dbKey struct{}
 // TestScripts runs cli/testdata/script/*.txtar. Each script gets its own
 // database, named in $DATABASE_URL and $DB_URL (scripts may change
 // DATABASE_URL; the sql and snapshot commands always use the script's
-// database), and these commands besides testscript's own:
+// database; $SHADOW_URL is a second empty one), and these commands besides testscript's own:
 //
 //	strata ARGS...               the strata CLI (cli.Main)
 //	sql [-search_path P] SQL     run SQL (several statements allowed) and print
@@ -75,6 +75,8 @@ func TestScripts(t *testing.T) {
 			env.Setenv("DATABASE_URL", db.URL)
 			env.Setenv("DB_URL", db.URL)
 			env.Values[dbKey{}] = db.URL
+			// A second empty database, for strata drift --shadow-url.
+			env.Setenv("SHADOW_URL", pgtest.New(tb).URL)
 			open := sessions{}
 			env.Values[sessionsKey{}] = open
 			env.Defer(func() {

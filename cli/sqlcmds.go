@@ -189,17 +189,26 @@ func (g *globals) baselineCmd() *cobra.Command {
 	var from string
 	var recordMatching bool
 	cmd := &cobra.Command{
-		Use:   "baseline --from TOOL",
-		Short: "Adopt a database another tool built: record the files its history lists as applied, without running them",
-		Long: `Reads the history table of the tool that built the database (goose, golang-migrate,
+		Use:   "baseline NAME | baseline --from TOOL",
+		Short: "Adopt an existing database: write its structure as NAME.sql, or record the files another tool applied; nothing runs",
+		Long: `With NAME, writes the structure of the managed schema (the text of strata dump)
+as NAME.sql in --dir and records it as applied without running it.
+
+With --from, reads the history table of the tool that built the database (goose, golang-migrate,
 flyway, rails, pgroll or reshape) and records, as applied, the files of --dir it
 lists, matched by version (by name for pgroll and reshape). When the history lists
 versions the folder lacks, or skips files of the folder before its latest one,
 they are reported and nothing is recorded (unless --record-matching).`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if from == "" {
-				return usageError{errors.New("baseline: --from is required (strata baseline NAME, which writes the structure, is not built yet)")}
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if from == "" && len(args) == 0 {
+				return usageError{errors.New("baseline: give NAME (write the structure as NAME.sql) or --from TOOL")}
+			}
+			if from != "" && len(args) == 1 {
+				return usageError{errors.New("baseline: NAME and --from cannot be used together")}
+			}
+			if len(args) == 1 {
+				return g.baselineStructure(cmd.Context(), args[0])
 			}
 			if !slices.Contains(engine.BaselineTools, from) {
 				return fmt.Errorf("baseline: unknown tool %q for --from (hint: one of %s)", from, strings.Join(engine.BaselineTools, ", "))

@@ -81,6 +81,11 @@ func New(connString string, opts Options) (*Migrator, error) {
 	if err != nil {
 		return nil, fmt.Errorf("engine: parse connection string: %w", redact(err))
 	}
+	return newMigrator(cfg, connString, opts), nil
+}
+
+// newMigrator finishes New for a parsed configuration.
+func newMigrator(cfg *pgx.ConnConfig, connString string, opts Options) *Migrator {
 	if opts.Schema == "" {
 		opts.Schema = "public"
 	}
@@ -117,7 +122,7 @@ func New(connString string, opts Options) (*Migrator, error) {
 			m.logf("waiting for %s to end its transaction (waited %s; strata stays out of the lock queue meanwhile)",
 				pgexec.Blockers(bs), waited.Round(time.Millisecond))
 		}}
-	return m, nil
+	return m
 }
 
 // retryMessage renders a retried error: the server's message and, when

@@ -51,11 +51,15 @@ var allowed = map[string][]string{
 	"state":               {"backfill", "internal/natural"},
 	"planner":             {"plan", "migration", "pglock", "internal/pgquery", "internal/pgexec", "backfill"},
 	"sqlrun":              {"migration", "internal/pgexec", "internal/pgquery"},
-	"engine":              {"planner", "plan", "state", "backfill", "migration", "internal/pgexec", "internal/pgquery", "sqlrun"},
+	"catalog":             {},
+	"dump":                {"catalog"},
+	"drift":               {"catalog"},
+	"doctor":              {"catalog"},
+	"engine":              {"planner", "plan", "state", "backfill", "migration", "internal/pgexec", "internal/pgquery", "sqlrun", "catalog", "dump", "doctor"},
 	"internal/planreport": {"plan", "pglock", "lint", "backfill"},
 	"foreign":             {"internal/pgexec", "internal/pgquery"},
 	"internal/config":     {"foreign", "migration"},
-	"cli":                 {"engine", "lint", "internal/planreport", "plan", "migration", "backfill", "state", "foreign", "internal/config"},
+	"cli":                 {"engine", "lint", "internal/planreport", "plan", "migration", "backfill", "state", "foreign", "internal/config", "catalog", "dump", "drift", "doctor"},
 }
 
 // programs may import anything but the linter (cmd/strata reaches it

@@ -549,3 +549,13 @@ func (c *Cluster) stop() error {
 	}
 	return errors.Join(errs...)
 }
+
+// Restart stops the server (fast shutdown) and starts it again on the same
+// port and data directory.
+func (c *Cluster) Restart(ctx context.Context) error {
+	if err := c.run(ctx, "pg_ctl", "restart", "-D", c.dataDir, "-l", c.logFile, "-m", "fast", "-w",
+		"-o", "-p "+strconv.Itoa(c.port)); err != nil {
+		return fmt.Errorf("pgcluster: restart: %w\nserver log %s:\n%s", err, c.logFile, tail(c.logFile, 30))
+	}
+	return c.waitReady(ctx)
+}
