@@ -36,6 +36,9 @@ type globals struct {
 	maxLag       time.Duration
 	quiet        bool
 	allowChanged bool
+	// dropScenarios lets start and migrate drop the scenarios holding
+	// copies of tables the phase changes.
+	dropScenarios bool
 
 	stdout, stderr io.Writer
 	mu             sync.Mutex
@@ -75,7 +78,7 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	root.AddCommand(
 		g.initCmd(), g.startCmd(), g.completeCmd(), g.abortCmd(), g.migrateCmd(),
 		g.statusCmd(), g.clientsCmd(), g.schemaNameCmd(), g.planCmd(), g.lintCmd(),
-		g.historyCmd(), g.newCmd(), g.baselineCmd(),
+		g.historyCmd(), g.newCmd(), g.baselineCmd(), g.scenarioCmd(),
 	)
 	if err := root.ExecuteContext(ctx); err != nil {
 		var silent errSilent
@@ -159,6 +162,7 @@ func (g *globals) migrator() (*engine.Migrator, error) {
 			return v
 		})),
 		AllowChanged: g.allowChanged,
+		BeforeStart:  g.scenarioGuard,
 	}
 	installCrashHooks(&opts)
 	return engine.New(g.connString(), opts)
@@ -240,6 +244,7 @@ func (g *globals) startCmd() *cobra.Command {
 
 func (g *globals) allowChangedFlag(cmd *cobra.Command) {
 	cmd.Flags().BoolVar(&g.allowChanged, "allow-changed", false, "go on although a completed migration's file has changed")
+	cmd.Flags().BoolVar(&g.dropScenarios, "drop-scenarios", false, "drop the scenarios that hold copies of tables the phase changes (else start refuses)")
 }
 
 // phaseCmd is complete or abort: act on the phase in progress and say so.

@@ -29,6 +29,7 @@ const module = "github.com/strata-db/strata/"
 //	planner                         migrations + catalog -> plan, behind a Prober
 //	state                           strata's own schema (phase, history, checkpoints)
 //	sqlrun                          runs plain .sql migrations (no linter: the CLI gates)
+//	scenario                        what-if scenario branches (schema + role + filtered copies)
 //	lint                            the lock-safety linter
 //	backfill                        batched backfills and their checkpoints
 //	migration, pglock               migration files; the lock classifier
@@ -51,9 +52,10 @@ var allowed = map[string][]string{
 	"state":               {"backfill", "internal/natural"},
 	"planner":             {"plan", "migration", "pglock", "internal/pgquery", "internal/pgexec", "backfill"},
 	"sqlrun":              {"migration", "internal/pgexec", "internal/pgquery"},
+	"scenario":            {"internal/pgexec", "internal/pgquery"},
 	"engine":              {"planner", "plan", "state", "backfill", "migration", "internal/pgexec", "internal/pgquery", "sqlrun"},
 	"internal/planreport": {"plan", "pglock", "lint", "backfill"},
-	"cli":                 {"engine", "lint", "internal/planreport", "plan", "migration", "backfill", "state"},
+	"cli":                 {"engine", "lint", "internal/planreport", "plan", "migration", "backfill", "state", "scenario"},
 }
 
 // programs may import anything but the linter (cmd/strata reaches it
