@@ -220,16 +220,17 @@ func diffTable(ctx context.Context, tx pgx.Tx, t *tableInfo, oldS, newS side) ([
 			logs = append(logs, "SELECT "+keys+" FROM "+s.log)
 		}
 	}
-	keyText := make([]string, len(t.Key))
+	keyText, keyCols := make([]string, len(t.Key)), make([]string, len(t.Key))
 	for i, k := range t.Key {
 		keyText[i] = "k." + pgquery.Ident(k) + "::text"
+		keyCols[i] = "k." + pgquery.Ident(k)
 	}
 	k0 := pgquery.Ident(t.Key[0])
 	q := `WITH k AS (` + strings.Join(logs, " UNION ") + `)
 		SELECT ARRAY[` + strings.Join(keyText, ", ") + `], o.` + k0 + ` IS NOT NULL, n.` + k0 + ` IS NOT NULL, ` + t.textArray("o") + `, ` + t.textArray("n") + `
 		FROM k LEFT JOIN ` + oldS.rel + ` o ON ` + t.keyEq("o", "k") + ` LEFT JOIN ` + newS.rel + ` n ON ` + t.keyEq("n", "k") + `
 		WHERE ` + t.textArray("o") + ` IS DISTINCT FROM ` + t.textArray("n") + `
-		ORDER BY ` + strings.Join(keyText, ", ")
+		ORDER BY ` + strings.Join(keyCols, ", ")
 	rows, err := tx.Query(ctx, q)
 	if err != nil {
 		return nil, err

@@ -170,7 +170,7 @@ func (m *Manager) conflicts(ctx context.Context, tx pgx.Tx, sc *Scenario, t Tabl
 		FROM `+log+` l LEFT JOIN `+base+` b ON `+info.keyEq("b", "l")+` LEFT JOIN `+cp+` c ON `+info.keyEq("c", "l")+`
 		WHERE `+changed(info)+` AND CASE WHEN l._strata_existed THEN `+b0+` IS NULL OR `+info.textArray("b")+` IS DISTINCT FROM l._strata_orig
 			ELSE `+b0+` IS NOT NULL END
-		ORDER BY `+strings.Join(keyText, ", "))
+		ORDER BY `+strings.Replace(strings.Join(keyText, ", "), "::text", "", -1))
 	if err != nil {
 		return nil, err
 	}
