@@ -42,6 +42,7 @@ func (g *globals) scenarioManager(f *scnFlags) (*scenario.Manager, error) {
 
 func (g *globals) writeJSON(v any) error {
 	enc := json.NewEncoder(g.stdout)
+	enc.SetEscapeHTML(false)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
 }
