@@ -11,7 +11,10 @@
 //  3. write throughput while a phase is in progress (sync triggers) against
 //     no phase;
 //  4. point-read throughput through a version schema's views against the base
-//     table.
+//     table;
+//  5. strata scenario: create (all rows, a 10% tenant subset) against a
+//     hand-written copy, diff with 1% changed against a full outer join, drop
+//     against dropping an empty scenario.
 //
 // Usage:
 //
@@ -86,7 +89,7 @@ func parseFlags(args []string) (*config, error) {
 	fs.IntVar(&c.reps, "reps", 2, "backfill: runs of the bound and of strata each (alternating); the fastest of each counts")
 	fs.IntVar(&c.lockloss, "lockloss", 0, "run only the lock-loss check: this many pairs per mode, printing the overlaps (must be 0)")
 	fs.StringVar(&c.out, "out", "", "write the markdown report to this file (default: stdout)")
-	fs.StringVar(&only, "only", "", "run only these benchmarks (comma-separated: backfill,lock,write,read)")
+	fs.StringVar(&only, "only", "", "run only these benchmarks (comma-separated: backfill,lock,write,read,scenario)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -162,10 +165,10 @@ func parseFlags(args []string) (*config, error) {
 		for _, o := range strings.Split(only, ",") {
 			o = strings.TrimSpace(o)
 			switch o {
-			case "backfill", "lock", "write", "read":
+			case "backfill", "lock", "write", "read", "scenario":
 				c.only[o] = true
 			default:
-				return nil, fmt.Errorf("-only: unknown benchmark %q (backfill, lock, write, read)", o)
+				return nil, fmt.Errorf("-only: unknown benchmark %q (backfill, lock, write, read, scenario)", o)
 			}
 		}
 	}
@@ -258,6 +261,15 @@ func run(ctx context.Context, cfg *config) int {
 			rep.errs = append(rep.errs, err)
 		}
 		rep.write, rep.read = w, r
+	}
+	if cfg.want("scenario") && ctx.Err() == nil {
+		s, err := runScenario(ctx, e, cfg, cfg.sizes[0])
+		if err != nil {
+			err = fmt.Errorf("scenario: %w", err)
+			log.Printf("FAILED: %v", err)
+			rep.errs = append(rep.errs, err)
+		}
+		rep.scenario = s
 	}
 	if ctx.Err() != nil {
 		rep.errs = append(rep.errs, fmt.Errorf("interrupted: %w", ctx.Err()))

@@ -31,6 +31,7 @@ type report struct {
 	locks    []*lockResult // main run first (see lockVariants)
 	write    *writeResult
 	read     *readResult
+	scenario *scenarioResult
 	errs     []error
 
 	loadStart, loadMin, loadMean, loadMax float64
@@ -102,6 +103,7 @@ func (r *report) body() string {
 	r.renderLock()
 	r.renderWrite()
 	r.renderRead()
+	r.renderScenario()
 	return r.b.String()
 }
 
