@@ -318,6 +318,7 @@ differences; --exit-code exits 1 when there are.`,
 			if err != nil {
 				return err
 			}
+			o.SQL = format == "sql"
 			d, err := m.Diff(cmd.Context(), args[0], o)
 			if err != nil {
 				return fmt.Errorf("scenario diff %s: %w", args[0], trimScn(err, "scenario diff "+args[0]+": "))

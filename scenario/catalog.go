@@ -67,9 +67,9 @@ func fkAction(c string) string {
 func (m *Manager) readCatalog(ctx context.Context, q querier) (*catalog, error) {
 	cat := &catalog{tables: map[string]*tableInfo{}, byParent: map[string][]fk{}, byChild: map[string][]fk{}}
 	rows, err := q.Query(ctx, `SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attgenerated <> '', a.attidentity <> '',
-			coalesce(CASE WHEN a.attidentity = '' THEN pg_get_serial_sequence(quote_ident($1) || '.' || quote_ident(c.relname), a.attname) END, ''),
 			coalesce((SELECT s.relname FROM pg_depend d JOIN pg_class s ON s.oid = d.objid
-				WHERE d.refobjid = c.oid AND d.refobjsubid = a.attnum AND d.classid = 'pg_class'::regclass AND s.relkind = 'S' AND d.deptype IN ('a', 'i') LIMIT 1), '')
+				WHERE d.refclassid = 'pg_class'::regclass AND d.refobjid = c.oid AND d.refobjsubid = a.attnum
+					AND d.classid = 'pg_class'::regclass AND s.relkind = 'S' AND d.deptype IN ('a', 'i') LIMIT 1), '')
 		FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid
 		WHERE c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = $1) AND c.relkind IN ('r', 'p')
 			AND a.attnum > 0 AND NOT a.attisdropped
@@ -80,9 +80,12 @@ func (m *Manager) readCatalog(ctx context.Context, q querier) (*catalog, error) 
 	for rows.Next() {
 		var tname string
 		var col column
-		if err := rows.Scan(&tname, &col.Name, &col.Type, &col.Generated, &col.Identity, &col.SerialSeq, &col.SeqName); err != nil {
+		if err := rows.Scan(&tname, &col.Name, &col.Type, &col.Generated, &col.Identity, &col.SeqName); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("scenario: read the catalog: %w", err)
+		}
+		if col.SeqName != "" && !col.Identity {
+			col.SerialSeq = pgquery.Qual(m.opts.Schema, col.SeqName)
 		}
 		t := cat.tables[tname]
 		if t == nil {

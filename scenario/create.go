@@ -115,7 +115,11 @@ func (m *Manager) Create(ctx context.Context, spec CreateSpec) (*CreateResult, e
 		return nil, m.undo(ctx, conn, sc, err)
 	}
 	res := &CreateResult{Cycles: cycles, Enter: m.enter(sc)}
-	if res.Scenario, err = m.Show(ctx, spec.Name); err != nil {
+	err = m.readTx(ctx, conn, func(tx pgx.Tx) error {
+		res.Scenario, err = m.mustLoad(ctx, tx, spec.Name)
+		return err
+	})
+	if err != nil {
 		return nil, err
 	}
 	if res.Cycles == nil {
@@ -600,18 +604,28 @@ func (m *Manager) logSQL(sc *Scenario, t *tableInfo, logName string) []string {
 		oldKeys[i] = "OLD." + pgquery.Ident(k)
 		newKeys[i] = "NEW." + pgquery.Ident(k)
 	}
+	keyEqOld := make([]string, len(t.Key))
+	for i, k := range t.Key {
+		keyEqOld[i] = pgquery.Ident(k) + " = OLD." + pgquery.Ident(k)
+	}
+	// The log row of a key: whether the key was in the copy, the copied
+	// row (first change) and the row now (NULL: not in the copy now).
 	body := `BEGIN
 	IF TG_OP <> 'INSERT' THEN
 		INSERT INTO ` + log + ` (` + keys + `, _strata_existed, _strata_orig) VALUES (` + strings.Join(oldKeys, ", ") + `, true, ` + t.textArray("OLD") + `) ON CONFLICT DO NOTHING;
+		IF TG_OP = 'DELETE' OR ROW(` + strings.Join(oldKeys, ", ") + `) IS DISTINCT FROM ROW(` + strings.Join(newKeys, ", ") + `) THEN
+			UPDATE ` + log + ` SET _strata_new = NULL WHERE ` + strings.Join(keyEqOld, " AND ") + `;
+		END IF;
 	END IF;
 	IF TG_OP <> 'DELETE' THEN
-		INSERT INTO ` + log + ` (` + keys + `) VALUES (` + strings.Join(newKeys, ", ") + `) ON CONFLICT DO NOTHING;
+		INSERT INTO ` + log + ` (` + keys + `, _strata_new) VALUES (` + strings.Join(newKeys, ", ") + `, ` + t.textArray("NEW") + `)
+			ON CONFLICT (` + keys + `) DO UPDATE SET _strata_new = EXCLUDED._strata_new;
 	END IF;
 	RETURN NULL;
 END`
 	return []string{
 		"CREATE " + unlogged + "TABLE " + log + " AS SELECT " + keys + " FROM " + pgquery.Qual(sc.BaseSchema, t.Name) + " WITH NO DATA",
-		"ALTER TABLE " + log + " ADD COLUMN _strata_existed boolean NOT NULL DEFAULT false, ADD COLUMN _strata_orig text[], ADD PRIMARY KEY (" + keys + ")",
+		"ALTER TABLE " + log + " ADD COLUMN _strata_existed boolean NOT NULL DEFAULT false, ADD COLUMN _strata_orig text[], ADD COLUMN _strata_new text[], ADD PRIMARY KEY (" + keys + ")",
 		"CREATE FUNCTION " + log + "() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $strata$" + body + "$strata$",
 		"REVOKE ALL ON FUNCTION " + log + "() FROM PUBLIC",
 		"CREATE TRIGGER _strata_log AFTER INSERT OR UPDATE OR DELETE ON " + pgquery.Qual(sc.Schema, t.Name) + " FOR EACH ROW EXECUTE FUNCTION " + log + "()",

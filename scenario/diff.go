@@ -15,6 +15,7 @@ type DiffOptions struct {
 	Against string // another scenario ("" = the base)
 	Table   string // one table ("" = all)
 	Limit   int    // at most this many changes listed (0 = all); counts are always complete
+	SQL     bool   // also render Diff.Statements
 }
 
 // Diff is what changed in a scenario against the base (restricted to the
@@ -170,7 +171,12 @@ func (m *Manager) Diff(ctx context.Context, name string, o DiffOptions) (*Diff, 
 					newS, oldS = baseSide(other, ot), copySide(other, ot)
 				}
 			}
-			changes, err := diffTable(ctx, tx, info, oldS, newS)
+			var changes []Change
+			if other == nil {
+				changes, err = diffLog(ctx, tx, info, newS.log)
+			} else {
+				changes, err = diffTable(ctx, tx, info, oldS, newS)
+			}
 			if err != nil {
 				return fmt.Errorf("scenario diff %s: table %s: %w", name, n, err)
 			}
@@ -187,7 +193,9 @@ func (m *Manager) Diff(ctx context.Context, name string, o DiffOptions) (*Diff, 
 			}
 			d.Tables = append(d.Tables, sum)
 			all = append(all, changes...)
-			d.Statements = append(d.Statements, statements(info, oldS.target, changes)...)
+			if o.SQL {
+				d.Statements = append(d.Statements, statements(info, oldS.target, changes)...)
+			}
 		}
 		d.Statements = orderStatements(d.Statements)
 		if o.Limit > 0 && len(all) > o.Limit {
@@ -211,8 +219,40 @@ func ready(sc *Scenario) error {
 	return nil
 }
 
+// diffLog reads a scenario's changes against the base from its change log
+// alone: for each key changed in the scenario, the row as it was copied
+// (the base, restricted to the filter, at the copy's snapshot) and the row
+// now. Nothing else is read: the rows untouched since the copy are not
+// compared. (A base row changed since the copy is a conflict for promote.)
+func diffLog(ctx context.Context, tx pgx.Tx, t *tableInfo, log string) ([]Change, error) {
+	keyText, keyCols := make([]string, len(t.Key)), make([]string, len(t.Key))
+	for i, k := range t.Key {
+		keyText[i] = pgquery.Ident(k) + "::text"
+		keyCols[i] = pgquery.Ident(k)
+	}
+	rows, err := tx.Query(ctx, `SELECT ARRAY[`+strings.Join(keyText, ", ")+`], _strata_orig IS NOT NULL, _strata_new IS NOT NULL, _strata_orig, _strata_new
+		FROM `+log+` WHERE _strata_orig IS DISTINCT FROM _strata_new ORDER BY `+strings.Join(keyCols, ", "))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	return scanChanges(rows, t)
+}
+
 // diffTable compares the rows of the keys in either side's change log.
+// Each key looks its rows up through the primary keys (LATERAL ... LIMIT 1
+// keeps the planner from hashing whole tables): the rows untouched since
+// the copy are never read.
 func diffTable(ctx context.Context, tx pgx.Tx, t *tableInfo, oldS, newS side) ([]Change, error) {
+	rows, err := tx.Query(ctx, diffQuery(t, oldS, newS))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	return scanChanges(rows, t)
+}
+
+func diffQuery(t *tableInfo, oldS, newS side) string {
 	keys := pgquery.IdentList(t.Key)
 	var logs []string
 	for _, s := range []side{oldS, newS} {
@@ -228,14 +268,14 @@ func diffTable(ctx context.Context, tx pgx.Tx, t *tableInfo, oldS, newS side) ([
 	k0 := pgquery.Ident(t.Key[0])
 	q := `WITH k AS (` + strings.Join(logs, " UNION ") + `)
 		SELECT ARRAY[` + strings.Join(keyText, ", ") + `], o.` + k0 + ` IS NOT NULL, n.` + k0 + ` IS NOT NULL, ` + t.textArray("o") + `, ` + t.textArray("n") + `
-		FROM k LEFT JOIN ` + oldS.rel + ` o ON ` + t.keyEq("o", "k") + ` LEFT JOIN ` + newS.rel + ` n ON ` + t.keyEq("n", "k") + `
+		FROM k LEFT JOIN LATERAL (SELECT o.* FROM ` + oldS.rel + ` o WHERE ` + t.keyEq("o", "k") + ` LIMIT 1) o ON true
+		LEFT JOIN LATERAL (SELECT n.* FROM ` + newS.rel + ` n WHERE ` + t.keyEq("n", "k") + ` LIMIT 1) n ON true
 		WHERE ` + t.textArray("o") + ` IS DISTINCT FROM ` + t.textArray("n") + `
 		ORDER BY ` + strings.Join(keyCols, ", ")
-	rows, err := tx.Query(ctx, q)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
+	return q
+}
+
+func scanChanges(rows pgx.Rows, t *tableInfo) ([]Change, error) {
 	var out []Change
 	for rows.Next() {
 		var key []string

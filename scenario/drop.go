@@ -34,7 +34,7 @@ func (m *Manager) Drop(ctx context.Context, name string, ifExists bool) (found b
 		if ifExists {
 			return false, nil
 		}
-		return false, fmt.Errorf("scenario drop %s: %w\nhint: strata scenario list shows the scenarios; --if-exists makes this not an error", name, ErrNotFound)
+		return false, fmt.Errorf("scenario drop: %w %q\nhint: strata scenario list shows the scenarios; --if-exists makes this not an error", ErrNotFound, name)
 	}
 	if err := m.dropObjects(ctx, conn, sc); err != nil {
 		return true, fmt.Errorf("scenario drop %s: %w", name, err)

@@ -365,7 +365,7 @@ func (m *Manager) mustLoad(ctx context.Context, q querier, name string) (*Scenar
 		return nil, err
 	}
 	if s == nil {
-		return nil, fmt.Errorf("scenario %s: %w\nhint: strata scenario list shows the scenarios", name, ErrNotFound)
+		return nil, fmt.Errorf("%w %q\nhint: strata scenario list shows the scenarios", ErrNotFound, name)
 	}
 	return s, nil
 }
@@ -377,7 +377,9 @@ func (m *Manager) readTx(ctx context.Context, conn *pgx.Conn, fn func(pgx.Tx) er
 		return fmt.Errorf("scenario: %w", err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
-	if _, err := tx.Exec(ctx, "SET LOCAL statement_timeout = 0; SET LOCAL search_path = "+pgquery.Ident(m.opts.Schema)); err != nil {
+	// No JIT: diff's lookups are many cheap index probes whose summed cost
+	// estimate would trigger a compilation costing more than the query.
+	if _, err := tx.Exec(ctx, "SET LOCAL statement_timeout = 0; SET LOCAL jit = off; SET LOCAL search_path = "+pgquery.Ident(m.opts.Schema)); err != nil {
 		return fmt.Errorf("scenario: %w", err)
 	}
 	return fn(tx)

@@ -194,7 +194,7 @@ func TestDiffPromoteConflicts(t *testing.T) {
 	exec(t, app, "UPDATE orders SET note = 'tmp' WHERE id = 8")
 	exec(t, app, "UPDATE orders SET note = NULL WHERE id = 8") // back as it was: no change
 	exec(t, app, "RESET ROLE")
-	d, err := e.m.Diff(ctx, "p", scenario.DiffOptions{})
+	d, err := e.m.Diff(ctx, "p", scenario.DiffOptions{SQL: true})
 	if err != nil {
 		t.Fatal(err)
 	}
