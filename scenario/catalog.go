@@ -221,14 +221,6 @@ func (t *tableInfo) writable() []string {
 	return out
 }
 
-func (t *tableInfo) colNames() []string {
-	out := make([]string, len(t.Cols))
-	for i, c := range t.Cols {
-		out[i] = c.Name
-	}
-	return out
-}
-
 func (t *tableInfo) isKey(col string) bool {
 	for _, k := range t.Key {
 		if k == col {
