@@ -14,6 +14,9 @@
 //     table;
 //  5. a folder of 1,000 small .sql files applied by `strata migrate` (lint
 //     gate included) against goose applying the same files.
+//  6. strata scenario: create (all rows, a 10% tenant subset) against a
+//     hand-written copy, diff with 1% changed against a full outer join, drop
+//     against dropping an empty scenario.
 //
 // Usage:
 //
@@ -104,7 +107,7 @@ func parseFlags(args []string) (*config, error) {
 	fs.IntVar(&c.sqlFiles, "sql-files", 1000, "sql benchmark: small .sql files applied by strata migrate and by goose")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the benchmark process (strata's client side included) to this file")
 	fs.StringVar(&c.out, "out", "", "write the markdown report to this file (default: stdout)")
-	fs.StringVar(&only, "only", "", "run only these benchmarks (comma-separated: backfill,lock,applatency,write,read,untouched,sql)")
+	fs.StringVar(&only, "only", "", "run only these benchmarks (comma-separated: backfill,lock,applatency,write,read,untouched,sql,scenario)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -186,10 +189,10 @@ func parseFlags(args []string) (*config, error) {
 		for _, o := range strings.Split(only, ",") {
 			o = strings.TrimSpace(o)
 			switch o {
-			case "backfill", "lock", "applatency", "write", "read", "untouched", "sql":
+			case "backfill", "lock", "applatency", "write", "read", "untouched", "sql", "scenario":
 				c.only[o] = true
 			default:
-				return nil, fmt.Errorf("-only: unknown benchmark %q (backfill, lock, applatency, write, read, untouched, sql)", o)
+				return nil, fmt.Errorf("-only: unknown benchmark %q (backfill, lock, applatency, write, read, untouched, sql, scenario)", o)
 			}
 		}
 	}
@@ -333,6 +336,15 @@ func run(ctx context.Context, cfg *config) int {
 			rep.errs = append(rep.errs, err)
 		}
 		rep.sql = r
+	}
+	if cfg.want("scenario") && ctx.Err() == nil {
+		s, err := runScenario(ctx, e, cfg, cfg.sizes[0])
+		if err != nil {
+			err = fmt.Errorf("scenario: %w", err)
+			log.Printf("FAILED: %v", err)
+			rep.errs = append(rep.errs, err)
+		}
+		rep.scenario = s
 	}
 	if ctx.Err() != nil {
 		rep.errs = append(rep.errs, fmt.Errorf("interrupted: %w", ctx.Err()))

@@ -35,6 +35,7 @@ type report struct {
 	// untouched is the read benchmark of a table the phase does not touch.
 	untouched *untouchedResult
 	sql       *sqlResult
+	scenario  *scenarioResult
 	errs      []error
 
 	loadStart, loadMin, loadMean, loadMax float64
@@ -109,6 +110,7 @@ func (r *report) body() string {
 	r.renderRead()
 	r.renderUntouched()
 	r.renderSQL()
+	r.renderScenario()
 	return r.b.String()
 }
 

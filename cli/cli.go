@@ -38,6 +38,9 @@ type globals struct {
 	allowChanged bool
 	configPath   string
 	project      *project
+	// dropScenarios lets start and migrate drop the scenarios holding
+	// copies of tables the phase changes.
+	dropScenarios bool
 
 	stdout, stderr io.Writer
 	mu             sync.Mutex
@@ -81,6 +84,7 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		g.initCmd(), g.startCmd(), g.completeCmd(), g.abortCmd(), g.migrateCmd(),
 		g.statusCmd(), g.clientsCmd(), g.schemaNameCmd(), g.planCmd(), g.lintCmd(),
 		g.historyCmd(), g.newCmd(), g.baselineCmd(), g.configCmd(), g.foreignCmd(), g.dumpCmd(), g.driftCmd(), g.doctorCmd(),
+		g.scenarioCmd(),
 	)
 	if err := root.ExecuteContext(ctx); err != nil {
 		var silent errSilent
@@ -164,6 +168,7 @@ func (g *globals) migrator() (*engine.Migrator, error) {
 			return v
 		})),
 		AllowChanged: g.allowChanged,
+		BeforeStart:  g.scenarioGuard,
 	}
 	installCrashHooks(&opts)
 	return engine.New(g.connString(), opts)
@@ -245,6 +250,7 @@ func (g *globals) startCmd() *cobra.Command {
 
 func (g *globals) allowChangedFlag(cmd *cobra.Command) {
 	cmd.Flags().BoolVar(&g.allowChanged, "allow-changed", false, "go on although a completed migration's file has changed")
+	cmd.Flags().BoolVar(&g.dropScenarios, "drop-scenarios", false, "drop the scenarios that hold copies of tables the phase changes (else start refuses)")
 }
 
 // phaseCmd is complete or abort: act on the phase in progress and say so.

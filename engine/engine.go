@@ -64,6 +64,11 @@ type Options struct {
 	// AllowChanged lets Start and Migrate go on while a completed
 	// migration's file has changed (see ErrChanged).
 	AllowChanged bool
+	// BeforeStart, when set, may refuse a new phase (not the resumption of
+	// an interrupted start): it gets the pending migrations before any of
+	// them runs. The CLI refuses while scenarios hold copies of the tables
+	// they change.
+	BeforeStart func(ctx context.Context, pending []*migration.Migration) error
 }
 
 // Migrator runs migrations against one database.
@@ -358,6 +363,11 @@ func (m *Migrator) start(ctx context.Context, s *session, migs []*migration.Migr
 	}
 	if err := m.checkChanged(migs, hist); err != nil {
 		return nil, err
+	}
+	if m.opts.BeforeStart != nil {
+		if err := m.opts.BeforeStart(ctx, pend); err != nil {
+			return nil, err
+		}
 	}
 	sqls, group := leadingSQL(pend)
 	if !s.gated {

@@ -29,6 +29,7 @@ const module = "github.com/strata-db/strata/"
 //	planner                         migrations + catalog -> plan, behind a Prober
 //	state                           strata's own schema (phase, history, checkpoints)
 //	sqlrun                          runs plain .sql migrations (no linter: the CLI gates)
+//	scenario                        what-if scenario branches (schema + role + filtered copies)
 //	lint                            the lock-safety linter
 //	backfill                        batched backfills and their checkpoints
 //	migration, pglock               migration files; the lock classifier
@@ -58,8 +59,9 @@ var allowed = map[string][]string{
 	"engine":              {"planner", "plan", "state", "backfill", "migration", "internal/pgexec", "internal/pgquery", "sqlrun", "catalog", "dump", "doctor"},
 	"internal/planreport": {"plan", "pglock", "lint", "backfill"},
 	"foreign":             {"internal/pgexec", "internal/pgquery"},
+	"scenario":            {"internal/pgexec", "internal/pgquery"},
 	"internal/config":     {"foreign", "migration"},
-	"cli":                 {"engine", "lint", "internal/planreport", "plan", "migration", "backfill", "state", "foreign", "internal/config", "catalog", "dump", "drift", "doctor"},
+	"cli":                 {"engine", "lint", "internal/planreport", "plan", "migration", "backfill", "state", "foreign", "internal/config", "catalog", "dump", "drift", "doctor", "scenario"},
 }
 
 // programs may import anything but the linter (cmd/strata reaches it

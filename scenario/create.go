@@ -1,0 +1,585 @@
+package scenario
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/jackc/pgx/v5"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/strata-db/strata/internal/pgexec"
+	"github.com/strata-db/strata/internal/pgquery"
+)
+
+// CreateSpec is what strata scenario create was asked for.
+type CreateSpec struct {
+	Name       string
+	Tables     []string          // --table, in order
+	Where      string            // --where: the filter of every --table ("" = all rows)
+	TableWhere map[string]string // --table-where T=EXPR
+	Follow     bool              // --follow
+	Members    []string          // --member
+	Logged     bool              // --logged
+}
+
+// CreateResult tells what create did.
+type CreateResult struct {
+	Scenario *Scenario `json:"scenario"`
+	// Cycles are the foreign-key cycles --follow broke: each a path of
+	// tables, child first, ending where it started.
+	Cycles [][]string `json:"cycles"`
+	// Enter is how the application enters and leaves the scenario.
+	Enter []string `json:"enter"`
+}
+
+// planned is one table to copy: its info and filter.
+type planned struct {
+	info   *tableInfo
+	filter *string
+	via    string
+	log    string
+	pos    int
+}
+
+// Create makes a scenario: validates everything, then creates the role and
+// the schema, copies the tables under one exported snapshot (Parallel at a
+// time), and installs the change logs. A failure after the first change
+// removes everything again; a process killed half-way leaves a scenario in
+// state "creating" that drop clears.
+func (m *Manager) Create(ctx context.Context, spec CreateSpec) (*CreateResult, error) {
+	if err := checkName(spec.Name, m.opts.Prefix); err != nil {
+		return nil, err
+	}
+	if len(spec.Tables) == 0 {
+		return nil, &InputError{Flag: "--table", Msg: "no table given", Hint: "name the tables the scenario changes with --table"}
+	}
+	conn, err := m.connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close(context.Background())
+	obj := m.opts.Prefix + spec.Name
+	var tables []*planned
+	var cycles [][]string
+	var cat *catalog
+	var parent *string
+	var versionSchema string
+	err = m.readTx(ctx, conn, func(tx pgx.Tx) error {
+		if ph, err := m.phaseInProgress(ctx, tx); err != nil {
+			return fmt.Errorf("scenario: %w", err)
+		} else if ph != "" {
+			return fmt.Errorf("scenario create %s: a migration phase is in progress in schema %s (%s)\nhint: a scenario branches from the latest completed shape: run strata complete or strata abort first", spec.Name, m.opts.Schema, ph)
+		}
+		if err := m.checkFree(ctx, tx, spec.Name, obj); err != nil {
+			return err
+		}
+		for _, r := range spec.Members {
+			var ok bool
+			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT FROM pg_roles WHERE rolname = $1)`, r).Scan(&ok); err != nil {
+				return fmt.Errorf("scenario: %w", err)
+			}
+			if !ok {
+				return &InputError{Flag: "--member", Msg: fmt.Sprintf("role %q does not exist", r), Hint: "create the application's login role first (docs/scenarios.md), or leave --member out and GRANT the scenario role later"}
+			}
+		}
+		if cat, err = m.readCatalog(ctx, tx); err != nil {
+			return err
+		}
+		if tables, cycles, err = m.planTables(ctx, tx, cat, spec); err != nil {
+			return err
+		}
+		parent, versionSchema, err = m.parentState(ctx, tx)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	sc := &Scenario{Name: spec.Name, Schema: obj, Role: obj, BaseSchema: m.opts.Schema, State: StateCreating, ParentState: parent, Logged: spec.Logged}
+	if spec.Where != "" {
+		sc.Where = &spec.Where
+	}
+	// From here on, a failure removes what was made.
+	if err := m.createObjects(ctx, conn, sc, spec.Members, versionSchema); err != nil {
+		return nil, m.undo(ctx, conn, sc, err)
+	}
+	snap, err := m.copyAll(ctx, conn, sc, tables)
+	if err != nil {
+		return nil, m.undo(ctx, conn, sc, err)
+	}
+	sc.CopyXID = snap
+	if err := m.finish(ctx, conn, sc, tables, cat, versionSchema); err != nil {
+		return nil, m.undo(ctx, conn, sc, err)
+	}
+	res := &CreateResult{Cycles: cycles, Enter: m.enter(sc)}
+	err = m.readTx(ctx, conn, func(tx pgx.Tx) error {
+		res.Scenario, err = m.mustLoad(ctx, tx, spec.Name)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if res.Cycles == nil {
+		res.Cycles = [][]string{}
+	}
+	return res, nil
+}
+
+// enter is how the application enters and leaves a scenario.
+func (m *Manager) enter(sc *Scenario) []string {
+	return []string{
+		"-- the application connects with: search_path = \"$user\", " + pgquery.Ident(m.opts.Schema),
+		"SET ROLE " + pgquery.Ident(sc.Role) + ";          -- enter the scenario (behind a transaction pooler: SET LOCAL ROLE " + pgquery.Ident(sc.Role) + " in each transaction)",
+		"RESET ROLE;                  -- leave it",
+	}
+}
+
+// checkFree refuses a name whose metadata, schema or role exists.
+func (m *Manager) checkFree(ctx context.Context, q querier, name, obj string) error {
+	var meta, schema, role bool
+	ok, err := m.metaInstalled(ctx, q)
+	if err != nil {
+		return fmt.Errorf("scenario: %w", err)
+	}
+	if ok {
+		if err := q.QueryRow(ctx, `SELECT EXISTS (SELECT FROM `+m.st("scenario")+` WHERE name = $1 OR schema_name = $2)`, name, obj).Scan(&meta); err != nil {
+			return fmt.Errorf("scenario: %w", err)
+		}
+	}
+	if err := q.QueryRow(ctx, `SELECT EXISTS (SELECT FROM pg_namespace WHERE nspname = $1), EXISTS (SELECT FROM pg_roles WHERE rolname = $1)`, obj).Scan(&schema, &role); err != nil {
+		return fmt.Errorf("scenario: %w", err)
+	}
+	switch {
+	case meta:
+		return &InputError{Flag: "NAME", Msg: fmt.Sprintf("scenario %q exists already", name), Hint: "choose another name, or drop it first with strata scenario drop " + name}
+	case schema:
+		return &InputError{Flag: "NAME", Msg: fmt.Sprintf("a schema named %q exists already (not a scenario)", obj), Hint: "choose another name or --prefix"}
+	case role:
+		return &InputError{Flag: "NAME", Msg: fmt.Sprintf("a role named %q exists already (not a scenario of this database)", obj), Hint: "choose another name or --prefix"}
+	}
+	return nil
+}
+
+// planTables resolves --table, --where, --table-where and --follow into
+// the tables to copy with their filters, each filter checked against its
+// table by the server (EXPLAIN, which runs nothing).
+func (m *Manager) planTables(ctx context.Context, q querier, cat *catalog, spec CreateSpec) ([]*planned, [][]string, error) {
+	var out []*planned
+	seen := map[string]bool{}
+	for _, name := range spec.Tables {
+		t := cat.tables[name]
+		if t == nil {
+			return nil, nil, &InputError{Flag: "--table", Msg: fmt.Sprintf("no table %q in schema %q", name, m.opts.Schema), Hint: "name a table of the managed schema (--schema)"}
+		}
+		if seen[name] {
+			return nil, nil, &InputError{Flag: "--table", Msg: fmt.Sprintf("table %q is given twice", name)}
+		}
+		if len(t.Key) == 0 {
+			return nil, nil, &InputError{Flag: "--table", Msg: fmt.Sprintf("table %q has no primary key", name), Hint: "a scenario compares and promotes rows by primary key; add one first"}
+		}
+		seen[name] = true
+		p := &planned{info: t}
+		flag, expr := "--where", spec.Where
+		if e, ok := spec.TableWhere[name]; ok {
+			flag, expr = "--table-where", e
+		}
+		if expr != "" {
+			if err := m.checkFilter(ctx, q, flag, name, expr); err != nil {
+				return nil, nil, err
+			}
+			p.filter = &expr
+		}
+		out = append(out, p)
+	}
+	for name := range spec.TableWhere {
+		if !seen[name] {
+			return nil, nil, &InputError{Flag: "--table-where", Msg: fmt.Sprintf("table %q is not one of the --table tables", name), Hint: "give it with --table too"}
+		}
+	}
+	var cycles [][]string
+	if spec.Follow {
+		fol, cyc, err := follow(out, cat, m.opts.Schema)
+		if err != nil {
+			return nil, nil, err
+		}
+		cycles = cyc
+		for _, p := range fol {
+			if err := m.checkFilter(ctx, q, "--follow", p.info.Name, *p.filter); err != nil {
+				return nil, nil, err
+			}
+		}
+		out = append(out, fol...)
+	}
+	for i, p := range out {
+		p.log = pgquery.InternalName(fmt.Sprintf("_strata_log%d_", i), p.info.Name)
+		p.pos = i
+	}
+	return out, cycles, nil
+}
+
+// checkFilter refuses a filter that does not parse as one expression or
+// that the server rejects for the table (a missing column, not boolean).
+func (m *Manager) checkFilter(ctx context.Context, q querier, flag, table, expr string) error {
+	if _, err := pgquery.ParseExpr(expr); err != nil {
+		return &InputError{Flag: flag, Msg: fmt.Sprintf("filter %q of table %q does not parse: %v", expr, table, strings.TrimPrefix(err.Error(), "pgquery: ")),
+			Hint: "write one boolean SQL expression over the table's row, e.g. tenant_id = 42"}
+	}
+	_, err := q.Exec(ctx, "SAVEPOINT strata_filter")
+	if err == nil {
+		_, err = q.Exec(ctx, "EXPLAIN SELECT FROM "+pgquery.Qual(m.opts.Schema, table)+" WHERE ("+expr+")")
+		if err != nil {
+			if _, rerr := q.Exec(ctx, "ROLLBACK TO SAVEPOINT strata_filter"); rerr != nil {
+				return fmt.Errorf("scenario: %w", rerr)
+			}
+			return &InputError{Flag: flag, Msg: fmt.Sprintf("filter %q of table %q: %s", expr, table, pgexec.Message(err)),
+				Hint: "write one boolean SQL expression over the columns of " + table}
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("scenario: %w", err)
+	}
+	return nil
+}
+
+// createObjects records the scenario (state creating) and makes its role
+// and schema, in one transaction.
+func (m *Manager) createObjects(ctx context.Context, conn *pgx.Conn, sc *Scenario, members []string, versionSchema string) error {
+	return m.exec.InTx(ctx, conn, func(tx pgx.Tx) error {
+		if err := m.ensureMeta(ctx, tx); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO `+m.st("scenario")+` (name, schema_name, role_name, base_schema, state, parent_state, where_expr, logged)
+			VALUES ($1, $2, $3, $4, 'creating', $5, $6, $7)`, sc.Name, sc.Schema, sc.Role, sc.BaseSchema, sc.ParentState, sc.Where, sc.Logged); err != nil {
+			return fmt.Errorf("scenario: record %s: %w", sc.Name, err)
+		}
+		role, schema := pgquery.Ident(sc.Role), pgquery.Ident(sc.Schema)
+		stmts := []string{
+			"CREATE ROLE " + role + " NOLOGIN",
+			"COMMENT ON ROLE " + role + " IS " + pgquery.Literal("strata scenario "+sc.Name+": SET ROLE to enter it, RESET ROLE to leave"),
+			"CREATE SCHEMA " + schema,
+			"GRANT USAGE ON SCHEMA " + schema + " TO " + role,
+			"GRANT USAGE ON SCHEMA " + pgquery.Ident(m.opts.Schema) + " TO " + role,
+		}
+		if versionSchema != "" {
+			stmts = append(stmts, "GRANT USAGE ON SCHEMA "+pgquery.Ident(versionSchema)+" TO "+role,
+				"GRANT SELECT ON ALL TABLES IN SCHEMA "+pgquery.Ident(versionSchema)+" TO "+role)
+		}
+		for _, mem := range members {
+			stmts = append(stmts, "GRANT "+role+" TO "+pgquery.Ident(mem))
+		}
+		for _, s := range stmts {
+			if _, err := tx.Exec(ctx, s); err != nil {
+				return fmt.Errorf("scenario create %s: %s: %w", sc.Name, firstWords(s), err)
+			}
+		}
+		return nil
+	})
+}
+
+func firstWords(s string) string {
+	f := strings.Fields(s)
+	if len(f) > 3 {
+		f = f[:3]
+	}
+	return strings.Join(f, " ")
+}
+
+// copyAll copies the tables under one exported snapshot, Parallel at a
+// time, and returns the snapshot (pg_current_snapshot()).
+func (m *Manager) copyAll(ctx context.Context, conn *pgx.Conn, sc *Scenario, tables []*planned) (string, error) {
+	tx, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return "", fmt.Errorf("scenario: %w", err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	var snapID, snap string
+	if err := tx.QueryRow(ctx, `SELECT pg_export_snapshot(), pg_current_snapshot()::text`).Scan(&snapID, &snap); err != nil {
+		return "", fmt.Errorf("scenario: export a snapshot: %w", err)
+	}
+	m.logf("copying %d table(s) under snapshot %s, %d at a time", len(tables), snap, m.opts.Parallel)
+	g, gctx := errgroup.WithContext(ctx)
+	work := make(chan *planned)
+	var mu sync.Mutex
+	for w := 0; w < min(m.opts.Parallel, len(tables)); w++ {
+		g.Go(func() error {
+			wc, err := m.connect(gctx)
+			if err != nil {
+				return err
+			}
+			defer wc.Close(context.Background())
+			for p := range work {
+				var rows int64
+				err := m.exec.Retry(gctx, func() error {
+					var err error
+					rows, err = m.copyTable(gctx, wc, sc, p, snapID, snap)
+					return err
+				}, nil)
+				if err != nil {
+					return fmt.Errorf("scenario create %s: copy %s: %w", sc.Name, p.info.Name, err)
+				}
+				mu.Lock()
+				m.logf("copied %s: %d rows", p.info.Name, rows)
+				mu.Unlock()
+				if m.opts.AfterCopy != nil {
+					m.opts.AfterCopy(p.info.Name)
+				}
+			}
+			return nil
+		})
+	}
+	go func() {
+		defer close(work)
+		for _, p := range tables {
+			select {
+			case work <- p:
+			case <-gctx.Done():
+				return
+			}
+		}
+	}()
+	if err := g.Wait(); err != nil {
+		return "", err
+	}
+	return snap, nil
+}
+
+// setLocal is the settings of strata's own transactions.
+func (m *Manager) setLocal() string {
+	return "SET LOCAL lock_timeout = '" + pgexec.Millis(m.exec.LockTimeout) + "'; SET LOCAL statement_timeout = 0; " +
+		"SET LOCAL idle_in_transaction_session_timeout = 0; SET LOCAL search_path = " + pgquery.Ident(m.opts.Schema)
+}
+
+// copyTable creates one copy, fills it under the snapshot, builds its
+// indexes and records it, in one transaction.
+func (m *Manager) copyTable(ctx context.Context, conn *pgx.Conn, sc *Scenario, p *planned, snapID, snap string) (int64, error) {
+	tx, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead})
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	if snapID != "" {
+		if _, err := tx.Exec(ctx, "SET TRANSACTION SNAPSHOT "+pgquery.Literal(snapID)); err != nil {
+			return 0, fmt.Errorf("import the snapshot: %w", err)
+		}
+	}
+	if _, err := tx.Exec(ctx, m.setLocal()); err != nil {
+		return 0, err
+	}
+	rows, err := m.fill(ctx, tx, sc, p, true)
+	if err != nil {
+		return 0, err
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO `+m.st("scenario_table")+` (scenario, table_name, position, filter, via, log_table, rows_copied, copy_snapshot)
+		VALUES ($1, $2, $8, $3, nullif($4, ''), $5, $6, $7)`,
+		sc.Name, p.info.Name, p.filter, p.via, p.log, rows, snap, p.pos); err != nil {
+		return 0, fmt.Errorf("record the copy: %w", err)
+	}
+	return rows, tx.Commit(ctx)
+}
+
+// fill creates (when create) and fills the copy of p, then builds its
+// indexes and sets its sequences past the copied and the base values.
+func (m *Manager) fill(ctx context.Context, tx pgx.Tx, sc *Scenario, p *planned, create bool) (int64, error) {
+	t := p.info
+	base := pgquery.Qual(sc.BaseSchema, t.Name)
+	cp := pgquery.Qual(sc.Schema, t.Name)
+	if create {
+		unlogged := "UNLOGGED "
+		if sc.Logged {
+			unlogged = ""
+		}
+		stmts := []string{"CREATE " + unlogged + "TABLE " + cp + " (LIKE " + base + " INCLUDING ALL EXCLUDING INDEXES)"}
+		for _, c := range t.Cols {
+			if c.SerialSeq != "" {
+				seq := pgquery.Qual(sc.Schema, c.SeqName)
+				stmts = append(stmts, "CREATE SEQUENCE "+seq+" OWNED BY "+cp+"."+pgquery.Ident(c.Name),
+					"ALTER TABLE "+cp+" ALTER COLUMN "+pgquery.Ident(c.Name)+" SET DEFAULT nextval("+pgquery.Literal(seq)+"::regclass)")
+			}
+		}
+		for _, s := range stmts {
+			if _, err := tx.Exec(ctx, s); err != nil {
+				return 0, fmt.Errorf("%s: %w", firstWords(s), err)
+			}
+		}
+	}
+	cols := pgquery.IdentList(t.writable())
+	ins := "INSERT INTO " + cp + " (" + cols + ") OVERRIDING SYSTEM VALUE SELECT " + cols + " FROM " + base
+	if p.filter != nil {
+		ins += " WHERE (" + *p.filter + ")"
+	}
+	tag, err := tx.Exec(ctx, ins)
+	if err != nil {
+		return 0, fmt.Errorf("copy the rows: %w", err)
+	}
+	if create {
+		for _, idx := range t.Indexes {
+			if _, err := tx.Exec(ctx, fmt.Sprintf(idx, cp)); err != nil {
+				return 0, fmt.Errorf("build an index: %w", err)
+			}
+		}
+	}
+	if err := m.setSequences(ctx, tx, sc, t); err != nil {
+		return 0, err
+	}
+	return tag.RowsAffected(), nil
+}
+
+// setSequences moves the copy's sequences past the copied maximum and the
+// base sequence's value.
+func (m *Manager) setSequences(ctx context.Context, tx pgx.Tx, sc *Scenario, t *tableInfo) error {
+	base := pgquery.Qual(sc.BaseSchema, t.Name)
+	cp := pgquery.Qual(sc.Schema, t.Name)
+	for _, c := range t.Cols {
+		if !c.Identity && c.SerialSeq == "" {
+			continue
+		}
+		_, err := tx.Exec(ctx, `SELECT setval(pg_get_serial_sequence($1, $2), greatest(
+				coalesce((SELECT max(`+pgquery.Ident(c.Name)+`)::bigint FROM `+cp+`), 0),
+				coalesce(pg_sequence_last_value(pg_get_serial_sequence($3, $2)::regclass), 0), 1))`,
+			cp, c.Name, base)
+		if err != nil {
+			return fmt.Errorf("set the sequence of %s.%s: %w", t.Name, c.Name, err)
+		}
+	}
+	return nil
+}
+
+// finish adds the foreign keys, the change logs and the grants, and marks
+// the scenario ready, in one transaction.
+func (m *Manager) finish(ctx context.Context, conn *pgx.Conn, sc *Scenario, tables []*planned, cat *catalog, versionSchema string) error {
+	copied := map[string]bool{}
+	for _, p := range tables {
+		copied[p.info.Name] = true
+	}
+	return m.exec.InTx(ctx, conn, func(tx pgx.Tx) error {
+		for _, p := range tables {
+			if err := m.attach(ctx, tx, sc, p, cat, copied); err != nil {
+				return err
+			}
+		}
+		if err := m.grantBase(ctx, tx, sc, copied); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `UPDATE `+m.st("scenario")+` SET state = 'ready', copy_snapshot = $2 WHERE name = $1`, sc.Name, sc.CopyXID)
+		return err
+	})
+}
+
+// attach gives a filled copy its foreign keys, its change log and the
+// scenario role's privileges.
+func (m *Manager) attach(ctx context.Context, tx pgx.Tx, sc *Scenario, p *planned, cat *catalog, copied map[string]bool) error {
+	t := p.info
+	cp := pgquery.Qual(sc.Schema, t.Name)
+	var stmts []string
+	for _, f := range cat.byChild[t.Name] {
+		parent := pgquery.Qual(sc.BaseSchema, f.Parent)
+		if copied[f.Parent] {
+			parent = pgquery.Qual(sc.Schema, f.Parent)
+		}
+		stmts = append(stmts, fkSQL(f, cp, parent))
+	}
+	stmts = append(stmts, m.logSQL(sc, t, p.log)...)
+	role := pgquery.Ident(sc.Role)
+	stmts = append(stmts, "GRANT SELECT, INSERT, UPDATE, DELETE ON "+cp+" TO "+role)
+	for _, c := range t.Cols {
+		if c.Identity || c.SerialSeq != "" {
+			stmts = append(stmts, "DO $strata$ BEGIN EXECUTE 'GRANT USAGE, SELECT, UPDATE ON SEQUENCE ' || pg_get_serial_sequence("+
+				pgquery.Literal(cp)+", "+pgquery.Literal(c.Name)+") || ' TO ' || "+pgquery.Literal(role)+"; END $strata$")
+		}
+	}
+	for _, s := range stmts {
+		if _, err := tx.Exec(ctx, s); err != nil {
+			return fmt.Errorf("scenario %s: %s of %s: %w", sc.Name, firstWords(s), t.Name, err)
+		}
+	}
+	return nil
+}
+
+// logSQL makes the change log of one copy: a table of the keys changed in
+// the scenario with, for a row that was in the copy, its copied values, and
+// the trigger that fills it. The trigger function is SECURITY DEFINER, so
+// the scenario role writes the log without any privilege on it.
+func (m *Manager) logSQL(sc *Scenario, t *tableInfo, logName string) []string {
+	log := pgquery.Qual(sc.Schema, logName)
+	unlogged := "UNLOGGED "
+	if sc.Logged {
+		unlogged = ""
+	}
+	keys := pgquery.IdentList(t.Key)
+	oldKeys, newKeys := make([]string, len(t.Key)), make([]string, len(t.Key))
+	for i, k := range t.Key {
+		oldKeys[i] = "OLD." + pgquery.Ident(k)
+		newKeys[i] = "NEW." + pgquery.Ident(k)
+	}
+	keyEqOld := make([]string, len(t.Key))
+	for i, k := range t.Key {
+		keyEqOld[i] = pgquery.Ident(k) + " = OLD." + pgquery.Ident(k)
+	}
+	// The log row of a key: whether the key was in the copy, the copied
+	// row (first change) and the row now (NULL: not in the copy now).
+	body := `BEGIN
+	IF TG_OP <> 'INSERT' THEN
+		INSERT INTO ` + log + ` (` + keys + `, _strata_existed, _strata_orig) VALUES (` + strings.Join(oldKeys, ", ") + `, true, ` + t.textArray("OLD") + `) ON CONFLICT DO NOTHING;
+		IF TG_OP = 'DELETE' OR ROW(` + strings.Join(oldKeys, ", ") + `) IS DISTINCT FROM ROW(` + strings.Join(newKeys, ", ") + `) THEN
+			UPDATE ` + log + ` SET _strata_new = NULL WHERE ` + strings.Join(keyEqOld, " AND ") + `;
+		END IF;
+	END IF;
+	IF TG_OP <> 'DELETE' THEN
+		INSERT INTO ` + log + ` (` + keys + `, _strata_new) VALUES (` + strings.Join(newKeys, ", ") + `, ` + t.textArray("NEW") + `)
+			ON CONFLICT (` + keys + `) DO UPDATE SET _strata_new = EXCLUDED._strata_new;
+	END IF;
+	RETURN NULL;
+END`
+	return []string{
+		"CREATE " + unlogged + "TABLE " + log + " AS SELECT " + keys + " FROM " + pgquery.Qual(sc.BaseSchema, t.Name) + " WITH NO DATA",
+		"ALTER TABLE " + log + " ADD COLUMN _strata_existed boolean NOT NULL DEFAULT false, ADD COLUMN _strata_orig text[], ADD COLUMN _strata_new text[], ADD PRIMARY KEY (" + keys + ")",
+		"CREATE FUNCTION " + log + "() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $strata$" + body + "$strata$",
+		"REVOKE ALL ON FUNCTION " + log + "() FROM PUBLIC",
+		"CREATE TRIGGER _strata_log AFTER INSERT OR UPDATE OR DELETE ON " + pgquery.Qual(sc.Schema, t.Name) + " FOR EACH ROW EXECUTE FUNCTION " + log + "()",
+	}
+}
+
+// grantBase lets the scenario role read the base tables (and views) it did
+// not copy.
+func (m *Manager) grantBase(ctx context.Context, tx pgx.Tx, sc *Scenario, copied map[string]bool) error {
+	rows, err := tx.Query(ctx, `SELECT c.relname FROM pg_class c WHERE c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = $1)
+		AND c.relkind IN ('r', 'p', 'v', 'm', 'f') ORDER BY 1`, sc.BaseSchema)
+	if err != nil {
+		return err
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return err
+	}
+	var quals []string
+	for _, n := range names {
+		if !copied[n] {
+			quals = append(quals, pgquery.Qual(sc.BaseSchema, n))
+		}
+	}
+	if len(quals) == 0 {
+		return nil
+	}
+	_, err = tx.Exec(ctx, "GRANT SELECT ON "+strings.Join(quals, ", ")+" TO "+pgquery.Ident(sc.Role))
+	return err
+}
+
+// undo removes what a failed create made and returns cause.
+func (m *Manager) undo(ctx context.Context, conn *pgx.Conn, sc *Scenario, cause error) error {
+	ctx = context.WithoutCancel(ctx)
+	if conn.IsClosed() || conn.PgConn().IsBusy() {
+		c, err := m.connect(ctx)
+		if err != nil {
+			return errors.Join(cause, fmt.Errorf("scenario %s is left half-made (state creating): %w\nhint: run strata scenario drop %s", sc.Name, err, sc.Name))
+		}
+		defer c.Close(ctx)
+		conn = c
+	}
+	if err := m.dropObjects(ctx, conn, sc); err != nil {
+		return errors.Join(cause, fmt.Errorf("scenario %s is left half-made (state creating): %w\nhint: run strata scenario drop %s", sc.Name, err, sc.Name))
+	}
+	m.logf("removed the half-made scenario %s", sc.Name)
+	return cause
+}

@@ -1,0 +1,400 @@
+package scenario
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/strata-db/strata/internal/pgquery"
+)
+
+// DiffOptions narrow a diff.
+type DiffOptions struct {
+	Against string // another scenario ("" = the base)
+	Table   string // one table ("" = all)
+	Limit   int    // at most this many changes listed (0 = all); counts are always complete
+	SQL     bool   // also render Diff.Statements
+}
+
+// Diff is what changed in a scenario against the base (restricted to the
+// scenario's filters) or against another scenario.
+type Diff struct {
+	Scenario  string         `json:"scenario"`
+	Against   string         `json:"against"` // "base" or the other scenario
+	Tables    []TableSummary `json:"tables"`
+	Changes   []Change       `json:"changes"`
+	Truncated bool           `json:"truncated"`
+	// Statements make the old side equal to the new one (format sql).
+	Statements []string `json:"-"`
+}
+
+// TableSummary counts one table's changes.
+type TableSummary struct {
+	Table    string `json:"table"`
+	Inserted int    `json:"inserted"`
+	Updated  int    `json:"updated"`
+	Deleted  int    `json:"deleted"`
+}
+
+// Change is one row added, removed or changed. Values are PostgreSQL's
+// text form; nil is NULL.
+type Change struct {
+	Table   string            `json:"table"`
+	Op      string            `json:"op"` // insert, update or delete
+	Key     map[string]string `json:"key"`
+	Columns []ColumnChange    `json:"columns"`
+}
+
+// ColumnChange is one column's old and new value.
+type ColumnChange struct {
+	Column string  `json:"column"`
+	Old    *string `json:"old"`
+	New    *string `json:"new"`
+}
+
+// Total is the number of changes.
+func (d *Diff) Total() int {
+	n := 0
+	for _, t := range d.Tables {
+		n += t.Inserted + t.Updated + t.Deleted
+	}
+	return n
+}
+
+// side is where one side of a diff reads a table: a relation and, for a
+// copy, its change log.
+type side struct {
+	rel    string // SQL relation
+	target string // the table statements write (format sql)
+	log    string // qualified change log, "" for the base
+}
+
+func baseSide(sc *Scenario, t Table) side {
+	rel := pgquery.Qual(sc.BaseSchema, t.Name)
+	target := rel
+	if t.Filter != nil {
+		rel = "(SELECT * FROM " + rel + " WHERE (" + *t.Filter + "))"
+	}
+	return side{rel: rel, target: target}
+}
+
+func copySide(sc *Scenario, t Table) side {
+	q := pgquery.Qual(sc.Schema, t.Name)
+	return side{rel: q, target: q, log: pgquery.Qual(sc.Schema, t.logTable)}
+}
+
+func findTable(sc *Scenario, name string) (Table, bool) {
+	for _, t := range sc.Tables {
+		if t.Name == name {
+			return t, true
+		}
+	}
+	return Table{}, false
+}
+
+// Diff compares a scenario with the base or another scenario. Only keys in
+// the change logs are compared: rows untouched since the copy are skipped.
+func (m *Manager) Diff(ctx context.Context, name string, o DiffOptions) (*Diff, error) {
+	conn, err := m.connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close(context.Background())
+	var d *Diff
+	err = m.readTx(ctx, conn, func(tx pgx.Tx) error {
+		sc, err := m.mustLoad(ctx, tx, name)
+		if err != nil {
+			return err
+		}
+		if err := ready(sc); err != nil {
+			return err
+		}
+		var other *Scenario
+		d = &Diff{Scenario: name, Against: "base", Changes: []Change{}, Tables: []TableSummary{}}
+		if o.Against != "" {
+			if other, err = m.load(ctx, tx, o.Against); err != nil {
+				return err
+			}
+			if other == nil {
+				return &InputError{Flag: "--against", Msg: fmt.Sprintf("no scenario %q", o.Against), Hint: "strata scenario list shows the scenarios"}
+			}
+			if err := ready(other); err != nil {
+				return err
+			}
+			d.Against = o.Against
+		}
+		cat, err := m.readCatalog(ctx, tx)
+		if err != nil {
+			return err
+		}
+		// The tables: the scenario's, and with --against the other's too.
+		names := []string{}
+		seen := map[string]bool{}
+		for _, s := range []*Scenario{sc, other} {
+			if s == nil {
+				continue
+			}
+			for _, t := range s.Tables {
+				if !seen[t.Name] {
+					seen[t.Name] = true
+					names = append(names, t.Name)
+				}
+			}
+		}
+		if o.Table != "" {
+			if !seen[o.Table] {
+				return &InputError{Flag: "--table", Msg: fmt.Sprintf("scenario %s holds no copy of table %q", name, o.Table), Hint: "strata scenario show " + name + " lists its tables"}
+			}
+			names = []string{o.Table}
+		}
+		var all []Change
+		for _, n := range fkOrder(names, cat) {
+			info := cat.tables[n]
+			if info == nil {
+				return fmt.Errorf("scenario %s: table %q is gone from schema %s", name, n, sc.BaseSchema)
+			}
+			var newS, oldS side
+			t, inNew := findTable(sc, n)
+			switch {
+			case other == nil:
+				newS, oldS = copySide(sc, t), baseSide(sc, t)
+			default:
+				ot, inOld := findTable(other, n)
+				switch {
+				case inNew && inOld:
+					newS, oldS = copySide(sc, t), copySide(other, ot)
+				case inNew:
+					newS, oldS = copySide(sc, t), baseSide(sc, t)
+				default:
+					newS, oldS = baseSide(other, ot), copySide(other, ot)
+				}
+			}
+			var changes []Change
+			if other == nil {
+				changes, err = diffLog(ctx, tx, info, newS.log)
+			} else {
+				changes, err = diffTable(ctx, tx, info, oldS, newS)
+			}
+			if err != nil {
+				return fmt.Errorf("scenario diff %s: table %s: %w", name, n, err)
+			}
+			sum := TableSummary{Table: n}
+			for _, c := range changes {
+				switch c.Op {
+				case "insert":
+					sum.Inserted++
+				case "update":
+					sum.Updated++
+				case "delete":
+					sum.Deleted++
+				}
+			}
+			d.Tables = append(d.Tables, sum)
+			all = append(all, changes...)
+			if o.SQL {
+				d.Statements = append(d.Statements, statements(info, oldS.target, changes)...)
+			}
+		}
+		d.Statements = orderStatements(d.Statements)
+		if o.Limit > 0 && len(all) > o.Limit {
+			all, d.Truncated = all[:o.Limit], true
+		}
+		if all != nil {
+			d.Changes = all
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+func ready(sc *Scenario) error {
+	if sc.State != StateReady {
+		return fmt.Errorf("scenario %s was not created completely (state %s)\nhint: run strata scenario drop %s, then create it again", sc.Name, sc.State, sc.Name)
+	}
+	return nil
+}
+
+// diffLog reads a scenario's changes against the base from its change log
+// alone: for each key changed in the scenario, the row as it was copied
+// (the base, restricted to the filter, at the copy's snapshot) and the row
+// now. Nothing else is read: the rows untouched since the copy are not
+// compared. (A base row changed since the copy is a conflict for promote.)
+func diffLog(ctx context.Context, tx pgx.Tx, t *tableInfo, log string) ([]Change, error) {
+	keyText, keyCols := make([]string, len(t.Key)), make([]string, len(t.Key))
+	for i, k := range t.Key {
+		keyText[i] = pgquery.Ident(k) + "::text"
+		keyCols[i] = pgquery.Ident(k)
+	}
+	rows, err := tx.Query(ctx, `SELECT ARRAY[`+strings.Join(keyText, ", ")+`], _strata_orig IS NOT NULL, _strata_new IS NOT NULL, _strata_orig, _strata_new
+		FROM `+log+` WHERE _strata_orig IS DISTINCT FROM _strata_new ORDER BY `+strings.Join(keyCols, ", "))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	return scanChanges(rows, t)
+}
+
+// diffTable compares the rows of the keys in either side's change log.
+// Each key looks its rows up through the primary keys (LATERAL ... LIMIT 1
+// keeps the planner from hashing whole tables): the rows untouched since
+// the copy are never read.
+func diffTable(ctx context.Context, tx pgx.Tx, t *tableInfo, oldS, newS side) ([]Change, error) {
+	rows, err := tx.Query(ctx, diffQuery(t, oldS, newS))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	return scanChanges(rows, t)
+}
+
+func diffQuery(t *tableInfo, oldS, newS side) string {
+	keys := pgquery.IdentList(t.Key)
+	var logs []string
+	for _, s := range []side{oldS, newS} {
+		if s.log != "" {
+			logs = append(logs, "SELECT "+keys+" FROM "+s.log)
+		}
+	}
+	keyText, keyCols := make([]string, len(t.Key)), make([]string, len(t.Key))
+	for i, k := range t.Key {
+		keyText[i] = "k." + pgquery.Ident(k) + "::text"
+		keyCols[i] = "k." + pgquery.Ident(k)
+	}
+	k0 := pgquery.Ident(t.Key[0])
+	q := `WITH k AS (` + strings.Join(logs, " UNION ") + `)
+		SELECT ARRAY[` + strings.Join(keyText, ", ") + `], o.` + k0 + ` IS NOT NULL, n.` + k0 + ` IS NOT NULL, ` + t.textArray("o") + `, ` + t.textArray("n") + `
+		FROM k LEFT JOIN LATERAL (SELECT o.* FROM ` + oldS.rel + ` o WHERE ` + t.keyEq("o", "k") + ` LIMIT 1) o ON true
+		LEFT JOIN LATERAL (SELECT n.* FROM ` + newS.rel + ` n WHERE ` + t.keyEq("n", "k") + ` LIMIT 1) n ON true
+		WHERE ` + t.textArray("o") + ` IS DISTINCT FROM ` + t.textArray("n") + `
+		ORDER BY ` + strings.Join(keyCols, ", ")
+	return q
+}
+
+func scanChanges(rows pgx.Rows, t *tableInfo) ([]Change, error) {
+	var out []Change
+	for rows.Next() {
+		var key []string
+		var hasOld, hasNew bool
+		var oldV, newV []*string
+		if err := rows.Scan(&key, &hasOld, &hasNew, &oldV, &newV); err != nil {
+			return nil, err
+		}
+		c := Change{Table: t.Name, Key: map[string]string{}}
+		for i, k := range t.Key {
+			c.Key[k] = key[i]
+		}
+		switch {
+		case hasOld && hasNew:
+			c.Op = "update"
+		case hasNew:
+			c.Op = "insert"
+		default:
+			c.Op = "delete"
+		}
+		for i, col := range t.Cols {
+			var ov, nv *string
+			if hasOld {
+				ov = oldV[i]
+			}
+			if hasNew {
+				nv = newV[i]
+			}
+			if c.Op == "update" && eq(ov, nv) {
+				continue
+			}
+			c.Columns = append(c.Columns, ColumnChange{Column: col.Name, Old: ov, New: nv})
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+func eq(a, b *string) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	return *a == *b
+}
+
+func lit(t *tableInfo, col string, v *string) string {
+	if v == nil {
+		return "NULL"
+	}
+	for _, c := range t.Cols {
+		if c.Name == col {
+			return pgquery.Literal(*v) + "::" + c.Type
+		}
+	}
+	return pgquery.Literal(*v)
+}
+
+func keyWhere(t *tableInfo, key map[string]string) string {
+	parts := make([]string, len(t.Key))
+	for i, k := range t.Key {
+		v := key[k]
+		parts[i] = pgquery.Ident(k) + " = " + lit(t, k, &v)
+	}
+	return strings.Join(parts, " AND ")
+}
+
+// statements renders changes as SQL on target, tagged for ordering: "1"
+// deletes (run in reverse), "2" inserts and updates.
+func statements(t *tableInfo, target string, changes []Change) []string {
+	var out []string
+	gen := map[string]bool{}
+	for _, c := range t.Cols {
+		gen[c.Name] = c.Generated
+	}
+	for _, c := range changes {
+		switch c.Op {
+		case "delete":
+			out = append(out, "1DELETE FROM "+target+" WHERE "+keyWhere(t, c.Key)+";")
+		case "insert":
+			var cols, vals []string
+			for _, cc := range c.Columns {
+				if gen[cc.Column] {
+					continue
+				}
+				cols = append(cols, pgquery.Ident(cc.Column))
+				vals = append(vals, lit(t, cc.Column, cc.New))
+			}
+			out = append(out, "2INSERT INTO "+target+" ("+strings.Join(cols, ", ")+") OVERRIDING SYSTEM VALUE VALUES ("+strings.Join(vals, ", ")+");")
+		case "update":
+			var sets []string
+			for _, cc := range c.Columns {
+				if gen[cc.Column] {
+					continue
+				}
+				sets = append(sets, pgquery.Ident(cc.Column)+" = "+lit(t, cc.Column, cc.New))
+			}
+			if len(sets) > 0 {
+				out = append(out, "2UPDATE "+target+" SET "+strings.Join(sets, ", ")+" WHERE "+keyWhere(t, c.Key)+";")
+			}
+		}
+	}
+	return out
+}
+
+// orderStatements puts the deletes first, children before parents (the
+// tables were visited parents first), then inserts and updates in
+// parent-first order, and strips the tags.
+func orderStatements(tagged []string) []string {
+	var dels, rest []string
+	for _, s := range tagged {
+		if s[0] == '1' {
+			dels = append(dels, s[1:])
+		} else {
+			rest = append(rest, s[1:])
+		}
+	}
+	out := make([]string, 0, len(tagged))
+	for i := len(dels) - 1; i >= 0; i-- {
+		out = append(out, dels[i])
+	}
+	return append(out, rest...)
+}
