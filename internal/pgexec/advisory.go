@@ -61,6 +61,7 @@ func Lock(ctx context.Context, conn *pgx.Conn, key int64, wait time.Duration) er
 			var pid int
 			err := conn.QueryRow(ctx, `SELECT pid FROM pg_locks
 				WHERE locktype = 'advisory' AND granted
+				  AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
 				  AND classid = (($1::bigint >> 32) & 4294967295)::oid AND objid = ($1::bigint & 4294967295)::oid
 				  AND objsubid = 1 LIMIT 1`, key).Scan(&pid)
 			if err == nil {
@@ -116,6 +117,7 @@ func LockTx(ctx context.Context, conn *pgx.Conn, key int64, wait time.Duration, 
 			var pid int
 			err := conn.QueryRow(ctx, `SELECT pid FROM pg_locks
 				WHERE locktype = 'advisory' AND granted
+				  AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
 				  AND classid = (($1::bigint >> 32) & 4294967295)::oid AND objid = ($1::bigint & 4294967295)::oid
 				  AND objsubid = 1 LIMIT 1`, key).Scan(&pid)
 			if err == nil {

@@ -159,3 +159,34 @@ func TestAdvisoryLockTx(t *testing.T) {
 		t.Fatalf("lock after release: %v", err)
 	}
 }
+
+// TestBusyNamesHolderInThisDatabase: advisory locks are per database, but
+// pg_locks shows every database's: a busy lock names the holder in its own
+// database, not a holder of the same key in another one (regression: it
+// named whichever came first).
+func TestBusyNamesHolderInThisDatabase(t *testing.T) {
+	ctx := context.Background()
+	key := pgexec.AdvisoryKey("strata")
+	// Holders of the same key in other databases, taken first.
+	for i := 0; i < 8; i++ {
+		other := pgtest.New(t).Conn(t)
+		if err := pgexec.LockTx(ctx, other, key, 0, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db := pgtest.New(t)
+	a, b := db.Conn(t), db.Conn(t)
+	if err := pgexec.LockTx(ctx, a, key, 0, ""); err != nil {
+		t.Fatal(err)
+	}
+	pid := int(a.PgConn().PID())
+	for _, lock := range []func() error{
+		func() error { return pgexec.LockTx(ctx, b, key, 0, "") },
+		func() error { return pgexec.Lock(ctx, b, key, 0) },
+	} {
+		err := lock()
+		if be := (*pgexec.BusyError)(nil); !errors.As(err, &be) || be.BackendPID != pid {
+			t.Errorf("busy: err = %v, want ErrBusy naming pid %d (the holder in this database)", err, pid)
+		}
+	}
+}
