@@ -11,8 +11,8 @@ import (
 )
 
 // tomlActions matches a line of a migration's TOML, at the start of a line
-// or of a Go string: an action table or one of its sub-tables ([[actions]],
-// [actions.column], [[actions.columns]]).
+// or of a Go string: the header of an action's table or of one of its
+// sub-tables (actions, actions.column, actions.columns).
 var tomlActions = regexp.MustCompile("(?m)(^|[`\"])[ \t]*\\[\\[?actions[\\].]")
 
 // TestInputsLiveInTestdata keeps the tests' inputs in testdata/**.txtar
