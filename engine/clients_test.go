@@ -12,25 +12,6 @@ import (
 	"github.com/strata-db/strata/engine"
 )
 
-const clientsSetup = `CREATE TABLE users (id bigserial PRIMARY KEY, name text NOT NULL);
-CREATE TABLE orders (id bigserial PRIMARY KEY, user_id bigint, total int);
-INSERT INTO users (name) VALUES ('alice'), ('bob');
-INSERT INTO orders (user_id, total) VALUES (1, 10)`
-
-const (
-	clientsM1 = `[[actions]]
-type = "add_column"
-table = "users"
-column = { name = "email", type = "text" }
-`
-	clientsM2 = `[[actions]]
-type = "alter_column"
-table = "users"
-column = "name"
-changes = { name = "full_name" }
-`
-)
-
 // appRole creates a login role (not a superuser) for the test's app
 // sessions and returns a function that connects as it with the given
 // application_name and search_path ("" keeps the default: the base tables).
@@ -108,8 +89,9 @@ func findSession(c *engine.Clients, version string, pid int32) (engine.Session, 
 // --require-idle-old refuses while it is there, changing nothing, and
 // succeeds once it has committed.
 func TestClientsOldVersionSession(t *testing.T) {
-	e := newEnv(t, clientsSetup)
-	all := e.migs("", "001_email.toml", clientsM1, "002_full_name.toml", clientsM2)
+	fx := loadFixture(t, "clients/users_orders")
+	e := newEnv(t, fx.setup())
+	all := e.migs("", fx.migrations()...)
 	e.start(all[:1])
 	e.complete()
 	connect := appRole(t, e)
@@ -203,13 +185,14 @@ func TestClientsOldVersionSession(t *testing.T) {
 // before the phase and idle is "probably old" but does not make complete
 // refuse.
 func TestClientsBaseTables(t *testing.T) {
-	e := newEnv(t, clientsSetup)
+	fx := loadFixture(t, "clients/users_orders")
+	e := newEnv(t, fx.setup())
 	connect := appRole(t, e)
 	grantApp(t, e, "public")
 	early := connect("early-app", "")
 	queryStrings(t, e.ctx, early, "SELECT 1")
 	time.Sleep(10 * time.Millisecond)
-	res := e.start(e.migs("", "002_full_name.toml", clientsM2))
+	res := e.start(e.migs("", fx.migrations("002_full_name.toml")...))
 	grantApp(t, e, "public", res.VersionSchema)
 
 	old := connect("base-app", "")

@@ -9,30 +9,22 @@ import (
 	"github.com/strata-db/strata/engine"
 )
 
-// connModesSetup and connModesMigration exercise every kind of state write
-// (phase with jsonb plan and migrations, cursors, backfill checkpoints with
-// jsonb keys, history) and every kind of step (transactional DDL, a
-// backfill with two workers, a concurrent index build).
-const connModesSetup = `CREATE TABLE items (id bigint PRIMARY KEY, name text NOT NULL, price text);
-INSERT INTO items SELECT g, 'item ' || g, g::text FROM generate_series(1, 3000) g;`
+// pricedItems is tables/priced_items: items with a text price.
+func pricedItems(t testing.TB) *fixture {
+	t.Helper()
+	return loadFixture(t, "tables/priced_items")
+}
 
-const connModesMigration = `
-[[actions]]
-type = "alter_column"
-table = "items"
-column = "price"
-up = "price::numeric"
-down = "price::text"
-  [actions.changes]
-  type = "numeric(12,2)"
-
-[[actions]]
-type = "add_index"
-table = "items"
-  [actions.index]
-  name = "items_name_idx"
-  columns = ["name"]
-`
+// priceMigration exercises every kind of state write (phase with jsonb plan
+// and migrations, cursors, backfill checkpoints with jsonb keys, history)
+// and every kind of step (transactional DDL, a backfill with two workers, a
+// concurrent index build): tables/priced_items's price_only.toml and
+// name_idx.toml in one file.
+func priceMigration(t testing.TB) string {
+	t.Helper()
+	f := pricedItems(t)
+	return f.file("price_only.toml") + f.file("name_idx.toml")
+}
 
 // TestQueryExecModes: strata works whatever pgx query exec mode the user's
 // URL asks for, including the two that send parameters as text
@@ -44,7 +36,7 @@ func TestQueryExecModes(t *testing.T) {
 			name = "default"
 		}
 		t.Run(name, func(t *testing.T) {
-			e := newEnv(t, connModesSetup)
+			e := newEnv(t, pricedItems(t).setup())
 			u := e.db.URL
 			if mode != "" {
 				pu, err := url.Parse(u)
@@ -60,7 +52,7 @@ func TestQueryExecModes(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			migs := e.migs("", "001_price.toml", connModesMigration)
+			migs := e.migs("", "001_price.toml", priceMigration(t))
 			res, err := m.Start(e.ctx, migs)
 			if err != nil {
 				t.Fatalf("start: %v", err)
@@ -86,15 +78,7 @@ func TestQueryExecModes(t *testing.T) {
 				t.Errorf("after complete (-want +got):\n%s", diff)
 			}
 			// A second phase, aborted, on the recorded history.
-			migs = e.migs("", "001_price.toml", connModesMigration, "002_name.toml", `
-[[actions]]
-type = "add_column"
-table = "items"
-up = "length(name)"
-  [actions.column]
-  name = "name_len"
-  type = "int"
-`)
+			migs = e.migs("", "001_price.toml", priceMigration(t), "002_name.toml", pricedItems(t).file("name_len.toml"))
 			if _, err := m.Start(e.ctx, migs); err != nil {
 				t.Fatalf("start 002: %v", err)
 			}

@@ -18,8 +18,8 @@ func TestLostLockAtStepCommit(t *testing.T) {
 	var killed bool
 	var killErr error
 	var e *env
-	e = newEnv(t, `CREATE TABLE items (id bigserial PRIMARY KEY, val text NOT NULL);
-		INSERT INTO items (val) SELECT g::text FROM generate_series(1, 50) g;`, func(o *engine.Options) {
+	fx := loadFixture(t, "lockloss/step_commit")
+	e = newEnv(t, fx.setup(), func(o *engine.Options) {
 		o.AfterStep = func(phase string, st engine.Step) {
 			if phase != "start" || killed {
 				return
@@ -28,15 +28,7 @@ func TestLostLockAtStepCommit(t *testing.T) {
 			killErr = terminateLockHolder(e)
 		}
 	})
-	migs := e.migs("", "001_note.toml", `
-[[actions]]
-type = "add_column"
-table = "items"
-  [actions.column]
-  name = "note"
-  type = "text"
-  default = "'n'"
-`)
+	migs := e.migs("", fx.migrations()...)
 	_, err := e.m.Start(e.ctx, migs)
 	if killErr != nil {
 		t.Fatalf("terminate the lock connection: %v", killErr)

@@ -34,7 +34,7 @@ const bouncerPoolSize = 6
 // works (through a transaction pooler strata refuses it:
 // TestStrataThroughTransactionPooler).
 func TestThroughPgbouncer(t *testing.T) {
-	e := newEnv(t, connModesSetup)
+	e := newEnv(t, pricedItems(t).setup())
 	sfx := e.db.Name[len(e.db.Name)-8:]
 	app, strata := "app_"+sfx, "strata_"+sfx
 	e.db.Exec(t, `CREATE ROLE `+app+` LOGIN SUPERUSER; CREATE ROLE `+strata+` LOGIN SUPERUSER`)
@@ -60,7 +60,7 @@ func TestThroughPgbouncer(t *testing.T) {
 	if err := m.Init(e.ctx); err != nil {
 		t.Fatalf("init through pgbouncer: %v", err)
 	}
-	migs := e.migs("", "001_price.toml", connModesMigration)
+	migs := e.migs("", "001_price.toml", priceMigration(t))
 
 	// The apps write all through start and complete.
 	pool, err := pgxpool.New(e.ctx, appURL)
@@ -167,15 +167,7 @@ func TestThroughPgbouncer(t *testing.T) {
 	if _, err := m.Complete(e.ctx); err != nil {
 		t.Fatalf("complete through pgbouncer: %v", err)
 	}
-	migs2 := e.migs("", "001_price.toml", connModesMigration, "002_name.toml", `
-[[actions]]
-type = "add_column"
-table = "items"
-up = "length(name)"
-  [actions.column]
-  name = "name_len"
-  type = "int"
-`)
+	migs2 := e.migs("", "001_price.toml", priceMigration(t), "002_name.toml", pricedItems(t).file("name_len.toml"))
 	if _, err := m.Start(e.ctx, migs2); err != nil {
 		t.Fatalf("start 002 through pgbouncer: %v", err)
 	}

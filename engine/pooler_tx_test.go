@@ -30,7 +30,9 @@ import (
 // the statement. Afterwards every server connection of the pool has the
 // server's default settings.
 func TestStrataThroughTransactionPooler(t *testing.T) {
-	e := newEnv(t, connModesSetup)
+	fx, items := loadFixture(t, "pooler/transaction_pooler"), pricedItems(t)
+	priceOnly := items.file("price_only.toml")
+	e := newEnv(t, items.setup())
 	role := "strata_tx_" + e.db.Name[len(e.db.Name)-8:]
 	e.db.Exec(t, `CREATE ROLE `+role+` LOGIN SUPERUSER`)
 	t.Cleanup(func() {
@@ -98,15 +100,7 @@ func TestStrataThroughTransactionPooler(t *testing.T) {
 	if _, err := m.Complete(e.ctx); err != nil {
 		t.Fatalf("complete through a transaction pooler: %v", err)
 	}
-	migs2 := e.migs("", "001_price.toml", priceOnly, "002_len.toml", `
-[[actions]]
-type = "add_column"
-table = "items"
-up = "length(name)"
-  [actions.column]
-  name = "name_len"
-  type = "int"
-`)
+	migs2 := e.migs("", "001_price.toml", priceOnly, "002_len.toml", items.file("name_len.toml"))
 	if _, err := m.Start(e.ctx, migs2); err != nil {
 		t.Fatalf("start 002 through a transaction pooler: %v", err)
 	}
@@ -117,15 +111,8 @@ up = "length(name)"
 
 	// Non-transactional work is refused before anything changes.
 	for _, c := range []struct{ name, file, content, stmt string }{
-		{"index", "002_idx.toml", `
-[[actions]]
-type = "add_index"
-table = "items"
-  [actions.index]
-  name = "items_name_idx"
-  columns = ["name"]
-`, "CREATE INDEX CONCURRENTLY"},
-		{"sql", "002_idx.sql", "-- strata:no-transaction\nCREATE TABLE t2 (id int);\nCREATE INDEX CONCURRENTLY items_name_idx ON items (name);\n", "002_idx.sql"},
+		{"index", "002_idx.toml", items.file("name_idx.toml"), "CREATE INDEX CONCURRENTLY"},
+		{"sql", "002_idx.sql", fx.file("migrations/002_idx.sql"), "002_idx.sql"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			before := e.snapshot("public", "strata")
@@ -153,14 +140,7 @@ table = "items"
 	// wait for the lock connection's open transaction. Aborting it through
 	// the pooler (DROP INDEX CONCURRENTLY) is refused before the phase's
 	// state changes.
-	if _, err := e.m.Start(e.ctx, e.migs("", "001_price.toml", priceOnly, "002_idx.toml", `
-[[actions]]
-type = "add_index"
-table = "items"
-  [actions.index]
-  name = "items_name_idx"
-  columns = ["name"]
-`)); err != nil {
+	if _, err := e.m.Start(e.ctx, e.migs("", "001_price.toml", priceOnly, "002_idx.toml", items.file("name_idx.toml"))); err != nil {
 		t.Fatalf("start directly: %v", err)
 	}
 	phase := `SELECT state || ' ' || abort_cursor FROM strata.phase`
@@ -207,16 +187,3 @@ table = "items"
 		t.Errorf("strata's pool answered from %d server connections, want 3", len(pids))
 	}
 }
-
-// priceOnly is connModesMigration without its index: a transactional
-// change with a backfill.
-const priceOnly = `
-[[actions]]
-type = "alter_column"
-table = "items"
-column = "price"
-up = "price::numeric"
-down = "price::text"
-  [actions.changes]
-  type = "numeric(12,2)"
-`

@@ -17,9 +17,10 @@ import (
 // queries on that table never wait longer than the lock timeout.
 func TestSQLFileLockRetry(t *testing.T) {
 	const lockTimeout = 200 * time.Millisecond
-	e := newEnv(t, "CREATE TABLE items (id int PRIMARY KEY, n int); INSERT INTO items VALUES (1, 0);",
+	fx := loadFixture(t, "sqlfile/lock_retry")
+	e := newEnv(t, fx.setup(),
 		func(o *engine.Options) { o.LockTimeout = lockTimeout; o.LockDeadline = time.Minute })
-	migs := e.migs("", "001_add.sql", "ALTER TABLE items ADD COLUMN note text;\n")
+	migs := e.migs("", fx.migrations()...)
 
 	blocker, err := pgx.Connect(e.ctx, e.db.URL)
 	if err != nil {
@@ -102,8 +103,9 @@ func TestSQLFileLockRetry(t *testing.T) {
 // INVALID index, names the index and the key, and succeeds once the data
 // is fixed.
 func TestSQLFileConcurrentIndexFails(t *testing.T) {
-	e := newEnv(t, "CREATE TABLE users (id int PRIMARY KEY, email text); INSERT INTO users VALUES (1, 'a@x'), (2, 'a@x');")
-	migs := e.migs("", "001_idx.sql", "-- strata:no-transaction\nCREATE UNIQUE INDEX CONCURRENTLY users_email_key ON users (email);\n")
+	fx := loadFixture(t, "tables/dup_emails")
+	e := newEnv(t, fx.setup())
+	migs := e.migs("", "001_idx.sql", fx.file("unique_email.sql"))
 	_, err := e.m.Migrate(e.ctx, migs)
 	if err == nil {
 		t.Fatal("migrate succeeded over a duplicate")

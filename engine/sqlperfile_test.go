@@ -13,10 +13,7 @@ import (
 // file leaves nothing and no record, and the first two stay applied.
 func TestSQLFileNotValidAfterPlainFiles(t *testing.T) {
 	e := newEnv(t, "")
-	migs := e.migs("",
-		"001_t.sql", "CREATE TABLE items (id int PRIMARY KEY, n int);\n",
-		"002_seed.sql", "INSERT INTO items VALUES (1, -1);\n",
-		"003_check.sql", "ALTER TABLE items ADD CONSTRAINT n_positive CHECK (n >= 0) NOT VALID;\n")
+	migs := e.migs("", loadFixture(t, "sqlfile/not_valid_after_plain").migrations()...)
 	_, err := e.m.Migrate(e.ctx, migs)
 	if err == nil || !strings.Contains(err.Error(), "003_check.sql left NOT VALID constraint n_positive on public.items") {
 		t.Fatalf("migrate: %v", err)
@@ -39,7 +36,8 @@ func TestSQLFileNotValidAfterPlainFiles(t *testing.T) {
 // earlier interrupted run, is dropped and the index built (without a
 // look-up before the build: the build fails at once as existing).
 func TestSQLFileConcurrentIndexOverStaleInvalid(t *testing.T) {
-	e := newEnv(t, "CREATE TABLE users (id int PRIMARY KEY, email text); INSERT INTO users VALUES (1, 'a@x'), (2, 'a@x');")
+	fx := loadFixture(t, "tables/dup_emails")
+	e := newEnv(t, fx.setup())
 	conn, err := pgx.Connect(e.ctx, e.db.URL)
 	if err != nil {
 		t.Fatal(err)
@@ -52,7 +50,7 @@ func TestSQLFileConcurrentIndexOverStaleInvalid(t *testing.T) {
 		t.Fatalf("setup: INVALID indexes: %v", got)
 	}
 	exec(t, e.ctx, conn, "UPDATE users SET email = 'b@x' WHERE id = 2")
-	migs := e.migs("", "001_idx.sql", "-- strata:no-transaction\nCREATE UNIQUE INDEX CONCURRENTLY users_email_key ON users (email);\n")
+	migs := e.migs("", "001_idx.sql", fx.file("unique_email.sql"))
 	if _, err := e.m.Migrate(e.ctx, migs); err != nil {
 		t.Fatalf("migrate: %v", err)
 	}

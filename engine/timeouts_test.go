@@ -16,8 +16,7 @@ import (
 // index build on 300,000 rows succeeds with a 50ms default, and the
 // connection strata used keeps no session setting of its own.
 func TestDefaultStatementTimeoutIgnored(t *testing.T) {
-	e := newEnv(t, `CREATE TABLE items (id bigint PRIMARY KEY, name text NOT NULL, price text);
-INSERT INTO items SELECT g, md5(g::text), g::text FROM generate_series(1, 300000) g;`)
+	e := newEnv(t, loadFixture(t, "timeouts/statement_timeout").setup())
 	db := pgx.Identifier{e.db.Name}.Sanitize()
 	e.db.Exec(t, `ALTER DATABASE `+db+` SET statement_timeout = '50ms'`)
 	e.db.Exec(t, `ALTER DATABASE `+db+` SET idle_in_transaction_session_timeout = '50ms'`)
@@ -25,7 +24,7 @@ INSERT INTO items SELECT g, md5(g::text), g::text FROM generate_series(1, 300000
 	if err != nil {
 		t.Fatal(err)
 	}
-	migs := e.migs("", "001_price.toml", connModesMigration)
+	migs := e.migs("", "001_price.toml", priceMigration(t))
 	if _, err := m.Start(e.ctx, migs); err != nil {
 		t.Fatalf("start with a 50ms default statement_timeout: %v", err)
 	}
@@ -42,7 +41,7 @@ INSERT INTO items SELECT g, md5(g::text), g::text FROM generate_series(1, 300000
 // TestOneConnectionRefusedClearly: strata needs two connections (lock and
 // work); a role limited to one gets an error saying so, and nothing changed.
 func TestOneConnectionRefusedClearly(t *testing.T) {
-	e := newEnv(t, connModesSetup)
+	e := newEnv(t, pricedItems(t).setup())
 	role := "one_" + e.db.Name[len(e.db.Name)-8:]
 	// CONNECTION LIMIT does not apply to superusers.
 	e.db.Exec(t, `CREATE ROLE `+role+` LOGIN CONNECTION LIMIT 1`)
@@ -57,7 +56,7 @@ func TestOneConnectionRefusedClearly(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := e.snapshot()
-	_, err = m.Start(e.ctx, e.migs("", "001_price.toml", connModesMigration))
+	_, err = m.Start(e.ctx, e.migs("", "001_price.toml", priceMigration(t)))
 	if err == nil || !strings.Contains(err.Error(), "strata needs two connections") || !strings.Contains(err.Error(), "hint: raise the role's or database's CONNECTION LIMIT") {
 		t.Fatalf("start with a one-connection role: err = %v, want the two-connections error with its hint", err)
 	}

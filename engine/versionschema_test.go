@@ -16,26 +16,6 @@ import (
 // not create in them, and prepared statements across start, complete and
 // abort.
 
-const addNick = `
-[[actions]]
-type = "add_column"
-table = "users"
-up = "upper(name)"
-  [actions.column]
-  name = "nick"
-  type = "text"
-`
-
-const baseMigration = `
-[[actions]]
-type = "create_table"
-name = "tags"
-primary_key = ["id"]
-  [[actions.columns]]
-  name = "id"
-  type = "integer"
-`
-
 // loginRole creates a plain login role (no superuser, no CREATEDB) for the
 // test's database and returns its name and a connection URL for it.
 func loginRole(t *testing.T, e *env, suffix string) (string, string) {
@@ -67,7 +47,7 @@ func loginRole(t *testing.T, e *env, suffix string) (string, string) {
 func TestVersionSchemaPrivileges(t *testing.T) {
 	bothPaths(t, func(t *testing.T, path string) {
 		e := newEnv(t, tables(t, "users")+"\nGRANT CREATE ON SCHEMA public TO PUBLIC;")
-		migs := e.migs("", "001_base.toml", baseMigration, "002_nick.toml", addNick)
+		migs := e.migs("", loadFixture(t, "versionschema/nick").migrations()...)
 		res1 := e.start(migs[:1])
 		e.complete()
 		p := begin(t, e, "", res1.VersionSchema, migs)
@@ -143,7 +123,7 @@ func TestPreparedStatementsAcrossPhases(t *testing.T) {
 				}
 			}
 		})
-		migs := e.migs("", "001_base.toml", baseMigration, "002_nick.toml", addNick)
+		migs := e.migs("", loadFixture(t, "versionschema/nick").migrations()...)
 		res1 := e.start(migs[:1])
 		e.complete()
 		prev := res1.VersionSchema
@@ -247,24 +227,7 @@ func TestVersionViewGrants(t *testing.T) {
 	})
 	exec(t, e.ctx, admin, "ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO "+role)
 	exec(t, e.ctx, admin, "GRANT SELECT ON users TO "+role)
-	migs := e.migs("", "001_x.toml", `
-[[actions]]
-type = "create_table"
-name = "orders"
-primary_key = ["id"]
-  [[actions.columns]]
-  name = "id"
-  type = "integer"
-
-[[actions]]
-type = "alter_column"
-table = "users"
-column = "email"
-up = "email"
-down = "email"
-  [actions.changes]
-  type = "varchar(200)"
-`)
+	migs := e.migs("", loadFixture(t, "versionschema/grants").migrations()...)
 	p := begin(t, e, "", "", migs)
 	vs := p.res.VersionSchema
 	privs := func(rel string) []string {
@@ -292,7 +255,7 @@ down = "email"
 func TestOlderFullVersionSchema(t *testing.T) {
 	bothPaths(t, func(t *testing.T, path string) {
 		e := newEnv(t, tables(t, "users", "notes"))
-		migs := e.migs("", "001_base.toml", baseMigration, "002_nick.toml", addNick)
+		migs := e.migs("", loadFixture(t, "versionschema/nick").migrations()...)
 		res1 := e.start(migs[:1])
 		e.complete()
 		prev := res1.VersionSchema

@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/jackc/pgx/v5"
+	"github.com/rogpeppe/go-internal/txtar"
 
 	"github.com/strata-db/strata/engine"
 )
@@ -20,33 +21,31 @@ const (
 	itemsSetup = `CREATE TABLE items (id bigserial PRIMARY KEY, val text NOT NULL);
 		INSERT INTO items (val) SELECT g || '.' || lpad((g % 100)::text, 2, '0') FROM generate_series(1, 3000) g;
 		ANALYZE items;`
-
-	// A type change with up/down and a NOT NULL column filled by up: start
-	// has a backfill, complete has several steps.
-	itemsMigration = `
-[[actions]]
-type = "alter_column"
-table = "items"
-column = "val"
-up = "val::numeric"
-down = "val::text"
-  [actions.changes]
-  type = "numeric"
-
-[[actions]]
-type = "add_column"
-table = "items"
-up = "floor(val::numeric)::bigint"
-  [actions.column]
-  name = "whole"
-  type = "bigint"
-  nullable = false
-`
 )
+
+// itemsMigration is a type change with up/down and a NOT NULL column filled
+// by up: start has a backfill, complete has several steps. It is the engine
+// tests' tables/big_items numeric_val.toml, read from their archive so that
+// the text lives in one place.
+func itemsMigration(t *testing.T) string {
+	t.Helper()
+	const path = "../../engine/testdata/tables/big_items.txtar"
+	a, err := txtar.ParseFile(path)
+	if err != nil {
+		t.Fatalf("test inputs: %v", err)
+	}
+	for _, f := range a.Files {
+		if f.Name == "numeric_val.toml" {
+			return string(f.Data)
+		}
+	}
+	t.Fatalf("test inputs: %s has no file numeric_val.toml", path)
+	return ""
+}
 
 func newItems(t *testing.T) *env {
 	t.Helper()
-	e := newEnv(t, itemsSetup, migName+".toml", itemsMigration)
+	e := newEnv(t, itemsSetup, migName+".toml", itemsMigration(t))
 	e.ok("init")
 	return e
 }
