@@ -232,3 +232,69 @@ table = "users"
 		t.Fatalf("drift on a freshly migrated database: %v", got)
 	}
 }
+
+// TestReplayKeepsPhases: migrations applied in separate runs are replayed
+// in the same runs. The second migration fills a new table from a table
+// of the old version, which only works when the first one completed
+// before it started: replayed as one run, the replay itself failed.
+func TestReplayKeepsPhases(t *testing.T) {
+	ctx := context.Background()
+	db := pgtest.New(t)
+	dir := t.TempDir()
+	m, err := engine.New(db.URL, engine.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	apply := func(name, body string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o666); err != nil {
+			t.Fatal(err)
+		}
+		migs, err := m.LoadDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := m.Migrate(ctx, migs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	apply("001_users.toml", `[[actions]]
+type = "create_table"
+name = "users"
+primary_key = ["id"]
+  [[actions.columns]]
+  name = "id"
+  type = "integer"
+  [[actions.columns]]
+  name = "role"
+  type = "text"
+`)
+	db.Exec(t, `INSERT INTO users VALUES (1, 'admin'), (2, 'member')`)
+	apply("002_roles.toml", `[[actions]]
+type = "create_table"
+name = "roles"
+primary_key = ["user_id"]
+  [[actions.columns]]
+  name = "user_id"
+  type = "integer"
+  [[actions.columns]]
+  name = "role"
+  type = "text"
+  [actions.up]
+  table = "users"
+  values = { user_id = "id", role = "upper(role)" }
+  where = "roles.user_id = users.id"
+
+[[actions]]
+type = "remove_column"
+table = "users"
+column = "role"
+  [actions.down]
+  table = "roles"
+  value = "lower(roles.role)"
+  where = "users.id = roles.user_id"
+`)
+	if got := diffs(t, m, dir); len(got) != 0 {
+		t.Fatalf("drift on a freshly migrated database: %v", got)
+	}
+}

@@ -85,7 +85,7 @@ func (m *Migrator) Replay(ctx context.Context, migs []*migration.Migration, shad
 		return nil, err
 	}
 	defer conn.Close(context.Background())
-	var done map[string]bool
+	var done map[string]state.HistoryEntry
 	if ok, err := m.store.Installed(ctx, conn); err != nil {
 		return nil, err
 	} else if ok {
@@ -93,15 +93,15 @@ func (m *Migrator) Replay(ctx context.Context, migs []*migration.Migration, shad
 		if err != nil {
 			return nil, err
 		}
-		done = map[string]bool{}
+		done = map[string]state.HistoryEntry{}
 		for _, h := range hist {
-			done[h.Name] = true
+			done[h.Name] = h
 		}
 	}
 	res := &ReplayResult{Replayed: []string{}, Pending: []string{}}
 	var replay []*migration.Migration
 	for _, mg := range migs {
-		if done[mg.Name] {
+		if _, ok := done[mg.Name]; ok {
 			replay = append(replay, mg)
 			res.Replayed = append(res.Replayed, mg.Name)
 		} else {
@@ -138,8 +138,13 @@ func (m *Migrator) Replay(ctx context.Context, migs []*migration.Migration, shad
 	if _, err := sc.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+pgx.Identifier{m.opts.Schema}.Sanitize()); err != nil {
 		return nil, fmt.Errorf("drift: create schema %s in the replay database: %w", m.opts.Schema, err)
 	}
-	if len(replay) > 0 {
-		if _, err := shadow.Migrate(ctx, replay); err != nil && !errors.Is(err, ErrNothingPending) {
+	// The runs of the database's history, one at a time: migrations that
+	// were started together are replayed together, and one that started
+	// after another completed is replayed after it completed (it may fill
+	// a table from the previous version, which a single run would not
+	// have).
+	for _, end := range runEnds(replay, done) {
+		if _, err := shadow.Migrate(ctx, replay[:end]); err != nil && !errors.Is(err, ErrNothingPending) {
 			return nil, fmt.Errorf("drift: replay the migrations: %w", err)
 		}
 	}
@@ -148,6 +153,24 @@ func (m *Migrator) Replay(ctx context.Context, migs []*migration.Migration, shad
 		return nil, err
 	}
 	return res, nil
+}
+
+// runEnds returns, for migs (applied ones, in order), the end index of
+// each run the history records: expand/contract migrations of one run
+// share the run's start time and version schema; a .sql migration is a run
+// of its own.
+func runEnds(migs []*migration.Migration, hist map[string]state.HistoryEntry) []int {
+	var ends []int
+	for i := range migs {
+		if i+1 < len(migs) && !isSQL(migs[i]) && !isSQL(migs[i+1]) {
+			a, b := hist[migs[i].Name], hist[migs[i+1].Name]
+			if a.StartedAt.Equal(b.StartedAt) && a.VersionSchema == b.VersionSchema {
+				continue
+			}
+		}
+		ends = append(ends, i+1)
+	}
+	return ends
 }
 
 // RecordFile writes body as dir/name.sql and records it as applied

@@ -43,6 +43,7 @@ var allowed = map[string][]string{
 	"internal/pgexec":     {},
 	"internal/natural":    {},
 	"internal/pgcluster":  {},
+	"internal/pgdist":     {},
 	"internal/pgbouncer":  {},
 	"internal/pgtest":     {"internal/pgcluster"},
 	"pglock":              {"internal/pgquery"},
