@@ -78,7 +78,10 @@ func (m *Migrator) watchedBuild(ctx context.Context, conn *pgx.Conn, name, sql s
 
 // cancelIf cancels the build with pid when cond (over pg_stat_activity a
 // and the build's progress row p) holds, in one statement, and reports
-// whether it did.
+// whether it may have: only a definite "no" is false. (The cancel can end
+// the build, and so the watch's context, before the answer is read: the
+// reason must then stay, or the build's 57014 would look like someone
+// else's cancel.)
 func cancelIf(ctx context.Context, mon *pgexec.Monitor, pid uint32, cond string) bool {
 	var ok bool
 	err := mon.Do(ctx, func(c *pgx.Conn) error {
@@ -86,7 +89,7 @@ func cancelIf(ctx context.Context, mon *pgexec.Monitor, pid uint32, cond string)
 			FROM pg_stat_activity a LEFT JOIN pg_stat_progress_create_index p ON p.pid = a.pid
 			WHERE a.pid = $1 AND `+cond, int(pid)).Scan(&ok)
 	})
-	return err == nil && ok
+	return err != nil || ok
 }
 
 func (m *Migrator) watchBuild(ctx context.Context, mon *pgexec.Monitor, pid uint32, name string, w *buildWatch) {
