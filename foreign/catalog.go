@@ -233,7 +233,8 @@ type Change struct {
 	Table  string `json:"table"`
 	Column string `json:"column,omitempty"`
 	// Kind: "table added", "table dropped", "column added", "column
-	// dropped", "column retyped", "table skipped".
+	// dropped", "column retyped", "table skipped", "grant dropped" (a
+	// column-level grant on a dropped column, in Reason).
 	Kind string `json:"kind"`
 	From string `json:"from,omitempty"`
 	To   string `json:"to,omitempty"`
@@ -255,6 +256,8 @@ func (c Change) String() string {
 		return fmt.Sprintf("column retyped %s.%s %s -> %s (%s)", c.Table, c.Column, c.From, c.To, c.Severity)
 	case "table skipped":
 		return fmt.Sprintf("table skipped %s: %s", c.Table, c.Reason)
+	case "grant dropped":
+		return fmt.Sprintf("grant dropped %s.%s: %s (the column is gone)", c.Table, c.Column, c.Reason)
 	}
 	return c.Kind + " " + c.Table
 }

@@ -243,6 +243,10 @@ func (d *Decl) swap(ctx context.Context, tgt *pgx.Conn, o *Options, p *prepared)
 		if err != nil {
 			return d.fail("read the views on the foreign tables", err, "")
 		}
+		keep, err := readKept(ctx, tx, d.Schema)
+		if err != nil {
+			return d.fail("read the foreign tables' column grants and comments", err, "")
+		}
 		type old struct {
 			owner  string
 			grants []string
@@ -289,7 +293,8 @@ func (d *Decl) swap(ctx context.Context, tgt *pgx.Conn, o *Options, p *prepared)
 				for _, g := range o.grants {
 					sqls = append(sqls, grantStmt(g, "TABLE "+q))
 				}
-				if err := run("keep the grants on "+q, "", sqls...); err != nil {
+				sqls = append(sqls, keep.restoreSQL(d.Schema, t)...)
+				if err := run("keep the grants and comments on "+q, "", sqls...); err != nil {
 					return err
 				}
 			}

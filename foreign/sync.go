@@ -154,6 +154,12 @@ func (d *Decl) prepare(ctx context.Context, src, tgt *pgx.Conn, o *Options, plan
 		return nil, d.fail("read the foreign tables of "+pgquery.Ident(d.Schema), err, "")
 	}
 	p.changes = diff(p.have, p.want)
+	dropped, err := droppedGrants(ctx, tgt, d.Schema, p.changes)
+	if err != nil {
+		return nil, d.fail("read the foreign tables' column grants", err, "")
+	}
+	p.changes = append(p.changes, dropped...)
+	slices.SortStableFunc(p.changes, func(a, b Change) int { return strings.Compare(a.Table, b.Table) })
 	return p, nil
 }
 
