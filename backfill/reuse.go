@@ -163,7 +163,7 @@ SELECT kind, who, detail FROM (
 	SELECT 1 AS o, 'pid' AS kind, a.pid::text AS who,
 		concat_ws(', ', nullif(a.usename, ''), CASE WHEN coalesce(a.application_name, '') <> '' THEN 'application ' || a.application_name END,
 			coalesce(a.state, a.backend_type) || CASE WHEN a.xact_start IS NOT NULL
-				THEN ' in a transaction open for ' || round(extract(epoch FROM clock_timestamp() - a.xact_start)::numeric, 1) || 's' ELSE '' END) AS detail,
+				THEN ', transaction open ' || round(extract(epoch FROM clock_timestamp() - a.xact_start)::numeric, 1) || 's' ELSE '' END) AS detail,
 		age(coalesce(a.backend_xmin, a.backend_xid)) AS a
 	FROM pg_stat_activity a, x
 	WHERE a.pid <> pg_backend_pid() AND (a.datid IS NULL OR a.datname = current_database())

@@ -22,22 +22,25 @@ import (
 )
 
 type globals struct {
-	url          string
-	dir          string
-	schema       string
-	stateSchema  string
-	lockTimeout  time.Duration
-	lockDeadline time.Duration
-	lockWait     time.Duration
-	batchSize    int
-	batchTarget  time.Duration
-	workers      int
-	maxRate      float64
-	maxLag       time.Duration
-	quiet        bool
-	allowChanged bool
-	configPath   string
-	project      *project
+	url            string
+	dir            string
+	schema         string
+	stateSchema    string
+	lockTimeout    time.Duration
+	lockDeadline   time.Duration
+	lockWait       time.Duration
+	batchSize      int
+	batchTarget    time.Duration
+	workers        int
+	maxRate        float64
+	maxLag         time.Duration
+	vacuumFraction float64
+	maxAppLatency  time.Duration
+	ignoreDisk     bool
+	quiet          bool
+	allowChanged   bool
+	configPath     string
+	project        *project
 
 	stdout, stderr io.Writer
 	mu             sync.Mutex
@@ -72,6 +75,9 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	pf.IntVar(&g.workers, "backfill-workers", 1, "parallel workers per table backfill, over disjoint key ranges")
 	pf.Float64Var(&g.maxRate, "max-rows-per-second", 0, "throttle backfills to this many rows per second (0: no limit)")
 	pf.DurationVar(&g.maxLag, "max-replication-lag", 0, "pause backfills while a standby's replication lag exceeds this (0: do not check; the role needs pg_monitor)")
+	pf.Float64Var(&g.vacuumFraction, "backfill-vacuum-every", 0, "share of a table's rows backfilled between two VACUUMs that let later batches reuse the space (0: 0.1; negative: no space reuse, the table grows by about its size)")
+	pf.DurationVar(&g.maxAppLatency, "max-app-latency", 0, "application latency target: backfill batches last at most half of it, and slow down while an application statement runs longer (0: off)")
+	pf.BoolVar(&g.ignoreDisk, "ignore-disk-check", false, "start even when the free disk strata can see is less than the backfills' worst case")
 	pf.BoolVarP(&g.quiet, "quiet", "q", false, "print only results and errors")
 	pf.StringVar(&g.configPath, "config", "", "project file (default $STRATA_CONFIG, else ./strata.toml if present)")
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error { return g.applyConfig(cmd) }
@@ -154,6 +160,8 @@ func (g *globals) migrator() (*engine.Migrator, error) {
 		LockTimeout: g.lockTimeout, LockDeadline: g.lockDeadline, LockWait: g.lockWait,
 		BatchSize: g.batchSize, BatchTarget: g.batchTarget, Workers: g.workers,
 		MaxRowsPerSecond: g.maxRate, MaxReplicationLag: g.maxLag,
+		SpaceOptions: engine.SpaceOptions{VacuumFraction: g.vacuumFraction, MaxAppLatency: g.maxAppLatency,
+			IgnoreDiskCheck: g.ignoreDisk},
 		Logf:     g.logf,
 		Progress: prog.report,
 		SQLGate: g.sqlGate(sync.OnceValue(func() int {
@@ -341,7 +349,8 @@ func (g *globals) statusCmd() *cobra.Command {
 				fmt.Fprintf(g.stdout, "old search_path:  %s\n", st.OldSearchPath)
 			}
 			for _, b := range st.Backfills {
-				fmt.Fprintf(g.stdout, "backfill %s: %d rows of ~%d, done=%v\n", b.Table, b.RowsDone, b.RowsEstimate, b.Done)
+				fmt.Fprintf(g.stdout, "backfill %s: %d rows of ~%d, done=%v; table %s, extra %s now, ~%s expected\n", b.Table, b.RowsDone, b.RowsEstimate, b.Done,
+					bytesText(b.SizeBefore), bytesText(max(b.SizeNow-b.SizeBefore, 0)), bytesText(b.ExpectedExtra))
 			}
 			if len(st.Changed) > 0 {
 				fmt.Fprintf(g.stdout, "changed since completed (checksum differs): %s\n", strings.Join(st.Changed, ", "))

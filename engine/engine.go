@@ -49,6 +49,7 @@ type Options struct {
 	MaxRowsPerSecond float64
 	// MaxReplicationLag pauses backfills while a standby lags more; 0 is off.
 	MaxReplicationLag time.Duration
+	SpaceOptions      // space reuse, pacing and the disk check of backfills
 	// Logf receives progress messages; nil discards them.
 	Logf func(format string, args ...any)
 	// Progress receives backfill progress after every batch.
@@ -381,7 +382,7 @@ func (m *Migrator) start(ctx context.Context, s *session, migs []*migration.Migr
 		return res, nil
 	}
 	pend = group
-	pl, err := m.plan(ctx, s.conn, pend, prev)
+	pl, err := m.planStart(ctx, s.conn, pend, prev)
 	if err != nil {
 		return nil, err
 	}
