@@ -603,6 +603,10 @@ func (r *Runner) fill(ctx context.Context, conn *pgx.Conn, spec Spec, cp *Checkp
 			max := r.maxBatch()
 			if len(spec.Key) == 0 {
 				max = max / 50
+			} else if iv := tr.reuse.interval; iv > 0 {
+				// A batch at most half an interval: the table grows by
+				// about one interval, not by one interval plus a batch.
+				max = min(max, int(iv/2))
 			}
 			if size > max {
 				size = max
