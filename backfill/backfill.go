@@ -140,6 +140,9 @@ type Runner struct {
 	// it (a row lock is held for a batch) and doubles the pause while a
 	// statement of the application has been running longer.
 	MaxAppLatency time.Duration
+	// NoReindex keeps the indexes that a backfill with space reuse
+	// doubled as they are (see reindex.go).
+	NoReindex bool
 	// Progress, when set, is called after every batch.
 	Progress func(Progress)
 	// AfterBatch, when set, is called after every committed batch (tests
@@ -294,6 +297,17 @@ func (r *Runner) Run(ctx context.Context, conn *pgx.Conn, step string, spec Spec
 		}
 	}
 	tr.reuse = newReuse(r, spec, float64(tr.estimate))
+	var indexesBefore map[string]int64
+	if len(todo) > 0 && tr.reuse.interval > 0 && !r.NoReindex {
+		// A leftover of a rebuild interrupted by a crash, then the sizes
+		// the rebuild after the backfill compares with.
+		if err := r.dropLeftovers(ctx, conn, spec); err != nil {
+			return fmt.Errorf("backfill: %s: %w", spec.Table, err)
+		}
+		if indexesBefore, err = indexSizes(ctx, conn, spec); err != nil {
+			return fmt.Errorf("backfill: %s: %w", spec.Table, err)
+		}
+	}
 	if len(todo) > 0 {
 		if err := r.runWorkers(ctx, conn, spec, todo, tr); err != nil {
 			return fmt.Errorf("backfill: %s: %w", spec.Table, err)
@@ -302,6 +316,14 @@ func (r *Runner) Run(ctx context.Context, conn *pgx.Conn, step string, spec Spec
 	if len(todo) > 0 && tr.reuse.interval > 0 {
 		// The last interval's space, for the application's next updates.
 		if err := tr.reuse.vacuum(ctx, conn); err != nil {
+			return fmt.Errorf("backfill: %s: %w", spec.Table, err)
+		}
+	}
+	var notes []string
+	if blocked, _ := tr.reuse.status(); indexesBefore != nil && blocked == "" {
+		// (With the space held back, REINDEX CONCURRENTLY would wait for
+		// the same old transaction.)
+		if notes, err = r.rebuildGrown(ctx, conn, spec, indexesBefore); err != nil {
 			return fmt.Errorf("backfill: %s: %w", spec.Table, err)
 		}
 	}
@@ -318,6 +340,9 @@ func (r *Runner) Run(ctx context.Context, conn *pgx.Conn, step string, spec Spec
 			Elapsed: time.Since(tr.start), Done: true, SizeBefore: tr.sizeBefore, SizeAfter: after}
 		tr.fillSpace(&p)
 		p.SizeNow = after
+		if len(notes) > 0 {
+			p.SpaceBlocked = strings.TrimSpace(p.SpaceBlocked + " " + strings.Join(notes, "; "))
+		}
 		r.Progress(p)
 	}
 	return nil

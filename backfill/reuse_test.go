@@ -43,11 +43,17 @@ func TestSpaceReuseBoundsGrowth(t *testing.T) {
 			var last backfill.Progress
 			f.r.Progress = func(p backfill.Progress) { last = p }
 			before := f.heapSize()
+			ixBefore := f.count(`SELECT pg_indexes_size('items')`)
 			if err := f.r.Run(f.ctx, f.conn, "bf", items); err != nil {
 				t.Fatal(err)
 			}
 			after := f.heapSize()
 			g := float64(after) / float64(before)
+			if ix := float64(f.count(`SELECT pg_indexes_size('items')`)) / float64(ixBefore); tc.fraction > 0 && ix > 1.3 {
+				t.Errorf("indexes grew %.2fx: the doubled index was not rebuilt", ix)
+			} else {
+				t.Logf("indexes %.2fx", ix)
+			}
 			t.Logf("heap %d -> %d bytes (%.2fx), %d vacuums, expected extra %d", before, after, g, last.Vacuums, last.ExpectedExtra)
 			if g > tc.maxGrowth || g < tc.minGrowth {
 				t.Errorf("growth %.2fx, want in [%.2f, %.2f]", g, tc.minGrowth, tc.maxGrowth)
