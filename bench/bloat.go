@@ -203,7 +203,9 @@ func bloatBench(ctx context.Context, e *env, cfg *config) error {
 		}
 		_ = e.dropDB(ctx, tmpl)
 	}
-	fmt.Println(out.String())
+	if cfg.bloat {
+		fmt.Println(out.String())
+	}
 	return nil
 }
 

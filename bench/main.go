@@ -293,6 +293,15 @@ func run(ctx context.Context, cfg *config) int {
 			}
 		}
 	}
+	if cfg.smoke && cfg.want("bloat") && ctx.Err() == nil {
+		// The space benchmark at smoke size (its full run: -bloat); its
+		// table goes to the log.
+		if err := bloatBench(ctx, e, cfg); err != nil {
+			err = fmt.Errorf("bloat: %w", err)
+			log.Printf("FAILED: %v", err)
+			rep.errs = append(rep.errs, err)
+		}
+	}
 	if cfg.want("lock") && ctx.Err() == nil {
 		for i, v := range lockVariants(cfg) {
 			r, err := runLockImpact(ctx, e, v, i == 0)
