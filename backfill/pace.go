@@ -28,7 +28,7 @@ const (
 	minTarget     = 10 * time.Millisecond
 	appBusyWindow = 2 * time.Second
 	// DefaultAppRest is the default Runner.AppRest.
-	DefaultAppRest = 0.5
+	DefaultAppRest = 1.0
 )
 
 const appQuery = `SELECT

@@ -17,8 +17,8 @@ func TestPace(t *testing.T) {
 		t.Errorf("idle application: rest %s, want 0", rest)
 	}
 	p.waiters, p.active = 2, 3
-	if rest := p.after(100 * time.Millisecond); rest != 50*time.Millisecond {
-		t.Errorf("active application: rest %s, want 50ms", rest)
+	if rest := p.after(100 * time.Millisecond); rest != 100*time.Millisecond {
+		t.Errorf("active application: rest %s, want 100ms", rest)
 	}
 	if p.target != 75*time.Millisecond {
 		t.Errorf("after lock waits: target %s, want 75ms", p.target)
@@ -33,8 +33,8 @@ func TestPace(t *testing.T) {
 		t.Errorf("max app latency 40ms: base %s, want 20ms", q.base)
 	}
 	q.active, q.oldest = 1, 100*time.Millisecond
-	if rest := q.after(10 * time.Millisecond); rest != 10*time.Millisecond {
-		t.Errorf("statement over the target: rest %s, want 10ms (1x)", rest)
+	if rest := q.after(10 * time.Millisecond); rest != 20*time.Millisecond {
+		t.Errorf("statement over the target: rest %s, want 20ms (2x)", rest)
 	}
 	off := newPace(&Runner{AppRest: -1})
 	off.active = 5
