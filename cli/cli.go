@@ -453,7 +453,27 @@ func (g *globals) plan(ctx context.Context, m *engine.Migrator, migs []*migratio
 	if err != nil {
 		return err
 	}
-	return g.report(plan, format)
+	if err := g.report(plan, format); err != nil {
+		return err
+	}
+	if format == "text" {
+		d, err := m.SpaceReport(ctx, plan)
+		if err != nil {
+			return err
+		}
+		for _, t := range d.Tables {
+			fmt.Fprintf(g.stdout, "space: backfill of %s: table %s, expected extra ~%s with space reuse, worst case %s\n",
+				t.Table, bytesText(t.Size), bytesText(t.Expected), bytesText(t.Worst))
+		}
+		if len(d.Tables) > 0 {
+			if d.Free >= 0 {
+				fmt.Fprintf(g.stdout, "space: free disk %s at %s\n", bytesText(d.Free), d.Where)
+			} else {
+				fmt.Fprintf(g.stdout, "space: free disk %s\n", d.Where)
+			}
+		}
+	}
+	return nil
 }
 
 // report prints a plan with its locks and the linter's findings.

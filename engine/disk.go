@@ -202,3 +202,15 @@ func BytesText(n int64) string {
 	}
 	return fmt.Sprintf("%d B", n)
 }
+
+// SpaceReport sizes the backfills of a plan's start for people: each
+// table's size, the extra size expected with space reuse and the worst
+// case, and the free disk strata can see (strata plan prints it).
+func (m *Migrator) SpaceReport(ctx context.Context, pl *Plan) (*DiskReport, error) {
+	conn, err := m.connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close(context.Background())
+	return m.diskReport(ctx, conn, pl.Start)
+}
