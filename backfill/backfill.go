@@ -304,7 +304,10 @@ func (r *Runner) Run(ctx context.Context, conn *pgx.Conn, step string, spec Spec
 		if err := r.dropLeftovers(ctx, conn, spec); err != nil {
 			return fmt.Errorf("backfill: %s: %w", spec.Table, err)
 		}
-		if indexesBefore, err = indexSizes(ctx, conn, spec); err != nil {
+		if err := r.Exec.WithSession(ctx, conn, 0, func() error {
+			indexesBefore, err = indexSizes(ctx, conn, spec)
+			return err
+		}); err != nil {
 			return fmt.Errorf("backfill: %s: %w", spec.Table, err)
 		}
 	}
@@ -327,8 +330,11 @@ func (r *Runner) Run(ctx context.Context, conn *pgx.Conn, step string, spec Spec
 			return fmt.Errorf("backfill: %s: %w", spec.Table, err)
 		}
 	}
-	after, err := tableSize(ctx, conn, spec)
-	if err != nil {
+	var after int64
+	if err := r.Exec.WithSession(ctx, conn, 0, func() error {
+		after, err = tableSize(ctx, conn, spec)
+		return err
+	}); err != nil {
 		return fmt.Errorf("backfill: %s: %w", spec.Table, err)
 	}
 	if r.Progress != nil {

@@ -52,8 +52,12 @@ func indexSizes(ctx context.Context, conn *pgx.Conn, spec Spec) (map[string]int6
 // since before; it returns what it could not rebuild (the backfill is done
 // either way: a rebuild only gives space back).
 func (r *Runner) rebuildGrown(ctx context.Context, conn *pgx.Conn, spec Spec, before map[string]int64) ([]string, error) {
-	now, err := indexSizes(ctx, conn, spec)
-	if err != nil {
+	var now map[string]int64
+	if err := r.Exec.WithSession(ctx, conn, 0, func() error {
+		var err error
+		now, err = indexSizes(ctx, conn, spec)
+		return err
+	}); err != nil {
 		return nil, err
 	}
 	var notes []string
@@ -81,22 +85,12 @@ func (r *Runner) rebuildGrown(ctx context.Context, conn *pgx.Conn, spec Spec, be
 }
 
 func (r *Runner) dropLeftovers(ctx context.Context, conn *pgx.Conn, spec Spec) error {
-	rows, err := conn.Query(ctx, `SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname)
-		FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-		WHERE i.indrelid = $1::regclass AND NOT i.indisvalid AND c.relname ~ '_ccnew[0-9]*$'`, pgx.Identifier{spec.Schema, spec.Table}.Sanitize())
-	if err != nil {
-		return err
-	}
 	var names []string
-	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			rows.Close()
-			return err
-		}
-		names = append(names, n)
-	}
-	if err := rows.Err(); err != nil {
+	if err := r.Exec.WithSession(ctx, conn, 0, func() error {
+		var err error
+		names, err = leftovers(ctx, conn, spec)
+		return err
+	}); err != nil {
 		return err
 	}
 	var errs []string
@@ -109,4 +103,24 @@ func (r *Runner) dropLeftovers(ctx context.Context, conn *pgx.Conn, spec Spec) e
 		return fmt.Errorf("drop invalid index copies: %s", strings.Join(errs, "; "))
 	}
 	return nil
+}
+
+// leftovers lists the invalid copies interrupted rebuilds left.
+func leftovers(ctx context.Context, conn *pgx.Conn, spec Spec) ([]string, error) {
+	rows, err := conn.Query(ctx, `SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname)
+		FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE i.indrelid = $1::regclass AND NOT i.indisvalid AND c.relname ~ '_ccnew[0-9]*$'`, pgx.Identifier{spec.Schema, spec.Table}.Sanitize())
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		names = append(names, n)
+	}
+	return names, rows.Err()
 }

@@ -120,20 +120,23 @@ func (u *reuse) vacuum(ctx context.Context, conn *pgx.Conn) error {
 	if u.r.Exec != nil && u.r.Exec.LockTimeout > 0 {
 		lt = u.r.Exec.LockTimeout
 	}
+	// The queries after it too: a role's statement_timeout must not
+	// cancel them.
+	blocked := ""
+	var size int64
 	err := u.r.Exec.WithSession(ctx, conn, lt, func() error {
-		_, err := conn.Exec(ctx, u.vacuumSQL()+tq)
+		if _, err := conn.Exec(ctx, u.vacuumSQL()+tq); err != nil {
+			return fmt.Errorf("vacuum: %w", err)
+		}
+		var err error
+		if xid != "" {
+			if blocked, err = ReuseBlockers(ctx, conn, xid); err != nil {
+				return err
+			}
+		}
+		size, err = tableSize(ctx, conn, u.spec)
 		return err
 	})
-	if err != nil {
-		return fmt.Errorf("vacuum: %w", err)
-	}
-	blocked := ""
-	if xid != "" {
-		if blocked, err = ReuseBlockers(ctx, conn, xid); err != nil {
-			return err
-		}
-	}
-	size, err := tableSize(ctx, conn, u.spec)
 	if err != nil {
 		return err
 	}

@@ -86,7 +86,7 @@ func (m *Migrator) vacuumFraction() float64 {
 }
 
 // diskReport sizes the backfills of steps and looks for the free disk.
-func (m *Migrator) diskReport(ctx context.Context, conn *pgx.Conn, steps []Step) (*DiskReport, error) {
+func (m *Migrator) diskReport(ctx context.Context, conn rowQuerier, steps []Step) (*DiskReport, error) {
 	d := &DiskReport{Tables: []TableSpace{}, Free: -1}
 	seen := map[string]bool{}
 	var first string
@@ -123,7 +123,7 @@ func (m *Migrator) diskReport(ctx context.Context, conn *pgx.Conn, steps []Step)
 // directory's postmaster.pid, when readable, names the server's start
 // time) and the role may read data_directory (superuser or
 // pg_read_all_settings); statfs of the tablespace's directory then.
-func (m *Migrator) freeDisk(ctx context.Context, conn *pgx.Conn, table string) (int64, string) {
+func (m *Migrator) freeDisk(ctx context.Context, conn rowQuerier, table string) (int64, string) {
 	host := m.cfg.Host
 	if !(strings.HasPrefix(host, "/") || host == "localhost" || host == "127.0.0.1" || host == "::1") {
 		return -1, "not visible: the server is not on this machine (PostgreSQL gives no free-disk figure)"
@@ -170,8 +170,12 @@ func (m *Migrator) planStart(ctx context.Context, conn *pgx.Conn, pend []*migrat
 	if err != nil {
 		return nil, err
 	}
-	d, err := m.diskReport(ctx, conn, pl.Start)
-	if err != nil || len(d.Tables) == 0 {
+	// In a transaction: SET LOCAL strata's settings (no statement_timeout).
+	var d *DiskReport
+	if err := m.exec.InTx(ctx, conn, func(tx pgx.Tx) error {
+		d, err = m.diskReport(ctx, tx, pl.Start)
+		return err
+	}); err != nil || len(d.Tables) == 0 {
 		return pl, err
 	}
 	for _, t := range d.Tables {
@@ -212,5 +216,15 @@ func (m *Migrator) SpaceReport(ctx context.Context, pl *Plan) (*DiskReport, erro
 		return nil, err
 	}
 	defer conn.Close(context.Background())
-	return m.diskReport(ctx, conn, pl.Start)
+	var d *DiskReport
+	err = m.exec.InTx(ctx, conn, func(tx pgx.Tx) error {
+		d, err = m.diskReport(ctx, tx, pl.Start)
+		return err
+	})
+	return d, err
+}
+
+// rowQuerier is a connection or a transaction.
+type rowQuerier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
