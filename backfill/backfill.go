@@ -90,6 +90,15 @@ type Progress struct {
 	SizeBefore, SizeAfter int64
 	// Paused is set while the backfill waits for replication to catch up.
 	Paused string
+	// SizeNow is the table's size in bytes at the last VACUUM of space
+	// reuse (0 before it); ExpectedExtra the growth expected by the end
+	// (see ExpectedExtra); Vacuums the VACUUMs run so far.
+	SizeNow, ExpectedExtra int64
+	Vacuums                int
+	// SpaceBlocked, when set, says what keeps the space of the rows
+	// already filled from being reused (naming the pid, slot or prepared
+	// transaction) and that the table grows.
+	SpaceBlocked string
 }
 
 // Runner runs backfills.
@@ -117,6 +126,23 @@ type Runner struct {
 	// read the lag (pg_monitor or pg_read_all_stats): Run refuses otherwise
 	// (ErrLagHidden).
 	MaxReplicationLag time.Duration
+	// VacuumFraction is the share of the table's rows filled between two
+	// VACUUMs of the table (space reuse); 0 is DefaultVacuumFraction,
+	// negative turns space reuse off (the table then grows by about its
+	// size).
+	VacuumFraction float64
+	// AppRest is the pause after each batch, as a multiple of the batch's
+	// duration, while application sessions are active in the database
+	// (see pace.go); 0 is DefaultAppRest, negative never pauses and does
+	// not watch the application (unless MaxAppLatency is set).
+	AppRest float64
+	// MaxAppLatency, when set, caps the target batch duration at half of
+	// it (a row lock is held for a batch) and doubles the pause while a
+	// statement of the application has been running longer.
+	MaxAppLatency time.Duration
+	// NoReindex keeps the indexes that a backfill with space reuse
+	// doubled as they are (see reindex.go).
+	NoReindex bool
 	// Progress, when set, is called after every batch.
 	Progress func(Progress)
 	// AfterBatch, when set, is called after every committed batch (tests
@@ -224,6 +250,7 @@ type tracker struct {
 	estimate   int64
 	batches    int
 	sizeBefore int64
+	reuse      *reuse
 }
 
 func (t *tracker) report(worker string, rows int64, size int, done bool, paused string) {
@@ -241,8 +268,10 @@ func (t *tracker) report(worker string, rows int64, size int, done bool, paused 
 		t.r.AfterBatch(t.batches)
 	}
 	if t.r.Progress != nil {
-		t.r.Progress(Progress{Table: t.table, RowsDone: total, RowsEstimate: t.estimate, Batches: t.batches,
-			BatchSize: size, Elapsed: time.Since(t.start), SizeBefore: t.sizeBefore, Done: done, Paused: paused})
+		p := Progress{Table: t.table, RowsDone: total, RowsEstimate: t.estimate, Batches: t.batches,
+			BatchSize: size, Elapsed: time.Since(t.start), SizeBefore: t.sizeBefore, Done: done, Paused: paused}
+		t.fillSpace(&p)
+		t.r.Progress(p)
 	}
 }
 
@@ -267,13 +296,45 @@ func (r *Runner) Run(ctx context.Context, conn *pgx.Conn, step string, spec Spec
 			todo = append(todo, c)
 		}
 	}
+	tr.reuse = newReuse(r, spec, float64(tr.estimate))
+	var indexesBefore map[string]int64
+	if len(todo) > 0 && tr.reuse.interval > 0 && !r.NoReindex {
+		// A leftover of a rebuild interrupted by a crash, then the sizes
+		// the rebuild after the backfill compares with.
+		if err := r.dropLeftovers(ctx, conn, spec); err != nil {
+			return fmt.Errorf("backfill: %s: %w", spec.Table, err)
+		}
+		if err := r.Exec.WithSession(ctx, conn, 0, func() error {
+			indexesBefore, err = indexSizes(ctx, conn, spec)
+			return err
+		}); err != nil {
+			return fmt.Errorf("backfill: %s: %w", spec.Table, err)
+		}
+	}
 	if len(todo) > 0 {
 		if err := r.runWorkers(ctx, conn, spec, todo, tr); err != nil {
 			return fmt.Errorf("backfill: %s: %w", spec.Table, err)
 		}
 	}
-	after, err := tableSize(ctx, conn, spec)
-	if err != nil {
+	if len(todo) > 0 && tr.reuse.interval > 0 {
+		// The last interval's space, for the application's next updates.
+		if err := tr.reuse.vacuum(ctx, conn); err != nil {
+			return fmt.Errorf("backfill: %s: %w", spec.Table, err)
+		}
+	}
+	var notes []string
+	if blocked, _ := tr.reuse.status(); indexesBefore != nil && blocked == "" {
+		// (With the space held back, REINDEX CONCURRENTLY would wait for
+		// the same old transaction.)
+		if notes, err = r.rebuildGrown(ctx, conn, spec, indexesBefore); err != nil {
+			return fmt.Errorf("backfill: %s: %w", spec.Table, err)
+		}
+	}
+	var after int64
+	if err := r.Exec.WithSession(ctx, conn, 0, func() error {
+		after, err = tableSize(ctx, conn, spec)
+		return err
+	}); err != nil {
 		return fmt.Errorf("backfill: %s: %w", spec.Table, err)
 	}
 	if r.Progress != nil {
@@ -281,8 +342,14 @@ func (r *Runner) Run(ctx context.Context, conn *pgx.Conn, step string, spec Spec
 		for _, v := range tr.rows {
 			total += v
 		}
-		r.Progress(Progress{Table: spec.Table, RowsDone: total, RowsEstimate: tr.estimate, Batches: tr.batches,
-			Elapsed: time.Since(tr.start), Done: true, SizeBefore: tr.sizeBefore, SizeAfter: after})
+		p := Progress{Table: spec.Table, RowsDone: total, RowsEstimate: tr.estimate, Batches: tr.batches,
+			Elapsed: time.Since(tr.start), Done: true, SizeBefore: tr.sizeBefore, SizeAfter: after}
+		tr.fillSpace(&p)
+		p.SizeNow = after
+		if len(notes) > 0 {
+			p.SpaceBlocked = strings.TrimSpace(p.SpaceBlocked + " " + strings.Join(notes, "; "))
+		}
+		r.Progress(p)
 	}
 	return nil
 }
@@ -498,6 +565,7 @@ func (r *Runner) fill(ctx context.Context, conn *pgx.Conn, spec Spec, cp *Checkp
 	start := time.Now()
 	startRows := cp.RowsDone
 	var lastLag time.Time
+	pc := newPace(r)
 	kq := keyQueries(spec)
 	pq := pageQuery(spec)
 	for !cp.Done {
@@ -509,6 +577,8 @@ func (r *Runner) fill(ctx context.Context, conn *pgx.Conn, spec Spec, cp *Checkp
 		}
 		next := *cp
 		t0 := time.Now()
+		wantXid := tr.reuse.needXid()
+		var xid string
 		err := r.Exec.InTx(ctx, conn, func(tx pgx.Tx) error {
 			next = *cp
 			if _, err := tx.Exec(ctx, "SET LOCAL strata.backfill = '"+mode+"'"); err != nil {
@@ -524,6 +594,14 @@ func (r *Runner) fill(ctx context.Context, conn *pgx.Conn, spec Spec, cp *Checkp
 			if err != nil {
 				return err
 			}
+			if wantXid {
+				if err := tx.QueryRow(ctx, "SELECT pg_current_xact_id()::text").Scan(&xid); err != nil {
+					return err
+				}
+			}
+			if err := pc.observe(ctx, tx); err != nil {
+				return fmt.Errorf("watch the application: %w", err)
+			}
 			next.RowsDone += rows
 			return r.Store.SaveCheckpoint(ctx, tx, r.Schema, &next)
 		})
@@ -531,11 +609,18 @@ func (r *Runner) fill(ctx context.Context, conn *pgx.Conn, spec Spec, cp *Checkp
 			return r.rowError(ctx, conn, spec, kq, cp, size, mode, err)
 		}
 		took := time.Since(t0)
+		filled := next.RowsDone - cp.RowsDone
 		*cp = next
+		if tr.reuse.done(filled, xid) && !cp.Done {
+			if err := tr.reuse.vacuum(ctx, conn); err != nil {
+				return err
+			}
+		}
 		tr.report(cp.Step, cp.RowsDone, size, false, "")
+		rest := pc.after(took)
 		if r.target() > 0 && took > 0 {
 			// Aim at the target duration, changing by at most 2x a batch.
-			f := float64(r.target()) / float64(took)
+			f := float64(pc.target) / float64(took)
 			if f > 2 {
 				f = 2
 			}
@@ -549,10 +634,17 @@ func (r *Runner) fill(ctx context.Context, conn *pgx.Conn, spec Spec, cp *Checkp
 			max := r.maxBatch()
 			if len(spec.Key) == 0 {
 				max = max / 50
+			} else if iv := tr.reuse.interval; iv > 0 {
+				// A batch at most half an interval: the table grows by
+				// about one interval, not by one interval plus a batch.
+				max = min(max, int(iv/2))
 			}
 			if size > max {
 				size = max
 			}
+		}
+		if err := sleepCtx(ctx, rest); err != nil {
+			return err
 		}
 		if r.MaxRowsPerSecond > 0 {
 			limit := r.MaxRowsPerSecond / float64(workers)

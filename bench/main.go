@@ -24,6 +24,7 @@
 //	go run ./bench -out docs/benchmarks.md # full run, report to a file
 //	go run ./bench -smoke                  # tiny sizes, under a minute (CI)
 //	go run ./bench -fdw                    # only the postgres_fdw join benchmark (ratio printed)
+//	go run ./bench -bloat                  # only the space benchmark: size after complete vs before and the single UPDATE
 //	go run ./bench -dump 1000              # only strata dump vs pg_dump, drift vs replay, catalog queries
 //	go run ./bench -lockloss 50            # only the lock-loss check: 50 pairs per mode, overlaps printed
 //	go run ./bench -only sql               # only 1,000 .sql files: strata migrate vs goose
@@ -78,7 +79,11 @@ type config struct {
 	fdwRows     int
 	fdwReps     int
 	dumpTables  int // tables of the dump/drift benchmark (0: not that mode)
-	args        []string
+	bloat       bool
+	bloatSizes  []int64
+	// strata backfill: space reuse (0: default; negative: off)
+	vacuumFraction float64
+	args           []string
 }
 
 func parseFlags(args []string) (*config, error) {
@@ -102,6 +107,17 @@ func parseFlags(args []string) (*config, error) {
 	fs.BoolVar(&c.fdw, "fdw", false, "run only the postgres_fdw benchmark: a join and aggregate through strata foreign sync's foreign tables against the same query on the application database (ratio printed)")
 	fs.IntVar(&c.fdwRows, "fdw-rows", 200000, "fdw benchmark: rows of the orders table")
 	fs.IntVar(&c.fdwReps, "fdw-reps", 15, "fdw benchmark: timed runs of each query")
+	fs.BoolVar(&c.bloat, "bloat", false, "run only the space benchmark: a type change with autovacuum off, table+index size after complete against before and the single UPDATE, both space-reuse modes at 1M rows (ratios printed)")
+	var bloatSizes string
+	fs.StringVar(&bloatSizes, "bloat-sizes", "", "space benchmark: table sizes (default 1000000,3000000)")
+	fs.Float64Var(&c.vacuumFraction, "backfill-vacuum-every", 0, "strata backfill: share of rows between VACUUMs (0: default; negative: no space reuse)")
+	defer func() {
+		for _, f := range strings.Split(bloatSizes, ",") {
+			if v, err := strconv.ParseInt(strings.TrimSpace(f), 10, 64); err == nil {
+				c.bloatSizes = append(c.bloatSizes, v)
+			}
+		}
+	}()
 	fs.IntVar(&c.dumpTables, "dump", 0, "run only the dump/drift benchmark on a schema of this many tables (e.g. 1000)")
 	fs.IntVar(&c.lockloss, "lockloss", 0, "run only the lock-loss check: this many pairs per mode, printing the overlaps (must be 0)")
 	fs.IntVar(&c.sqlFiles, "sql-files", 1000, "sql benchmark: small .sql files applied by strata migrate and by goose")
@@ -230,6 +246,8 @@ func main() {
 	var code int
 	if cfg.fdw {
 		code = runFDW(ctx, cfg)
+	} else if cfg.bloat {
+		code = runBloat(ctx, cfg)
 	} else if cfg.dumpTables > 0 {
 		code = runDumpBench(ctx, cfg)
 	} else if cfg.lockloss > 0 {
@@ -276,6 +294,15 @@ func run(ctx context.Context, cfg *config) int {
 					break
 				}
 			}
+		}
+	}
+	if cfg.smoke && cfg.want("bloat") && ctx.Err() == nil {
+		// The space benchmark at smoke size (its full run: -bloat); its
+		// table goes to the log.
+		if err := bloatBench(ctx, e, cfg); err != nil {
+			err = fmt.Errorf("bloat: %w", err)
+			log.Printf("FAILED: %v", err)
+			rep.errs = append(rep.errs, err)
 		}
 	}
 	if cfg.want("lock") && ctx.Err() == nil {

@@ -99,6 +99,7 @@ func newStrataRun(ctx context.Context, url string, cfg *config, name, toml strin
 		BatchTarget:      cfg.batchTarget,
 		Workers:          cfg.workers,
 		MaxRowsPerSecond: cfg.maxRate,
+		SpaceOptions:     engine.SpaceOptions{VacuumFraction: cfg.vacuumFraction},
 		Logf: func(format string, args ...any) {
 			msg := fmt.Sprintf(format, args...)
 			r.mu.Lock()

@@ -22,22 +22,25 @@ import (
 )
 
 type globals struct {
-	url          string
-	dir          string
-	schema       string
-	stateSchema  string
-	lockTimeout  time.Duration
-	lockDeadline time.Duration
-	lockWait     time.Duration
-	batchSize    int
-	batchTarget  time.Duration
-	workers      int
-	maxRate      float64
-	maxLag       time.Duration
-	quiet        bool
-	allowChanged bool
-	configPath   string
-	project      *project
+	url            string
+	dir            string
+	schema         string
+	stateSchema    string
+	lockTimeout    time.Duration
+	lockDeadline   time.Duration
+	lockWait       time.Duration
+	batchSize      int
+	batchTarget    time.Duration
+	workers        int
+	maxRate        float64
+	maxLag         time.Duration
+	vacuumFraction float64
+	maxAppLatency  time.Duration
+	ignoreDisk     bool
+	quiet          bool
+	allowChanged   bool
+	configPath     string
+	project        *project
 	// dropScenarios lets start and migrate drop the scenarios holding
 	// copies of tables the phase changes.
 	dropScenarios bool
@@ -75,6 +78,9 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	pf.IntVar(&g.workers, "backfill-workers", 1, "parallel workers per table backfill, over disjoint key ranges")
 	pf.Float64Var(&g.maxRate, "max-rows-per-second", 0, "throttle backfills to this many rows per second (0: no limit)")
 	pf.DurationVar(&g.maxLag, "max-replication-lag", 0, "pause backfills while a standby's replication lag exceeds this (0: do not check; the role needs pg_monitor)")
+	pf.Float64Var(&g.vacuumFraction, "backfill-vacuum-every", 0, "share of a table's rows backfilled between two VACUUMs that let later batches reuse the space (0: 0.1; negative: no space reuse, the table grows by about its size)")
+	pf.DurationVar(&g.maxAppLatency, "max-app-latency", 0, "application latency target: backfill batches last at most half of it, and slow down while an application statement runs longer (0: off)")
+	pf.BoolVar(&g.ignoreDisk, "ignore-disk-check", false, "start even when the free disk strata can see is less than the backfills' worst case")
 	pf.BoolVarP(&g.quiet, "quiet", "q", false, "print only results and errors")
 	pf.StringVar(&g.configPath, "config", "", "project file (default $STRATA_CONFIG, else ./strata.toml if present)")
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error { return g.applyConfig(cmd) }
@@ -158,6 +164,8 @@ func (g *globals) migrator() (*engine.Migrator, error) {
 		LockTimeout: g.lockTimeout, LockDeadline: g.lockDeadline, LockWait: g.lockWait,
 		BatchSize: g.batchSize, BatchTarget: g.batchTarget, Workers: g.workers,
 		MaxRowsPerSecond: g.maxRate, MaxReplicationLag: g.maxLag,
+		SpaceOptions: engine.SpaceOptions{VacuumFraction: g.vacuumFraction, MaxAppLatency: g.maxAppLatency,
+			IgnoreDiskCheck: g.ignoreDisk},
 		Logf:     g.logf,
 		Progress: prog.report,
 		SQLGate: g.sqlGate(sync.OnceValue(func() int {
@@ -347,7 +355,8 @@ func (g *globals) statusCmd() *cobra.Command {
 				fmt.Fprintf(g.stdout, "old search_path:  %s\n", st.OldSearchPath)
 			}
 			for _, b := range st.Backfills {
-				fmt.Fprintf(g.stdout, "backfill %s: %d rows of ~%d, done=%v\n", b.Table, b.RowsDone, b.RowsEstimate, b.Done)
+				fmt.Fprintf(g.stdout, "backfill %s: %d rows of ~%d, done=%v; table %s, extra %s now, ~%s expected\n", b.Table, b.RowsDone, b.RowsEstimate, b.Done,
+					bytesText(b.SizeBefore), bytesText(max(b.SizeNow-b.SizeBefore, 0)), bytesText(b.ExpectedExtra))
 			}
 			if len(st.Changed) > 0 {
 				fmt.Fprintf(g.stdout, "changed since completed (checksum differs): %s\n", strings.Join(st.Changed, ", "))
@@ -450,7 +459,27 @@ func (g *globals) plan(ctx context.Context, m *engine.Migrator, migs []*migratio
 	if err != nil {
 		return err
 	}
-	return g.report(plan, format)
+	if err := g.report(plan, format); err != nil {
+		return err
+	}
+	if format == "text" {
+		d, err := m.SpaceReport(ctx, plan)
+		if err != nil {
+			return err
+		}
+		for _, t := range d.Tables {
+			fmt.Fprintf(g.stdout, "space: backfill of %s: table %s, expected extra ~%s with space reuse, worst case %s\n",
+				t.Table, bytesText(t.Size), bytesText(t.Expected), bytesText(t.Worst))
+		}
+		if len(d.Tables) > 0 {
+			if d.Free >= 0 {
+				fmt.Fprintf(g.stdout, "space: free disk %s at %s\n", bytesText(d.Free), d.Where)
+			} else {
+				fmt.Fprintf(g.stdout, "space: free disk %s\n", d.Where)
+			}
+		}
+	}
+	return nil
 }
 
 // report prints a plan with its locks and the linter's findings.

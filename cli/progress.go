@@ -83,11 +83,18 @@ func line(pr backfill.Progress, bar bool) string {
 		fmt.Fprintf(&b, "%d rows", pr.RowsDone)
 	}
 	fmt.Fprintf(&b, ", %.0f rows/s", rate)
+	if pr.SizeNow > 0 && !pr.Done {
+		fmt.Fprintf(&b, ", extra size %s (expected ~%s)", bytesText(max(pr.SizeNow-pr.SizeBefore, 0)), bytesText(pr.ExpectedExtra))
+	}
+	if pr.SpaceBlocked != "" {
+		fmt.Fprintf(&b, "; %s", pr.SpaceBlocked)
+	}
 	switch {
 	case pr.Paused != "":
 		fmt.Fprintf(&b, ", paused: %s", pr.Paused)
 	case pr.Done && pr.SizeAfter > 0:
-		fmt.Fprintf(&b, ", done in %s; table size %s -> %s", pr.Elapsed.Round(time.Millisecond), bytesText(pr.SizeBefore), bytesText(pr.SizeAfter))
+		fmt.Fprintf(&b, ", done in %s; table size %s -> %s (expected extra ~%s, %d VACUUMs)", pr.Elapsed.Round(time.Millisecond),
+			bytesText(pr.SizeBefore), bytesText(pr.SizeAfter), bytesText(pr.ExpectedExtra), pr.Vacuums)
 	case pr.Done:
 		fmt.Fprintf(&b, ", done in %s", pr.Elapsed.Round(time.Millisecond))
 	case rate > 0 && pr.RowsEstimate > pr.RowsDone:

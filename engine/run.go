@@ -81,7 +81,14 @@ func (m *Migrator) run(ctx context.Context, s *session, ph *state.Phase, which p
 			br := &backfill.Runner{Exec: m.exec, Store: guardedStore{s}, Schema: ph.Schema, BatchSize: m.opts.BatchSize,
 				TargetDuration: m.opts.BatchTarget, Workers: m.opts.Workers, Connect: m.connect,
 				MaxRowsPerSecond: m.opts.MaxRowsPerSecond, MaxReplicationLag: m.opts.MaxReplicationLag,
-				Progress: m.opts.Progress, AfterBatch: m.opts.AfterBatch}
+				Progress: m.opts.Progress, AfterBatch: m.opts.AfterBatch,
+				VacuumFraction: m.opts.VacuumFraction, AppRest: m.opts.AppRest, MaxAppLatency: m.opts.MaxAppLatency}
+			if s.pooled && br.VacuumFraction >= 0 {
+				// VACUUM cannot run in a transaction, and strata's settings
+				// before it would reach another server connection.
+				m.logf("space reuse is off: VACUUM cannot run through a transaction pooler; the table grows by about its size")
+				br.VacuumFraction = -1
+			}
 			err = br.Run(ctx, conn, st.ID, *st.Backfill)
 			if err == nil {
 				err = m.exec.InTx(ctx, conn, record)

@@ -3,10 +3,14 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/url"
 	"regexp"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
+	"github.com/strata-db/strata/backfill"
 	"github.com/strata-db/strata/internal/pgquery"
 	"github.com/strata-db/strata/migration"
 )
@@ -38,13 +42,17 @@ type Status struct {
 
 // BackfillStatus is the progress of one table's backfill.
 type BackfillStatus struct {
-	Table         string    `json:"table"`
-	RowsDone      int64     `json:"rows_done"`
-	RowsEstimate  int64     `json:"rows_estimate"`
-	RowsPerSecond float64   `json:"rows_per_second"`
-	ETASeconds    float64   `json:"eta_seconds"`
-	Workers       int       `json:"workers"`
-	SizeBefore    int64     `json:"size_before_bytes"`
+	Table         string  `json:"table"`
+	RowsDone      int64   `json:"rows_done"`
+	RowsEstimate  int64   `json:"rows_estimate"`
+	RowsPerSecond float64 `json:"rows_per_second"`
+	ETASeconds    float64 `json:"eta_seconds"`
+	Workers       int     `json:"workers"`
+	SizeBefore    int64   `json:"size_before_bytes"`
+	// SizeNow is the table's size (pg_table_size) now; ExpectedExtra the
+	// growth expected with space reuse by the end of the backfill.
+	SizeNow       int64     `json:"size_now_bytes"`
+	ExpectedExtra int64     `json:"expected_extra_bytes"`
 	Done          bool      `json:"done"`
 	StartedAt     time.Time `json:"started_at"`
 	UpdatedAt     time.Time `json:"updated_at"`
@@ -133,6 +141,11 @@ func (m *Migrator) Status(ctx context.Context, migs []*migration.Migration) (*St
 			}
 			if !b.Done && b.RowsPerSecond > 0 && b.RowsEstimate > b.RowsDone {
 				b.ETASeconds = float64(b.RowsEstimate-b.RowsDone) / b.RowsPerSecond
+			}
+			b.ExpectedExtra = backfill.ExpectedExtra(b.SizeBefore, m.vacuumFraction())
+			if err := conn.QueryRow(ctx, `SELECT coalesce(pg_table_size(to_regclass($1)), 0)`,
+				pgx.Identifier{m.opts.Schema, b.Table}.Sanitize()).Scan(&b.SizeNow); err != nil {
+				return nil, fmt.Errorf("engine: size of %s: %w", b.Table, err)
 			}
 		}
 	} else {
