@@ -11,6 +11,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/strata-db/strata/backfill"
+	"github.com/strata-db/strata/engine"
 )
 
 // progress shows backfill progress: on a terminal, a bar per table redrawn in
@@ -104,14 +105,5 @@ func line(pr backfill.Progress, bar bool) string {
 	return b.String()
 }
 
-func bytesText(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
-}
+// bytesText renders a size for people (the engine's form).
+func bytesText(n int64) string { return engine.BytesText(n) }

@@ -58,16 +58,7 @@ func Lock(ctx context.Context, conn *pgx.Conn, key int64, wait time.Duration) er
 			return nil
 		}
 		if time.Now().After(deadline) {
-			var pid int
-			err := conn.QueryRow(ctx, `SELECT pid FROM pg_locks
-				WHERE locktype = 'advisory' AND granted
-				  AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
-				  AND classid = (($1::bigint >> 32) & 4294967295)::oid AND objid = ($1::bigint & 4294967295)::oid
-				  AND objsubid = 1 LIMIT 1`, key).Scan(&pid)
-			if err == nil {
-				return &BusyError{BackendPID: pid}
-			}
-			return &BusyError{}
+			return busy(ctx, conn, key)
 		}
 		t := time.NewTimer(200 * time.Millisecond)
 		select {
@@ -114,16 +105,7 @@ func LockTx(ctx context.Context, conn *pgx.Conn, key int64, wait time.Duration, 
 			return fmt.Errorf("pgexec: advisory lock: %w", err)
 		}
 		if time.Now().After(deadline) {
-			var pid int
-			err := conn.QueryRow(ctx, `SELECT pid FROM pg_locks
-				WHERE locktype = 'advisory' AND granted
-				  AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
-				  AND classid = (($1::bigint >> 32) & 4294967295)::oid AND objid = ($1::bigint & 4294967295)::oid
-				  AND objsubid = 1 LIMIT 1`, key).Scan(&pid)
-			if err == nil {
-				return &BusyError{BackendPID: pid}
-			}
-			return &BusyError{}
+			return busy(ctx, conn, key)
 		}
 		t := time.NewTimer(200 * time.Millisecond)
 		select {
@@ -157,4 +139,20 @@ func UnlockTx(ctx context.Context, conn *pgx.Conn) error {
 	}
 	_, err := conn.Exec(ctx, "ROLLBACK")
 	return err
+}
+
+// busy is the ErrBusy of a lock someone else holds: it names the server
+// backend that holds key in this database (pg_locks shows every database's
+// advisory locks), when it can be read.
+func busy(ctx context.Context, conn *pgx.Conn, key int64) error {
+	var pid int
+	err := conn.QueryRow(ctx, `SELECT pid FROM pg_locks
+		WHERE locktype = 'advisory' AND granted
+		  AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+		  AND classid = (($1::bigint >> 32) & 4294967295)::oid AND objid = ($1::bigint & 4294967295)::oid
+		  AND objsubid = 1 LIMIT 1`, key).Scan(&pid)
+	if err != nil {
+		return &BusyError{}
+	}
+	return &BusyError{BackendPID: pid}
 }
