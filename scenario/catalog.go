@@ -241,6 +241,15 @@ func (t *tableInfo) textArray(alias string) string {
 	return "ARRAY[" + strings.Join(parts, ", ") + "]::text[]"
 }
 
+// textCols renders alias.col::text, ... over all columns.
+func (t *tableInfo) textCols(alias string) string {
+	parts := make([]string, len(t.Cols))
+	for i, c := range t.Cols {
+		parts[i] = alias + "." + pgquery.Ident(c.Name) + "::text"
+	}
+	return strings.Join(parts, ", ")
+}
+
 // keyEq is "a.k1 = b.k1 AND ...".
 func (t *tableInfo) keyEq(a, b string) string {
 	parts := make([]string, len(t.Key))

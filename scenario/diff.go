@@ -1,6 +1,7 @@
 package scenario
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"strings"
@@ -104,7 +105,7 @@ func (m *Manager) Diff(ctx context.Context, name string, o DiffOptions) (*Diff, 
 	defer conn.Close(context.Background())
 	var d *Diff
 	err = m.readTx(ctx, conn, func(tx pgx.Tx) error {
-		sc, err := m.mustLoad(ctx, tx, name)
+		sc, err := m.mustLoadMeta(ctx, tx, name)
 		if err != nil {
 			return err
 		}
@@ -114,7 +115,7 @@ func (m *Manager) Diff(ctx context.Context, name string, o DiffOptions) (*Diff, 
 		var other *Scenario
 		d = &Diff{Scenario: name, Against: "base", Changes: []Change{}, Tables: []TableSummary{}}
 		if o.Against != "" {
-			if other, err = m.load(ctx, tx, o.Against); err != nil {
+			if other, err = m.loadMeta(ctx, tx, o.Against); err != nil {
 				return err
 			}
 			if other == nil {
@@ -227,16 +228,27 @@ func ready(sc *Scenario) error {
 func diffLog(ctx context.Context, tx pgx.Tx, t *tableInfo, log string) ([]Change, error) {
 	keyText, keyCols := make([]string, len(t.Key)), make([]string, len(t.Key))
 	for i, k := range t.Key {
-		keyText[i] = pgquery.Ident(k) + "::text"
-		keyCols[i] = pgquery.Ident(k)
+		keyText[i] = "l." + pgquery.Ident(k) + "::text"
+		keyCols[i] = "l." + pgquery.Ident(k) // the key, not its text (an output column of that name)
 	}
-	rows, err := tx.Query(ctx, `SELECT ARRAY[`+strings.Join(keyText, ", ")+`], _strata_orig IS NOT NULL, _strata_new IS NOT NULL, _strata_orig, _strata_new
-		FROM `+log+` WHERE _strata_orig IS DISTINCT FROM _strata_new ORDER BY `+strings.Join(keyCols, ", "))
+	rows, err := tx.Query(ctx, `SELECT `+strings.Join(keyText, ", ")+`, _strata_orig IS NOT NULL, _strata_new IS NOT NULL, `+
+		elems(len(t.Cols), "_strata_orig")+`, `+elems(len(t.Cols), "_strata_new")+`
+		FROM `+log+` l WHERE _strata_orig IS DISTINCT FROM _strata_new ORDER BY `+strings.Join(keyCols, ", "))
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	return scanChanges(rows, t)
+}
+
+// elems is "arr[1], ..., arr[n]": an array's elements as columns of their
+// own (scanned without decoding an array).
+func elems(n int, arr string) string {
+	parts := make([]string, n)
+	for i := range parts {
+		parts[i] = fmt.Sprintf("%s[%d]", arr, i+1)
+	}
+	return strings.Join(parts, ", ")
 }
 
 // diffTable compares the rows of the keys in either side's change log.
@@ -267,7 +279,7 @@ func diffQuery(t *tableInfo, oldS, newS side) string {
 	}
 	k0 := pgquery.Ident(t.Key[0])
 	q := `WITH k AS (` + strings.Join(logs, " UNION ") + `)
-		SELECT ARRAY[` + strings.Join(keyText, ", ") + `], o.` + k0 + ` IS NOT NULL, n.` + k0 + ` IS NOT NULL, ` + t.textArray("o") + `, ` + t.textArray("n") + `
+		SELECT ` + strings.Join(keyText, ", ") + `, o.` + k0 + ` IS NOT NULL, n.` + k0 + ` IS NOT NULL, ` + t.textCols("o") + `, ` + t.textCols("n") + `
 		FROM k LEFT JOIN LATERAL (SELECT o.* FROM ` + oldS.rel + ` o WHERE ` + t.keyEq("o", "k") + ` LIMIT 1) o ON true
 		LEFT JOIN LATERAL (SELECT n.* FROM ` + newS.rel + ` n WHERE ` + t.keyEq("n", "k") + ` LIMIT 1) n ON true
 		WHERE ` + t.textArray("o") + ` IS DISTINCT FROM ` + t.textArray("n") + `
@@ -275,18 +287,22 @@ func diffQuery(t *tableInfo, oldS, newS side) string {
 	return q
 }
 
+// scanChanges reads rows of the key columns, whether the old and the new
+// row exist, then the old row's and the new row's columns, all as text.
+// It works on the raw values: a column of an update is turned into strings
+// only when it changed.
 func scanChanges(rows pgx.Rows, t *tableInfo) ([]Change, error) {
+	nk, nc := len(t.Key), len(t.Cols)
 	var out []Change
 	for rows.Next() {
-		var key []string
-		var hasOld, hasNew bool
-		var oldV, newV []*string
-		if err := rows.Scan(&key, &hasOld, &hasNew, &oldV, &newV); err != nil {
-			return nil, err
+		v := rows.RawValues()
+		if len(v) != nk+2+2*nc {
+			return nil, fmt.Errorf("scenario: diff: %d columns, want %d", len(v), nk+2+2*nc)
 		}
-		c := Change{Table: t.Name, Key: map[string]string{}}
+		hasOld, hasNew := string(v[nk]) == "t", string(v[nk+1]) == "t"
+		c := Change{Table: t.Name, Key: make(map[string]string, nk)}
 		for i, k := range t.Key {
-			c.Key[k] = key[i]
+			c.Key[k] = string(v[i])
 		}
 		switch {
 		case hasOld && hasNew:
@@ -296,22 +312,32 @@ func scanChanges(rows pgx.Rows, t *tableInfo) ([]Change, error) {
 		default:
 			c.Op = "delete"
 		}
+		oldV, newV := v[nk+2:nk+2+nc], v[nk+2+nc:]
 		for i, col := range t.Cols {
-			var ov, nv *string
+			var ob, nb []byte
 			if hasOld {
-				ov = oldV[i]
+				ob = oldV[i]
 			}
 			if hasNew {
-				nv = newV[i]
+				nb = newV[i]
 			}
-			if c.Op == "update" && eq(ov, nv) {
+			if c.Op == "update" && (ob == nil) == (nb == nil) && bytes.Equal(ob, nb) {
 				continue
 			}
-			c.Columns = append(c.Columns, ColumnChange{Column: col.Name, Old: ov, New: nv})
+			c.Columns = append(c.Columns, ColumnChange{Column: col.Name, Old: text(ob), New: text(nb)})
 		}
 		out = append(out, c)
 	}
 	return out, rows.Err()
+}
+
+// text is a raw text value as a string (nil: NULL).
+func text(b []byte) *string {
+	if b == nil {
+		return nil
+	}
+	s := string(b)
+	return &s
 }
 
 func eq(a, b *string) bool {

@@ -24,7 +24,7 @@ func (m *Manager) Drop(ctx context.Context, name string, ifExists bool) (found b
 	defer conn.Close(context.Background())
 	var sc *Scenario
 	err = m.readTx(ctx, conn, func(tx pgx.Tx) error {
-		sc, err = m.load(ctx, tx, name)
+		sc, err = m.loadMeta(ctx, tx, name)
 		return err
 	})
 	if err != nil {

@@ -247,14 +247,27 @@ type querier = pgx.Tx
 // load reads one scenario's metadata (nil when it does not exist), with
 // live sizes and members.
 func (m *Manager) load(ctx context.Context, q querier, name string) (*Scenario, error) {
-	all, err := m.loadAll(ctx, q, name)
+	all, err := m.loadAll(ctx, q, name, true)
 	if err != nil || len(all) == 0 {
 		return nil, err
 	}
 	return all[0], nil
 }
 
-func (m *Manager) loadAll(ctx context.Context, q querier, only string) ([]*Scenario, error) {
+// loadMeta reads one scenario's metadata (nil when it does not exist)
+// without its live sizes and change counts: what diff, promote and drop
+// need, in two queries whatever the sizes of the copies and logs.
+func (m *Manager) loadMeta(ctx context.Context, q querier, name string) (*Scenario, error) {
+	all, err := m.loadAll(ctx, q, name, false)
+	if err != nil || len(all) == 0 {
+		return nil, err
+	}
+	return all[0], nil
+}
+
+// loadAll reads the scenarios (only one when only is not ""); with live,
+// also each copy's size and its log's exact row count.
+func (m *Manager) loadAll(ctx context.Context, q querier, only string, live bool) ([]*Scenario, error) {
 	ok, err := m.metaInstalled(ctx, q)
 	if err != nil {
 		return nil, fmt.Errorf("scenario: %w", err)
@@ -285,10 +298,13 @@ func (m *Manager) loadAll(ctx context.Context, q querier, only string) ([]*Scena
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("scenario: read metadata: %w", err)
 	}
+	sizes := `0::bigint, 0::bigint`
+	if live {
+		sizes = `coalesce(pg_total_relation_size(to_regclass(quote_ident(s.schema_name) || '.' || quote_ident(t.table_name))), 0),
+			coalesce((SELECT c.reltuples::bigint FROM pg_class c WHERE c.oid = to_regclass(quote_ident(s.schema_name) || '.' || quote_ident(t.log_table))), 0)`
+	}
 	rows, err = q.Query(ctx, `SELECT t.scenario, t.table_name, t.filter, coalesce(t.via, ''), t.rows_copied, t.copied_at,
-			coalesce(t.copy_snapshot, ''), t.log_table,
-			coalesce(pg_total_relation_size(to_regclass(quote_ident(s.schema_name) || '.' || quote_ident(t.table_name))), 0),
-			coalesce((SELECT c.reltuples::bigint FROM pg_class c WHERE c.oid = to_regclass(quote_ident(s.schema_name) || '.' || quote_ident(t.log_table))), 0)
+			coalesce(t.copy_snapshot, ''), t.log_table, `+sizes+`
 		FROM `+m.st("scenario_table")+` t JOIN `+m.st("scenario")+` s ON s.name = t.scenario
 		WHERE $1 = '' OR t.scenario = $1 ORDER BY t.scenario, t.position`, only)
 	if err != nil {
@@ -309,6 +325,9 @@ func (m *Manager) loadAll(ctx context.Context, q querier, only string) ([]*Scena
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("scenario: read metadata: %w", err)
+	}
+	if !live {
+		return out, nil
 	}
 	// The change counts: exact, from the logs (small).
 	for _, s := range out {
@@ -338,7 +357,7 @@ func (m *Manager) List(ctx context.Context) ([]*Scenario, error) {
 	defer conn.Close(context.Background())
 	var out []*Scenario
 	err = m.readTx(ctx, conn, func(tx pgx.Tx) error {
-		out, err = m.loadAll(ctx, tx, "")
+		out, err = m.loadAll(ctx, tx, "", true)
 		return err
 	})
 	return out, err
@@ -360,7 +379,16 @@ func (m *Manager) Show(ctx context.Context, name string) (*Scenario, error) {
 }
 
 func (m *Manager) mustLoad(ctx context.Context, q querier, name string) (*Scenario, error) {
-	s, err := m.load(ctx, q, name)
+	return m.mustLoadWith(ctx, q, name, m.load)
+}
+
+// mustLoadMeta is mustLoad without live sizes and change counts.
+func (m *Manager) mustLoadMeta(ctx context.Context, q querier, name string) (*Scenario, error) {
+	return m.mustLoadWith(ctx, q, name, m.loadMeta)
+}
+
+func (m *Manager) mustLoadWith(ctx context.Context, q querier, name string, load func(context.Context, querier, string) (*Scenario, error)) (*Scenario, error) {
+	s, err := load(ctx, q, name)
 	if err != nil {
 		return nil, err
 	}
