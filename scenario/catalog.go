@@ -65,6 +65,12 @@ func fkAction(c string) string {
 // readCatalog loads the ordinary and partitioned tables of the managed
 // schema with their columns, keys, indexes and foreign keys.
 func (m *Manager) readCatalog(ctx context.Context, q querier) (*catalog, error) {
+	return m.readCatalogOf(ctx, q, nil)
+}
+
+// readCatalogOf is readCatalog for the tables named only (nil: all), and
+// the foreign keys of those tables.
+func (m *Manager) readCatalogOf(ctx context.Context, q querier, only []string) (*catalog, error) {
 	cat := &catalog{tables: map[string]*tableInfo{}, byParent: map[string][]fk{}, byChild: map[string][]fk{}}
 	rows, err := q.Query(ctx, `SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attgenerated <> '', a.attidentity <> '',
 			coalesce((SELECT s.relname FROM pg_depend d JOIN pg_class s ON s.oid = d.objid
@@ -72,8 +78,8 @@ func (m *Manager) readCatalog(ctx context.Context, q querier) (*catalog, error) 
 					AND d.classid = 'pg_class'::regclass AND s.relkind = 'S' AND d.deptype IN ('a', 'i') LIMIT 1), '')
 		FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid
 		WHERE c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = $1) AND c.relkind IN ('r', 'p')
-			AND a.attnum > 0 AND NOT a.attisdropped
-		ORDER BY c.relname, a.attnum`, m.opts.Schema)
+			AND a.attnum > 0 AND NOT a.attisdropped AND ($2::text[] IS NULL OR c.relname = ANY ($2))
+		ORDER BY c.relname, a.attnum`, m.opts.Schema, only)
 	if err != nil {
 		return nil, fmt.Errorf("scenario: read the catalog: %w", err)
 	}
@@ -106,7 +112,8 @@ func (m *Manager) readCatalog(ctx context.Context, q querier) (*catalog, error) 
 		FROM pg_index x JOIN pg_class t ON t.oid = x.indrelid JOIN pg_class i ON i.oid = x.indexrelid
 		LEFT JOIN pg_constraint con ON con.conindid = x.indexrelid AND con.conrelid = t.oid AND con.contype IN ('p', 'u', 'x')
 		WHERE t.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = $1) AND t.relkind IN ('r', 'p')
-		ORDER BY t.relname, x.indisprimary DESC, i.relname`, m.opts.Schema)
+			AND ($2::text[] IS NULL OR t.relname = ANY ($2))
+		ORDER BY t.relname, x.indisprimary DESC, i.relname`, m.opts.Schema, only)
 	if err != nil {
 		return nil, fmt.Errorf("scenario: read the catalog: %w", err)
 	}
@@ -146,8 +153,8 @@ func (m *Manager) readCatalog(ctx context.Context, q querier) (*catalog, error) 
 			con.confupdtype::text, con.confdeltype::text, con.confmatchtype::text, con.condeferrable, con.condeferred
 		FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid JOIN pg_class p ON p.oid = con.confrelid
 		WHERE con.contype = 'f' AND c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = $1)
-			AND p.relnamespace = c.relnamespace
-		ORDER BY c.relname, con.conname`, m.opts.Schema)
+			AND p.relnamespace = c.relnamespace AND ($2::text[] IS NULL OR c.relname = ANY ($2))
+		ORDER BY c.relname, con.conname`, m.opts.Schema, only)
 	if err != nil {
 		return nil, fmt.Errorf("scenario: read the catalog: %w", err)
 	}

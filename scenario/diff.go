@@ -126,10 +126,6 @@ func (m *Manager) Diff(ctx context.Context, name string, o DiffOptions) (*Diff, 
 			}
 			d.Against = o.Against
 		}
-		cat, err := m.readCatalog(ctx, tx)
-		if err != nil {
-			return err
-		}
 		// The tables: the scenario's, and with --against the other's too.
 		names := []string{}
 		seen := map[string]bool{}
@@ -143,6 +139,11 @@ func (m *Manager) Diff(ctx context.Context, name string, o DiffOptions) (*Diff, 
 					names = append(names, t.Name)
 				}
 			}
+		}
+		// The catalog of those tables only.
+		cat, err := m.readCatalogOf(ctx, tx, names)
+		if err != nil {
+			return err
 		}
 		if o.Table != "" {
 			if !seen[o.Table] {

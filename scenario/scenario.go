@@ -400,16 +400,14 @@ func (m *Manager) mustLoadWith(ctx context.Context, q querier, name string, load
 
 // readTx runs fn in a read-only transaction (rolled back).
 func (m *Manager) readTx(ctx context.Context, conn *pgx.Conn, fn func(pgx.Tx) error) error {
-	tx, err := conn.BeginTx(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly})
+	// No JIT: diff's lookups are many cheap index probes whose summed cost
+	// estimate would trigger a compilation costing more than the query.
+	// The settings go with BEGIN: one round trip.
+	tx, err := conn.BeginTx(ctx, pgx.TxOptions{BeginQuery: "BEGIN READ ONLY; SET LOCAL statement_timeout = 0; SET LOCAL jit = off; SET LOCAL search_path = " + pgquery.Ident(m.opts.Schema)})
 	if err != nil {
 		return fmt.Errorf("scenario: %w", err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
-	// No JIT: diff's lookups are many cheap index probes whose summed cost
-	// estimate would trigger a compilation costing more than the query.
-	if _, err := tx.Exec(ctx, "SET LOCAL statement_timeout = 0; SET LOCAL jit = off; SET LOCAL search_path = "+pgquery.Ident(m.opts.Schema)); err != nil {
-		return fmt.Errorf("scenario: %w", err)
-	}
 	return fn(tx)
 }
 
