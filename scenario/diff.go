@@ -3,6 +3,7 @@ package scenario
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"strings"
 
@@ -232,24 +233,78 @@ func diffLog(ctx context.Context, tx pgx.Tx, t *tableInfo, log string) ([]Change
 		keyText[i] = "l." + pgquery.Ident(k) + "::text"
 		keyCols[i] = "l." + pgquery.Ident(k) // the key, not its text (an output column of that name)
 	}
-	rows, err := tx.Query(ctx, `SELECT `+strings.Join(keyText, ", ")+`, _strata_orig IS NOT NULL, _strata_new IS NOT NULL, `+
-		elems(len(t.Cols), "_strata_orig")+`, `+elems(len(t.Cols), "_strata_new")+`
-		FROM `+log+` l WHERE _strata_orig IS DISTINCT FROM _strata_new ORDER BY `+strings.Join(keyCols, ", "))
-	if err != nil {
+	// The two rows come as whole arrays in binary form (no subscripts, no
+	// quoting), read straight off the wire.
+	nk := len(t.Key)
+	formats := make([]int16, nk+4)
+	formats[nk+2], formats[nk+3] = 1, 1
+	rr := tx.Conn().PgConn().ExecParams(ctx, `SELECT `+strings.Join(keyText, ", ")+`, _strata_orig IS NOT NULL, _strata_new IS NOT NULL, _strata_orig, _strata_new
+		FROM `+log+` l WHERE _strata_orig IS DISTINCT FROM _strata_new ORDER BY `+strings.Join(keyCols, ", "), nil, nil, nil, formats)
+	var out []Change
+	var oldV, newV [][]byte
+	for rr.NextRow() {
+		v := rr.Values()
+		if len(v) != nk+4 {
+			rr.Close()
+			return nil, fmt.Errorf("scenario: diff: %d columns, want %d", len(v), nk+4)
+		}
+		var err error
+		if oldV, err = textArray(v[nk+2], oldV[:0]); err == nil {
+			newV, err = textArray(v[nk+3], newV[:0])
+		}
+		if err != nil {
+			rr.Close()
+			return nil, fmt.Errorf("scenario: diff: %w", err)
+		}
+		c, err := change(t, v[:nk], string(v[nk]) == "t", string(v[nk+1]) == "t", oldV, newV)
+		if err != nil {
+			rr.Close()
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	if _, err := rr.Close(); err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	return scanChanges(rows, t)
+	return out, nil
 }
 
-// elems is "arr[1], ..., arr[n]": an array's elements as columns of their
-// own (scanned without decoding an array).
-func elems(n int, arr string) string {
-	parts := make([]string, n)
-	for i := range parts {
-		parts[i] = fmt.Sprintf("%s[%d]", arr, i+1)
+// textArray splits a one-dimensional text[] in binary form into its
+// elements (nil: NULL), appended to dst; a NULL array gives no elements.
+func textArray(b []byte, dst [][]byte) ([][]byte, error) {
+	if b == nil {
+		return dst, nil
 	}
-	return strings.Join(parts, ", ")
+	bad := fmt.Errorf("malformed text[] of %d bytes", len(b))
+	if len(b) < 12 {
+		return nil, bad
+	}
+	ndim := int(binary.BigEndian.Uint32(b))
+	if ndim == 0 {
+		return dst, nil
+	}
+	if ndim != 1 || len(b) < 20 {
+		return nil, bad
+	}
+	n := int(int32(binary.BigEndian.Uint32(b[12:])))
+	p := 20
+	for range n {
+		if p+4 > len(b) {
+			return nil, bad
+		}
+		l := int(int32(binary.BigEndian.Uint32(b[p:])))
+		p += 4
+		if l < 0 {
+			dst = append(dst, nil)
+			continue
+		}
+		if p+l > len(b) {
+			return nil, bad
+		}
+		dst = append(dst, b[p:p+l:p+l])
+		p += l
+	}
+	return dst, nil
 }
 
 // diffTable compares the rows of the keys in either side's change log.
@@ -290,8 +345,6 @@ func diffQuery(t *tableInfo, oldS, newS side) string {
 
 // scanChanges reads rows of the key columns, whether the old and the new
 // row exist, then the old row's and the new row's columns, all as text.
-// It works on the raw values: a column of an update is turned into strings
-// only when it changed.
 func scanChanges(rows pgx.Rows, t *tableInfo) ([]Change, error) {
 	nk, nc := len(t.Key), len(t.Cols)
 	var out []Change
@@ -300,36 +353,49 @@ func scanChanges(rows pgx.Rows, t *tableInfo) ([]Change, error) {
 		if len(v) != nk+2+2*nc {
 			return nil, fmt.Errorf("scenario: diff: %d columns, want %d", len(v), nk+2+2*nc)
 		}
-		hasOld, hasNew := string(v[nk]) == "t", string(v[nk+1]) == "t"
-		c := Change{Table: t.Name, Key: make(map[string]string, nk)}
-		for i, k := range t.Key {
-			c.Key[k] = string(v[i])
-		}
-		switch {
-		case hasOld && hasNew:
-			c.Op = "update"
-		case hasNew:
-			c.Op = "insert"
-		default:
-			c.Op = "delete"
-		}
-		oldV, newV := v[nk+2:nk+2+nc], v[nk+2+nc:]
-		for i, col := range t.Cols {
-			var ob, nb []byte
-			if hasOld {
-				ob = oldV[i]
-			}
-			if hasNew {
-				nb = newV[i]
-			}
-			if c.Op == "update" && (ob == nil) == (nb == nil) && bytes.Equal(ob, nb) {
-				continue
-			}
-			c.Columns = append(c.Columns, ColumnChange{Column: col.Name, Old: text(ob), New: text(nb)})
+		c, err := change(t, v[:nk], string(v[nk]) == "t", string(v[nk+1]) == "t", v[nk+2:nk+2+nc], v[nk+2+nc:])
+		if err != nil {
+			return nil, err
 		}
 		out = append(out, c)
 	}
 	return out, rows.Err()
+}
+
+// change makes one Change of raw text values (nil: NULL; oldV and newV
+// may be empty when that row does not exist). Of an update only the
+// columns that changed are turned into strings.
+func change(t *tableInfo, key [][]byte, hasOld, hasNew bool, oldV, newV [][]byte) (Change, error) {
+	nc := len(t.Cols)
+	if hasOld && len(oldV) != nc || hasNew && len(newV) != nc {
+		return Change{}, fmt.Errorf("scenario: diff of %s: a row of %d/%d values, want %d", t.Name, len(oldV), len(newV), nc)
+	}
+	c := Change{Table: t.Name, Key: make(map[string]string, len(t.Key))}
+	for i, k := range t.Key {
+		c.Key[k] = string(key[i])
+	}
+	switch {
+	case hasOld && hasNew:
+		c.Op = "update"
+	case hasNew:
+		c.Op = "insert"
+	default:
+		c.Op = "delete"
+	}
+	for i, col := range t.Cols {
+		var ob, nb []byte
+		if hasOld {
+			ob = oldV[i]
+		}
+		if hasNew {
+			nb = newV[i]
+		}
+		if c.Op == "update" && (ob == nil) == (nb == nil) && bytes.Equal(ob, nb) {
+			continue
+		}
+		c.Columns = append(c.Columns, ColumnChange{Column: col.Name, Old: text(ob), New: text(nb)})
+	}
+	return c, nil
 }
 
 // text is a raw text value as a string (nil: NULL).
