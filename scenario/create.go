@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"sync"
 
@@ -86,7 +87,13 @@ func (m *Manager) Create(ctx context.Context, spec CreateSpec) (*CreateResult, e
 				return &InputError{Flag: "--member", Msg: fmt.Sprintf("role %q does not exist", r), Hint: "create the application's login role first (docs/scenarios.md), or leave --member out and GRANT the scenario role later"}
 			}
 		}
-		if cat, err = m.readCatalog(ctx, tx); err != nil {
+		// --follow looks for referencing tables everywhere; otherwise only
+		// the named tables are read.
+		var only []string
+		if !spec.Follow {
+			only = append([]string{}, spec.Tables...)
+		}
+		if cat, err = m.readCatalogOf(ctx, tx, only); err != nil {
 			return err
 		}
 		if tables, cycles, err = m.planTables(ctx, tx, cat, spec); err != nil {
@@ -260,17 +267,24 @@ func (m *Manager) createObjects(ctx context.Context, conn *pgx.Conn, sc *Scenari
 	})
 }
 
-// makeObjects records the scenario (state creating) and makes its role and
-// schema in tx: one statement for the record, one batch for the objects.
+// makeObjects records the scenario (in state sc.State; when ready, with
+// the transaction's snapshot as its copy snapshot, stored in sc.CopyXID)
+// and makes its role and schema in tx: one statement for the record, one
+// batch for the objects.
 func (m *Manager) makeObjects(ctx context.Context, tx pgx.Tx, sc *Scenario, members []string, versionSchema string, haveMeta bool) error {
 	if !haveMeta {
 		if err := m.ensureMeta(ctx, tx); err != nil {
 			return err
 		}
 	}
-	if _, err := tx.Exec(ctx, `INSERT INTO `+m.st("scenario")+` (name, schema_name, role_name, base_schema, state, parent_state, where_expr, logged)
-		VALUES ($1, $2, $3, $4, 'creating', $5, $6, $7)`, sc.Name, sc.Schema, sc.Role, sc.BaseSchema, sc.ParentState, sc.Where, sc.Logged); err != nil {
+	var snap *string
+	if err := tx.QueryRow(ctx, `INSERT INTO `+m.st("scenario")+` (name, schema_name, role_name, base_schema, state, parent_state, where_expr, logged, copy_snapshot)
+		VALUES ($1, $2, $3, $4, $8, $5, $6, $7, CASE WHEN $8 = 'ready' THEN pg_current_snapshot()::text END) RETURNING copy_snapshot`,
+		sc.Name, sc.Schema, sc.Role, sc.BaseSchema, sc.ParentState, sc.Where, sc.Logged, sc.State).Scan(&snap); err != nil {
 		return fmt.Errorf("scenario: record %s: %w", sc.Name, err)
+	}
+	if snap != nil {
+		sc.CopyXID = *snap
 	}
 	role, schema := pgquery.Ident(sc.Role), pgquery.Ident(sc.Schema)
 	stmts := []string{
@@ -461,27 +475,31 @@ func (m *Manager) finish(ctx context.Context, conn *pgx.Conn, sc *Scenario, tabl
 		copied[p.info.Name] = true
 	}
 	return m.exec.InTx(ctx, conn, func(tx pgx.Tx) error {
-		return m.finishTx(ctx, tx, sc, tables, cat, copied)
+		return m.finishTx(ctx, tx, sc, tables, cat, copied, true)
 	})
 }
 
-// finishTx is finish's work in tx.
-func (m *Manager) finishTx(ctx context.Context, tx pgx.Tx, sc *Scenario, tables []*planned, cat *catalog, copied map[string]bool) error {
-	for _, p := range tables {
-		if err := m.attach(ctx, tx, sc, p, cat, copied); err != nil {
+// finishTx is finish's work in tx; markReady also sets the state.
+func (m *Manager) finishTx(ctx context.Context, tx pgx.Tx, sc *Scenario, tables []*planned, cat *catalog, copied map[string]bool, markReady bool) error {
+	for i, p := range tables {
+		var more []string
+		if i == len(tables)-1 {
+			more = m.grantBaseSQL(sc, copied)
+		}
+		if err := m.attach(ctx, tx, sc, p, cat, copied, more); err != nil {
 			return err
 		}
 	}
-	if err := m.grantBase(ctx, tx, sc, copied); err != nil {
-		return err
+	if !markReady {
+		return nil
 	}
 	_, err := tx.Exec(ctx, `UPDATE `+m.st("scenario")+` SET state = 'ready', copy_snapshot = $2 WHERE name = $1`, sc.Name, sc.CopyXID)
 	return err
 }
 
 // attach gives a filled copy its foreign keys, its change log and the
-// scenario role's privileges.
-func (m *Manager) attach(ctx context.Context, tx pgx.Tx, sc *Scenario, p *planned, cat *catalog, copied map[string]bool) error {
+// scenario role's privileges, in one batch with the statements more.
+func (m *Manager) attach(ctx context.Context, tx pgx.Tx, sc *Scenario, p *planned, cat *catalog, copied map[string]bool, more []string) error {
 	t := p.info
 	cp := pgquery.Qual(sc.Schema, t.Name)
 	var stmts []string
@@ -501,6 +519,7 @@ func (m *Manager) attach(ctx context.Context, tx pgx.Tx, sc *Scenario, p *planne
 				pgquery.Literal(cp)+", "+pgquery.Literal(c.Name)+") || ' TO ' || "+pgquery.Literal(role)+"; END $strata$")
 		}
 	}
+	stmts = append(stmts, more...)
 	if _, err := tx.Exec(ctx, strings.Join(stmts, ";\n")); err != nil {
 		return fmt.Errorf("scenario %s: foreign keys, change log and privileges of %s: %w", sc.Name, t.Name, err)
 	}
@@ -551,29 +570,21 @@ END`
 	}
 }
 
-// grantBase lets the scenario role read the base tables (and views) it did
-// not copy.
-func (m *Manager) grantBase(ctx context.Context, tx pgx.Tx, sc *Scenario, copied map[string]bool) error {
-	rows, err := tx.Query(ctx, `SELECT c.relname FROM pg_class c WHERE c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = $1)
-		AND c.relkind IN ('r', 'p', 'v', 'm', 'f') ORDER BY 1`, sc.BaseSchema)
-	if err != nil {
-		return err
+// grantBaseSQL lets the scenario role read the base tables (and views) it
+// did not copy: SELECT on every table of the base schema (tables, views,
+// materialized views, foreign tables), then none on the copied ones.
+func (m *Manager) grantBaseSQL(sc *Scenario, copied map[string]bool) []string {
+	role := pgquery.Ident(sc.Role)
+	out := []string{"GRANT SELECT ON ALL TABLES IN SCHEMA " + pgquery.Ident(sc.BaseSchema) + " TO " + role}
+	names := make([]string, 0, len(copied))
+	for n := range copied {
+		names = append(names, n)
 	}
-	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return err
-	}
-	var quals []string
+	sort.Strings(names)
 	for _, n := range names {
-		if !copied[n] {
-			quals = append(quals, pgquery.Qual(sc.BaseSchema, n))
-		}
+		out = append(out, "REVOKE ALL ON "+pgquery.Qual(sc.BaseSchema, n)+" FROM "+role)
 	}
-	if len(quals) == 0 {
-		return nil
-	}
-	_, err = tx.Exec(ctx, "GRANT SELECT ON "+strings.Join(quals, ", ")+" TO "+pgquery.Ident(sc.Role))
-	return err
+	return out
 }
 
 // undo removes what a failed create made and returns cause.

@@ -19,13 +19,13 @@ func (m *Manager) createOne(ctx context.Context, conn *pgx.Conn, sc *Scenario, p
 	var rows int64
 	err := m.exec.RetryOn(ctx, conn, func() error {
 		return pgx.BeginTxFunc(ctx, conn, pgx.TxOptions{BeginQuery: "BEGIN ISOLATION LEVEL REPEATABLE READ; " + m.setLocal()}, func(tx pgx.Tx) error {
-			var snap string
-			if err := tx.QueryRow(ctx, `SELECT pg_current_snapshot()::text`).Scan(&snap); err != nil {
-				return fmt.Errorf("scenario: %w", err)
-			}
+			// Recorded ready with the transaction's snapshot: nothing sees
+			// it before the commit.
+			sc.State = StateReady
 			if err := m.makeObjects(ctx, tx, sc, members, versionSchema, haveMeta); err != nil {
 				return err
 			}
+			snap := sc.CopyXID
 			m.logf("copying 1 table(s) under snapshot %s, 1 at a time", snap)
 			var err error
 			if rows, err = m.fill(ctx, tx, sc, p, true); err != nil {
@@ -36,11 +36,17 @@ func (m *Manager) createOne(ctx context.Context, conn *pgx.Conn, sc *Scenario, p
 				sc.Name, p.info.Name, p.filter, p.via, p.log, rows, snap, p.pos); err != nil {
 				return fmt.Errorf("scenario create %s: record the copy of %s: %w", sc.Name, p.info.Name, err)
 			}
-			sc.CopyXID = snap
-			if err := m.finishTx(ctx, tx, sc, []*planned{p}, cat, map[string]bool{p.info.Name: true}); err != nil {
+			if err := m.finishTx(ctx, tx, sc, []*planned{p}, cat, map[string]bool{p.info.Name: true}, false); err != nil {
 				return err
 			}
-			out, err = m.mustLoad(ctx, tx, sc.Name)
+			// Read back as list shows it; the change log is empty.
+			all, err := m.loadAll(ctx, tx, sc.Name, loadSizes|loadMetaKnown)
+			if err == nil && len(all) != 1 {
+				err = fmt.Errorf("scenario create %s: not found after creating it", sc.Name)
+			}
+			if err == nil {
+				out = all[0]
+			}
 			return err
 		})
 	}, nil)

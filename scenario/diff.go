@@ -407,13 +407,6 @@ func text(b []byte) *string {
 	return &s
 }
 
-func eq(a, b *string) bool {
-	if a == nil || b == nil {
-		return a == nil && b == nil
-	}
-	return *a == *b
-}
-
 func lit(t *tableInfo, col string, v *string) string {
 	if v == nil {
 		return "NULL"

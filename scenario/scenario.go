@@ -247,7 +247,7 @@ type querier = pgx.Tx
 // load reads one scenario's metadata (nil when it does not exist), with
 // live sizes and members.
 func (m *Manager) load(ctx context.Context, q querier, name string) (*Scenario, error) {
-	all, err := m.loadAll(ctx, q, name, true)
+	all, err := m.loadAll(ctx, q, name, loadSizes|loadCounts)
 	if err != nil || len(all) == 0 {
 		return nil, err
 	}
@@ -258,22 +258,31 @@ func (m *Manager) load(ctx context.Context, q querier, name string) (*Scenario, 
 // without its live sizes and change counts: what diff, promote and drop
 // need, in two queries whatever the sizes of the copies and logs.
 func (m *Manager) loadMeta(ctx context.Context, q querier, name string) (*Scenario, error) {
-	all, err := m.loadAll(ctx, q, name, false)
+	all, err := m.loadAll(ctx, q, name, 0)
 	if err != nil || len(all) == 0 {
 		return nil, err
 	}
 	return all[0], nil
 }
 
-// loadAll reads the scenarios (only one when only is not ""); with live,
-// also each copy's size and its log's exact row count.
-func (m *Manager) loadAll(ctx context.Context, q querier, only string, live bool) ([]*Scenario, error) {
-	ok, err := m.metaInstalled(ctx, q)
-	if err != nil {
-		return nil, fmt.Errorf("scenario: %w", err)
-	}
-	if !ok {
-		return nil, nil
+// What loadAll reads besides the metadata.
+const (
+	loadSizes     = 1 << iota // each copy's live size
+	loadCounts                // each change log's exact row count
+	loadMetaKnown             // the metadata tables exist: do not check
+)
+
+// loadAll reads the scenarios (only one when only is not ""), with what
+// the flags ask for.
+func (m *Manager) loadAll(ctx context.Context, q querier, only string, flags int) ([]*Scenario, error) {
+	if flags&loadMetaKnown == 0 {
+		ok, err := m.metaInstalled(ctx, q)
+		if err != nil {
+			return nil, fmt.Errorf("scenario: %w", err)
+		}
+		if !ok {
+			return nil, nil
+		}
 	}
 	rows, err := q.Query(ctx, `SELECT s.name, s.schema_name, s.role_name, s.base_schema, s.state, s.parent_state, s.where_expr,
 			s.logged, s.created_at, coalesce(s.copy_snapshot, ''),
@@ -299,7 +308,7 @@ func (m *Manager) loadAll(ctx context.Context, q querier, only string, live bool
 		return nil, fmt.Errorf("scenario: read metadata: %w", err)
 	}
 	sizes := `0::bigint, 0::bigint`
-	if live {
+	if flags&loadSizes != 0 {
 		sizes = `coalesce(pg_total_relation_size(to_regclass(quote_ident(s.schema_name) || '.' || quote_ident(t.table_name))), 0),
 			coalesce((SELECT c.reltuples::bigint FROM pg_class c WHERE c.oid = to_regclass(quote_ident(s.schema_name) || '.' || quote_ident(t.log_table))), 0)`
 	}
@@ -326,7 +335,7 @@ func (m *Manager) loadAll(ctx context.Context, q querier, only string, live bool
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("scenario: read metadata: %w", err)
 	}
-	if !live {
+	if flags&loadCounts == 0 {
 		return out, nil
 	}
 	// The change counts: exact, from the logs (small).
@@ -357,7 +366,7 @@ func (m *Manager) List(ctx context.Context) ([]*Scenario, error) {
 	defer conn.Close(context.Background())
 	var out []*Scenario
 	err = m.readTx(ctx, conn, func(tx pgx.Tx) error {
-		out, err = m.loadAll(ctx, tx, "", true)
+		out, err = m.loadAll(ctx, tx, "", loadSizes|loadCounts)
 		return err
 	})
 	return out, err
