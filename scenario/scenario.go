@@ -284,11 +284,25 @@ func (m *Manager) loadAll(ctx context.Context, q querier, only string, flags int
 			return nil, nil
 		}
 	}
-	rows, err := q.Query(ctx, `SELECT s.name, s.schema_name, s.role_name, s.base_schema, s.state, s.parent_state, s.where_expr,
+	sizes := `0::bigint, 0::bigint`
+	if flags&loadSizes != 0 {
+		sizes = `coalesce(pg_total_relation_size(to_regclass(quote_ident(s.schema_name) || '.' || quote_ident(t.table_name))), 0),
+			coalesce((SELECT c.reltuples::bigint FROM pg_class c WHERE c.oid = to_regclass(quote_ident(s.schema_name) || '.' || quote_ident(t.log_table))), 0)`
+	}
+	// The scenarios and their tables: two queries in one round trip.
+	b := &pgx.Batch{}
+	b.Queue(`SELECT s.name, s.schema_name, s.role_name, s.base_schema, s.state, s.parent_state, s.where_expr,
 			s.logged, s.created_at, coalesce(s.copy_snapshot, ''),
 			coalesce((SELECT array_agg(m.rolname::text ORDER BY m.rolname) FROM pg_auth_members a
 				JOIN pg_roles r ON r.oid = a.roleid JOIN pg_roles m ON m.oid = a.member WHERE r.rolname = s.role_name), '{}')
 		FROM `+m.st("scenario")+` s WHERE $1 = '' OR s.name = $1 ORDER BY s.name`, only)
+	b.Queue(`SELECT t.scenario, t.table_name, t.filter, coalesce(t.via, ''), t.rows_copied, t.copied_at,
+			coalesce(t.copy_snapshot, ''), t.log_table, `+sizes+`
+		FROM `+m.st("scenario_table")+` t JOIN `+m.st("scenario")+` s ON s.name = t.scenario
+		WHERE $1 = '' OR t.scenario = $1 ORDER BY t.scenario, t.position`, only)
+	br := q.SendBatch(ctx, b)
+	defer br.Close()
+	rows, err := br.Query()
 	if err != nil {
 		return nil, fmt.Errorf("scenario: read metadata: %w", err)
 	}
@@ -307,15 +321,7 @@ func (m *Manager) loadAll(ctx context.Context, q querier, only string, flags int
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("scenario: read metadata: %w", err)
 	}
-	sizes := `0::bigint, 0::bigint`
-	if flags&loadSizes != 0 {
-		sizes = `coalesce(pg_total_relation_size(to_regclass(quote_ident(s.schema_name) || '.' || quote_ident(t.table_name))), 0),
-			coalesce((SELECT c.reltuples::bigint FROM pg_class c WHERE c.oid = to_regclass(quote_ident(s.schema_name) || '.' || quote_ident(t.log_table))), 0)`
-	}
-	rows, err = q.Query(ctx, `SELECT t.scenario, t.table_name, t.filter, coalesce(t.via, ''), t.rows_copied, t.copied_at,
-			coalesce(t.copy_snapshot, ''), t.log_table, `+sizes+`
-		FROM `+m.st("scenario_table")+` t JOIN `+m.st("scenario")+` s ON s.name = t.scenario
-		WHERE $1 = '' OR t.scenario = $1 ORDER BY t.scenario, t.position`, only)
+	rows, err = br.Query()
 	if err != nil {
 		return nil, fmt.Errorf("scenario: read metadata: %w", err)
 	}
@@ -333,6 +339,10 @@ func (m *Manager) loadAll(ctx context.Context, q querier, only string, flags int
 		}
 	}
 	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("scenario: read metadata: %w", err)
+	}
+	rows.Close()
+	if err := br.Close(); err != nil {
 		return nil, fmt.Errorf("scenario: read metadata: %w", err)
 	}
 	if flags&loadCounts == 0 {
