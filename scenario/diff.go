@@ -238,8 +238,11 @@ func diffLog(ctx context.Context, tx pgx.Tx, t *tableInfo, log string) ([]Change
 	nk := len(t.Key)
 	formats := make([]int16, nk+4)
 	formats[nk+2], formats[nk+3] = 1, 1
+	// A row changed and changed back is no difference: its two arrays are
+	// equal byte for byte (compared here rather than by the server, which
+	// would copy both arrays of every row to compare them).
 	rr := tx.Conn().PgConn().ExecParams(ctx, `SELECT `+strings.Join(keyText, ", ")+`, _strata_orig IS NOT NULL, _strata_new IS NOT NULL, _strata_orig, _strata_new
-		FROM `+log+` l WHERE _strata_orig IS DISTINCT FROM _strata_new ORDER BY `+strings.Join(keyCols, ", "), nil, nil, nil, formats)
+		FROM `+log+` l ORDER BY `+strings.Join(keyCols, ", "), nil, nil, nil, formats)
 	var out []Change
 	var oldV, newV [][]byte
 	for rr.NextRow() {
@@ -247,6 +250,9 @@ func diffLog(ctx context.Context, tx pgx.Tx, t *tableInfo, log string) ([]Change
 		if len(v) != nk+4 {
 			rr.Close()
 			return nil, fmt.Errorf("scenario: diff: %d columns, want %d", len(v), nk+4)
+		}
+		if (v[nk+2] == nil) == (v[nk+3] == nil) && bytes.Equal(v[nk+2], v[nk+3]) {
+			continue
 		}
 		var err error
 		if oldV, err = textArray(v[nk+2], oldV[:0]); err == nil {
@@ -364,16 +370,14 @@ func scanChanges(rows pgx.Rows, t *tableInfo) ([]Change, error) {
 
 // change makes one Change of raw text values (nil: NULL; oldV and newV
 // may be empty when that row does not exist). Of an update only the
-// columns that changed are turned into strings.
+// columns that changed are kept. The strings of one change share one
+// allocation.
 func change(t *tableInfo, key [][]byte, hasOld, hasNew bool, oldV, newV [][]byte) (Change, error) {
 	nc := len(t.Cols)
 	if hasOld && len(oldV) != nc || hasNew && len(newV) != nc {
 		return Change{}, fmt.Errorf("scenario: diff of %s: a row of %d/%d values, want %d", t.Name, len(oldV), len(newV), nc)
 	}
 	c := Change{Table: t.Name, Key: make(map[string]string, len(t.Key))}
-	for i, k := range t.Key {
-		c.Key[k] = string(key[i])
-	}
 	switch {
 	case hasOld && hasNew:
 		c.Op = "update"
@@ -382,29 +386,68 @@ func change(t *tableInfo, key [][]byte, hasOld, hasNew bool, oldV, newV [][]byte
 	default:
 		c.Op = "delete"
 	}
-	for i, col := range t.Cols {
-		var ob, nb []byte
-		if hasOld {
-			ob = oldV[i]
+	if !hasOld {
+		oldV = nil
+	}
+	if !hasNew {
+		newV = nil
+	}
+	at := func(vs [][]byte, i int) []byte {
+		if vs == nil {
+			return nil
 		}
-		if hasNew {
-			nb = newV[i]
-		}
+		return vs[i]
+	}
+	// The columns kept, and the bytes of every string.
+	keep := make([]int, 0, nc)
+	size, vals := 0, 0
+	for _, k := range key {
+		size += len(k)
+	}
+	for i := range nc {
+		ob, nb := at(oldV, i), at(newV, i)
 		if c.Op == "update" && (ob == nil) == (nb == nil) && bytes.Equal(ob, nb) {
 			continue
 		}
-		c.Columns = append(c.Columns, ColumnChange{Column: col.Name, Old: text(ob), New: text(nb)})
+		keep = append(keep, i)
+		for _, b := range [][]byte{ob, nb} {
+			if b != nil {
+				size += len(b)
+				vals++
+			}
+		}
+	}
+	var sb strings.Builder
+	sb.Grow(size)
+	for _, k := range key {
+		sb.Write(k)
+	}
+	for _, i := range keep {
+		sb.Write(at(oldV, i))
+		sb.Write(at(newV, i))
+	}
+	all := sb.String()
+	strs := make([]string, 0, vals)
+	p := 0
+	next := func(b []byte) *string {
+		if b == nil {
+			return nil
+		}
+		strs = append(strs, all[p:p+len(b)])
+		p += len(b)
+		return &strs[len(strs)-1]
+	}
+	for i, k := range t.Key {
+		c.Key[k] = all[p : p+len(key[i])]
+		p += len(key[i])
+	}
+	c.Columns = make([]ColumnChange, 0, len(keep))
+	for _, i := range keep {
+		o := next(at(oldV, i))
+		n := next(at(newV, i))
+		c.Columns = append(c.Columns, ColumnChange{Column: t.Cols[i].Name, Old: o, New: n})
 	}
 	return c, nil
-}
-
-// text is a raw text value as a string (nil: NULL).
-func text(b []byte) *string {
-	if b == nil {
-		return nil
-	}
-	s := string(b)
-	return &s
 }
 
 func lit(t *tableInfo, col string, v *string) string {

@@ -79,7 +79,10 @@ func TestRoundTrips(t *testing.T) {
 		_, err := m.Create(ctx, CreateSpec{Name: "b", Tables: []string{"s"}, Where: "tenant = 3"})
 		return err
 	})
+	// 50 rows changed, and one changed and changed back (no difference).
 	db.Exec(t, `UPDATE "`+m.opts.Prefix+`b".s SET v = 'x' WHERE id % 100 = 3`)
+	db.Exec(t, `UPDATE "`+m.opts.Prefix+`b".s SET v = v || 'y' WHERE id = 13`)
+	db.Exec(t, `UPDATE "`+m.opts.Prefix+`b".s SET v = left(v, -1) WHERE id = 13`)
 	run("diff", 1, 5, func() error {
 		d, err := m.Diff(ctx, "b", DiffOptions{})
 		if err == nil && d.Total() != 50 {
