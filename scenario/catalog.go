@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/strata-db/strata/internal/pgquery"
 )
 
@@ -65,15 +67,44 @@ func fkAction(c string) string {
 // readCatalog loads the ordinary and partitioned tables of the managed
 // schema with their columns, keys, indexes and foreign keys.
 func (m *Manager) readCatalog(ctx context.Context, q querier) (*catalog, error) {
+	return m.readCatalogOf(ctx, q, nil)
+}
+
+// readCatalogOf is readCatalog for the tables named only (nil: all), and
+// the foreign keys of those tables.
+func (m *Manager) readCatalogOf(ctx context.Context, q querier, only []string) (*catalog, error) {
 	cat := &catalog{tables: map[string]*tableInfo{}, byParent: map[string][]fk{}, byChild: map[string][]fk{}}
-	rows, err := q.Query(ctx, `SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attgenerated <> '', a.attidentity <> '',
+	// The columns, the indexes and the foreign keys: three queries in one
+	// round trip.
+	b := &pgx.Batch{}
+	b.Queue(`SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attgenerated <> '', a.attidentity <> '',
 			coalesce((SELECT s.relname FROM pg_depend d JOIN pg_class s ON s.oid = d.objid
 				WHERE d.refclassid = 'pg_class'::regclass AND d.refobjid = c.oid AND d.refobjsubid = a.attnum
 					AND d.classid = 'pg_class'::regclass AND s.relkind = 'S' AND d.deptype IN ('a', 'i') LIMIT 1), '')
 		FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid
 		WHERE c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = $1) AND c.relkind IN ('r', 'p')
-			AND a.attnum > 0 AND NOT a.attisdropped
-		ORDER BY c.relname, a.attnum`, m.opts.Schema)
+			AND a.attnum > 0 AND NOT a.attisdropped AND ($2::text[] IS NULL OR c.relname = ANY ($2))
+		ORDER BY c.relname, a.attnum`, m.opts.Schema, only)
+	b.Queue(`SELECT t.relname, i.relname, x.indisprimary,
+			coalesce(con.conname, ''), coalesce(pg_get_constraintdef(con.oid), ''), pg_get_indexdef(x.indexrelid),
+			coalesce((SELECT array_agg(a.attname::text ORDER BY k.i) FROM unnest(x.indkey) WITH ORDINALITY k(n, i)
+				JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.n), '{}')
+		FROM pg_index x JOIN pg_class t ON t.oid = x.indrelid JOIN pg_class i ON i.oid = x.indexrelid
+		LEFT JOIN pg_constraint con ON con.conindid = x.indexrelid AND con.conrelid = t.oid AND con.contype IN ('p', 'u', 'x')
+		WHERE t.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = $1) AND t.relkind IN ('r', 'p')
+			AND ($2::text[] IS NULL OR t.relname = ANY ($2))
+		ORDER BY t.relname, x.indisprimary DESC, i.relname`, m.opts.Schema, only)
+	b.Queue(`SELECT con.conname, c.relname, p.relname,
+			(SELECT array_agg(a.attname::text ORDER BY k.i) FROM unnest(con.conkey) WITH ORDINALITY k(n, i) JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.n),
+			(SELECT array_agg(a.attname::text ORDER BY k.i) FROM unnest(con.confkey) WITH ORDINALITY k(n, i) JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.n),
+			con.confupdtype::text, con.confdeltype::text, con.confmatchtype::text, con.condeferrable, con.condeferred
+		FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid JOIN pg_class p ON p.oid = con.confrelid
+		WHERE con.contype = 'f' AND c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = $1)
+			AND p.relnamespace = c.relnamespace AND ($2::text[] IS NULL OR c.relname = ANY ($2))
+		ORDER BY c.relname, con.conname`, m.opts.Schema, only)
+	br := q.SendBatch(ctx, b)
+	defer br.Close()
+	rows, err := br.Query()
 	if err != nil {
 		return nil, fmt.Errorf("scenario: read the catalog: %w", err)
 	}
@@ -99,14 +130,7 @@ func (m *Manager) readCatalog(ctx context.Context, q querier) (*catalog, error) 
 		return nil, fmt.Errorf("scenario: read the catalog: %w", err)
 	}
 	// Keys, and the indexes with the constraints they back.
-	rows, err = q.Query(ctx, `SELECT t.relname, i.relname, x.indisprimary,
-			coalesce(con.conname, ''), coalesce(pg_get_constraintdef(con.oid), ''), pg_get_indexdef(x.indexrelid),
-			coalesce((SELECT array_agg(a.attname::text ORDER BY k.i) FROM unnest(x.indkey) WITH ORDINALITY k(n, i)
-				JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.n), '{}')
-		FROM pg_index x JOIN pg_class t ON t.oid = x.indrelid JOIN pg_class i ON i.oid = x.indexrelid
-		LEFT JOIN pg_constraint con ON con.conindid = x.indexrelid AND con.conrelid = t.oid AND con.contype IN ('p', 'u', 'x')
-		WHERE t.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = $1) AND t.relkind IN ('r', 'p')
-		ORDER BY t.relname, x.indisprimary DESC, i.relname`, m.opts.Schema)
+	rows, err = br.Query()
 	if err != nil {
 		return nil, fmt.Errorf("scenario: read the catalog: %w", err)
 	}
@@ -140,14 +164,7 @@ func (m *Manager) readCatalog(ctx context.Context, q querier) (*catalog, error) 
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("scenario: read the catalog: %w", err)
 	}
-	rows, err = q.Query(ctx, `SELECT con.conname, c.relname, p.relname,
-			(SELECT array_agg(a.attname::text ORDER BY k.i) FROM unnest(con.conkey) WITH ORDINALITY k(n, i) JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.n),
-			(SELECT array_agg(a.attname::text ORDER BY k.i) FROM unnest(con.confkey) WITH ORDINALITY k(n, i) JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.n),
-			con.confupdtype::text, con.confdeltype::text, con.confmatchtype::text, con.condeferrable, con.condeferred
-		FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid JOIN pg_class p ON p.oid = con.confrelid
-		WHERE con.contype = 'f' AND c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = $1)
-			AND p.relnamespace = c.relnamespace
-		ORDER BY c.relname, con.conname`, m.opts.Schema)
+	rows, err = br.Query()
 	if err != nil {
 		return nil, fmt.Errorf("scenario: read the catalog: %w", err)
 	}
@@ -239,6 +256,15 @@ func (t *tableInfo) textArray(alias string) string {
 		parts[i] = alias + "." + pgquery.Ident(c.Name) + "::text"
 	}
 	return "ARRAY[" + strings.Join(parts, ", ") + "]::text[]"
+}
+
+// textCols renders alias.col::text, ... over all columns.
+func (t *tableInfo) textCols(alias string) string {
+	parts := make([]string, len(t.Cols))
+	for i, c := range t.Cols {
+		parts[i] = alias + "." + pgquery.Ident(c.Name) + "::text"
+	}
+	return strings.Join(parts, ", ")
 }
 
 // keyEq is "a.k1 = b.k1 AND ...".

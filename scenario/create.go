@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"sync"
 
@@ -67,13 +68,14 @@ func (m *Manager) Create(ctx context.Context, spec CreateSpec) (*CreateResult, e
 	var cat *catalog
 	var parent *string
 	var versionSchema string
+	var haveMeta bool
 	err = m.readTx(ctx, conn, func(tx pgx.Tx) error {
 		if ph, err := m.phaseInProgress(ctx, tx); err != nil {
 			return fmt.Errorf("scenario: %w", err)
 		} else if ph != "" {
 			return fmt.Errorf("scenario create %s: a migration phase is in progress in schema %s (%s)\nhint: a scenario branches from the latest completed shape: run strata complete or strata abort first", spec.Name, m.opts.Schema, ph)
 		}
-		if err := m.checkFree(ctx, tx, spec.Name, obj); err != nil {
+		if haveMeta, err = m.checkFree(ctx, tx, spec.Name, obj); err != nil {
 			return err
 		}
 		for _, r := range spec.Members {
@@ -85,7 +87,13 @@ func (m *Manager) Create(ctx context.Context, spec CreateSpec) (*CreateResult, e
 				return &InputError{Flag: "--member", Msg: fmt.Sprintf("role %q does not exist", r), Hint: "create the application's login role first (docs/scenarios.md), or leave --member out and GRANT the scenario role later"}
 			}
 		}
-		if cat, err = m.readCatalog(ctx, tx); err != nil {
+		// --follow looks for referencing tables everywhere; otherwise only
+		// the named tables are read.
+		var only []string
+		if !spec.Follow {
+			only = append([]string{}, spec.Tables...)
+		}
+		if cat, err = m.readCatalogOf(ctx, tx, only); err != nil {
 			return err
 		}
 		if tables, cycles, err = m.planTables(ctx, tx, cat, spec); err != nil {
@@ -101,8 +109,19 @@ func (m *Manager) Create(ctx context.Context, spec CreateSpec) (*CreateResult, e
 	if spec.Where != "" {
 		sc.Where = &spec.Where
 	}
+	res := &CreateResult{Cycles: cycles, Enter: m.enter(sc)}
+	if res.Cycles == nil {
+		res.Cycles = [][]string{}
+	}
+	if len(tables) == 1 {
+		// One table: everything in one transaction on this connection.
+		if res.Scenario, err = m.createOne(ctx, conn, sc, tables[0], spec.Members, versionSchema, cat, haveMeta); err != nil {
+			return nil, err
+		}
+		return res, nil
+	}
 	// From here on, a failure removes what was made.
-	if err := m.createObjects(ctx, conn, sc, spec.Members, versionSchema); err != nil {
+	if err := m.createObjects(ctx, conn, sc, spec.Members, versionSchema, haveMeta); err != nil {
 		return nil, m.undo(ctx, conn, sc, err)
 	}
 	snap, err := m.copyAll(ctx, conn, sc, tables)
@@ -113,16 +132,12 @@ func (m *Manager) Create(ctx context.Context, spec CreateSpec) (*CreateResult, e
 	if err := m.finish(ctx, conn, sc, tables, cat, versionSchema); err != nil {
 		return nil, m.undo(ctx, conn, sc, err)
 	}
-	res := &CreateResult{Cycles: cycles, Enter: m.enter(sc)}
 	err = m.readTx(ctx, conn, func(tx pgx.Tx) error {
 		res.Scenario, err = m.mustLoad(ctx, tx, spec.Name)
 		return err
 	})
 	if err != nil {
 		return nil, err
-	}
-	if res.Cycles == nil {
-		res.Cycles = [][]string{}
 	}
 	return res, nil
 }
@@ -136,30 +151,31 @@ func (m *Manager) enter(sc *Scenario) []string {
 	}
 }
 
-// checkFree refuses a name whose metadata, schema or role exists.
-func (m *Manager) checkFree(ctx context.Context, q querier, name, obj string) error {
+// checkFree refuses a name whose metadata, schema or role exists, and
+// says whether the metadata tables are installed.
+func (m *Manager) checkFree(ctx context.Context, q querier, name, obj string) (bool, error) {
 	var meta, schema, role bool
 	ok, err := m.metaInstalled(ctx, q)
 	if err != nil {
-		return fmt.Errorf("scenario: %w", err)
+		return false, fmt.Errorf("scenario: %w", err)
 	}
 	if ok {
 		if err := q.QueryRow(ctx, `SELECT EXISTS (SELECT FROM `+m.st("scenario")+` WHERE name = $1 OR schema_name = $2)`, name, obj).Scan(&meta); err != nil {
-			return fmt.Errorf("scenario: %w", err)
+			return false, fmt.Errorf("scenario: %w", err)
 		}
 	}
 	if err := q.QueryRow(ctx, `SELECT EXISTS (SELECT FROM pg_namespace WHERE nspname = $1), EXISTS (SELECT FROM pg_roles WHERE rolname = $1)`, obj).Scan(&schema, &role); err != nil {
-		return fmt.Errorf("scenario: %w", err)
+		return false, fmt.Errorf("scenario: %w", err)
 	}
 	switch {
 	case meta:
-		return &InputError{Flag: "NAME", Msg: fmt.Sprintf("scenario %q exists already", name), Hint: "choose another name, or drop it first with strata scenario drop " + name}
+		return ok, &InputError{Flag: "NAME", Msg: fmt.Sprintf("scenario %q exists already", name), Hint: "choose another name, or drop it first with strata scenario drop " + name}
 	case schema:
-		return &InputError{Flag: "NAME", Msg: fmt.Sprintf("a schema named %q exists already (not a scenario)", obj), Hint: "choose another name or --prefix"}
+		return ok, &InputError{Flag: "NAME", Msg: fmt.Sprintf("a schema named %q exists already (not a scenario)", obj), Hint: "choose another name or --prefix"}
 	case role:
-		return &InputError{Flag: "NAME", Msg: fmt.Sprintf("a role named %q exists already (not a scenario of this database)", obj), Hint: "choose another name or --prefix"}
+		return ok, &InputError{Flag: "NAME", Msg: fmt.Sprintf("a role named %q exists already (not a scenario of this database)", obj), Hint: "choose another name or --prefix"}
 	}
-	return nil
+	return ok, nil
 }
 
 // planTables resolves --table, --where, --table-where and --follow into
@@ -245,45 +261,50 @@ func (m *Manager) checkFilter(ctx context.Context, q querier, flag, table, expr 
 
 // createObjects records the scenario (state creating) and makes its role
 // and schema, in one transaction.
-func (m *Manager) createObjects(ctx context.Context, conn *pgx.Conn, sc *Scenario, members []string, versionSchema string) error {
+func (m *Manager) createObjects(ctx context.Context, conn *pgx.Conn, sc *Scenario, members []string, versionSchema string, haveMeta bool) error {
 	return m.exec.InTx(ctx, conn, func(tx pgx.Tx) error {
-		if err := m.ensureMeta(ctx, tx); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `INSERT INTO `+m.st("scenario")+` (name, schema_name, role_name, base_schema, state, parent_state, where_expr, logged)
-			VALUES ($1, $2, $3, $4, 'creating', $5, $6, $7)`, sc.Name, sc.Schema, sc.Role, sc.BaseSchema, sc.ParentState, sc.Where, sc.Logged); err != nil {
-			return fmt.Errorf("scenario: record %s: %w", sc.Name, err)
-		}
-		role, schema := pgquery.Ident(sc.Role), pgquery.Ident(sc.Schema)
-		stmts := []string{
-			"CREATE ROLE " + role + " NOLOGIN",
-			"COMMENT ON ROLE " + role + " IS " + pgquery.Literal("strata scenario "+sc.Name+": SET ROLE to enter it, RESET ROLE to leave"),
-			"CREATE SCHEMA " + schema,
-			"GRANT USAGE ON SCHEMA " + schema + " TO " + role,
-			"GRANT USAGE ON SCHEMA " + pgquery.Ident(m.opts.Schema) + " TO " + role,
-		}
-		if versionSchema != "" {
-			stmts = append(stmts, "GRANT USAGE ON SCHEMA "+pgquery.Ident(versionSchema)+" TO "+role,
-				"GRANT SELECT ON ALL TABLES IN SCHEMA "+pgquery.Ident(versionSchema)+" TO "+role)
-		}
-		for _, mem := range members {
-			stmts = append(stmts, "GRANT "+role+" TO "+pgquery.Ident(mem))
-		}
-		for _, s := range stmts {
-			if _, err := tx.Exec(ctx, s); err != nil {
-				return fmt.Errorf("scenario create %s: %s: %w", sc.Name, firstWords(s), err)
-			}
-		}
-		return nil
+		return m.makeObjects(ctx, tx, sc, members, versionSchema, haveMeta)
 	})
 }
 
-func firstWords(s string) string {
-	f := strings.Fields(s)
-	if len(f) > 3 {
-		f = f[:3]
+// makeObjects records the scenario (in state sc.State; when ready, with
+// the transaction's snapshot as its copy snapshot, stored in sc.CopyXID)
+// and makes its role and schema in tx: one statement for the record, one
+// batch for the objects.
+func (m *Manager) makeObjects(ctx context.Context, tx pgx.Tx, sc *Scenario, members []string, versionSchema string, haveMeta bool) error {
+	if !haveMeta {
+		if err := m.ensureMeta(ctx, tx); err != nil {
+			return err
+		}
 	}
-	return strings.Join(f, " ")
+	var snap *string
+	if err := tx.QueryRow(ctx, `INSERT INTO `+m.st("scenario")+` (name, schema_name, role_name, base_schema, state, parent_state, where_expr, logged, copy_snapshot)
+		VALUES ($1, $2, $3, $4, $8, $5, $6, $7, CASE WHEN $8 = 'ready' THEN pg_current_snapshot()::text END) RETURNING copy_snapshot`,
+		sc.Name, sc.Schema, sc.Role, sc.BaseSchema, sc.ParentState, sc.Where, sc.Logged, sc.State).Scan(&snap); err != nil {
+		return fmt.Errorf("scenario: record %s: %w", sc.Name, err)
+	}
+	if snap != nil {
+		sc.CopyXID = *snap
+	}
+	role, schema := pgquery.Ident(sc.Role), pgquery.Ident(sc.Schema)
+	stmts := []string{
+		"CREATE ROLE " + role + " NOLOGIN",
+		"COMMENT ON ROLE " + role + " IS " + pgquery.Literal("strata scenario "+sc.Name+": SET ROLE to enter it, RESET ROLE to leave"),
+		"CREATE SCHEMA " + schema,
+		"GRANT USAGE ON SCHEMA " + schema + " TO " + role,
+		"GRANT USAGE ON SCHEMA " + pgquery.Ident(m.opts.Schema) + " TO " + role,
+	}
+	if versionSchema != "" {
+		stmts = append(stmts, "GRANT USAGE ON SCHEMA "+pgquery.Ident(versionSchema)+" TO "+role,
+			"GRANT SELECT ON ALL TABLES IN SCHEMA "+pgquery.Ident(versionSchema)+" TO "+role)
+	}
+	for _, mem := range members {
+		stmts = append(stmts, "GRANT "+role+" TO "+pgquery.Ident(mem))
+	}
+	if _, err := tx.Exec(ctx, strings.Join(stmts, ";\n")); err != nil {
+		return fmt.Errorf("scenario create %s: make the role and schema %s: %w", sc.Name, sc.Schema, err)
+	}
+	return nil
 }
 
 // copyAll copies the tables under one exported snapshot, Parallel at a
@@ -398,10 +419,8 @@ func (m *Manager) fill(ctx context.Context, tx pgx.Tx, sc *Scenario, p *planned,
 					"ALTER TABLE "+cp+" ALTER COLUMN "+pgquery.Ident(c.Name)+" SET DEFAULT nextval("+pgquery.Literal(seq)+"::regclass)")
 			}
 		}
-		for _, s := range stmts {
-			if _, err := tx.Exec(ctx, s); err != nil {
-				return 0, fmt.Errorf("%s: %w", firstWords(s), err)
-			}
+		if _, err := tx.Exec(ctx, strings.Join(stmts, ";\n")); err != nil {
+			return 0, fmt.Errorf("create the copy: %w", err)
 		}
 	}
 	cols := pgquery.IdentList(t.writable())
@@ -413,11 +432,13 @@ func (m *Manager) fill(ctx context.Context, tx pgx.Tx, sc *Scenario, p *planned,
 	if err != nil {
 		return 0, fmt.Errorf("copy the rows: %w", err)
 	}
-	if create {
-		for _, idx := range t.Indexes {
-			if _, err := tx.Exec(ctx, fmt.Sprintf(idx, cp)); err != nil {
-				return 0, fmt.Errorf("build an index: %w", err)
-			}
+	if create && len(t.Indexes) > 0 {
+		idx := make([]string, len(t.Indexes))
+		for i, f := range t.Indexes {
+			idx[i] = fmt.Sprintf(f, cp)
+		}
+		if _, err := tx.Exec(ctx, strings.Join(idx, ";\n")); err != nil {
+			return 0, fmt.Errorf("build the indexes: %w", err)
 		}
 	}
 	if err := m.setSequences(ctx, tx, sc, t); err != nil {
@@ -454,22 +475,31 @@ func (m *Manager) finish(ctx context.Context, conn *pgx.Conn, sc *Scenario, tabl
 		copied[p.info.Name] = true
 	}
 	return m.exec.InTx(ctx, conn, func(tx pgx.Tx) error {
-		for _, p := range tables {
-			if err := m.attach(ctx, tx, sc, p, cat, copied); err != nil {
-				return err
-			}
-		}
-		if err := m.grantBase(ctx, tx, sc, copied); err != nil {
-			return err
-		}
-		_, err := tx.Exec(ctx, `UPDATE `+m.st("scenario")+` SET state = 'ready', copy_snapshot = $2 WHERE name = $1`, sc.Name, sc.CopyXID)
-		return err
+		return m.finishTx(ctx, tx, sc, tables, cat, copied, true)
 	})
 }
 
+// finishTx is finish's work in tx; markReady also sets the state.
+func (m *Manager) finishTx(ctx context.Context, tx pgx.Tx, sc *Scenario, tables []*planned, cat *catalog, copied map[string]bool, markReady bool) error {
+	for i, p := range tables {
+		var more []string
+		if i == len(tables)-1 {
+			more = m.grantBaseSQL(sc, copied)
+		}
+		if err := m.attach(ctx, tx, sc, p, cat, copied, more); err != nil {
+			return err
+		}
+	}
+	if !markReady {
+		return nil
+	}
+	_, err := tx.Exec(ctx, `UPDATE `+m.st("scenario")+` SET state = 'ready', copy_snapshot = $2 WHERE name = $1`, sc.Name, sc.CopyXID)
+	return err
+}
+
 // attach gives a filled copy its foreign keys, its change log and the
-// scenario role's privileges.
-func (m *Manager) attach(ctx context.Context, tx pgx.Tx, sc *Scenario, p *planned, cat *catalog, copied map[string]bool) error {
+// scenario role's privileges, in one batch with the statements more.
+func (m *Manager) attach(ctx context.Context, tx pgx.Tx, sc *Scenario, p *planned, cat *catalog, copied map[string]bool, more []string) error {
 	t := p.info
 	cp := pgquery.Qual(sc.Schema, t.Name)
 	var stmts []string
@@ -489,10 +519,9 @@ func (m *Manager) attach(ctx context.Context, tx pgx.Tx, sc *Scenario, p *planne
 				pgquery.Literal(cp)+", "+pgquery.Literal(c.Name)+") || ' TO ' || "+pgquery.Literal(role)+"; END $strata$")
 		}
 	}
-	for _, s := range stmts {
-		if _, err := tx.Exec(ctx, s); err != nil {
-			return fmt.Errorf("scenario %s: %s of %s: %w", sc.Name, firstWords(s), t.Name, err)
-		}
+	stmts = append(stmts, more...)
+	if _, err := tx.Exec(ctx, strings.Join(stmts, ";\n")); err != nil {
+		return fmt.Errorf("scenario %s: foreign keys, change log and privileges of %s: %w", sc.Name, t.Name, err)
 	}
 	return nil
 }
@@ -541,29 +570,21 @@ END`
 	}
 }
 
-// grantBase lets the scenario role read the base tables (and views) it did
-// not copy.
-func (m *Manager) grantBase(ctx context.Context, tx pgx.Tx, sc *Scenario, copied map[string]bool) error {
-	rows, err := tx.Query(ctx, `SELECT c.relname FROM pg_class c WHERE c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = $1)
-		AND c.relkind IN ('r', 'p', 'v', 'm', 'f') ORDER BY 1`, sc.BaseSchema)
-	if err != nil {
-		return err
+// grantBaseSQL lets the scenario role read the base tables (and views) it
+// did not copy: SELECT on every table of the base schema (tables, views,
+// materialized views, foreign tables), then none on the copied ones.
+func (m *Manager) grantBaseSQL(sc *Scenario, copied map[string]bool) []string {
+	role := pgquery.Ident(sc.Role)
+	out := []string{"GRANT SELECT ON ALL TABLES IN SCHEMA " + pgquery.Ident(sc.BaseSchema) + " TO " + role}
+	names := make([]string, 0, len(copied))
+	for n := range copied {
+		names = append(names, n)
 	}
-	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return err
-	}
-	var quals []string
+	sort.Strings(names)
 	for _, n := range names {
-		if !copied[n] {
-			quals = append(quals, pgquery.Qual(sc.BaseSchema, n))
-		}
+		out = append(out, "REVOKE ALL ON "+pgquery.Qual(sc.BaseSchema, n)+" FROM "+role)
 	}
-	if len(quals) == 0 {
-		return nil
-	}
-	_, err = tx.Exec(ctx, "GRANT SELECT ON "+strings.Join(quals, ", ")+" TO "+pgquery.Ident(sc.Role))
-	return err
+	return out
 }
 
 // undo removes what a failed create made and returns cause.

@@ -1,7 +1,9 @@
 package scenario
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"strings"
 
@@ -104,7 +106,7 @@ func (m *Manager) Diff(ctx context.Context, name string, o DiffOptions) (*Diff, 
 	defer conn.Close(context.Background())
 	var d *Diff
 	err = m.readTx(ctx, conn, func(tx pgx.Tx) error {
-		sc, err := m.mustLoad(ctx, tx, name)
+		sc, err := m.mustLoadMeta(ctx, tx, name)
 		if err != nil {
 			return err
 		}
@@ -114,7 +116,7 @@ func (m *Manager) Diff(ctx context.Context, name string, o DiffOptions) (*Diff, 
 		var other *Scenario
 		d = &Diff{Scenario: name, Against: "base", Changes: []Change{}, Tables: []TableSummary{}}
 		if o.Against != "" {
-			if other, err = m.load(ctx, tx, o.Against); err != nil {
+			if other, err = m.loadMeta(ctx, tx, o.Against); err != nil {
 				return err
 			}
 			if other == nil {
@@ -124,10 +126,6 @@ func (m *Manager) Diff(ctx context.Context, name string, o DiffOptions) (*Diff, 
 				return err
 			}
 			d.Against = o.Against
-		}
-		cat, err := m.readCatalog(ctx, tx)
-		if err != nil {
-			return err
 		}
 		// The tables: the scenario's, and with --against the other's too.
 		names := []string{}
@@ -142,6 +140,11 @@ func (m *Manager) Diff(ctx context.Context, name string, o DiffOptions) (*Diff, 
 					names = append(names, t.Name)
 				}
 			}
+		}
+		// The catalog of those tables only.
+		cat, err := m.readCatalogOf(ctx, tx, names)
+		if err != nil {
+			return err
 		}
 		if o.Table != "" {
 			if !seen[o.Table] {
@@ -227,16 +230,87 @@ func ready(sc *Scenario) error {
 func diffLog(ctx context.Context, tx pgx.Tx, t *tableInfo, log string) ([]Change, error) {
 	keyText, keyCols := make([]string, len(t.Key)), make([]string, len(t.Key))
 	for i, k := range t.Key {
-		keyText[i] = pgquery.Ident(k) + "::text"
-		keyCols[i] = pgquery.Ident(k)
+		keyText[i] = "l." + pgquery.Ident(k) + "::text"
+		keyCols[i] = "l." + pgquery.Ident(k) // the key, not its text (an output column of that name)
 	}
-	rows, err := tx.Query(ctx, `SELECT ARRAY[`+strings.Join(keyText, ", ")+`], _strata_orig IS NOT NULL, _strata_new IS NOT NULL, _strata_orig, _strata_new
-		FROM `+log+` WHERE _strata_orig IS DISTINCT FROM _strata_new ORDER BY `+strings.Join(keyCols, ", "))
-	if err != nil {
+	// The two rows come as whole arrays in binary form (no subscripts, no
+	// quoting), read straight off the wire.
+	nk := len(t.Key)
+	formats := make([]int16, nk+4)
+	formats[nk+2], formats[nk+3] = 1, 1
+	// A row changed and changed back is no difference: its two arrays are
+	// equal byte for byte (compared here rather than by the server, which
+	// would copy both arrays of every row to compare them).
+	rr := tx.Conn().PgConn().ExecParams(ctx, `SELECT `+strings.Join(keyText, ", ")+`, _strata_orig IS NOT NULL, _strata_new IS NOT NULL, _strata_orig, _strata_new
+		FROM `+log+` l ORDER BY `+strings.Join(keyCols, ", "), nil, nil, nil, formats)
+	var out []Change
+	var oldV, newV [][]byte
+	for rr.NextRow() {
+		v := rr.Values()
+		if len(v) != nk+4 {
+			rr.Close()
+			return nil, fmt.Errorf("scenario: diff: %d columns, want %d", len(v), nk+4)
+		}
+		if (v[nk+2] == nil) == (v[nk+3] == nil) && bytes.Equal(v[nk+2], v[nk+3]) {
+			continue
+		}
+		var err error
+		if oldV, err = textArray(v[nk+2], oldV[:0]); err == nil {
+			newV, err = textArray(v[nk+3], newV[:0])
+		}
+		if err != nil {
+			rr.Close()
+			return nil, fmt.Errorf("scenario: diff: %w", err)
+		}
+		c, err := change(t, v[:nk], string(v[nk]) == "t", string(v[nk+1]) == "t", oldV, newV)
+		if err != nil {
+			rr.Close()
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	if _, err := rr.Close(); err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	return scanChanges(rows, t)
+	return out, nil
+}
+
+// textArray splits a one-dimensional text[] in binary form into its
+// elements (nil: NULL), appended to dst; a NULL array gives no elements.
+func textArray(b []byte, dst [][]byte) ([][]byte, error) {
+	if b == nil {
+		return dst, nil
+	}
+	bad := fmt.Errorf("malformed text[] of %d bytes", len(b))
+	if len(b) < 12 {
+		return nil, bad
+	}
+	ndim := int(binary.BigEndian.Uint32(b))
+	if ndim == 0 {
+		return dst, nil
+	}
+	if ndim != 1 || len(b) < 20 {
+		return nil, bad
+	}
+	n := int(int32(binary.BigEndian.Uint32(b[12:])))
+	p := 20
+	for range n {
+		if p+4 > len(b) {
+			return nil, bad
+		}
+		l := int(int32(binary.BigEndian.Uint32(b[p:])))
+		p += 4
+		if l < 0 {
+			dst = append(dst, nil)
+			continue
+		}
+		if p+l > len(b) {
+			return nil, bad
+		}
+		dst = append(dst, b[p:p+l:p+l])
+		p += l
+	}
+	return dst, nil
 }
 
 // diffTable compares the rows of the keys in either side's change log.
@@ -267,7 +341,7 @@ func diffQuery(t *tableInfo, oldS, newS side) string {
 	}
 	k0 := pgquery.Ident(t.Key[0])
 	q := `WITH k AS (` + strings.Join(logs, " UNION ") + `)
-		SELECT ARRAY[` + strings.Join(keyText, ", ") + `], o.` + k0 + ` IS NOT NULL, n.` + k0 + ` IS NOT NULL, ` + t.textArray("o") + `, ` + t.textArray("n") + `
+		SELECT ` + strings.Join(keyText, ", ") + `, o.` + k0 + ` IS NOT NULL, n.` + k0 + ` IS NOT NULL, ` + t.textCols("o") + `, ` + t.textCols("n") + `
 		FROM k LEFT JOIN LATERAL (SELECT o.* FROM ` + oldS.rel + ` o WHERE ` + t.keyEq("o", "k") + ` LIMIT 1) o ON true
 		LEFT JOIN LATERAL (SELECT n.* FROM ` + newS.rel + ` n WHERE ` + t.keyEq("n", "k") + ` LIMIT 1) n ON true
 		WHERE ` + t.textArray("o") + ` IS DISTINCT FROM ` + t.textArray("n") + `
@@ -275,50 +349,105 @@ func diffQuery(t *tableInfo, oldS, newS side) string {
 	return q
 }
 
+// scanChanges reads rows of the key columns, whether the old and the new
+// row exist, then the old row's and the new row's columns, all as text.
 func scanChanges(rows pgx.Rows, t *tableInfo) ([]Change, error) {
+	nk, nc := len(t.Key), len(t.Cols)
 	var out []Change
 	for rows.Next() {
-		var key []string
-		var hasOld, hasNew bool
-		var oldV, newV []*string
-		if err := rows.Scan(&key, &hasOld, &hasNew, &oldV, &newV); err != nil {
+		v := rows.RawValues()
+		if len(v) != nk+2+2*nc {
+			return nil, fmt.Errorf("scenario: diff: %d columns, want %d", len(v), nk+2+2*nc)
+		}
+		c, err := change(t, v[:nk], string(v[nk]) == "t", string(v[nk+1]) == "t", v[nk+2:nk+2+nc], v[nk+2+nc:])
+		if err != nil {
 			return nil, err
-		}
-		c := Change{Table: t.Name, Key: map[string]string{}}
-		for i, k := range t.Key {
-			c.Key[k] = key[i]
-		}
-		switch {
-		case hasOld && hasNew:
-			c.Op = "update"
-		case hasNew:
-			c.Op = "insert"
-		default:
-			c.Op = "delete"
-		}
-		for i, col := range t.Cols {
-			var ov, nv *string
-			if hasOld {
-				ov = oldV[i]
-			}
-			if hasNew {
-				nv = newV[i]
-			}
-			if c.Op == "update" && eq(ov, nv) {
-				continue
-			}
-			c.Columns = append(c.Columns, ColumnChange{Column: col.Name, Old: ov, New: nv})
 		}
 		out = append(out, c)
 	}
 	return out, rows.Err()
 }
 
-func eq(a, b *string) bool {
-	if a == nil || b == nil {
-		return a == nil && b == nil
+// change makes one Change of raw text values (nil: NULL; oldV and newV
+// may be empty when that row does not exist). Of an update only the
+// columns that changed are kept. The strings of one change share one
+// allocation.
+func change(t *tableInfo, key [][]byte, hasOld, hasNew bool, oldV, newV [][]byte) (Change, error) {
+	nc := len(t.Cols)
+	if hasOld && len(oldV) != nc || hasNew && len(newV) != nc {
+		return Change{}, fmt.Errorf("scenario: diff of %s: a row of %d/%d values, want %d", t.Name, len(oldV), len(newV), nc)
 	}
-	return *a == *b
+	c := Change{Table: t.Name, Key: make(map[string]string, len(t.Key))}
+	switch {
+	case hasOld && hasNew:
+		c.Op = "update"
+	case hasNew:
+		c.Op = "insert"
+	default:
+		c.Op = "delete"
+	}
+	if !hasOld {
+		oldV = nil
+	}
+	if !hasNew {
+		newV = nil
+	}
+	at := func(vs [][]byte, i int) []byte {
+		if vs == nil {
+			return nil
+		}
+		return vs[i]
+	}
+	// The columns kept, and the bytes of every string.
+	keep := make([]int, 0, nc)
+	size, vals := 0, 0
+	for _, k := range key {
+		size += len(k)
+	}
+	for i := range nc {
+		ob, nb := at(oldV, i), at(newV, i)
+		if c.Op == "update" && (ob == nil) == (nb == nil) && bytes.Equal(ob, nb) {
+			continue
+		}
+		keep = append(keep, i)
+		for _, b := range [][]byte{ob, nb} {
+			if b != nil {
+				size += len(b)
+				vals++
+			}
+		}
+	}
+	var sb strings.Builder
+	sb.Grow(size)
+	for _, k := range key {
+		sb.Write(k)
+	}
+	for _, i := range keep {
+		sb.Write(at(oldV, i))
+		sb.Write(at(newV, i))
+	}
+	all := sb.String()
+	strs := make([]string, 0, vals)
+	p := 0
+	next := func(b []byte) *string {
+		if b == nil {
+			return nil
+		}
+		strs = append(strs, all[p:p+len(b)])
+		p += len(b)
+		return &strs[len(strs)-1]
+	}
+	for i, k := range t.Key {
+		c.Key[k] = all[p : p+len(key[i])]
+		p += len(key[i])
+	}
+	c.Columns = make([]ColumnChange, 0, len(keep))
+	for _, i := range keep {
+		o := next(at(oldV, i))
+		n := next(at(newV, i))
+		c.Columns = append(c.Columns, ColumnChange{Column: t.Cols[i].Name, Old: o, New: n})
+	}
+	return c, nil
 }
 
 func lit(t *tableInfo, col string, v *string) string {

@@ -24,7 +24,7 @@ func (m *Manager) Drop(ctx context.Context, name string, ifExists bool) (found b
 	defer conn.Close(context.Background())
 	var sc *Scenario
 	err = m.readTx(ctx, conn, func(tx pgx.Tx) error {
-		sc, err = m.load(ctx, tx, name)
+		sc, err = m.loadMeta(ctx, tx, name)
 		return err
 	})
 	if err != nil {
@@ -49,27 +49,26 @@ func (m *Manager) dropObjects(ctx context.Context, conn *pgx.Conn, sc *Scenario)
 		if _, err := tx.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgquery.Ident(sc.Schema)+" CASCADE"); err != nil {
 			return err
 		}
+		// The role's privileges in this database (on tables, views and
+		// sequences, and on schemas), read and revoked in one round trip
+		// each, then the role.
 		var roleExists bool
-		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT FROM pg_roles WHERE rolname = $1)`, sc.Role).Scan(&roleExists); err != nil {
+		var objs []string
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT FROM pg_roles WHERE rolname = $1), coalesce(array(
+				SELECT DISTINCT 'TABLE ' || c.oid::regclass::text FROM pg_class c, aclexplode(c.relacl) a
+					WHERE a.grantee = (SELECT oid FROM pg_roles WHERE rolname = $1)
+				UNION SELECT DISTINCT 'SCHEMA ' || quote_ident(n.nspname) FROM pg_namespace n, aclexplode(n.nspacl) a
+					WHERE a.grantee = (SELECT oid FROM pg_roles WHERE rolname = $1)), '{}')`, sc.Role).Scan(&roleExists, &objs); err != nil {
 			return err
 		}
 		if roleExists {
-			// The role's privileges in this database: on tables, views and
-			// sequences, and on schemas.
-			rows, err := tx.Query(ctx, `SELECT DISTINCT 'TABLE ' || c.oid::regclass::text FROM pg_class c, aclexplode(c.relacl) a
-					WHERE a.grantee = (SELECT oid FROM pg_roles WHERE rolname = $1)
-				UNION SELECT DISTINCT 'SCHEMA ' || quote_ident(n.nspname) FROM pg_namespace n, aclexplode(n.nspacl) a
-					WHERE a.grantee = (SELECT oid FROM pg_roles WHERE rolname = $1)`, sc.Role)
-			if err != nil {
-				return err
-			}
-			objs, err := pgx.CollectRows(rows, pgx.RowTo[string])
-			if err != nil {
-				return err
-			}
 			sort.Strings(objs)
+			var stmts []string
 			for _, o := range objs {
-				if _, err := tx.Exec(ctx, "REVOKE ALL ON "+o+" FROM "+pgquery.Ident(sc.Role)); err != nil {
+				stmts = append(stmts, "REVOKE ALL ON "+o+" FROM "+pgquery.Ident(sc.Role))
+			}
+			if len(stmts) > 0 {
+				if _, err := tx.Exec(ctx, strings.Join(stmts, ";\n")); err != nil {
 					return err
 				}
 			}

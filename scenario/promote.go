@@ -382,7 +382,7 @@ func (m *Manager) Copy(ctx context.Context, name, table, where string) (*Scenari
 		for _, t := range sc.Tables {
 			copied[t.Name] = true
 		}
-		if err := m.attach(ctx, tx, sc, p, cat, copied); err != nil {
+		if err := m.attach(ctx, tx, sc, p, cat, copied, nil); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, "REVOKE SELECT ON "+pgquery.Qual(sc.BaseSchema, table)+" FROM "+pgquery.Ident(sc.Role)); err != nil {

@@ -247,26 +247,62 @@ type querier = pgx.Tx
 // load reads one scenario's metadata (nil when it does not exist), with
 // live sizes and members.
 func (m *Manager) load(ctx context.Context, q querier, name string) (*Scenario, error) {
-	all, err := m.loadAll(ctx, q, name)
+	all, err := m.loadAll(ctx, q, name, loadSizes|loadCounts)
 	if err != nil || len(all) == 0 {
 		return nil, err
 	}
 	return all[0], nil
 }
 
-func (m *Manager) loadAll(ctx context.Context, q querier, only string) ([]*Scenario, error) {
-	ok, err := m.metaInstalled(ctx, q)
-	if err != nil {
-		return nil, fmt.Errorf("scenario: %w", err)
+// loadMeta reads one scenario's metadata (nil when it does not exist)
+// without its live sizes and change counts: what diff, promote and drop
+// need, in two queries whatever the sizes of the copies and logs.
+func (m *Manager) loadMeta(ctx context.Context, q querier, name string) (*Scenario, error) {
+	all, err := m.loadAll(ctx, q, name, 0)
+	if err != nil || len(all) == 0 {
+		return nil, err
 	}
-	if !ok {
-		return nil, nil
+	return all[0], nil
+}
+
+// What loadAll reads besides the metadata.
+const (
+	loadSizes     = 1 << iota // each copy's live size
+	loadCounts                // each change log's exact row count
+	loadMetaKnown             // the metadata tables exist: do not check
+)
+
+// loadAll reads the scenarios (only one when only is not ""), with what
+// the flags ask for.
+func (m *Manager) loadAll(ctx context.Context, q querier, only string, flags int) ([]*Scenario, error) {
+	if flags&loadMetaKnown == 0 {
+		ok, err := m.metaInstalled(ctx, q)
+		if err != nil {
+			return nil, fmt.Errorf("scenario: %w", err)
+		}
+		if !ok {
+			return nil, nil
+		}
 	}
-	rows, err := q.Query(ctx, `SELECT s.name, s.schema_name, s.role_name, s.base_schema, s.state, s.parent_state, s.where_expr,
+	sizes := `0::bigint, 0::bigint`
+	if flags&loadSizes != 0 {
+		sizes = `coalesce(pg_total_relation_size(to_regclass(quote_ident(s.schema_name) || '.' || quote_ident(t.table_name))), 0),
+			coalesce((SELECT c.reltuples::bigint FROM pg_class c WHERE c.oid = to_regclass(quote_ident(s.schema_name) || '.' || quote_ident(t.log_table))), 0)`
+	}
+	// The scenarios and their tables: two queries in one round trip.
+	b := &pgx.Batch{}
+	b.Queue(`SELECT s.name, s.schema_name, s.role_name, s.base_schema, s.state, s.parent_state, s.where_expr,
 			s.logged, s.created_at, coalesce(s.copy_snapshot, ''),
 			coalesce((SELECT array_agg(m.rolname::text ORDER BY m.rolname) FROM pg_auth_members a
 				JOIN pg_roles r ON r.oid = a.roleid JOIN pg_roles m ON m.oid = a.member WHERE r.rolname = s.role_name), '{}')
 		FROM `+m.st("scenario")+` s WHERE $1 = '' OR s.name = $1 ORDER BY s.name`, only)
+	b.Queue(`SELECT t.scenario, t.table_name, t.filter, coalesce(t.via, ''), t.rows_copied, t.copied_at,
+			coalesce(t.copy_snapshot, ''), t.log_table, `+sizes+`
+		FROM `+m.st("scenario_table")+` t JOIN `+m.st("scenario")+` s ON s.name = t.scenario
+		WHERE $1 = '' OR t.scenario = $1 ORDER BY t.scenario, t.position`, only)
+	br := q.SendBatch(ctx, b)
+	defer br.Close()
+	rows, err := br.Query()
 	if err != nil {
 		return nil, fmt.Errorf("scenario: read metadata: %w", err)
 	}
@@ -285,12 +321,7 @@ func (m *Manager) loadAll(ctx context.Context, q querier, only string) ([]*Scena
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("scenario: read metadata: %w", err)
 	}
-	rows, err = q.Query(ctx, `SELECT t.scenario, t.table_name, t.filter, coalesce(t.via, ''), t.rows_copied, t.copied_at,
-			coalesce(t.copy_snapshot, ''), t.log_table,
-			coalesce(pg_total_relation_size(to_regclass(quote_ident(s.schema_name) || '.' || quote_ident(t.table_name))), 0),
-			coalesce((SELECT c.reltuples::bigint FROM pg_class c WHERE c.oid = to_regclass(quote_ident(s.schema_name) || '.' || quote_ident(t.log_table))), 0)
-		FROM `+m.st("scenario_table")+` t JOIN `+m.st("scenario")+` s ON s.name = t.scenario
-		WHERE $1 = '' OR t.scenario = $1 ORDER BY t.scenario, t.position`, only)
+	rows, err = br.Query()
 	if err != nil {
 		return nil, fmt.Errorf("scenario: read metadata: %w", err)
 	}
@@ -309,6 +340,13 @@ func (m *Manager) loadAll(ctx context.Context, q querier, only string) ([]*Scena
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("scenario: read metadata: %w", err)
+	}
+	rows.Close()
+	if err := br.Close(); err != nil {
+		return nil, fmt.Errorf("scenario: read metadata: %w", err)
+	}
+	if flags&loadCounts == 0 {
+		return out, nil
 	}
 	// The change counts: exact, from the logs (small).
 	for _, s := range out {
@@ -338,7 +376,7 @@ func (m *Manager) List(ctx context.Context) ([]*Scenario, error) {
 	defer conn.Close(context.Background())
 	var out []*Scenario
 	err = m.readTx(ctx, conn, func(tx pgx.Tx) error {
-		out, err = m.loadAll(ctx, tx, "")
+		out, err = m.loadAll(ctx, tx, "", loadSizes|loadCounts)
 		return err
 	})
 	return out, err
@@ -360,7 +398,16 @@ func (m *Manager) Show(ctx context.Context, name string) (*Scenario, error) {
 }
 
 func (m *Manager) mustLoad(ctx context.Context, q querier, name string) (*Scenario, error) {
-	s, err := m.load(ctx, q, name)
+	return m.mustLoadWith(ctx, q, name, m.load)
+}
+
+// mustLoadMeta is mustLoad without live sizes and change counts.
+func (m *Manager) mustLoadMeta(ctx context.Context, q querier, name string) (*Scenario, error) {
+	return m.mustLoadWith(ctx, q, name, m.loadMeta)
+}
+
+func (m *Manager) mustLoadWith(ctx context.Context, q querier, name string, load func(context.Context, querier, string) (*Scenario, error)) (*Scenario, error) {
+	s, err := load(ctx, q, name)
 	if err != nil {
 		return nil, err
 	}
@@ -372,16 +419,14 @@ func (m *Manager) mustLoad(ctx context.Context, q querier, name string) (*Scenar
 
 // readTx runs fn in a read-only transaction (rolled back).
 func (m *Manager) readTx(ctx context.Context, conn *pgx.Conn, fn func(pgx.Tx) error) error {
-	tx, err := conn.BeginTx(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly})
+	// No JIT: diff's lookups are many cheap index probes whose summed cost
+	// estimate would trigger a compilation costing more than the query.
+	// The settings go with BEGIN: one round trip.
+	tx, err := conn.BeginTx(ctx, pgx.TxOptions{BeginQuery: "BEGIN READ ONLY; SET LOCAL statement_timeout = 0; SET LOCAL jit = off; SET LOCAL search_path = " + pgquery.Ident(m.opts.Schema)})
 	if err != nil {
 		return fmt.Errorf("scenario: %w", err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
-	// No JIT: diff's lookups are many cheap index probes whose summed cost
-	// estimate would trigger a compilation costing more than the query.
-	if _, err := tx.Exec(ctx, "SET LOCAL statement_timeout = 0; SET LOCAL jit = off; SET LOCAL search_path = "+pgquery.Ident(m.opts.Schema)); err != nil {
-		return fmt.Errorf("scenario: %w", err)
-	}
 	return fn(tx)
 }
 
