@@ -12,24 +12,14 @@ import (
 // start refuses, before it changes anything, when the free disk it sees is
 // less than the worst case of its backfills; --ignore-disk-check goes on.
 func TestStartRefusesWithoutDisk(t *testing.T) {
-	const setup = `CREATE TABLE items (id bigint PRIMARY KEY, amount integer NOT NULL);
-		INSERT INTO items SELECT g, g FROM generate_series(1, 20000) g;`
-	const mig = `[[actions]]
-type = "alter_column"
-table = "items"
-column = "amount"
-up = "amount::bigint"
-down = "amount::integer"
-  [actions.changes]
-  type = "bigint"
-`
+	fx := loadFixture(t, "disk/widen")
 	var logs []string
-	e := newEnv(t, setup, func(o *engine.Options) {
+	e := newEnv(t, fx.setup(), func(o *engine.Options) {
 		o.Logf = func(f string, a ...any) { logs = append(logs, strings.TrimSpace(fmt.Sprintf(f, a...))) }
 	})
 	restore := engine.SetFreeDisk(64 << 10)
 	defer restore()
-	migs := e.migs("", "001_widen.toml", mig)
+	migs := e.migs("", fx.migrations()...)
 	_, err := e.m.Start(e.ctx, migs)
 	if !errors.Is(err, engine.ErrDiskSpace) {
 		t.Fatalf("start with 64 KiB free: %v, want ErrDiskSpace (logs: %v)", err, logs)
@@ -59,8 +49,8 @@ down = "amount::integer"
 		t.Errorf("no size report in the log: %v", logs)
 	}
 
-	e2 := newEnv(t, setup, func(o *engine.Options) { o.IgnoreDiskCheck = true })
-	e2.start(e2.migs("", "001_widen.toml", mig))
+	e2 := newEnv(t, fx.setup(), func(o *engine.Options) { o.IgnoreDiskCheck = true })
+	e2.start(e2.migs("", fx.migrations()...))
 	st, err = e2.m.Status(e2.ctx, migs)
 	if err != nil {
 		t.Fatal(err)
