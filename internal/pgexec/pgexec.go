@@ -255,10 +255,13 @@ func (r *Runner) retryConn(ctx context.Context, conn *pgx.Conn, fn func(lockTime
 		} else if len(blockers) > 0 {
 			err = &BlockedError{Err: err, Blockers: blockers}
 		}
-		wait := jitter(backoff)
-		if time.Since(start)+wait > r.deadline() {
+		// Keep trying for the whole deadline: the last wait is cut to what
+		// is left of it, and one more attempt follows.
+		remaining := r.deadline() - time.Since(start)
+		if remaining <= 0 {
 			return fmt.Errorf("%w after %d attempts in %s: %w", ErrDeadline, attempt, time.Since(start).Round(time.Millisecond), err)
 		}
+		wait := min(jitter(backoff), remaining)
 		if onRetry != nil {
 			onRetry(attempt, wait, err)
 		}
@@ -285,10 +288,11 @@ func (r *Runner) waitOut(ctx context.Context, start time.Time, blockers []Blocke
 		if err != nil || !alive {
 			return nil // try again; an attempt finds out
 		}
-		wait := jitter(max(r.lockTimeout(), 50*time.Millisecond))
-		if time.Since(start)+wait > r.deadline() {
+		remaining := r.deadline() - time.Since(start)
+		if remaining <= 0 {
 			return fmt.Errorf("%w after %s: %w", ErrDeadline, time.Since(start).Round(time.Millisecond), last)
 		}
+		wait := min(jitter(max(r.lockTimeout(), 50*time.Millisecond)), remaining)
 		if r.OnBlocked != nil && time.Since(told) >= 5*time.Second {
 			told = time.Now()
 			r.OnBlocked(blockers, time.Since(t0))
