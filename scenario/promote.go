@@ -244,27 +244,7 @@ func bumpBaseSequences(ctx context.Context, tx pgx.Tx, sc *Scenario, info *table
 // Reset copies the base data again under one snapshot, throwing the
 // scenario's changes away, in one transaction.
 func (m *Manager) Reset(ctx context.Context, name string) (*Scenario, error) {
-	conn, err := m.connect(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer conn.Close(context.Background())
-	err = m.exec.Retry(ctx, func() error {
-		tx, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead})
-		if err != nil {
-			return err
-		}
-		defer tx.Rollback(context.WithoutCancel(ctx))
-		if _, err := tx.Exec(ctx, m.setLocal()); err != nil {
-			return err
-		}
-		sc, err := m.mustLoad(ctx, tx, name)
-		if err != nil {
-			return err
-		}
-		if err := ready(sc); err != nil {
-			return err
-		}
+	err := m.inReadyTx(ctx, name, func(tx pgx.Tx, sc *Scenario) error {
 		cat, err := m.readCatalog(ctx, tx)
 		if err != nil {
 			return err
@@ -307,8 +287,8 @@ func (m *Manager) Reset(ctx context.Context, name string) (*Scenario, error) {
 		if _, err := tx.Exec(ctx, `UPDATE `+m.st("scenario")+` SET copy_snapshot = $2 WHERE name = $1`, name, snap); err != nil {
 			return err
 		}
-		return tx.Commit(ctx)
-	}, nil)
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -318,27 +298,7 @@ func (m *Manager) Reset(ctx context.Context, name string) (*Scenario, error) {
 // Copy adds a table to an existing scenario, in one transaction (its own
 // snapshot). where "" uses the scenario's --where.
 func (m *Manager) Copy(ctx context.Context, name, table, where string) (*Scenario, error) {
-	conn, err := m.connect(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer conn.Close(context.Background())
-	err = m.exec.Retry(ctx, func() error {
-		tx, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead})
-		if err != nil {
-			return err
-		}
-		defer tx.Rollback(context.WithoutCancel(ctx))
-		if _, err := tx.Exec(ctx, m.setLocal()); err != nil {
-			return err
-		}
-		sc, err := m.mustLoad(ctx, tx, name)
-		if err != nil {
-			return err
-		}
-		if err := ready(sc); err != nil {
-			return err
-		}
+	err := m.inReadyTx(ctx, name, func(tx pgx.Tx, sc *Scenario) error {
 		if ph, err := m.phaseInProgress(ctx, tx); err != nil {
 			return err
 		} else if ph != "" {
@@ -392,10 +352,43 @@ func (m *Manager) Copy(ctx context.Context, name, table, where string) (*Scenari
 			VALUES ($1, $2, $3, $4, $5, $6, $7)`, name, table, p.pos, p.filter, p.log, rows, snap); err != nil {
 			return err
 		}
-		return tx.Commit(ctx)
-	}, nil)
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
 	return m.Show(ctx, name)
+}
+
+// inReadyTx runs fn in one repeatable-read transaction with strata's
+// settings, on a connection of its own, over the ready scenario name,
+// retrying the whole transaction on lock timeouts; it commits when fn
+// succeeds.
+func (m *Manager) inReadyTx(ctx context.Context, name string, fn func(pgx.Tx, *Scenario) error) error {
+	conn, err := m.connect(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.Background())
+	return m.exec.Retry(ctx, func() error {
+		tx, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead})
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback(context.WithoutCancel(ctx))
+		if _, err := tx.Exec(ctx, m.setLocal()); err != nil {
+			return err
+		}
+		sc, err := m.mustLoad(ctx, tx, name)
+		if err != nil {
+			return err
+		}
+		if err := ready(sc); err != nil {
+			return err
+		}
+		if err := fn(tx, sc); err != nil {
+			return err
+		}
+		return tx.Commit(ctx)
+	}, nil)
 }
