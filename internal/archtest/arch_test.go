@@ -44,7 +44,7 @@ var allowed = map[string][]string{
 	"internal/natural":    {},
 	"internal/pgcluster":  {},
 	"internal/pgdist":     {},
-	"internal/pgbouncer":  {},
+	"internal/pgbouncer":  {"internal/pgcluster"},
 	"internal/pgtest":     {"internal/pgcluster"},
 	"pglock":              {"internal/pgquery"},
 	"migration":           {"internal/pgquery", "internal/natural"},

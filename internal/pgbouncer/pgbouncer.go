@@ -22,7 +22,6 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -32,6 +31,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/strata-db/strata/internal/pgcluster"
 )
 
 // ErrNotInstalled is returned (wrapped) when no pgbouncer binary is found.
@@ -92,15 +92,8 @@ func Start(ctx context.Context, serverURL string, opts Options) (*Bouncer, error
 	}
 	var cred *syscall.Credential
 	if os.Geteuid() == 0 {
-		name := opts.User
-		if name == "" {
-			name = os.Getenv("STRATA_PG_USER")
-		}
-		if name == "" {
-			name = "postgres"
-		}
-		if cred, err = credential(name); err != nil {
-			return nil, err
+		if cred, err = pgcluster.ServerCredential(opts.User); err != nil {
+			return nil, fmt.Errorf("pgbouncer: %w", err)
 		}
 	}
 	dir, err := os.MkdirTemp("", "strata-pgbouncer-")
@@ -114,7 +107,7 @@ func Start(ctx context.Context, serverURL string, opts Options) (*Bouncer, error
 			b.Stop()
 		}
 	}()
-	if b.port, err = freePort(); err != nil {
+	if b.port, err = pgcluster.FreePort(); err != nil {
 		return nil, err
 	}
 	users := make([]string, 0, len(opts.Users))
@@ -252,26 +245,4 @@ func (b *Bouncer) Stop() {
 		<-b.done
 	}
 	os.RemoveAll(b.dir)
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("pgbouncer: find a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-func credential(name string) (*syscall.Credential, error) {
-	u, err := user.Lookup(name)
-	if err != nil {
-		return nil, fmt.Errorf("pgbouncer: running as root, so pgbouncer must run as a non-root OS user, but user %q cannot be used (create it, or set STRATA_PG_USER): %w", name, err)
-	}
-	uid, err1 := strconv.ParseUint(u.Uid, 10, 32)
-	gid, err2 := strconv.ParseUint(u.Gid, 10, 32)
-	if err1 != nil || err2 != nil || uid == 0 {
-		return nil, fmt.Errorf("pgbouncer: user %q (uid %s) cannot run pgbouncer; set STRATA_PG_USER to a non-root user", name, u.Uid)
-	}
-	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
 }

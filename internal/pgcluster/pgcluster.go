@@ -196,14 +196,7 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	c := &Cluster{binDir: binDir}
 	uid, gid := -1, -1
 	if os.Geteuid() == 0 {
-		name := opts.User
-		if name == "" {
-			name = os.Getenv(EnvUser)
-		}
-		if name == "" {
-			name = "postgres"
-		}
-		cred, err := lookupCredential(name)
+		cred, err := ServerCredential(opts.User)
 		if err != nil {
 			return nil, err
 		}
@@ -258,6 +251,19 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	}
 	ok = true
 	return c, nil
+}
+
+// ServerCredential is the OS user that server processes (postgres,
+// pgbouncer) run as when this process is root, which they refuse to be:
+// name, else $STRATA_PG_USER, else postgres. It must exist and not be root.
+func ServerCredential(name string) (*syscall.Credential, error) {
+	if name == "" {
+		name = os.Getenv(EnvUser)
+	}
+	if name == "" {
+		name = "postgres"
+	}
+	return lookupCredential(name)
 }
 
 func lookupCredential(name string) (*syscall.Credential, error) {
@@ -409,7 +415,7 @@ func (c *Cluster) startServer(ctx context.Context) error {
 	const attempts = 5
 	var lastErr error
 	for i := 0; i < attempts; i++ {
-		port, err := freePort()
+		port, err := FreePort()
 		if err != nil {
 			return err
 		}
@@ -429,13 +435,13 @@ func (c *Cluster) startServer(ctx context.Context) error {
 			!strings.Contains(logTail, "could not create any TCP/IP sockets") {
 			return lastErr
 		}
-		// Someone grabbed the port between freePort and the bind: retry.
+		// Someone grabbed the port between FreePort and the bind: retry.
 	}
 	return lastErr
 }
 
-// freePort asks the kernel for a free TCP port on 127.0.0.1.
-func freePort() (int, error) {
+// FreePort asks the kernel for a free TCP port on 127.0.0.1.
+func FreePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, fmt.Errorf("pgcluster: find a free port: %w", err)
