@@ -179,37 +179,54 @@ func TestThroughPgbouncer(t *testing.T) {
 	// No session setting leaked onto a server connection of either pool:
 	// hold bouncerPoolSize transactions at once on each (the pool size), so
 	// that every server connection answers.
+	for _, u := range []string{strataURL, statusURL, appURL} {
+		if !strings.Contains(u, "exec") {
+			u += "&default_query_exec_mode=exec"
+		}
+		assertPoolClean(t, e, direct, u, bouncerPoolSize,
+			"lock_timeout", "statement_timeout", "idle_in_transaction_session_timeout", "search_path")
+	}
+}
+
+// assertPoolClean holds n transactions at once through the pool at url (n
+// is the pool size, so every server connection answers; they stay open
+// until the test ends) and checks that each server connection shows the
+// server's defaults for settings, as direct (a connection not through the
+// pool) sees them.
+func assertPoolClean(t *testing.T, e *env, direct *pgx.Conn, url string, n int, settings ...string) {
+	t.Helper()
+	var list []string
+	for _, st := range settings {
+		list = append(list, "current_setting('"+st+"')")
+	}
+	q := "concat_ws('|', " + strings.Join(list, ", ") + ")"
 	var defaults string
-	if err := direct.QueryRow(e.ctx, `SELECT concat_ws('|', current_setting('lock_timeout'), current_setting('statement_timeout'),
-		current_setting('idle_in_transaction_session_timeout'), current_setting('search_path'))`).Scan(&defaults); err != nil {
+	if err := direct.QueryRow(e.ctx, "SELECT "+q).Scan(&defaults); err != nil {
 		t.Fatal(err)
 	}
-	for _, u := range []string{strataURL, statusURL, appURL} {
-		pids := map[int]bool{} // the transactions stay open until the test ends
-		for i := 0; i < bouncerPoolSize; i++ {
-			c, err := pgx.Connect(e.ctx, u+map[bool]string{true: "", false: "&default_query_exec_mode=exec"}[strings.Contains(u, "exec")])
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close(context.Background())
-			tx, err := c.Begin(e.ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer tx.Rollback(context.Background())
-			var pid int
-			var got string
-			if err := tx.QueryRow(e.ctx, `SELECT pg_backend_pid(), concat_ws('|', current_setting('lock_timeout'), current_setting('statement_timeout'),
-				current_setting('idle_in_transaction_session_timeout'), current_setting('search_path'))`).Scan(&pid, &got); err != nil {
-				t.Fatal(err)
-			}
-			if got != defaults {
-				t.Errorf("server connection %d through the pool of %s: settings %q, want the server defaults %q", pid, u, got, defaults)
-			}
-			pids[pid] = true
+	pids := map[int]bool{}
+	for i := 0; i < n; i++ {
+		c, err := pgx.Connect(e.ctx, url)
+		if err != nil {
+			t.Fatal(err)
 		}
-		if len(pids) != bouncerPoolSize {
-			t.Errorf("the pool of %s answered from %d server connections, want %d", u, len(pids), bouncerPoolSize)
+		t.Cleanup(func() { c.Close(context.Background()) })
+		tx, err := c.Begin(e.ctx)
+		if err != nil {
+			t.Fatal(err)
 		}
+		t.Cleanup(func() { tx.Rollback(context.Background()) })
+		var pid int
+		var got string
+		if err := tx.QueryRow(e.ctx, "SELECT pg_backend_pid(), "+q).Scan(&pid, &got); err != nil {
+			t.Fatal(err)
+		}
+		if got != defaults {
+			t.Errorf("server connection %d through the pool of %s: settings %q, want the server defaults %q", pid, url, got, defaults)
+		}
+		pids[pid] = true
+	}
+	if len(pids) != n {
+		t.Errorf("the pool of %s answered from %d server connections, want %d", url, len(pids), n)
 	}
 }

@@ -1,7 +1,6 @@
 package engine_test
 
 import (
-	"context"
 	"errors"
 	"strings"
 	"sync"
@@ -155,35 +154,6 @@ func TestStrataThroughTransactionPooler(t *testing.T) {
 
 	// No setting of strata's is left on any server connection of the pool:
 	// 3 transactions at once (the pool size) see the server's defaults.
-	var defaults string
-	if err := e.db.Conn(t).QueryRow(e.ctx, `SELECT concat_ws('|', current_setting('lock_timeout'), current_setting('statement_timeout'),
-		current_setting('idle_in_transaction_session_timeout'), current_setting('search_path'), current_setting('tcp_keepalives_idle'))`).Scan(&defaults); err != nil {
-		t.Fatal(err)
-	}
-	pids := map[int]bool{}
-	for i := 0; i < 3; i++ {
-		c, err := pgx.Connect(e.ctx, u+"&default_query_exec_mode=exec")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close(context.Background())
-		tx, err := c.Begin(e.ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer tx.Rollback(context.Background())
-		var pid int
-		var got string
-		if err := tx.QueryRow(e.ctx, `SELECT pg_backend_pid(), concat_ws('|', current_setting('lock_timeout'), current_setting('statement_timeout'),
-			current_setting('idle_in_transaction_session_timeout'), current_setting('search_path'), current_setting('tcp_keepalives_idle'))`).Scan(&pid, &got); err != nil {
-			t.Fatal(err)
-		}
-		if got != defaults {
-			t.Errorf("server connection %d of strata's pool: settings %q, want the server defaults %q", pid, got, defaults)
-		}
-		pids[pid] = true
-	}
-	if len(pids) != 3 {
-		t.Errorf("strata's pool answered from %d server connections, want 3", len(pids))
-	}
+	assertPoolClean(t, e, e.db.Conn(t), u+"&default_query_exec_mode=exec", 3,
+		"lock_timeout", "statement_timeout", "idle_in_transaction_session_timeout", "search_path", "tcp_keepalives_idle")
 }
