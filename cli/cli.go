@@ -90,7 +90,7 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		g.initCmd(), g.startCmd(), g.completeCmd(), g.abortCmd(), g.migrateCmd(),
 		g.statusCmd(), g.clientsCmd(), g.schemaNameCmd(), g.planCmd(), g.lintCmd(),
 		g.historyCmd(), g.newCmd(), g.baselineCmd(), g.configCmd(), g.foreignCmd(), g.dumpCmd(), g.driftCmd(), g.doctorCmd(),
-		g.scenarioCmd(),
+		g.scenarioCmd(), g.convertCmd(),
 	)
 	if err := root.ExecuteContext(ctx); err != nil {
 		var silent errSilent

@@ -62,7 +62,8 @@ var allowed = map[string][]string{
 	"foreign":             {"internal/pgexec", "internal/pgquery"},
 	"scenario":            {"internal/pgexec", "internal/pgquery"},
 	"internal/config":     {"foreign", "migration"},
-	"cli":                 {"engine", "lint", "internal/planreport", "plan", "migration", "backfill", "state", "foreign", "internal/config", "catalog", "dump", "drift", "doctor", "scenario"},
+	"convert":             {"migration", "internal/pgquery"},
+	"cli":                 {"engine", "convert", "lint", "internal/planreport", "plan", "migration", "backfill", "state", "foreign", "internal/config", "catalog", "dump", "drift", "doctor", "scenario"},
 }
 
 // programs may import anything but the linter (cmd/strata reaches it
