@@ -3,7 +3,7 @@
 
 GO ?= go
 
-.PHONY: test demo build
+.PHONY: test demo build dist
 
 test:
 	$(GO) run ./cmd/withpg -- $(GO) test -count=1 -p 2 -timeout 40m ./...
@@ -13,3 +13,7 @@ demo:
 
 build:
 	$(GO) build -o bin/strata ./cmd/strata
+
+# Static release binaries (linux amd64 and arm64) in dist/; see scripts/dist.sh.
+dist:
+	bash scripts/dist.sh

@@ -59,7 +59,7 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		Short:         "Change PostgreSQL schemas and data safely while applications keep running",
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		Version:       engine.Version,
+		Version:       buildVersion(),
 	}
 	root.SetArgs(args)
 	root.SetIn(stdin)
@@ -90,7 +90,7 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		g.initCmd(), g.startCmd(), g.completeCmd(), g.abortCmd(), g.migrateCmd(),
 		g.statusCmd(), g.clientsCmd(), g.schemaNameCmd(), g.planCmd(), g.lintCmd(),
 		g.historyCmd(), g.newCmd(), g.baselineCmd(), g.configCmd(), g.foreignCmd(), g.dumpCmd(), g.driftCmd(), g.doctorCmd(),
-		g.scenarioCmd(), g.convertCmd(),
+		g.scenarioCmd(), g.convertCmd(), g.versionCmd(),
 	)
 	if err := root.ExecuteContext(ctx); err != nil {
 		var silent errSilent

@@ -15,8 +15,11 @@ import (
 	"github.com/strata-db/strata/state"
 )
 
-// Version is strata's version, recorded in the history.
-const Version = "0.1.0"
+// Version is strata's version, recorded in the history. Release builds
+// stamp it (`make dist`: -ldflags "-X .../engine.Version=v1.2.3"); a binary
+// built by `go install module@version` reports its module version (see
+// cli's version command); otherwise it is this development version.
+var Version = "0.1.0-dev"
 
 // DefaultLockTimeout is the default Options.LockTimeout: the longest the
 // application queues behind a lock request of strata's (see
