@@ -30,11 +30,13 @@ for arch in amd64 arm64; do
 	CGO_ENABLED=1 GOOS=linux GOARCH="$arch" CC="$cc" "$GO" build -trimpath -tags netgo,osusergo \
 		-ldflags "-s -w -X '$pkg.Version=$version' -linkmode external -extldflags '-static'" \
 		-o "$out" ./cmd/strata
-	if ldd "$out" 2>&1 | grep -Eq 'not a dynamic executable|statically linked'; then
+	# ldd exits 1 on a static executable: read its output, not its status.
+	ldd_out="$(ldd "$out" 2>&1 || true)"
+	if grep -Eq 'not a dynamic executable|statically linked' <<<"$ldd_out"; then
 		echo "dist: $out is static ($(du -h "$out" | cut -f1))"
 	else
 		echo "dist: $out is not static:" >&2
-		ldd "$out" >&2 || true
+		echo "$ldd_out" >&2
 		status=1
 	fi
 	if [[ "$arch" == "$("$GO" env GOHOSTARCH)" ]]; then
