@@ -97,6 +97,20 @@ func TestIdentityUnderLoad(t *testing.T) {
 		t.Fatalf("complete: %v", err)
 	}
 
+	// The baseline, in the same run: PostgreSQL's own ADD COLUMN ...
+	// GENERATED ALWAYS AS IDENTITY on a table of the same rows, which
+	// holds ACCESS EXCLUSIVE for the whole statement (a rewrite).
+	exec(t, e.ctx, cat, fx.file("naive/create.sql"))
+	exec(t, e.ctx, cat, fx.file("naive/fill.sql"), rows)
+	exec(t, e.ctx, cat, "VACUUM ANALYZE accounts_naive")
+	naiveNode := e.relfilenode("public", "accounts_naive")
+	t3 := time.Now()
+	exec(t, e.ctx, cat, fx.file("naive/alter.sql"))
+	naive := time.Since(t3)
+	if e.relfilenode("public", "accounts_naive") == naiveNode {
+		t.Errorf("the naive ADD COLUMN ... IDENTITY did not rewrite accounts_naive: the baseline is not what it claims")
+	}
+
 	// The figures.
 	var longest axHold
 	for _, h := range holds {
@@ -109,9 +123,9 @@ func TestIdentityUnderLoad(t *testing.T) {
 	for _, w := range []*appWriter{old, nw} {
 		t.Logf("%s version: %d inserts, %d updates, slowest %s, %d errors", w.name, w.inserts, w.updates, w.slowest.Round(100*time.Microsecond), len(w.errs))
 	}
-	report := fmt.Sprintf("identity under load: %d rows; start %s, complete %s; longest ACCESS EXCLUSIVE on the table %s (%d transactions took it, lock timeout %s, pg_locks sampled every %s, %d samples); app: old %d inserts + %d updates, new %d inserts + %d updates, slowest statement %s",
+	report := fmt.Sprintf("identity under load: %d rows; start %s, complete %s; longest ACCESS EXCLUSIVE on the table %s (%d transactions took it, lock timeout %s, pg_locks sampled every %s, %d samples); baseline ALTER TABLE ... ADD COLUMN ... GENERATED ALWAYS AS IDENTITY on the same rows: ACCESS EXCLUSIVE for %s (%.0fx); app: old %d inserts + %d updates, new %d inserts + %d updates, slowest statement %s",
 		rows, startTime.Round(time.Millisecond), completeTime.Round(time.Millisecond), longest.upper.Round(100*time.Microsecond),
-		len(holds), lockTimeout, mon.every, mon.samples, old.inserts, old.updates, nw.inserts, nw.updates,
+		len(holds), lockTimeout, mon.every, mon.samples, naive.Round(time.Millisecond), float64(naive)/float64(max(longest.upper, time.Microsecond)), old.inserts, old.updates, nw.inserts, nw.updates,
 		max(old.slowest, nw.slowest).Round(time.Millisecond))
 	t.Log(report)
 	if os.Getenv("STRATA_IDENTITY_ROWS") != "" {
