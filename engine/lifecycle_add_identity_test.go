@@ -1,9 +1,12 @@
 package engine_test
 
 import (
+	"errors"
 	"strconv"
 	"sync/atomic"
 	"testing"
+
+	"github.com/strata-db/strata/engine"
 )
 
 // TestLifecycleAddIdentityColumn adds an identity column to the existing
@@ -109,6 +112,70 @@ func TestAddColumnRefusals(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			c := fx.in(t).sub(name)
 			startFails(t, e, "", e.migs("", c.migrations()...), c.lines("want/error")...)
+		})
+	}
+}
+
+// TestIdentityResumes: strata is cut off (its lock connection terminated)
+// right after one step of an identity column's start or complete; nothing
+// after the cut commits, and running the phase again resumes it and ends
+// with the same identity column.
+func TestIdentityResumes(t *testing.T) {
+	t.Parallel()
+	for _, cut := range []struct{ phase, step string }{
+		{"start", "add-column:users.ticket"},
+		{"start", "backfill:users"},
+		{"complete", "set-not-null:users.ticket"},
+		{"complete", "identity:users.ticket"},
+	} {
+		t.Run(cut.phase+"/"+cut.step, func(t *testing.T) {
+			t.Parallel()
+			fx := loadFixture(t, "lifecycle/add_column/identity_always")
+			var killed bool
+			var killErr error
+			var e *env
+			e = newEnv(t, tables(t, "users"), func(o *engine.Options) {
+				o.AfterStep = func(phase string, st engine.Step) {
+					if phase == cut.phase && st.ID == cut.step && !killed {
+						killed = true
+						killErr = terminateLockHolder(e)
+					}
+				}
+			})
+			migs := e.migs("", fx.migrations()...)
+			_, err := e.m.Start(e.ctx, migs)
+			if cut.phase == "complete" {
+				if err != nil {
+					t.Fatalf("start: %v", err)
+				}
+				_, err = e.m.Complete(e.ctx)
+			}
+			if killErr != nil || !killed {
+				t.Fatalf("cut after %s: killed %v, %v", cut.step, killed, killErr)
+			}
+			if !errors.Is(err, engine.ErrLockLost) {
+				t.Fatalf("%s cut after %s: err = %v, want ErrLockLost", cut.phase, cut.step, err)
+			}
+			m, err := engine.New(e.db.URL, engine.Options{BatchSize: 100, BatchTarget: -1, Logf: t.Logf})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cut.phase == "start" {
+				res, err := m.Start(e.ctx, migs)
+				if err != nil || !res.Resumed {
+					t.Fatalf("start again: %+v, %v; want it to resume", res, err)
+				}
+			}
+			if _, err := m.Complete(e.ctx); err != nil {
+				t.Fatalf("complete: %v", err)
+			}
+			e.assertClean("")
+			cat := e.catalogConn()
+			want(t, "users after complete", append(usersColumns(t), fx.text("want/column")), e.columns("public", "users"))
+			want(t, "rows: count, distinct, sequence past the maximum", []string{"250|250|true"}, queryStrings(t, e.ctx, cat,
+				`SELECT count(*), count(DISTINCT ticket), (SELECT last_value FROM public.users_ticket_seq) >= max(ticket) FROM users`))
+			want(t, "insert after complete", []string{"251"}, queryStrings(t, e.ctx, cat,
+				"INSERT INTO users (email) VALUES ('after@x.org') RETURNING ticket"))
 		})
 	}
 }
