@@ -127,6 +127,7 @@ func TestIdentityResumes(t *testing.T) {
 		{"start", "backfill:users"},
 		{"complete", "set-not-null:users.ticket"},
 		{"complete", "identity:users.ticket"},
+		{"complete", "drop-sequence:users.ticket"},
 	} {
 		t.Run(cut.phase+"/"+cut.step, func(t *testing.T) {
 			t.Parallel()

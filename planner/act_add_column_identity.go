@@ -25,7 +25,7 @@ import (
 //     identity column (ADD GENERATED ... AS IDENTITY: no rewrite, no scan),
 //     sets the identity's sequence to where the temporary one is (past the
 //     column's maximum, read through an index when the phase builds one on
-//     the column) and drops the temporary sequence;
+//     the column); then the temporary sequence is dropped;
 //   - abort: drops the column, which drops the sequence it owns.
 
 // identitySpec is a parsed `generated` value.
@@ -298,16 +298,24 @@ func (p *planner) identitySteps() []plan.Step {
 			// version's clients lock them.
 			sqls = append(sqls, "ALTER VIEW IF EXISTS "+qual(p.version, x.vt.Name)+" ALTER COLUMN "+ident(x.view)+" DROP DEFAULT")
 		}
+		// One ALTER TABLE (the default is dropped in an earlier pass than
+		// the identity is added) and the sequence's position: the fewer
+		// round trips under ACCESS EXCLUSIVE, the shorter the lock.
 		sqls = append(sqls,
-			"ALTER TABLE "+tq+" ALTER COLUMN "+ident(x.col)+" DROP DEFAULT",
-			"ALTER TABLE "+tq+" ALTER COLUMN "+ident(x.col)+" ADD GENERATED "+kind+" AS IDENTITY (SEQUENCE NAME "+finalQ+x.id.Options+")",
+			"ALTER TABLE "+tq+" ALTER COLUMN "+ident(x.col)+" DROP DEFAULT, ALTER COLUMN "+ident(x.col)+
+				" ADD GENERATED "+kind+" AS IDENTITY (SEQUENCE NAME "+finalQ+x.id.Options+")",
 			p.identityPositionSQL(x, tempQ, finalQ),
-			"DROP SEQUENCE IF EXISTS "+tempQ,
 		)
 		out = append(out, plan.Step{
 			ID: "identity:" + x.table + "." + x.col, Kind: plan.KindSQL, Tx: true,
-			Desc: fmt.Sprintf("make %s.%s an identity column (GENERATED %s) continuing from sequence %s, and drop that sequence", x.table, x.col, kind, x.id.Temp),
+			Desc: fmt.Sprintf("make %s.%s an identity column (GENERATED %s) continuing from sequence %s", x.table, x.col, kind, x.id.Temp),
 			SQL:  sqls,
+		}, plan.Step{
+			// In its own transaction: dropping the sequence locks the
+			// sequence, not the table.
+			ID: "drop-sequence:" + x.table + "." + x.col, Kind: plan.KindSQL, Tx: true,
+			Desc: fmt.Sprintf("drop sequence %s, replaced by the identity's", x.id.Temp),
+			SQL:  []string{"DROP SEQUENCE IF EXISTS " + tempQ},
 		})
 	}
 	return out
