@@ -56,8 +56,8 @@ func (p *planner) parseGenerated(g string) (*identitySpec, error) {
 		return nil, p.errf(".column.generated", "invalid generated clause %q", g)
 	}
 	cd := cs.TableElts[0].GetColumnDef()
-	for _, con := range pgquery.ColumnConstraints(cd, pgquery.ConstrType_CONSTR_GENERATED) {
-		expr, err := pgquery.DeparseExpr(con.RawExpr)
+	if gen := pgquery.ColumnConstraints(cd, pgquery.ConstrType_CONSTR_GENERATED); len(gen) > 0 {
+		expr, err := pgquery.DeparseExpr(gen[0].RawExpr)
 		if err != nil {
 			expr = g
 		}
