@@ -18,7 +18,8 @@ var ruleAddingGeneratedColumn = rule{
 		SafeWay: "Add a plain nullable column (bigint), give it a DEFAULT nextval(...) from a new sequence for new " +
 			"rows, backfill existing rows in batches, add NOT NULL through a validated CHECK constraint, and only then " +
 			"turn it into an identity with ALTER COLUMN ... ADD GENERATED ... AS IDENTITY (no rewrite). For a computed " +
-			"value, fill a plain column from a trigger and backfill in batches.",
+			"value, fill a plain column from a trigger and backfill in batches. strata's add_column does all of this for an " +
+			"identity column (generated = \"ALWAYS AS IDENTITY\" or \"BY DEFAULT AS IDENTITY\").",
 	},
 	check: checkAddingGeneratedColumn,
 }

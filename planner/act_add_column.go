@@ -42,7 +42,14 @@ func (p *planner) addColumn(ctx context.Context, a *migration.AddColumn) error {
 		return p.addColumnToNewTable(t, c, seqPre, p.ownedBy(seq, t.Phys, c.Name))
 	}
 	if c.Generated != "" {
-		return p.errf(".column.generated", "adding a generated or identity column to an existing table rewrites it under an ACCESS EXCLUSIVE lock; add a plain column with `up` instead")
+		spec, err := p.parseGenerated(c.Generated)
+		if err != nil {
+			return err
+		}
+		if spec.Kind == "" {
+			return p.refuseStored(c, spec)
+		}
+		return p.addIdentityColumn(ctx, t, c, spec)
 	}
 	phys := p.freeColumn(t.Phys, c.Name)
 	add := &addedCol{Name: phys, Type: c.Type, NotNull: false, Comment: c.Comment, ActionNo: p.seq}

@@ -29,6 +29,9 @@ func (p *planner) alterColumn(ctx context.Context, a *migration.AlterColumn) err
 	if t.Created {
 		return p.alterNewTableColumn(ctx, t, c, ch, a.Up)
 	}
+	if p.addedIdentity(t.Phys, c.Phys) != nil && (ch.typeChange || ch.nullChange || !sameExpr(ch.def, c.Default)) {
+		return p.errf(".column", "column %q becomes an identity column at the complete of this phase; change its type, nullability or default in a later migration", a.Column)
+	}
 	if c.Generated && c.Identity == "" && (ch.typeChange || ch.nullChange) {
 		return p.errf(".column", "column %q is a generated column; changing its type or nullability would rewrite the table under an ACCESS EXCLUSIVE lock and is not supported", a.Column)
 	}

@@ -141,4 +141,7 @@ type addedCol struct {
 	Comment  *string // physical comment after start
 	NotNull  bool
 	ActionNo int
+	// Identity is set on an identity column added to an existing table:
+	// a plain column until complete makes it the identity column.
+	Identity *identityAdd
 }

@@ -2,7 +2,6 @@ package planner
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/strata-db/strata/migration"
 )
@@ -20,26 +19,11 @@ func (p *planner) serialColumn(ctx context.Context, table string, c *migration.C
 	if !ok {
 		return nil, "", nil
 	}
-	stem := table + "_" + c.Name + "_seq"
-	var name string
-	for i := 0; ; i++ {
-		name = stem
-		if i > 0 {
-			name = fmt.Sprintf("%s%d", stem, i)
-		}
-		name = internalName("", name)
-		taken, err := p.relationExists(ctx, name)
-		if err != nil {
-			return nil, "", err
-		}
-		if !taken && !p.seqs[name] {
-			break
-		}
+	name, err := p.freeSeqName(ctx, table+"_"+c.Name+"_seq")
+	if err != nil {
+		return nil, "", err
 	}
-	if p.seqs == nil {
-		p.seqs = map[string]bool{}
-	}
-	p.seqs[name] = true
+	p.claimSeq(name)
 	sq := qual(p.schema, name)
 	def := "nextval(" + literal(sq) + "::regclass)"
 	c.Type, c.Default, c.Nullable = base, &def, false

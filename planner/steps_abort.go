@@ -81,6 +81,10 @@ func (p *planner) undoSQL() []string {
 		}
 		for _, a := range p.added[phys] {
 			undo = append(undo, "ALTER TABLE "+qual(p.schema, phys)+" DROP COLUMN IF EXISTS "+ident(a.Name))
+			if a.Identity != nil {
+				// Dropping the column dropped the sequence it owns.
+				undo = append(undo, "DROP SEQUENCE IF EXISTS "+qual(p.schema, a.Identity.Temp))
+			}
 		}
 	}
 	for i := len(p.created) - 1; i >= 0; i-- {

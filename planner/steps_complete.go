@@ -23,6 +23,7 @@ func (p *planner) completeSteps() []plan.Step {
 			},
 		})
 	}
+	out = append(out, p.identitySteps()...)
 	out = append(out, plan.Step{
 		ID: "contract", Kind: plan.KindSQL, Tx: true,
 		Desc: "contract to the new shape, drop the old version schema and the new one's views that became identical to their table (one transaction)",

@@ -67,6 +67,15 @@ table = "users"
   type = "uuid"
   default = "gen_random_uuid()"
 `,
+	"add_column_identity": `
+[[actions]]
+type = "add_column"
+table = "users"
+  [actions.column]
+  name = "member_no"
+  type = "bigint"
+  generated = "ALWAYS AS IDENTITY"
+`,
 	"alter_column_type": `
 [[actions]]
 type = "alter_column"
