@@ -100,7 +100,7 @@ func (m *Migration) ValidateWith(o ValidateOptions) error {
 			v.add("version_schema", "%q is strata's state schema; a version schema must be a schema of its own", vs)
 		}
 	case len(vs) > MaxIdentifierLen:
-		l.add("name", "version schema name %q is %d bytes; PostgreSQL allows at most %d: shorten the migration name (or set version_schema)", vs, len(vs), MaxIdentifierLen)
+		l.add("name", "version schema name %q is %d bytes; PostgreSQL allows at most %d: shorten the migration name", vs, len(vs), MaxIdentifierLen)
 	}
 	return l.err()
 }
