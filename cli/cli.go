@@ -48,6 +48,9 @@ type globals struct {
 	// migrate's --migration.
 	versionStyle string
 	upTo         string
+	// rawArgs are the arguments as given (latest tells its --url from the
+	// global one by where it stands).
+	rawArgs []string
 
 	stdout, stderr io.Writer
 	mu             sync.Mutex
@@ -57,7 +60,7 @@ type globals struct {
 // process exit status: 0 on success, 1 on any error or refusal, 2 on a usage
 // error.
 func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	g := &globals{stdout: stdout, stderr: stderr}
+	g := &globals{stdout: stdout, stderr: stderr, rawArgs: args}
 	root := &cobra.Command{
 		Use:           "strata",
 		Short:         "Change PostgreSQL schemas and data safely while applications keep running",

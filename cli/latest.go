@@ -46,6 +46,9 @@ gets an options='...' part). --url=URL uses that database and prints that URL
 			if len(args) == 0 {
 				return nil
 			}
+			if before, ok := urlBefore(g.rawArgs, cmd.Name()); ok && len(args) == 1 && args[0] == before {
+				return nil // strata --url URL latest: the global flag's value
+			}
 			if cmd.Flags().Changed("url") && (strings.Contains(args[0], "://") || strings.Contains(args[0], "=")) {
 				return usageError{fmt.Errorf("latest: --url takes its value after \"=\": strata latest --url=%s", foreign.MaskURL(args[0]))}
 			}
@@ -58,7 +61,13 @@ gets an options='...' part). --url=URL uses that database and prints that URL
 			if format != "text" && format != "json" {
 				return usageError{fmt.Errorf("--format must be text or json, not %q", format)}
 			}
-			printURL := cmd.Flags().Changed("url")
+			// The command's --url shadows the global one: a --url given
+			// before the command name is the global flag (the database).
+			before, hasBefore := urlBefore(g.rawArgs, cmd.Name())
+			printURL := cmd.Flags().Changed("url") && (!hasBefore || urlAfter(g.rawArgs, cmd.Name()))
+			if hasBefore {
+				g.url = before
+			}
 			if printURL && urlFlag != urlFromConfig {
 				if urlFlag == "" {
 					return usageError{errors.New("latest: --url= is empty: give a database URL, or --url alone for the configured one")}
@@ -125,6 +134,39 @@ func (g *globals) latest(ctx context.Context, format string, printURL bool) erro
 		fmt.Fprintln(g.stdout, l.VersionSchema)
 	}
 	return nil
+}
+
+// urlBefore returns the value of a --url given before the command name in
+// args (the global flag), and whether there is one.
+func urlBefore(args []string, command string) (string, bool) {
+	val, found := "", false
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == command:
+			return val, found
+		case a == "--url" && i+1 < len(args):
+			val, found = args[i+1], true
+			i++
+		case strings.HasPrefix(a, "--url="):
+			val, found = strings.TrimPrefix(a, "--url="), true
+		}
+	}
+	return "", false
+}
+
+// urlAfter reports whether a --url is given after the command name.
+func urlAfter(args []string, command string) bool {
+	i := slices.Index(args, command)
+	if i < 0 {
+		return false
+	}
+	for _, a := range args[i+1:] {
+		if a == "--url" || strings.HasPrefix(a, "--url=") {
+			return true
+		}
+	}
+	return false
 }
 
 // migrationFlag adds --migration to start and migrate.
