@@ -41,7 +41,9 @@ reachable), else the one the newest migration of --dir would create.
 --url prints instead a connection string that selects it: the database URL with
 options=-c search_path=<version schema>,<managed schema> (a keyword/value string
 gets an options='...' part). --url=URL uses that database and prints that URL
-(give the value after "="). The password stays as written in this output.`,
+(give the value after "="). The password stays as written in this output.
+A --url before the command name (strata --url URL latest) is the global flag:
+the database to read, as for every command.`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
 				return nil
