@@ -166,7 +166,12 @@ var actionTypes = []actionType{
 		name: "add_foreign_key",
 		keys: []string{"table", "foreign_key"},
 		decode: func(d *decoder, t *table) *AddForeignKey {
-			return &AddForeignKey{Table: t.str("table", true), ForeignKey: d.foreignKey(t.sub("foreign_key", true), true)}
+			a := &AddForeignKey{Table: t.str("table", true), ForeignKey: d.foreignKey(t.sub("foreign_key", true), false)}
+			if a.ForeignKey.Name == "" && a.Table != "" && len(a.ForeignKey.Columns) > 0 {
+				// Reshape's form: PostgreSQL's default name.
+				a.ForeignKey.Name = DefaultForeignKeyName(a.Table, a.ForeignKey.Columns)
+			}
+			return a
 		},
 		validate: func(v *validator, p string, a *AddForeignKey) {
 			v.ident(p+".table", a.Table)

@@ -74,13 +74,13 @@ func TestValidateBuilt(t *testing.T) {
 				Name: "f", Columns: []string{"a"}, ReferencedTable: "o", ReferencedColumns: []string{"id"},
 				OnDelete: "set default", OnUpdate: "Restrict",
 			}},
-			&AlterColumn{Table: "t", Column: "c"},
+			&AlterColumn{Table: "t", Column: "c", Up: "c"},
 			&CreateTable{Name: "_Strata_t", Columns: []Column{{Name: "id", Type: "INT"}}, PrimaryKey: []string{"id"}},
 		},
 	}
 	err := m.Validate("public")
 	want := strings.Join([]string{
-		`built: actions[2].changes: must not be empty: give at least one of name, type, nullable, default, comment`,
+		`built: actions[2].down: required with up when the type stays (a data transform): the expression that turns a new value back into an old one`,
 		`built: actions[3].name: "_Strata_t" starts with _strata: names starting with _strata are reserved for strata's own objects`,
 	}, "\n")
 	if err == nil || err.Error() != want {

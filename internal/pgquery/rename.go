@@ -189,3 +189,25 @@ func StringList(list []*Node) []string {
 	}
 	return out
 }
+
+// QualifyColumns returns expr with every unqualified column reference
+// qualified by qual (a table name or alias), so that the expression keeps
+// its meaning where another table's columns are in scope too. References
+// inside subqueries are left alone: they may name the subquery's own
+// columns.
+func QualifyColumns(expr, qual string) (string, error) {
+	n, err := ParseExpr(expr)
+	if err != nil {
+		return "", err
+	}
+	Walk(n, func(x *Node) bool {
+		if x.GetSubLink() != nil {
+			return false
+		}
+		if cr := x.GetColumnRef(); cr != nil && len(cr.Fields) == 1 && cr.Fields[0].GetString_() != nil {
+			cr.Fields = append([]*Node{StrNode(qual)}, cr.Fields...)
+		}
+		return true
+	})
+	return DeparseExpr(n)
+}
