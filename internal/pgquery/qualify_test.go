@@ -23,3 +23,21 @@ func TestQualifyColumns(t *testing.T) {
 		t.Error("QualifyColumns of a syntax error: no error")
 	}
 }
+
+func TestRenameExprColumns(t *testing.T) {
+	tests := []struct {
+		in, want string
+		n        int
+	}{
+		{"price / 100", "price_cents / 100", 1},
+		{"products.price::numeric / 100", "price_cents::numeric / 100", 1},
+		{"coalesce(price, other)", "COALESCE(price_cents, other)", 1},
+		{"other + 1", "other + 1", 0},
+	}
+	for _, tt := range tests {
+		got, n, err := RenameExprColumns(tt.in, "products", map[string]string{"price": "price_cents"})
+		if err != nil || got != tt.want || n != tt.n {
+			t.Errorf("RenameExprColumns(%q) = %q, %d, %v; want %q, %d", tt.in, got, n, err, tt.want, tt.n)
+		}
+	}
+}

@@ -211,3 +211,17 @@ func QualifyColumns(expr, qual string) (string, error) {
 	})
 	return DeparseExpr(n)
 }
+
+// RenameExprColumns renames, through m, the column references of table in
+// an SQL expression (unqualified, or qualified with table) and returns the
+// expression deparsed, with how many references it renamed.
+func RenameExprColumns(expr, table string, m map[string]string) (string, int, error) {
+	n, err := ParseExpr(expr)
+	if err != nil {
+		return "", 0, err
+	}
+	r := &renamer{m: m, quals: []string{table}}
+	r.expr(n)
+	out, err := DeparseExpr(n)
+	return out, r.n, err
+}
