@@ -246,11 +246,9 @@ var actionTypes = []actionType{
 		decode: func(d *decoder, t *table) *Custom {
 			return &Custom{Start: t.str("start", false), Complete: t.str("complete", false), Abort: t.str("abort", false)}
 		},
-		validate: func(v *validator, p string, a *Custom) {
-			if a.Start == "" && a.Complete == "" && a.Abort == "" {
-				v.add(p, "custom needs at least one of start, complete, abort")
-			}
-		},
+		// A custom action without SQL is a no-op (Reshape's
+		// empty_migration), still valid.
+		validate: func(v *validator, p string, a *Custom) {},
 		sql: func(v *validator, p string, a *Custom) {
 			v.statements(p+".start", a.Start)
 			v.statements(p+".complete", a.Complete)

@@ -157,12 +157,6 @@ var validationErrorCases = []parseErrorCase{
 		want: []string{`m/1.toml:5: actions[1]: alter_enum needs add or rename`},
 	},
 	{
-		name: "custom without phases",
-		file: "m/1.json",
-		src:  lines(`{"actions": [`, `  {"type": "custom"}`, `]}`),
-		want: []string{`m/1.json:2: actions[0]: custom needs at least one of start, complete, abort`},
-	},
-	{
 		name: "create_enum duplicate value",
 		file: "m/1.toml",
 		src:  lines(`[[actions]]`, `type = "create_enum"`, `name = "e"`, `values = ["a", "b", "a"]`),
