@@ -57,8 +57,8 @@ type columnChange struct {
 	typeChange          bool
 	notNull, nullChange bool
 	// transform: up and down rewrite the values, the type stays.
-	transform bool
-	def, comment        *string
+	transform    bool
+	def, comment *string
 }
 
 // resolveColumnChange resolves and checks the changes of an alter_column action

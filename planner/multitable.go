@@ -38,9 +38,9 @@ type tableFill struct {
 	Where  string
 	// On is the conflict target of the upsert (physical columns of N): its
 	// primary key, or the columns of up.upsert_constraint.
-	On     []string
-	Mig    *migration.Migration
-	Idx    int
+	On  []string
+	Mig *migration.Migration
+	Idx int
 }
 
 // link is a column of T derived from rows of O.
