@@ -26,7 +26,7 @@ import (
 
 // dualCase is one ported test.
 type dualCase struct {
-	id string // the corpus case (testdata/reshape/tests/<id>)
+	id string // the corpus case (testdata/reshape/<id>: tests/... or docs/...)
 	// during writes through both versions and checks what each reads.
 	during func(t *testing.T, old, new *client)
 	// after checks the managed schema once the phase is over (completed
@@ -37,7 +37,48 @@ type dualCase struct {
 func TestReshapeDualWrite(t *testing.T) {
 	cases := []dualCase{
 		{
-			id: "test_alter_column_rename",
+			// A data transform (up and down, the type stays).
+			id: "tests/test_alter_column_data",
+			during: func(t *testing.T, old, new *client) {
+				want(t, new.rows("SELECT id, name FROM users ORDER BY id"), "1|JOHN DOE", "2|JANE DOE")
+				want(t, old.rows("SELECT id, name FROM users ORDER BY id"), "1|john Doe", "2|jane Doe")
+				old.exec("INSERT INTO users (id, name) VALUES (3, 'Test Testsson')")
+				want(t, new.rows("SELECT name FROM users WHERE id = 3"), "TEST TESTSSON")
+				new.exec("INSERT INTO users (id, name) VALUES (4, 'Some Name')")
+				want(t, old.rows("SELECT name FROM users WHERE id = 4"), "some name")
+			},
+			after: func(t *testing.T, base *client, completed bool) {
+				if completed {
+					want(t, base.rows("SELECT id, name FROM users ORDER BY id"), "1|JOHN DOE", "2|JANE DOE", "3|TEST TESTSSON", "4|Some Name")
+					return
+				}
+				want(t, base.rows("SELECT id, name FROM users ORDER BY id"), "1|john Doe", "2|jane Doe", "3|Test Testsson", "4|some name")
+			},
+		},
+		{
+			// create_table.up without where: rows follow their source row
+			// by the new table's key.
+			id: "docs/readme_05",
+			during: func(t *testing.T, old, new *client) {
+				want(t, new.rows("SELECT user_id, coalesce(user_email, 'null') FROM profiles ORDER BY 1"), "1|a@x.io", "2|b@x.io", "3|null")
+				old.exec("INSERT INTO users (id, email) VALUES (4, 'd@x.io')")
+				old.exec("UPDATE users SET email = 'a2@x.io' WHERE id = 1")
+				old.exec("DELETE FROM users WHERE id = 2")
+				want(t, new.rows("SELECT user_id, coalesce(user_email, 'null') FROM profiles ORDER BY 1"), "1|a2@x.io", "3|null", "4|d@x.io")
+				old.exec("UPDATE users SET id = 5 WHERE id = 3")
+				want(t, new.rows("SELECT user_id FROM profiles ORDER BY 1"), "1", "4", "5")
+			},
+			after: func(t *testing.T, base *client, completed bool) {
+				want(t, base.rows("SELECT id, coalesce(email, 'null') FROM users ORDER BY id"), "1|a2@x.io", "4|d@x.io", "5|null")
+				if completed {
+					want(t, base.rows("SELECT user_id, coalesce(user_email, 'null') FROM profiles ORDER BY 1"), "1|a2@x.io", "4|d@x.io", "5|null")
+					return
+				}
+				want(t, base.rows("SELECT count(*) FROM pg_tables WHERE tablename = 'profiles'"), "0")
+			},
+		},
+		{
+			id: "tests/test_alter_column_rename",
 			during: func(t *testing.T, old, new *client) {
 				want(t, new.rows("SELECT id, full_name FROM users ORDER BY id"), "1|John Doe", "2|Jane Doe")
 				old.exec("INSERT INTO users (id, name) VALUES (3, 'Test Testsson')")
@@ -57,7 +98,7 @@ func TestReshapeDualWrite(t *testing.T) {
 			},
 		},
 		{
-			id: "test_alter_column_set_nullable",
+			id: "tests/test_alter_column_set_nullable",
 			during: func(t *testing.T, old, new *client) {
 				old.exec("INSERT INTO users (id, name) VALUES (2, 'Test Testsson')")
 				want(t, new.rows("SELECT name FROM users WHERE id = 2"), "Test Testsson")
@@ -82,7 +123,7 @@ func TestReshapeDualWrite(t *testing.T) {
 			},
 		},
 		{
-			id: "test_extract_relation_into_new_table",
+			id: "tests/test_extract_relation_into_new_table",
 			during: func(t *testing.T, old, new *client) {
 				want(t, new.rows("SELECT account_id, user_id, role FROM user_account_connections ORDER BY 1, 2"), "1|1|ADMIN")
 				// The old version adds a user with its account: the new
@@ -121,16 +162,24 @@ func TestReshapeDualWrite(t *testing.T) {
 			}
 			t.Run(name, func(t *testing.T) {
 				t.Parallel()
-				r := newRun(t, filepath.Join(corpusDir, "tests", c.id))
+				r := newRun(t, filepath.Join(corpusDir, c.id))
 				seed, err := os.ReadFile(filepath.Join(r.src, "seed.sql"))
 				if err != nil {
 					t.Fatal(err)
 				}
-				if o, detail := r.prepare([]string{"1_first.toml"}, seed); o != "" {
+				setup, err := filepath.Glob(filepath.Join(r.src, "1_*.toml"))
+				if err != nil || len(setup) != 1 {
+					t.Fatalf("setup file: %v %v", setup, err)
+				}
+				second, err := filepath.Glob(filepath.Join(r.src, "2_*.toml"))
+				if err != nil || len(second) != 1 {
+					t.Fatalf("second file: %v %v", second, err)
+				}
+				if o, detail := r.prepare([]string{filepath.Base(setup[0])}, seed); o != "" {
 					t.Fatalf("%s\n%s", o, detail)
 				}
 				before := r.dump()
-				r.add("2_second.toml")
+				r.add(filepath.Base(second[0]))
 				if out, code := r.strata("start"); code != 0 {
 					t.Fatalf("start: %s", out)
 				}
