@@ -47,7 +47,7 @@ const (
 	outStartFails     = "start-fails"     // start fails (the database is left as before start)
 	outCompleteFails  = "complete-fails"  // complete fails
 	outAbortDiffers   = "abort-differs"   // abort leaves the schema different from before start
-	outRejectedReshap = "refused-reshape" // refused at load as a Reshape-style file; strata convert rewrites it
+	outRejectedReshap = "refused-reshape" // refused at load as a Reshape-style file; the file strata convert writes passes
 )
 
 type expectation struct {
@@ -274,6 +274,38 @@ func runCase(t *testing.T, c corpusCase) (string, string) {
 		return outRejected, ""
 	}
 
+	out, detail := runProcedure(t, dir, setup, main, seed)
+	if out != outRejectedReshap {
+		return out, detail
+	}
+	// Refused as a Reshape-style file: strata convert --from reshape must
+	// rewrite it into a file that passes.
+	conv := t.TempDir()
+	for _, f := range setup {
+		data, err := os.ReadFile(filepath.Join(dir, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(conv, f), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, f := range main {
+		var b bytes.Buffer
+		if code := cli.Main(context.Background(), []string{"convert", "--from", "reshape", filepath.Join(dir, f), "--out", conv}, nil, &b, &b); code != 0 {
+			return "refused-reshape, convert fails", b.String()
+		}
+	}
+	if o, d := runProcedure(t, conv, setup, main, seed); o != outPass {
+		return "refused-reshape, converted file: " + o, d
+	}
+	return outRejectedReshap, detail
+}
+
+// runProcedure runs the corpus procedure for the files of folder dir: the
+// setup files, the seed, then the main files through start, status and
+// complete; again with abort, which must restore the schema.
+func runProcedure(t *testing.T, dir string, setup, main []string, seed []byte) (string, string) {
 	// Complete.
 	r := newRun(t, dir)
 	if o, detail := r.prepare(setup, seed); o != "" {
