@@ -36,6 +36,14 @@ var validationErrorCases = []parseErrorCase{
 		want: []string{`m/1.toml:4: actions[0].column.name: "_strata_x" starts with _strata: names starting with _strata are reserved for strata's own objects`},
 	},
 	{
+		name: "create_table up upsert_constraint unknown",
+		file: "m/1.toml",
+		src: lines(`[[actions]]`, `type = "create_table"`, `name = "p"`, `primary_key = ["id"]`,
+			`columns = [{ name = "id", type = "INT" }]`, `unique = [{ name = "p_code", columns = ["id"] }]`,
+			`up = { table = "u", values = { id = "id" }, upsert_constraint = "nope" }`),
+		want: []string{`m/1.toml:7: actions[0].up.upsert_constraint: no primary key or unique constraint "nope" in this table (hint: name the primary key "p_pkey" or one of unique[].name)`},
+	},
+	{
 		name: "alter_column data transform needs down",
 		file: "m/1.toml",
 		src:  lines(`[[actions]]`, `type = "alter_column"`, `table = "t"`, `column = "c"`, `changes = {}`, `up = "upper(c)"`),
