@@ -334,13 +334,17 @@ func (g *globals) migrateCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			all := append(append([]string(nil), res.Applied...), res.Migrations...)
-			slices.SortFunc(all, func(a, b string) int {
-				if migration.NaturalLess(a, b) {
-					return -1
+			// In folder order (natural order of the file names).
+			ran := map[string]bool{}
+			for _, n := range append(append([]string(nil), res.Applied...), res.Migrations...) {
+				ran[n] = true
+			}
+			var all []string
+			for _, mg := range migs {
+				if ran[mg.Name] {
+					all = append(all, mg.Name)
 				}
-				return 1
-			})
+			}
 			fmt.Fprintf(g.stdout, "migrated %s\n", strings.Join(all, ", "))
 			if res.VersionSchema != "" {
 				fmt.Fprintf(g.stdout, "version schema: %s\n", res.VersionSchema)

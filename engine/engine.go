@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"path"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -101,23 +102,27 @@ func (m *Migrator) history(ctx context.Context, q state.Querier) ([]state.Histor
 }
 
 // pending returns the migrations not yet completed, checking that none of
-// them sorts before the latest completed one.
+// them comes before (in the folder's order: natural order of the file
+// names) a migration that is already completed.
 func pending(migs []*migration.Migration, hist []state.HistoryEntry) ([]*migration.Migration, error) {
 	done := map[string]bool{}
-	latest := ""
 	for _, h := range hist {
 		done[h.Name] = true
-		if latest == "" || migration.NaturalLess(latest, h.Name) {
-			latest = h.Name
+	}
+	last := -1 // the last completed migration in folder order
+	for i, mg := range migs {
+		if done[mg.Name] {
+			last = i
 		}
 	}
 	var out []*migration.Migration
-	for _, mg := range migs {
+	for i, mg := range migs {
 		if done[mg.Name] {
 			continue
 		}
-		if latest != "" && migration.NaturalLess(mg.Name, latest) {
-			return nil, &planner.PlanError{Where: mg.File, Msg: fmt.Sprintf("migration %q sorts before %q, which is already completed; rename it so it comes last", mg.Name, latest)}
+		if i < last {
+			return nil, &planner.PlanError{Where: mg.File, Msg: fmt.Sprintf("migration %q comes before %q (%s) in the folder, which is already completed; rename the file so it sorts last (migrations run in natural order of their file names)",
+				mg.Name, migs[last].Name, path.Base(migs[last].File))}
 		}
 		out = append(out, mg)
 	}

@@ -333,6 +333,19 @@ func (s *session) ping() error {
 	return nil
 }
 
+// quiet runs fn with the lock connection idle: no keepalive ping runs
+// meanwhile. A statement outside a transaction (CREATE or DROP INDEX
+// CONCURRENTLY, ...) waits for every transaction that had a snapshot when
+// it looked, to its end; a ping running at that instant has one, and the
+// lock's transaction only ends with the command, so the statement would
+// wait until its deadline. Losing the lock meanwhile is still caught: each
+// step's record checks it (verify).
+func (s *session) quiet(fn func() error) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return fn()
+}
+
 // verify checks, on q (the transaction about to commit a step or a
 // batch), that the lock connection's backend still holds the lock.
 func (s *session) verify(ctx context.Context, q state.Querier) error {

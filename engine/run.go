@@ -95,7 +95,7 @@ func (m *Migrator) run(ctx context.Context, s *session, ph *state.Phase, which p
 			}
 		case st.Kind == KindIndex:
 			if err = s.verify(ctx, conn); err == nil {
-				err = m.buildIndex(ctx, conn, st)
+				err = s.quiet(func() error { return m.buildIndex(ctx, conn, st) })
 			}
 			if err == nil {
 				err = m.exec.InTx(ctx, conn, record)
@@ -116,7 +116,7 @@ func (m *Migrator) run(ctx context.Context, s *session, ph *state.Phase, which p
 				if err = s.verify(ctx, conn); err != nil {
 					break
 				}
-				if err = m.exec.Exec(ctx, conn, q); err != nil {
+				if err = s.quiet(func() error { return m.exec.Exec(ctx, conn, q) }); err != nil {
 					err = fmt.Errorf("%s: %w", firstLine(q), err)
 					break
 				}

@@ -6,7 +6,9 @@ package migration
 // alterColumn decodes an alter_column action.
 func (d *decoder) alterColumn(t *table) *AlterColumn {
 	a := &AlterColumn{Table: t.str("table", true), Column: t.str("column", true)}
-	if ct := t.sub("changes", true); ct != nil {
+	// changes may be missing or empty (Reshape's form): with up and down
+	// the action is a data transform, with neither it changes nothing.
+	if ct := t.sub("changes", false); ct != nil {
 		a.Changes = ColumnChanges{
 			Name:     ct.optStr("name"),
 			Type:     ct.optStr("type"),
@@ -27,14 +29,10 @@ func (v *validator) alterColumn(p string, a *AlterColumn) {
 	v.ident(p+".table", a.Table)
 	v.ident(p+".column", a.Column)
 	ch := a.Changes
-	if ch.Name == nil && ch.Type == nil && ch.Nullable == nil && ch.Default == nil && ch.Comment == nil {
-		v.add(p+".changes", "must not be empty: give at least one of name, type, nullable, default, comment")
-	}
 	if ch.Name != nil {
+		// The column's current name is accepted (Reshape's files write
+		// it): no rename.
 		v.ident(p+".changes.name", *ch.Name)
-		if *ch.Name == a.Column && a.Column != "" {
-			v.add(p+".changes.name", "is the column's current name")
-		}
 	}
 	if ch.Type != nil {
 		v.nonEmpty(p+".changes.type", *ch.Type)
@@ -59,13 +57,23 @@ func (v *validator) alterColumn(p string, a *AlterColumn) {
 			v.add(p+".down", "required for nullable = true: the expression that gives new NULLs a value for the old version")
 		}
 	default:
-		if a.Up != "" {
-			v.add(p+".up", "up/down only apply to type or nullability changes")
+		// A data transform (the type stays): the new version sees up of
+		// every old value, the old version down of every new one.
+		if a.Up != "" && a.Down == "" {
+			v.add(p+".down", "required with up when the type stays (a data transform): the expression that turns a new value back into an old one")
 		}
-		if a.Down != "" {
-			v.add(p+".down", "up/down only apply to type or nullability changes")
+		if a.Down != "" && a.Up == "" {
+			v.add(p+".up", "required with down when the type stays (a data transform): the expression that turns an old value into a new one")
 		}
 	}
+	v.reshapeDown(p, a)
+}
+
+// IsTransform reports whether a is a data transform: up and down without a
+// type or nullability change (the column is rewritten through a shadow
+// column like a type change to the same type).
+func (a *AlterColumn) IsTransform() bool {
+	return a.Changes.Type == nil && a.Changes.Nullable == nil && a.Up != "" && a.Down != ""
 }
 
 // alterColumnSQL checks the SQL fragments of alter_column.
@@ -78,4 +86,20 @@ func (v *validator) alterColumnSQL(p string, a *AlterColumn) {
 	}
 	v.expr(p+".up", a.Up)
 	v.expr(p+".down", a.Down)
+}
+
+// reshapeDown refuses a Reshape-style down: with a rename, Reshape's down
+// names the column by its old name, while strata's down reads the new
+// version's row, where the column has its new name. Such a file would fail
+// (or, worse, read another column) at start; strata convert rewrites it.
+func (v *validator) reshapeDown(p string, a *AlterColumn) {
+	if a.Changes.Name == nil || a.Down == "" || a.Column == "" {
+		return
+	}
+	refs, ok := exprColumns(a.Down)
+	if !ok || !refs[a.Column] || refs[*a.Changes.Name] {
+		return
+	}
+	v.add(p+".down", "names the column by its old name %q, as Reshape's down does; strata's down reads the new version's row, where the column is %q (hint: strata convert --from reshape %s rewrites the file)",
+		a.Column, *a.Changes.Name, v.l.file)
 }

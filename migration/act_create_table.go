@@ -25,7 +25,8 @@ func (d *decoder) createTable(t *table) *CreateTable {
 		a.Exclude = append(a.Exclude, d.exclude(xt))
 	}
 	if ut := t.sub("up", false); ut != nil {
-		up := &TableUp{Table: ut.str("table", true), Where: ut.str("where", true)}
+		up := &TableUp{Table: ut.str("table", true), Where: ut.str("where", false),
+			UpsertConstraint: ut.str("upsert_constraint", false)}
 		if vt := ut.sub("values", true); vt != nil {
 			up.Values = []ColumnValue{}
 			for _, k := range vt.o.keys {
@@ -92,7 +93,13 @@ func (v *validator) createTable(p string, a *CreateTable) {
 		if a.Up.Table != "" && a.Up.Table == a.Name {
 			v.add(up+".table", "must name another table than the one created")
 		}
-		v.nonEmpty(up+".where", a.Up.Where)
+		if a.Up.UpsertConstraint != "" {
+			v.ident(up+".upsert_constraint", a.Up.UpsertConstraint)
+			if _, ok := a.UpsertColumns(); !ok {
+				v.add(up+".upsert_constraint", "no primary key or unique constraint %q in this table (hint: name the primary key %q or one of unique[].name)",
+					a.Up.UpsertConstraint, a.Name+"_pkey")
+			}
+		}
 		if len(a.Up.Values) == 0 {
 			v.add(up+".values", "must not be empty")
 		}
@@ -135,4 +142,20 @@ func (v *validator) createTableSQL(p string, a *CreateTable) {
 		}
 		v.expr(p+".up.where", a.Up.Where)
 	}
+}
+
+// UpsertColumns returns the columns of the key the table's up upserts on:
+// up.upsert_constraint's (the primary key, named <table>_pkey, or a unique
+// constraint by name), or the primary key's. ok is false when
+// upsert_constraint names neither.
+func (a *CreateTable) UpsertColumns() (cols []string, ok bool) {
+	if a.Up == nil || a.Up.UpsertConstraint == "" || a.Up.UpsertConstraint == a.Name+"_pkey" {
+		return a.PrimaryKey, true
+	}
+	for _, u := range a.Unique {
+		if u.Name == a.Up.UpsertConstraint {
+			return u.Columns, true
+		}
+	}
+	return nil, false
 }

@@ -166,7 +166,12 @@ var actionTypes = []actionType{
 		name: "add_foreign_key",
 		keys: []string{"table", "foreign_key"},
 		decode: func(d *decoder, t *table) *AddForeignKey {
-			return &AddForeignKey{Table: t.str("table", true), ForeignKey: d.foreignKey(t.sub("foreign_key", true), true)}
+			a := &AddForeignKey{Table: t.str("table", true), ForeignKey: d.foreignKey(t.sub("foreign_key", true), false)}
+			if a.ForeignKey.Name == "" && a.Table != "" && len(a.ForeignKey.Columns) > 0 {
+				// Reshape's form: PostgreSQL's default name.
+				a.ForeignKey.Name = DefaultForeignKeyName(a.Table, a.ForeignKey.Columns)
+			}
+			return a
 		},
 		validate: func(v *validator, p string, a *AddForeignKey) {
 			v.ident(p+".table", a.Table)
@@ -297,11 +302,9 @@ var actionTypes = []actionType{
 		decode: func(d *decoder, t *table) *Custom {
 			return &Custom{Start: t.str("start", false), Complete: t.str("complete", false), Abort: t.str("abort", false)}
 		},
-		validate: func(v *validator, p string, a *Custom) {
-			if a.Start == "" && a.Complete == "" && a.Abort == "" {
-				v.add(p, "custom needs at least one of start, complete, abort")
-			}
-		},
+		// A custom action without SQL is a no-op (Reshape's
+		// empty_migration), still valid.
+		validate: func(v *validator, p string, a *Custom) {},
 		sql: func(v *validator, p string, a *Custom) {
 			v.statements(p+".start", a.Start)
 			v.statements(p+".complete", a.Complete)

@@ -14,7 +14,9 @@ import (
 // subdirectories; other files, directories and files whose name starts with
 // "." are ignored), parses each with Parse, checks that no two files give the
 // same migration name, and returns the migrations in natural order of their
-// names (see NaturalLess). File is path.Join(dir, filename).
+// file names (see NaturalLess), as every migration runner orders them: a
+// top-level `name` key labels a migration and never reorders it. File is
+// path.Join(dir, filename).
 //
 // Invalid files do not stop loading: the error is then a ValidationErrors
 // with the problems of all files (matching ErrInvalid) and no migrations are
@@ -106,12 +108,7 @@ func Load(fsys fs.FS, dir string) ([]*Migration, error) {
 		sortErrors(errs)
 		return nil, errs
 	}
-	slices.SortFunc(ms, func(a, b *Migration) int {
-		if c := naturalCmp(a.Name, b.Name); c != 0 {
-			return c
-		}
-		return naturalCmp(a.File, b.File)
-	})
+	// ms is already in natural order of the file names (sorted above).
 	return ms, nil
 }
 

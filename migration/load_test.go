@@ -63,8 +63,9 @@ func TestLoad(t *testing.T) {
 	want := []string{
 		"1_one migrations/1_one.toml",
 		"2_two migrations/2_two.json",
-		"3_three migrations/renamed_file.toml",
 		"10_ten migrations/10_ten.toml",
+		// Ordered by its file name; the name key only labels it.
+		"3_three migrations/renamed_file.toml",
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Load mismatch (-want +got):\n%s", diff)

@@ -123,3 +123,21 @@ func quoteFragment(s string) string {
 	}
 	return fmt.Sprintf("%q", s)
 }
+
+// exprColumns returns the names of the columns an SQL expression refers to
+// (the last part of each column reference); ok is false when s does not
+// parse (reported elsewhere).
+func exprColumns(s string) (map[string]bool, bool) {
+	n, err := pgquery.ParseExpr(s)
+	if err != nil {
+		return nil, false
+	}
+	refs := map[string]bool{}
+	pgquery.Walk(n, func(x *pgquery.Node) bool {
+		if name, ok := pgquery.ColumnRefName(x); ok {
+			refs[name] = true
+		}
+		return true
+	})
+	return refs, true
+}

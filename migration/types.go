@@ -145,7 +145,14 @@ type TableUp struct {
 	// Values maps new-table column -> expression over the source table's row,
 	// in the order the keys were written.
 	Values []ColumnValue
-	Where  string
+	// Where ties a row of the new table to its source row; "" (Reshape's
+	// form): the new table's key (or UpsertConstraint's columns) equals
+	// the values given for it.
+	Where string
+	// UpsertConstraint names the new table's primary key or one of its
+	// unique constraints: the conflict target of the fill's upsert
+	// (Reshape's upsert_constraint); "": the primary key.
+	UpsertConstraint string
 }
 
 type ColumnValue struct {

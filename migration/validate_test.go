@@ -2,6 +2,7 @@ package migration
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -74,13 +75,13 @@ func TestValidateBuilt(t *testing.T) {
 				Name: "f", Columns: []string{"a"}, ReferencedTable: "o", ReferencedColumns: []string{"id"},
 				OnDelete: "set default", OnUpdate: "Restrict",
 			}},
-			&AlterColumn{Table: "t", Column: "c"},
+			&AlterColumn{Table: "t", Column: "c", Up: "c"},
 			&CreateTable{Name: "_Strata_t", Columns: []Column{{Name: "id", Type: "INT"}}, PrimaryKey: []string{"id"}},
 		},
 	}
 	err := m.Validate("public")
 	want := strings.Join([]string{
-		`built: actions[2].changes: must not be empty: give at least one of name, type, nullable, default, comment`,
+		`built: actions[2].down: required with up when the type stays (a data transform): the expression that turns a new value back into an old one`,
 		`built: actions[3].name: "_Strata_t" starts with _strata: names starting with _strata are reserved for strata's own objects`,
 	}, "\n")
 	if err == nil || err.Error() != want {
@@ -132,5 +133,63 @@ func TestVersionSchemaFor(t *testing.T) {
 				t.Errorf("ValidateWith = %q\nwant %q", got, tt.wantErr)
 			}
 		})
+	}
+}
+
+// Reshape's forms decode: add_foreign_key without a name gets PostgreSQL's
+// default name; create_table.up without where, or with upsert_constraint
+// naming the primary key or a unique constraint; alter_column without
+// changes.
+func TestReshapeForms(t *testing.T) {
+	src := `
+[[actions]]
+type = "add_foreign_key"
+table = "items"
+foreign_key = { columns = ["user_id", "org_id"], referenced_table = "users", referenced_columns = ["id", "org"] }
+
+[[actions]]
+type = "create_table"
+name = "p"
+primary_key = ["id"]
+columns = [{ name = "id", type = "INT" }, { name = "code", type = "TEXT" }]
+unique = [{ name = "p_code", columns = ["code"] }]
+up = { table = "u", values = { id = "id", code = "c" }, upsert_constraint = "p_code" }
+
+[[actions]]
+type = "create_table"
+name = "q"
+primary_key = ["id"]
+columns = [{ name = "id", type = "INT" }]
+up = { table = "u", values = { id = "id" }, upsert_constraint = "q_pkey" }
+
+[[actions]]
+type = "alter_column"
+table = "t"
+column = "c"
+up = "c + 1"
+down = "c - 1"
+`
+	m, err := Parse("m/1.toml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := m.Actions[0].(*AddForeignKey).ForeignKey.Name; got != "items_user_id_org_id_fkey" {
+		t.Errorf("derived foreign key name %q", got)
+	}
+	for i, want := range [][]string{2: {"id"}, 1: {"code"}} {
+		if want == nil {
+			continue
+		}
+		got, ok := m.Actions[i].(*CreateTable).UpsertColumns()
+		if !ok || !slices.Equal(got, want) {
+			t.Errorf("actions[%d] upsert columns %v %v, want %v", i, got, ok, want)
+		}
+	}
+	if ac := m.Actions[3].(*AlterColumn); !ac.IsTransform() {
+		t.Errorf("alter_column with up and down and no changes is not a transform: %+v", ac)
+	}
+	long := DefaultForeignKeyName(strings.Repeat("t", 40), []string{strings.Repeat("c", 30)})
+	if len(long) > MaxIdentifierLen {
+		t.Errorf("DefaultForeignKeyName is %d bytes: %s", len(long), long)
 	}
 }

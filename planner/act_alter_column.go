@@ -13,6 +13,8 @@ import (
 // writes the shadow, the sync trigger keeps both in step with `up` and
 // `down`, the backfill fills the shadow for existing rows, and complete swaps
 // it in. No statement holds ACCESS EXCLUSIVE while scanning or rewriting.
+// A data transform (up and down, the type stays: Reshape's form) takes the
+// same path as a type change to the same type.
 func (p *planner) alterColumn(ctx context.Context, a *migration.AlterColumn) error {
 	t, err := p.table(".table", a.Table)
 	if err != nil {
@@ -32,13 +34,16 @@ func (p *planner) alterColumn(ctx context.Context, a *migration.AlterColumn) err
 	if p.addedIdentity(t.Phys, c.Phys) != nil && (ch.typeChange || ch.nullChange || !sameExpr(ch.def, c.Default)) {
 		return p.errf(".column", "column %q becomes an identity column at the complete of this phase; change its type, nullability or default in a later migration", a.Column)
 	}
+	if c.Generated && c.Identity == "" && ch.transform {
+		return p.errf(".up", "column %q is a generated column: its value is computed, so up and down cannot transform it", a.Column)
+	}
 	if c.Generated && c.Identity == "" && (ch.typeChange || ch.nullChange) {
 		return p.errf(".column", "column %q is a generated column; changing its type or nullability would rewrite the table under an ACCESS EXCLUSIVE lock and is not supported", a.Column)
 	}
 	if c.Identity != "" && !ch.notNull {
 		return p.errf(".changes.nullable", "column %q is an identity column, which is always NOT NULL", a.Column)
 	}
-	if ch.typeChange || ch.nullChange {
+	if ch.typeChange || ch.nullChange || ch.transform {
 		return p.replaceColumn(ctx, t, c, ch, a)
 	}
 	// A rename, a default or a comment: only the new version's view
@@ -54,7 +59,9 @@ type columnChange struct {
 	newName, newType    string
 	typeChange          bool
 	notNull, nullChange bool
-	def, comment        *string
+	// transform: up and down rewrite the values, the type stays.
+	transform    bool
+	def, comment *string
 }
 
 // resolveColumnChange resolves and checks the changes of an alter_column action
@@ -106,5 +113,5 @@ func (p *planner) resolveColumnChange(ctx context.Context, t *vTable, c *vColumn
 		comment = &cm
 	}
 	return &columnChange{newName: newName, newType: newType, typeChange: typeChange, notNull: notNull,
-		nullChange: nullChange, def: def, comment: comment}, nil
+		nullChange: nullChange, transform: a.IsTransform(), def: def, comment: comment}, nil
 }

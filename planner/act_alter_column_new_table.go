@@ -18,7 +18,9 @@ func (p *planner) alterNewTableColumn(ctx context.Context, t *vTable, c *vColumn
 	newName, newType, notNull, def, comment := ch.newName, ch.newType, ch.notNull, ch.def, ch.comment
 	tq := qual(p.schema, t.Phys)
 	var sqls []string
-	if ch.typeChange {
+	if ch.typeChange || ch.transform {
+		// A data transform rewrites the rows with up as a change to the
+		// same type.
 		alter := "ALTER TABLE " + tq + " ALTER COLUMN " + ident(c.Phys) + " TYPE " + newType
 		key := ".changes.type"
 		if up != "" {

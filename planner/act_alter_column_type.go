@@ -17,8 +17,11 @@ func (p *planner) replaceColumn(ctx context.Context, t *vTable, c *vColumn, ch *
 	newName, newType, notNull, def, comment := ch.newName, ch.newType, ch.notNull, ch.def, ch.comment
 	before := t.clone()
 	key := ".changes.nullable"
-	if ch.typeChange {
+	switch {
+	case ch.typeChange:
 		key = ".changes.type"
+	case ch.transform && !ch.nullChange:
+		key = ".up"
 	}
 	up, down := a.Up, a.Down
 	if up == "" {

@@ -52,8 +52,48 @@ func (p *planner) custom(ctx context.Context, a *migration.Custom) error {
 				return err
 			}
 		}
+		if part.phase == "start" && a.Abort == "" {
+			drops, err := p.extensionUndo(ctx, stmts)
+			if err != nil {
+				return err
+			}
+			if len(drops) > 0 {
+				p.abortCustom = append(p.abortCustom, plan.Step{ID: id + ":abort", Kind: plan.KindSQL, Tx: true,
+					Desc: fmt.Sprintf("drop the extensions the custom SQL (start) of %s action %d created", p.mig.Name, p.idx),
+					SQL:  drops})
+			}
+		}
 	}
 	return nil
+}
+
+// extensionUndo derives the abort of a custom start without abort SQL
+// that only creates extensions (Reshape's "enable an extension" examples):
+// DROP EXTENSION IF EXISTS for each extension not installed now, in reverse
+// order, so that abort leaves the database as start found it. A start with
+// any other statement gets no derived abort (nil).
+func (p *planner) extensionUndo(ctx context.Context, stmts []pglock.StatementLocks) ([]string, error) {
+	var names []string
+	for _, s := range stmts {
+		n, err := pgquery.ParseOne(s.Statement)
+		if err != nil || n.GetCreateExtensionStmt() == nil {
+			return nil, nil
+		}
+		names = append(names, n.GetCreateExtensionStmt().GetExtname())
+	}
+	var drops []string
+	for i := len(names) - 1; i >= 0; i-- {
+		// Try fails when the extension is installed already.
+		err := p.try(ctx, "DO $strata$ BEGIN IF EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname = "+
+			pgquery.Literal(names[i])+") THEN RAISE EXCEPTION 'installed'; END IF; END $strata$")
+		if p.lockErr != nil {
+			return nil, p.lockOr(err)
+		}
+		if err == nil {
+			drops = append(drops, "DROP EXTENSION IF EXISTS "+ident(names[i]))
+		}
+	}
+	return drops, nil
 }
 
 // customCreates makes what a custom action's start SQL creates known to the

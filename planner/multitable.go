@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/strata-db/strata/backfill"
+	"github.com/strata-db/strata/internal/pgquery"
 	"github.com/strata-db/strata/migration"
 	"github.com/strata-db/strata/plan"
 )
@@ -35,8 +36,11 @@ type tableFill struct {
 	S      *vTable // the source table as the old version sees it
 	Values []migration.ColumnValue
 	Where  string
-	Mig    *migration.Migration
-	Idx    int
+	// On is the conflict target of the upsert (physical columns of N): its
+	// primary key, or the columns of up.upsert_constraint.
+	On  []string
+	Mig *migration.Migration
+	Idx int
 }
 
 // link is a column of T derived from rows of O.
@@ -127,9 +131,51 @@ func (p *planner) fillFrom(a *migration.CreateTable, n *vTable) error {
 	if len(n.Key) == 0 {
 		return p.errf(".primary_key", "a table filled from another table needs a primary key")
 	}
-	p.cross.fills = append(p.cross.fills, &tableFill{N: n.clone(), S: s.clone(), Values: a.Up.Values, Where: a.Up.Where,
-		Mig: p.mig, Idx: p.idx})
+	on := n.Key
+	if a.Up.UpsertConstraint != "" {
+		names, ok := a.UpsertColumns()
+		if !ok {
+			return p.errf(".up.upsert_constraint", "no primary key or unique constraint %q in table %q", a.Up.UpsertConstraint, a.Name)
+		}
+		on = nil
+		for _, k := range names {
+			on = append(on, n.col(k).Phys)
+		}
+	}
+	where := a.Up.Where
+	if where == "" {
+		var err error
+		if where, err = p.fillWhere(a, n, s, on); err != nil {
+			return err
+		}
+	}
+	p.cross.fills = append(p.cross.fills, &tableFill{N: n.clone(), S: s.clone(), Values: a.Up.Values, Where: where,
+		On: on, Mig: p.mig, Idx: p.idx})
 	return nil
+}
+
+// fillWhere derives the where of a create_table.up written without one
+// (Reshape's form, which upserts on the key): a row of the new table n
+// belongs to the row of s whose values give its key columns on. The values
+// are qualified with s's name, as where sees both tables.
+func (p *planner) fillWhere(a *migration.CreateTable, n, s *vTable, on []string) (string, error) {
+	exprOf := map[string]string{}
+	for _, v := range a.Up.Values {
+		exprOf[n.col(v.Column).Phys] = v.Expr
+	}
+	var conds []string
+	for _, k := range on {
+		e, ok := exprOf[k]
+		if !ok {
+			return "", p.errf(".up.values", "gives no value for key column %q: without up.where, a row of %q is matched to its source row by its key (hint: give %q a value or write up.where)", k, n.Name, k)
+		}
+		q, err := pgquery.QualifyColumns(e, s.Name)
+		if err != nil {
+			return "", p.errf(".up.values."+k, "invalid SQL expression %q: %v", e, err)
+		}
+		conds = append(conds, ident(n.Name)+"."+ident(k)+" = ("+q+")")
+	}
+	return strings.Join(conds, " AND "), nil
 }
 
 func (p *planner) linkColumn(up bool, t *vTable, c *vColumn, v *migration.Value, key string, notNull bool) error {
@@ -210,7 +256,7 @@ func (p *planner) fillStatement(f *tableFill) string {
 		exprs = append(exprs, "("+v.Expr+")")
 		exprOf[c.Phys] = "(" + v.Expr + ")"
 	}
-	for _, k := range f.N.Key {
+	for _, k := range f.On {
 		if e := exprOf[k]; e != "" {
 			notNull = append(notNull, e+" IS NOT NULL")
 		}
@@ -221,7 +267,7 @@ func (p *planner) fillStatement(f *tableFill) string {
 	}
 	return "INSERT INTO " + qual(p.schema, f.N.Phys) + " (" + strings.Join(cols, ", ") + ") SELECT " + strings.Join(exprs, ", ") +
 		" FROM (SELECT " + strings.Join(srcCols, ", ") + " FROM " + qual(p.schema, f.S.Phys) + " WHERE " + backfill.RangePlaceholder +
-		" FOR SHARE) AS " + ident(f.S.Name) + where + " ON CONFLICT (" + identList(f.N.Key) + ") DO NOTHING"
+		" FOR SHARE) AS " + ident(f.S.Name) + where + " ON CONFLICT (" + identList(f.On) + ") DO NOTHING"
 }
 
 // widen adds to t, a view of a table as of one action, the columns of the

@@ -40,7 +40,7 @@ func (p *planner) fillTriggers(f *tableFill, s *crossTrig) {
 	nq := qual(p.schema, f.N.Phys)
 	var cols, exprs, pkExprs, notNull, set []string
 	pk := map[string]bool{}
-	for _, k := range f.N.Key {
+	for _, k := range f.On {
 		pk[k] = true
 	}
 	exprOf := map[string]string{}
@@ -53,7 +53,7 @@ func (p *planner) fillTriggers(f *tableFill, s *crossTrig) {
 			set = append(set, ident(c.Phys)+" = EXCLUDED."+ident(c.Phys))
 		}
 	}
-	for _, k := range f.N.Key {
+	for _, k := range f.On {
 		e := exprOf[k]
 		if e == "" {
 			e = "NULL"
@@ -68,9 +68,9 @@ func (p *planner) fillTriggers(f *tableFill, s *crossTrig) {
 	upsert := func(row string) string {
 		return "INSERT INTO " + nq + " (" + strings.Join(cols, ", ") + ") SELECT " + strings.Join(exprs, ", ") +
 			" FROM " + rowSource(f.S, row, f.S.Name) + " WHERE " + strings.Join(notNull, " AND ") +
-			" ON CONFLICT (" + identList(f.N.Key) + ") " + conflict
+			" ON CONFLICT (" + identList(f.On) + ") " + conflict
 	}
-	pkRow := "ROW(" + strings.Join(qualified(f.N.Name, f.N.Key), ", ") + ")"
+	pkRow := "ROW(" + strings.Join(qualified(f.N.Name, f.On), ", ") + ")"
 	// On UPDATE, the row of N the old values determined goes, unless the new
 	// values determine the same one (then the upsert below updates it).
 	stale := pkRow + " = (SELECT " + strings.Join(pkExprs, ", ") + " FROM " + rowSource(f.S, "OLD", f.S.Name) + ")" +

@@ -261,13 +261,17 @@ func (s *Store) FinishComplete(ctx context.Context, q Querier, p *Phase, toolVer
 	if err := s.checkLease(ctx, q); err != nil {
 		return err
 	}
-	for _, m := range p.Migrations {
+	for i, m := range p.Migrations {
 		vs := p.VersionSchema
+		// The phase's migrations complete together; each is recorded one
+		// microsecond after the one before it, so the history keeps their
+		// folder order (which a top-level name key does not change).
 		_, err := q.Exec(ctx, `INSERT INTO `+s.t("history")+` (schema_name, name, checksum, version_schema,
 				started_at, completed_at, tool_version, kind, duration_ms, applied_by)
-			VALUES ($1, $2, $3, $4, $5, now(), $6, $7, (extract(epoch FROM now() - $5::timestamptz) * 1000)::bigint, current_user)
+			VALUES ($1, $2, $3, $4, $5, now() + $8::int * interval '1 microsecond', $6, $7,
+				(extract(epoch FROM now() - $5::timestamptz) * 1000)::bigint, current_user)
 			ON CONFLICT (schema_name, name) DO NOTHING`,
-			p.Schema, m.Name, m.Checksum, vs, p.StartedAt, toolVersion, kindOf(m.File))
+			p.Schema, m.Name, m.Checksum, vs, p.StartedAt, toolVersion, kindOf(m.File), i)
 		if err != nil {
 			return fmt.Errorf("state: record history: %w", err)
 		}
@@ -412,8 +416,9 @@ func (s *Store) AllHistory(ctx context.Context, q Querier, schema string) ([]His
 	if err != nil {
 		return nil, fmt.Errorf("state: read history: %w", err)
 	}
-	// Migrations completed together share completed_at: within a phase
-	// they come in the natural order of their names.
+	// Migrations of one phase are recorded a microsecond apart in folder
+	// order (see FinishComplete); equal times (older records) fall back to
+	// the natural order of the names.
 	sort.SliceStable(out, func(i, j int) bool {
 		a, b := out[i], out[j]
 		if a.Completed() != b.Completed() {

@@ -189,3 +189,39 @@ func StringList(list []*Node) []string {
 	}
 	return out
 }
+
+// QualifyColumns returns expr with every unqualified column reference
+// qualified by qual (a table name or alias), so that the expression keeps
+// its meaning where another table's columns are in scope too. References
+// inside subqueries are left alone: they may name the subquery's own
+// columns.
+func QualifyColumns(expr, qual string) (string, error) {
+	n, err := ParseExpr(expr)
+	if err != nil {
+		return "", err
+	}
+	Walk(n, func(x *Node) bool {
+		if x.GetSubLink() != nil {
+			return false
+		}
+		if cr := x.GetColumnRef(); cr != nil && len(cr.Fields) == 1 && cr.Fields[0].GetString_() != nil {
+			cr.Fields = append([]*Node{StrNode(qual)}, cr.Fields...)
+		}
+		return true
+	})
+	return DeparseExpr(n)
+}
+
+// RenameExprColumns renames, through m, the column references of table in
+// an SQL expression (unqualified, or qualified with table) and returns the
+// expression deparsed, with how many references it renamed.
+func RenameExprColumns(expr, table string, m map[string]string) (string, int, error) {
+	n, err := ParseExpr(expr)
+	if err != nil {
+		return "", 0, err
+	}
+	r := &renamer{m: m, quals: []string{table}}
+	r.expr(n)
+	out, err := DeparseExpr(n)
+	return out, r.n, err
+}
