@@ -211,7 +211,7 @@ func (c *sqlConv) custom(st *pgquery.Statement, key, reason string) {
 	t := NewTable().Set("type", "custom").Set("start", st.Text)
 	abort, engineUndoes := c.inverse(st.Node)
 	if abort != "" {
-		t.Set("abort", abort)
+		t.Set("abort", suppressDropFinding(abort))
 	}
 	msg := "kept as custom SQL"
 	if reason != "" {
@@ -1511,6 +1511,24 @@ func (c *sqlConv) inverse(n *pgquery.Node) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// suppressDropFinding prefixes an inverse that drops what the custom
+// action's start created with a strata:ignore comment for the linter's
+// dropping rules (SA018 dropping a column, SA019 dropping a table or view),
+// which are about objects the running application uses: no version uses
+// what abort drops here.
+func suppressDropFinding(abort string) string {
+	code := ""
+	switch {
+	case strings.HasPrefix(abort, "DROP VIEW "), strings.HasPrefix(abort, "DROP TABLE "), strings.HasPrefix(abort, "DROP MATERIALIZED VIEW "):
+		code = "SA019"
+	case strings.HasPrefix(abort, "ALTER TABLE ") && strings.Contains(abort, " DROP COLUMN "):
+		code = "SA018"
+	default:
+		return abort
+	}
+	return "-- strata:ignore " + code + " abort drops what this action's start created\n" + abort
 }
 
 func qualRel(rv *pgquery.RangeVar) string {
