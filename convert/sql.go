@@ -217,6 +217,9 @@ func (c *sqlConv) custom(st *pgquery.Statement, key, reason string) {
 	if reason != "" {
 		msg = reason + "; " + msg
 	}
+	if ix := st.Node.GetIndexStmt(); ix != nil && ix.Concurrent || st.Node.GetDropStmt() != nil && st.Node.GetDropStmt().Concurrent {
+		msg += "; strata runs custom SQL in a transaction, where CONCURRENTLY fails: remove it (the table is then locked while the statement runs)"
+	}
 	switch {
 	case engineUndoes:
 		msg += " (abort drops what it creates)"
