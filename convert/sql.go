@@ -3,6 +3,7 @@ package convert
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/strata-db/strata/internal/pgquery"
@@ -339,7 +340,7 @@ func (c *sqlConv) createTable(cs *pgquery.CreateStmt, r *stmtResult) error {
 	var cols []*Table
 	var pk []string
 	pkName := ""
-	var fks, checks, uniques []*Table
+	var fks, checks, uniques, excludes []*Table
 	kinds := map[string]string{}
 	for _, e := range cs.TableElts {
 		switch {
@@ -358,7 +359,7 @@ func (c *sqlConv) createTable(cs *pgquery.CreateStmt, r *stmtResult) error {
 					if pk != nil {
 						return unmapped("two primary keys")
 					}
-					if err := plainConstraint(con); err != nil {
+					if err := constraintOpts(con, NewTable(), "pk"); err != nil {
 						return err
 					}
 					pk, pkName = []string{cd.Colname}, con.Conname
@@ -392,7 +393,7 @@ func (c *sqlConv) createTable(cs *pgquery.CreateStmt, r *stmtResult) error {
 				if pk != nil {
 					return unmapped("two primary keys")
 				}
-				if err := plainConstraint(con); err != nil {
+				if err := constraintOpts(con, NewTable(), "pk"); err != nil {
 					return err
 				}
 				pk, pkName = pgquery.Strs(con.Keys), con.Conname
@@ -419,6 +420,15 @@ func (c *sqlConv) createTable(cs *pgquery.CreateStmt, r *stmtResult) error {
 				}
 				checks = append(checks, ch)
 				kinds[checkName(name, con)] = kindCheck
+			case pgquery.ConstrType_CONSTR_EXCLUSION:
+				x, err := c.excludeEntry(con)
+				if err != nil {
+					return err
+				}
+				excludes = append(excludes, x)
+				if con.Conname != "" {
+					kinds[con.Conname] = kindOther
+				}
 			default:
 				return unmapped("create_table has no form for %s constraints", constraintWord(con.Contype))
 			}
@@ -429,9 +439,6 @@ func (c *sqlConv) createTable(cs *pgquery.CreateStmt, r *stmtResult) error {
 	if len(pk) == 0 {
 		return unmapped("no primary key: strata's create_table needs one (to backfill and sync rows)")
 	}
-	if pkName != "" && pkName != pgName(name, nil, "pkey", "") {
-		r.warn("primary key name %s dropped: strata names it %s", pkName, pgName(name, nil, "pkey", ""))
-	}
 	for _, k := range pk {
 		info := tab.columns[k]
 		if info == nil {
@@ -440,8 +447,11 @@ func (c *sqlConv) createTable(cs *pgquery.CreateStmt, r *stmtResult) error {
 		info.notNull = true
 		info.col.Set("nullable", false)
 	}
-	kinds[pgName(name, nil, "pkey", "")] = kindPK
+	kinds[pgName(name, nil, "pkey", pkName)] = kindPK
 	t := NewTable().Set("type", "create_table").Set("name", name).Set("columns", cols).Set("primary_key", pk)
+	if pkName != "" && pkName != pgName(name, nil, "pkey", "") {
+		t.Set("primary_key_name", pkName)
+	}
 	if len(fks) > 0 {
 		t.Set("foreign_keys", fks)
 	}
@@ -450,6 +460,9 @@ func (c *sqlConv) createTable(cs *pgquery.CreateStmt, r *stmtResult) error {
 	}
 	if len(uniques) > 0 {
 		t.Set("unique", uniques)
+	}
+	if len(excludes) > 0 {
+		t.Set("exclude", excludes)
 	}
 	tab.act = t
 	tab.pk = pk
@@ -543,45 +556,131 @@ func (c *sqlConv) column(cd *pgquery.ColumnDef) (*Table, *sqlColumn, error) {
 	return col, info, nil
 }
 
-// plainConstraint refuses constraint options strata has no form for.
-func plainConstraint(con *pgquery.Constraint) error {
+// constraintOpts sets the options of a constraint's entry that strata has
+// keys for (kind: "unique", "fk", "check", "exclude" or "pk", which has
+// none) and refuses the others.
+func constraintOpts(con *pgquery.Constraint, e *Table, kind string) error {
+	has := func(kinds ...string) bool {
+		for _, k := range kinds {
+			if k == kind {
+				return true
+			}
+		}
+		return false
+	}
+	what := map[string]string{"unique": "a unique constraint", "fk": "a foreign key", "check": "a check", "exclude": "an exclusion constraint", "pk": "this primary key"}[kind]
 	switch {
-	case con.Deferrable || con.Initdeferred:
-		return unmapped("no form for DEFERRABLE constraints")
-	case len(con.Including) > 0 && con.Contype == pgquery.ConstrType_CONSTR_PRIMARY:
-		return unmapped("no form for INCLUDE on a primary key")
-	case len(con.Options) > 0:
-		return unmapped("no form for constraint storage parameters (WITH ...)")
-	case con.Indexspace != "":
-		return unmapped("no form for USING INDEX TABLESPACE")
 	case con.Indexname != "":
 		return unmapped("no form for USING INDEX")
-	case con.NullsNotDistinct:
-		return unmapped("no form for NULLS NOT DISTINCT")
-	case con.IsNoInherit:
-		return unmapped("no form for NO INHERIT")
+	case con.Indexspace != "":
+		return unmapped("no form for USING INDEX TABLESPACE")
+	case (con.Deferrable || con.Initdeferred) && !has("unique", "fk", "exclude"):
+		return unmapped("no form for DEFERRABLE on %s", what)
+	case len(con.Including) > 0 && !has("unique", "exclude"):
+		return unmapped("no form for INCLUDE on %s", what)
+	case con.NullsNotDistinct && !has("unique"):
+		return unmapped("no form for NULLS NOT DISTINCT on %s", what)
+	case len(con.Options) > 0 && !has("unique", "exclude"):
+		return unmapped("no form for WITH (...) on %s", what)
+	case con.IsNoInherit && !has("check"):
+		return unmapped("no form for NO INHERIT on %s", what)
+	case con.FkMatchtype == "p":
+		return unmapped("no form for MATCH PARTIAL")
+	}
+	if inc := pgquery.Strs(con.Including); len(inc) > 0 {
+		e.Set("include", inc)
+	}
+	if con.NullsNotDistinct {
+		e.Set("nulls_not_distinct", true)
+	}
+	if con.FkMatchtype == "f" {
+		e.Set("match", "full")
+	}
+	if con.Deferrable || con.Initdeferred {
+		e.Set("deferrable", true)
+	}
+	if con.Initdeferred {
+		e.Set("initially_deferred", true)
+	}
+	if con.IsNoInherit {
+		e.Set("no_inherit", true)
+	}
+	params, err := storageParams(con.Options)
+	if err != nil {
+		return err
+	}
+	if params != nil {
+		e.Set("storage_parameters", params)
 	}
 	return nil
 }
 
-func (c *sqlConv) uniqueEntry(con *pgquery.Constraint, cols []string) (*Table, error) {
-	if err := plainConstraint(con); err != nil {
+// excludeEntry converts an EXCLUDE constraint of CREATE TABLE.
+func (c *sqlConv) excludeEntry(con *pgquery.Constraint) (*Table, error) {
+	x := NewTable()
+	if con.Conname != "" {
+		x.Set("name", con.Conname)
+	}
+	if m := strings.ToLower(con.AccessMethod); m != "" && m != "btree" {
+		x.Set("type", m)
+	}
+	var elems []*Table
+	for _, ex := range con.Exclusions {
+		items := pgquery.ListItems(ex)
+		if len(items) != 2 || items[0].GetIndexElem() == nil {
+			return nil, unmapped("no form for this EXCLUDE element")
+		}
+		col, err := indexColumn(items[0].GetIndexElem())
+		if err != nil {
+			return nil, err
+		}
+		el, ok := col.(*Table)
+		if !ok {
+			el = NewTable()
+			if strings.HasPrefix(col.(string), "(") {
+				el.Set("expression", strings.TrimSuffix(strings.TrimPrefix(col.(string), "("), ")"))
+			} else {
+				el.Set("column", col.(string))
+			}
+		}
+		op := pgquery.Strs(pgquery.ListItems(items[1]))
+		switch len(op) {
+		case 1:
+			el.Set("operator", op[0])
+		case 2:
+			el.Set("operator", "OPERATOR("+pgquery.Ident(op[0])+"."+op[1]+")")
+		default:
+			return nil, unmapped("no form for this EXCLUDE operator")
+		}
+		elems = append(elems, el)
+	}
+	x.Set("elements", elems)
+	if con.WhereClause != nil {
+		e, err := pgquery.DeparseExpr(con.WhereClause)
+		if err != nil {
+			return nil, err
+		}
+		x.Set("where", e)
+	}
+	if err := constraintOpts(con, x, "exclude"); err != nil {
 		return nil, err
 	}
-	if len(con.Including) > 0 {
-		return nil, unmapped("create_table.unique has no form for INCLUDE")
-	}
+	return x, nil
+}
+
+func (c *sqlConv) uniqueEntry(con *pgquery.Constraint, cols []string) (*Table, error) {
 	u := NewTable()
 	if con.Conname != "" {
 		u.Set("name", con.Conname)
 	}
-	return u.Set("columns", cols), nil
+	u.Set("columns", cols)
+	if err := constraintOpts(con, u, "unique"); err != nil {
+		return nil, err
+	}
+	return u, nil
 }
 
 func (c *sqlConv) checkEntry(con *pgquery.Constraint) (*Table, error) {
-	if err := plainConstraint(con); err != nil {
-		return nil, err
-	}
 	if con.SkipValidation {
 		return nil, unmapped("no form for NOT VALID in CREATE TABLE")
 	}
@@ -593,19 +692,17 @@ func (c *sqlConv) checkEntry(con *pgquery.Constraint) (*Table, error) {
 	if con.Conname != "" {
 		ch.Set("name", con.Conname)
 	}
-	return ch.Set("expression", e), nil
+	ch.Set("expression", e)
+	if err := constraintOpts(con, ch, "check"); err != nil {
+		return nil, err
+	}
+	return ch, nil
 }
 
 // foreignKey converts a FOREIGN KEY / REFERENCES constraint; self and elts
 // are the table being created (for a reference to itself), if any.
 func (c *sqlConv) foreignKey(con *pgquery.Constraint, cols []string, self string, elts []*pgquery.Node) (*Table, error) {
-	if err := plainConstraint(con); err != nil {
-		return nil, err
-	}
-	switch {
-	case con.FkMatchtype != "" && con.FkMatchtype != "s":
-		return nil, unmapped("no form for MATCH FULL / MATCH PARTIAL")
-	case len(con.FkDelSetCols) > 0:
+	if len(con.FkDelSetCols) > 0 {
 		return nil, unmapped("no form for ON DELETE SET NULL/SET DEFAULT with a column list")
 	}
 	ref, ok := managed(con.Pktable)
@@ -634,6 +731,9 @@ func (c *sqlConv) foreignKey(con *pgquery.Constraint, cols []string, self string
 	}
 	if a := fkAction(con.FkUpdAction); a != "" {
 		fk.Set("on_update", a)
+	}
+	if err := constraintOpts(con, fk, "fk"); err != nil {
+		return nil, err
 	}
 	return fk, nil
 }
@@ -753,6 +853,22 @@ func (c *sqlConv) alterCmd(table string, cmd *pgquery.AlterTableCmd, r *stmtResu
 		return c.addConstraint(table, cmd.Def.GetConstraint(), r)
 	case pgquery.AlterTableType_AT_DropConstraint:
 		return c.dropConstraint(table, cmd, r)
+	case pgquery.AlterTableType_AT_ReplicaIdentity:
+		ri := cmd.Def.GetReplicaIdentityStmt()
+		t := NewTable().Set("type", "set_replica_identity").Set("table", table)
+		switch ri.IdentityType {
+		case "d":
+			t.Set("identity", "default")
+		case "f":
+			t.Set("identity", "full")
+		case "n":
+			t.Set("identity", "nothing")
+		case "i":
+			t.Set("identity", "index").Set("index", ri.Name)
+		default:
+			return unmapped("no form for REPLICA IDENTITY %q", ri.IdentityType)
+		}
+		r.add(t)
 	case pgquery.AlterTableType_AT_ValidateConstraint:
 		if !c.notValid[table+"\x00"+cmd.Name] {
 			return unmapped("VALIDATE CONSTRAINT of a constraint this file did not add")
@@ -873,19 +989,35 @@ func (c *sqlConv) addConstraintCols(table string, con *pgquery.Constraint, cols 
 		c.notValidNote(table, name, con, r)
 		r.then(func() { c.setConstraint(table, name, kindFK) })
 	case pgquery.ConstrType_CONSTR_UNIQUE:
-		if err := plainConstraint(con); err != nil {
+		name := pgName(table, cols, "key", con.Conname)
+		u := NewTable().Set("name", name).Set("columns", cols)
+		if err := constraintOpts(con, u, "unique"); err != nil {
 			return err
 		}
-		name := pgName(table, cols, "key", con.Conname)
-		idx := NewTable().Set("name", name).Set("columns", cols).Set("unique", true)
-		if inc := pgquery.Strs(con.Including); len(inc) > 0 {
-			idx.Set("include", inc)
-		}
-		r.add(NewTable().Set("type", "add_index").Set("table", table).Set("index", idx))
-		r.warn("UNIQUE constraint %s becomes a unique index (built concurrently): it enforces the same, and foreign keys can reference it, but it is not a constraint (ON CONFLICT ON CONSTRAINT does not name it)", name)
+		r.add(NewTable().Set("type", "add_unique").Set("table", table).Set("unique", u))
 		r.then(func() { c.setConstraint(table, name, kindUnique) })
 	case pgquery.ConstrType_CONSTR_PRIMARY:
-		return unmapped("no form for adding a primary key to an existing table")
+		if t := c.tables[table]; t != nil && t.act != nil {
+			return unmapped("a table this file creates has its primary key in create_table")
+		}
+		name := pgName(table, nil, "pkey", con.Conname)
+		pk := NewTable().Set("name", name).Set("columns", cols)
+		if inc := pgquery.Strs(con.Including); len(inc) > 0 {
+			pk.Set("include", inc)
+		}
+		params, err := storageParams(con.Options)
+		if err != nil {
+			return err
+		}
+		if params != nil {
+			pk.Set("storage_parameters", params)
+		}
+		con.Including, con.Options = nil, nil
+		if err := constraintOpts(con, NewTable(), "pk"); err != nil {
+			return err
+		}
+		r.add(NewTable().Set("type", "add_primary_key").Set("table", table).Set("primary_key", pk))
+		r.then(func() { c.setConstraint(table, name, kindPK) })
 	default:
 		return unmapped("no form for adding %s constraints", constraintWord(con.Contype))
 	}
@@ -941,7 +1073,7 @@ func (c *sqlConv) validatedLater(table, name string) bool {
 
 func (c *sqlConv) dropConstraint(table string, cmd *pgquery.AlterTableCmd, r *stmtResult) error {
 	kind := c.constraints[table][cmd.Name]
-	if cmd.MissingOk && kind != "" {
+	if cmd.MissingOk {
 		r.warn("IF EXISTS dropped: complete refuses a constraint that does not exist")
 	}
 	switch kind {
@@ -949,15 +1081,12 @@ func (c *sqlConv) dropConstraint(table string, cmd *pgquery.AlterTableCmd, r *st
 		r.add(NewTable().Set("type", "remove_check").Set("table", table).Set("check", cmd.Name))
 	case kindFK:
 		r.add(NewTable().Set("type", "remove_foreign_key").Set("table", table).Set("foreign_key", cmd.Name))
-	case kindUnique:
-		if cs := c.tables[table]; cs != nil && cs.act != nil {
-			return unmapped("constraint %s is a unique constraint of a table this file creates: no form for dropping it", cmd.Name)
-		}
-		r.add(NewTable().Set("type", "remove_index").Set("index", cmd.Name))
-	case "":
-		return unmapped("DROP CONSTRAINT %s: the file does not say what kind of constraint it is (remove_check and remove_foreign_key need to know)", cmd.Name)
+	case kindPK:
+		return unmapped("no form for dropping a primary key (strata needs a key)")
 	default:
-		return unmapped("no form for dropping a %s", kind)
+		// A unique or exclusion constraint, or one the file does not
+		// create: remove_constraint looks its kind up in the catalog.
+		r.add(NewTable().Set("type", "remove_constraint").Set("table", table).Set("constraint", cmd.Name))
 	}
 	r.then(func() { delete(c.constraints[table], cmd.Name) })
 	return nil
@@ -1002,6 +1131,18 @@ func (c *sqlConv) rename(rs *pgquery.RenameStmt, r *stmtResult) error {
 				delete(c.constraints, table)
 			}
 		})
+	case pgquery.ObjectType_OBJECT_TABCONSTRAINT:
+		table, ok := managed(rs.Relation)
+		if !ok {
+			return notManagedErr(pgquery.RelName(rs.Relation))
+		}
+		r.add(NewTable().Set("type", "rename_constraint").Set("table", table).Set("constraint", rs.Subname).Set("new_name", rs.Newname))
+		r.then(func() {
+			if m := c.constraints[table]; m != nil && m[rs.Subname] != "" {
+				m[rs.Newname] = m[rs.Subname]
+				delete(m, rs.Subname)
+			}
+		})
 	default:
 		return unmapped("no strata action for renaming a %s", objectWord(rs.RenameType))
 	}
@@ -1024,31 +1165,23 @@ func (c *sqlConv) createIndex(ix *pgquery.IndexStmt, r *stmtResult) error {
 		return unmapped("add_index has no form for ON ONLY")
 	case ix.TableSpace != "":
 		return unmapped("add_index has no form for TABLESPACE")
-	case len(ix.Options) > 0:
-		return unmapped("add_index has no form for storage parameters (WITH ...)")
-	case ix.NullsNotDistinct:
-		return unmapped("add_index has no form for NULLS NOT DISTINCT")
 	}
-	var cols, colNames []string
+	params, err := storageParams(ix.Options)
+	if err != nil {
+		return err
+	}
+	var cols []any
+	var colNames []string
 	for _, p := range ix.IndexParams {
 		el := p.GetIndexElem()
-		switch {
-		case len(el.Collation) > 0:
-			return unmapped("add_index has no form for a column's COLLATE")
-		case len(el.Opclass) > 0 || len(el.Opclassopts) > 0:
-			return unmapped("add_index has no form for operator classes")
-		case el.Ordering != pgquery.SortByDir_SORTBY_DEFAULT || el.NullsOrdering != pgquery.SortByNulls_SORTBY_NULLS_DEFAULT:
-			return unmapped("add_index has no form for ASC/DESC or NULLS FIRST/LAST")
+		col, err := indexColumn(el)
+		if err != nil {
+			return err
 		}
+		cols = append(cols, col)
 		if el.Expr != nil {
-			e, err := pgquery.DeparseExpr(el.Expr)
-			if err != nil {
-				return err
-			}
-			cols = append(cols, "("+e+")")
 			colNames = append(colNames, exprColName(el.Expr))
 		} else {
-			cols = append(cols, el.Name)
 			colNames = append(colNames, el.Name)
 		}
 	}
@@ -1070,6 +1203,9 @@ func (c *sqlConv) createIndex(ix *pgquery.IndexStmt, r *stmtResult) error {
 	if ix.Unique {
 		idx.Set("unique", true)
 	}
+	if ix.NullsNotDistinct {
+		idx.Set("nulls_not_distinct", true)
+	}
 	if m := strings.ToLower(ix.AccessMethod); m != "" && m != "btree" {
 		idx.Set("type", m)
 	}
@@ -1089,9 +1225,103 @@ func (c *sqlConv) createIndex(ix *pgquery.IndexStmt, r *stmtResult) error {
 	if len(inc) > 0 {
 		idx.Set("include", inc)
 	}
+	if params != nil {
+		idx.Set("storage_parameters", params)
+	}
 	r.add(NewTable().Set("type", "add_index").Set("table", table).Set("index", idx))
 	r.then(func() { c.names[name] = true })
 	return nil
+}
+
+// indexColumn converts an index element: a plain string (a column name or
+// a parenthesised expression), or a table when it has options.
+func indexColumn(el *pgquery.IndexElem) (any, error) {
+	var plain string
+	col := NewTable()
+	if el.Expr != nil {
+		e, err := pgquery.DeparseExpr(el.Expr)
+		if err != nil {
+			return nil, err
+		}
+		plain = "(" + e + ")"
+		col.Set("expression", e)
+	} else {
+		plain = el.Name
+		col.Set("column", el.Name)
+	}
+	if len(el.Opclass) > 0 {
+		col.Set("opclass", strings.Join(pgquery.Strs(el.Opclass), "."))
+	}
+	if len(el.Opclassopts) > 0 {
+		params, err := storageParams(el.Opclassopts)
+		if err != nil {
+			return nil, err
+		}
+		col.Set("opclass_parameters", params)
+	}
+	if len(el.Collation) > 0 {
+		col.Set("collate", strings.Join(pgquery.Strs(el.Collation), "."))
+	}
+	switch el.Ordering {
+	case pgquery.SortByDir_SORTBY_ASC:
+		col.Set("sort", "asc")
+	case pgquery.SortByDir_SORTBY_DESC:
+		col.Set("sort", "desc")
+	case pgquery.SortByDir_SORTBY_USING:
+		return nil, unmapped("no form for ORDER BY USING in an index")
+	}
+	switch el.NullsOrdering {
+	case pgquery.SortByNulls_SORTBY_NULLS_FIRST:
+		col.Set("nulls", "first")
+	case pgquery.SortByNulls_SORTBY_NULLS_LAST:
+		col.Set("nulls", "last")
+	}
+	if col.Len() == 1 {
+		return plain, nil
+	}
+	return col, nil
+}
+
+// storageParams converts WITH (name = value, ...) into a storage_parameters
+// table (nil when there are none): numbers and true/false as they are,
+// anything else as a string.
+func storageParams(opts []*pgquery.Node) (*Table, error) {
+	if len(opts) == 0 {
+		return nil, nil
+	}
+	t := NewTable()
+	for _, o := range opts {
+		d := o.GetDefElem()
+		if d == nil || d.Defnamespace != "" {
+			return nil, unmapped("no form for storage parameters of another namespace (toast.)")
+		}
+		var v any
+		switch {
+		case d.Arg == nil:
+			v = true
+		case d.Arg.GetInteger() != nil:
+			v = int(d.Arg.GetInteger().Ival)
+		case d.Arg.GetFloat() != nil:
+			f, err := strconv.ParseFloat(d.Arg.GetFloat().Fval, 64)
+			if err != nil {
+				return nil, unmapped("storage parameter %s: %v", d.Defname, err)
+			}
+			v = f
+		case d.Arg.GetBoolean() != nil:
+			v = d.Arg.GetBoolean().Boolval
+		case d.Arg.GetString_() != nil:
+			v = d.Arg.GetString_().Sval
+		case d.Arg.GetTypeName() != nil:
+			v = strings.Join(pgquery.Strs(d.Arg.GetTypeName().Names), ".")
+		default:
+			return nil, unmapped("storage parameter %s: no form for its value", d.Defname)
+		}
+		if sv, ok := v.(string); ok && (strings.EqualFold(sv, "true") || strings.EqualFold(sv, "false")) {
+			v = strings.EqualFold(sv, "true")
+		}
+		t.Set(d.Defname, v)
+	}
+	return t, nil
 }
 
 // exprColName is the name PostgreSQL gives an index expression's column in
@@ -1191,6 +1421,16 @@ func (c *sqlConv) alterEnum(ae *pgquery.AlterEnumStmt, r *stmtResult) error {
 // ---- COMMENT ON ----
 
 func (c *sqlConv) comment(cs *pgquery.CommentStmt, r *stmtResult) error {
+	if cs.Objtype == pgquery.ObjectType_OBJECT_TABLE {
+		// create_table has a comment; an existing table's comment has no
+		// strata form.
+		name, ok := managedNames(pgquery.ListItems(cs.Object))
+		if t := c.tables[name]; ok && cs.Comment != "" && t != nil && t.act != nil {
+			setBefore(t.act, "comment", cs.Comment, "columns")
+			return nil
+		}
+		return unmapped("no strata action for COMMENT ON TABLE of a table the file does not create")
+	}
 	if cs.Objtype != pgquery.ObjectType_OBJECT_COLUMN {
 		return unmapped("no strata action for COMMENT ON %s", strings.ToUpper(objectWord(cs.Objtype)))
 	}
@@ -1271,6 +1511,29 @@ func checkName(table string, con *pgquery.Constraint) string {
 		return pgName(table, cols, "check", "")
 	}
 	return pgName(table, nil, "check", "")
+}
+
+// setBefore sets key in t, placing it just before the key before (when new).
+func setBefore(t *Table, key string, v any, before string) {
+	if _, ok := t.Get(key); ok {
+		t.Set(key, v)
+		return
+	}
+	keys := t.Keys()
+	vals := map[string]any{}
+	for _, k := range keys {
+		vals[k], _ = t.Get(k)
+		t.Del(k)
+	}
+	for _, k := range keys {
+		if k == before {
+			t.Set(key, v)
+		}
+		t.Set(k, vals[k])
+	}
+	if _, ok := t.Get(key); !ok {
+		t.Set(key, v)
+	}
 }
 
 // reorder moves key to the front of t.
