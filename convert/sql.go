@@ -19,6 +19,10 @@ func fromSQL(inputs []Input) (*Result, error) {
 	res := &Result{}
 	var errs []error
 	for _, in := range inputs {
+		if strings.HasSuffix(strings.ToLower(in.Name), ".down.sql") {
+			res.Warnings = append(res.Warnings, Warning{File: in.Name, Msg: "skipped: a down migration (strata's abort undoes start without it)"})
+			continue
+		}
 		f, warns, err := convertSQLFile(in)
 		if err != nil {
 			errs = append(errs, err)
@@ -30,7 +34,46 @@ func fromSQL(inputs []Input) (*Result, error) {
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
+	if len(res.Files) == 0 {
+		return nil, fmt.Errorf("%w: no file to convert (only down migrations)", ErrNotConvertible)
+	}
 	return res, nil
+}
+
+// sqlOutputName is the strata file name for a .sql file: OutputName without
+// an ".up" suffix (golang-migrate's NAME.up.sql), lower-cased, with every
+// character a migration name may not hold replaced by "_" (Flyway's
+// V1__Init.sql becomes v1__init.toml).
+func sqlOutputName(input string) string {
+	name := strings.TrimSuffix(OutputName(input), ".toml")
+	name = strings.TrimSuffix(name, ".up")
+	name = strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '_':
+			return r
+		case r >= 'A' && r <= 'Z':
+			return r + 'a' - 'A'
+		}
+		return '_'
+	}, name)
+	return name + ".toml"
+}
+
+// gooseUp returns the Up section of a goose migration (the text between
+// "-- +goose Up" and "-- +goose Down"), and whether the file is one.
+func gooseUp(src string) (string, bool) {
+	up := strings.Index(src, "-- +goose Up")
+	if up < 0 {
+		return src, false
+	}
+	// Keep the lines before the section as blank lines, so that line
+	// numbers stay those of the file.
+	head := strings.Repeat("\n", strings.Count(src[:up], "\n"))
+	body := src[up:]
+	if down := strings.Index(body, "-- +goose Down"); down >= 0 {
+		body = body[:down]
+	}
+	return head + body, true
 }
 
 // managedSchema is the schema a qualified name may name and still be mapped
@@ -108,7 +151,8 @@ func unmapped(format string, args ...any) error {
 }
 
 func convertSQLFile(in Input) (File, []Warning, error) {
-	src, err := pgquery.Parse(string(in.Data))
+	text, goose := gooseUp(string(in.Data))
+	src, err := pgquery.Parse(text)
 	if err != nil {
 		var se *pgquery.SyntaxError
 		if errors.As(err, &se) {
@@ -132,13 +176,16 @@ func convertSQLFile(in Input) (File, []Warning, error) {
 	}
 	c.mergeAlters()
 	doc := &Doc{Comments: []string{"converted from " + in.Name + " by strata convert --from sql"}}
+	if goose {
+		doc.Comments[0] += " (its goose Up section)"
+	}
 	for _, w := range c.warns {
 		doc.Comments = append(doc.Comments, fmt.Sprintf("warning: line %d: %s", w.Line, w.Msg))
 	}
 	for _, a := range c.acts {
 		doc.Actions = append(doc.Actions, a.render())
 	}
-	return File{Name: OutputName(in.Name), Data: doc.Bytes()}, c.warns, nil
+	return File{Name: sqlOutputName(in.Name), Data: doc.Bytes()}, c.warns, nil
 }
 
 func (c *sqlConv) warn(st *pgquery.Statement, key, format string, args ...any) {

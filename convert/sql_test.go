@@ -212,3 +212,40 @@ func TestSQLErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestSQLFileForms checks the files of other tools: golang-migrate's
+// NAME.up.sql (converted) and NAME.down.sql (skipped), goose's Up section,
+// and names that are not migration names.
+func TestSQLFileForms(t *testing.T) {
+	res, err := Convert(SQL, []Input{
+		{Name: "mig/0001_users.up.sql", Data: []byte("ALTER TABLE users ADD COLUMN a text;\n")},
+		{Name: "mig/0001_users.down.sql", Data: []byte("ALTER TABLE users DROP COLUMN a;\n")},
+		{Name: "mig/V2__Add-Index.sql", Data: []byte("-- +goose Up\n-- +goose StatementBegin\nDROP INDEX i;\n-- +goose StatementEnd\n\n-- +goose Down\nCREATE INDEX i ON t (a);\n")},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, f := range res.Files {
+		names = append(names, f.Name)
+		if _, err := migration.Parse(f.Name, f.Data); err != nil {
+			t.Error(err)
+		}
+	}
+	if diff := cmp.Diff([]string{"0001_users.toml", "v2__add_index.toml"}, names); diff != "" {
+		t.Errorf("names (-want +got):\n%s", diff)
+	}
+	if len(res.Warnings) != 1 || res.Warnings[0].File != "mig/0001_users.down.sql" || !strings.Contains(res.Warnings[0].Msg, "skipped: a down migration") {
+		t.Errorf("warnings: %v", res.Warnings)
+	}
+	types, _ := migrationOf(res.Files[1])
+	if diff := cmp.Diff([]string{"remove_index"}, types); diff != "" {
+		t.Errorf("goose Up section (-want +got):\n%s", diff)
+	}
+	if !strings.Contains(string(res.Files[1].Data), "(its goose Up section)") {
+		t.Errorf("no note of the goose section:\n%s", res.Files[1].Data)
+	}
+	if _, err := Convert(SQL, []Input{{Name: "x.down.sql", Data: []byte("SELECT 1;")}}); err == nil || !errors.Is(err, ErrNotConvertible) {
+		t.Errorf("only down migrations: %v", err)
+	}
+}
