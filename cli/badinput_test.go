@@ -93,7 +93,7 @@ table = "users"
 column = { name = "nickname", type = "text" }
 new_name = "people"
 `},
-			want: "strata: migrations/001_bad.toml:5: actions[0].new_name: unknown key for add_column (it is a key of rename_table)\n",
+			want: "strata: migrations/001_bad.toml:5: actions[0].new_name: unknown key for add_column (it is a key of rename_table, rename_constraint)\n",
 		},
 		{
 			name: "unknown key in a column",
