@@ -163,3 +163,28 @@ func Clone(n *Node) *Node {
 	}
 	return proto.Clone(n).(*Node)
 }
+
+// DeparseType renders a type name back to SQL, e.g. "numeric(12, 2)",
+// "timestamp with time zone" or "text[]" ("integer" for int4, which the
+// deparser spells "int").
+func DeparseType(tn *TypeName) (string, error) {
+	if tn == nil {
+		return "", errors.New("pgquery: no type")
+	}
+	cast := &Node{Node: &Node_TypeCast{TypeCast: &TypeCast{
+		Arg:      &Node{Node: &Node_AConst{AConst: &A_Const{Isnull: true}}},
+		TypeName: tn,
+	}}}
+	out, err := DeparseExpr(cast)
+	if err != nil {
+		return "", err
+	}
+	typ, ok := strings.CutPrefix(out, "NULL::")
+	if !ok {
+		return "", fmt.Errorf("pgquery: deparse type: unexpected %q", out)
+	}
+	if rest, ok := strings.CutPrefix(typ, "int"); ok && (rest == "" || strings.HasPrefix(rest, "[")) {
+		typ = "integer" + rest
+	}
+	return typ, nil
+}

@@ -82,3 +82,29 @@ func TestParseType(t *testing.T) {
 		}
 	}
 }
+
+func TestDeparseType(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"integer", "integer"},
+		{"int[]", "integer[]"},
+		{"int8", "int8"},
+		{"numeric(12,2)", "numeric(12, 2)"},
+		{"character varying(20)", "varchar(20)"},
+		{"timestamp with time zone", "timestamp with time zone"},
+		{`"Mood"`, `"Mood"`},
+		{"public.mood[]", "public.mood[]"},
+		{"interval", "interval"},
+	} {
+		n, err := ParseOne("CREATE TABLE t (c " + c.in + ")")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := DeparseType(n.GetCreateStmt().TableElts[0].GetColumnDef().TypeName)
+		if err != nil || got != c.want {
+			t.Errorf("DeparseType(%s) = %q, %v; want %q", c.in, got, err, c.want)
+		}
+		if err := ParseType(got); err != nil {
+			t.Errorf("DeparseType(%s) = %q does not parse: %v", c.in, got, err)
+		}
+	}
+}
