@@ -2,7 +2,9 @@ package planner
 
 import (
 	"context"
+	"fmt"
 
+	"github.com/strata-db/strata/internal/pgquery"
 	"github.com/strata-db/strata/plan"
 )
 
@@ -55,8 +57,52 @@ func (p *planner) checkFragments(ctx context.Context) error {
 
 // notNull is NOT NULL on a column added in this phase to an existing
 // table: a NOT VALID check at start, validated without blocking writers,
-// turned into SET NOT NULL at complete; abort drops the check.
+// turned into SET NOT NULL at complete; abort drops the check. On
+// PostgreSQL 18 and later it is a NOT VALID NOT NULL constraint instead
+// (notNullSQL), validated the same way and renamed at complete.
 type notNull struct{ table, col, check string }
+
+// notNullConstraints reports whether the server can add NOT NULL as a NOT
+// VALID constraint and validate it later (PostgreSQL 18), which spares the
+// check-constraint detour: the validated constraint is the column's NOT
+// NULL itself.
+func (p *planner) notNullConstraints() bool { return p.cat.PGMajor >= 18 }
+
+// notNullDesc picks a step description for x by the form in use.
+func (p *planner) notNullDesc(check, constraint string, x notNull) string {
+	if p.notNullConstraints() {
+		return fmt.Sprintf(constraint, x.table, x.col)
+	}
+	return fmt.Sprintf(check, x.table, x.col)
+}
+
+// addNotNullSQL renders the NOT VALID constraint that makes col NOT NULL
+// for new rows, named name: a NOT NULL constraint on PostgreSQL 18, a
+// check before.
+func (p *planner) addNotNullSQL(table, col, name string) string {
+	if p.notNullConstraints() {
+		return "ALTER TABLE " + qual(p.schema, table) + " ADD CONSTRAINT " + ident(name) + " NOT NULL " + ident(col) + " NOT VALID"
+	}
+	return "ALTER TABLE " + qual(p.schema, table) + " ADD CONSTRAINT " + ident(name) + " CHECK (" + ident(col) + " IS NOT NULL) NOT VALID"
+}
+
+// finishNotNullSQL renders what turns the validated constraint name into
+// the column's NOT NULL. Before PostgreSQL 18: SET NOT NULL (no scan: the
+// check proves it) and the check dropped. On 18 the constraint already is
+// the column's NOT NULL: it gets the name PostgreSQL gives one it names
+// itself (table_column_not_null), so that the result matches a table
+// made in one go.
+func (p *planner) finishNotNullSQL(table, col, name string, ifExists bool) []string {
+	tq := qual(p.schema, table)
+	if p.notNullConstraints() {
+		return []string{"ALTER TABLE " + tq + " RENAME CONSTRAINT " + ident(name) + " TO " + ident(pgquery.ObjectName(table, col, "not_null"))}
+	}
+	drop := " DROP CONSTRAINT "
+	if ifExists {
+		drop = " DROP CONSTRAINT IF EXISTS "
+	}
+	return []string{"ALTER TABLE " + tq + " ALTER COLUMN " + ident(col) + " SET NOT NULL", "ALTER TABLE " + tq + drop + ident(name)}
+}
 
 func (p *planner) notNulls() []notNull {
 	var out []notNull

@@ -1,8 +1,6 @@
 package planner
 
 import (
-	"fmt"
-
 	"github.com/strata-db/strata/plan"
 )
 
@@ -15,12 +13,8 @@ func (p *planner) completeSteps() []plan.Step {
 	for _, x := range p.notNulls() {
 		out = append(out, plan.Step{
 			ID: "set-not-null:" + x.table + "." + x.col, Kind: plan.KindSQL, Tx: true,
-			Desc: fmt.Sprintf("SET NOT NULL on %s.%s using the validated check", x.table, x.col),
-
-			SQL: []string{
-				"ALTER TABLE " + qual(p.schema, x.table) + " ALTER COLUMN " + ident(x.col) + " SET NOT NULL",
-				"ALTER TABLE " + qual(p.schema, x.table) + " DROP CONSTRAINT IF EXISTS " + ident(x.check),
-			},
+			Desc: p.notNullDesc("SET NOT NULL on %s.%s using the validated check", "give the validated NOT NULL constraint on %s.%s its usual name", x),
+			SQL:  p.finishNotNullSQL(x.table, x.col, x.check, true),
 		})
 	}
 	out = append(out, plan.Step{
