@@ -340,7 +340,7 @@ func (p *planner) crossRestore() []plan.Step {
 		}
 		tq := qual(p.schema, l.T.Phys)
 		chk := internalName("_strata_nn_", l.Col)
-		x := notNull{l.T.Phys, l.Col, chk}
+		x := notNull{l.T.Phys, l.Col, chk, l.Col}
 		out = append(out,
 			plan.Step{ID: "restore-not-null-check:" + l.T.Phys + "." + l.Col, Kind: plan.KindSQL, Tx: true,
 				Desc: p.notNullDesc("check %s.%s IS NOT NULL again (NOT VALID)", "add NOT NULL on %s.%s again (NOT VALID)", x),
@@ -350,7 +350,7 @@ func (p *planner) crossRestore() []plan.Step {
 				SQL:  []string{"ALTER TABLE " + tq + " VALIDATE CONSTRAINT " + ident(chk)}},
 			plan.Step{ID: "restore-not-null:" + l.T.Phys + "." + l.Col, Kind: plan.KindSQL, Tx: true,
 				Desc: p.notNullDesc("SET NOT NULL on %s.%s using the validated check", "give the validated NOT NULL constraint on %s.%s its usual name", x),
-				SQL:  p.finishNotNullSQL(l.T.Phys, l.Col, chk, false)})
+				SQL:  p.finishNotNullSQL(l.T.Phys, l.Col, l.Col, chk, false)})
 	}
 	return out
 }

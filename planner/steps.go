@@ -60,7 +60,10 @@ func (p *planner) checkFragments(ctx context.Context) error {
 // turned into SET NOT NULL at complete; abort drops the check. On
 // PostgreSQL 18 and later it is a NOT VALID NOT NULL constraint instead
 // (notNullSQL), validated the same way and renamed at complete.
-type notNull struct{ table, col, check string }
+type notNull struct {
+	table, col, check string
+	final             string // the column's name once complete has run (a shadow column is renamed)
+}
 
 // notNullConstraints reports whether the server can add NOT NULL as a NOT
 // VALID constraint and validate it later (PostgreSQL 18), which spares the
@@ -90,12 +93,12 @@ func (p *planner) addNotNullSQL(table, col, name string) string {
 // the column's NOT NULL. Before PostgreSQL 18: SET NOT NULL (no scan: the
 // check proves it) and the check dropped. On 18 the constraint already is
 // the column's NOT NULL: it gets the name PostgreSQL gives one it names
-// itself (table_column_not_null), so that the result matches a table
-// made in one go.
-func (p *planner) finishNotNullSQL(table, col, name string, ifExists bool) []string {
+// itself (table_column_not_null, with final the column's name), so that
+// the result matches a table made in one go.
+func (p *planner) finishNotNullSQL(table, col, final, name string, ifExists bool) []string {
 	tq := qual(p.schema, table)
 	if p.notNullConstraints() {
-		return []string{"ALTER TABLE " + tq + " RENAME CONSTRAINT " + ident(name) + " TO " + ident(pgquery.ObjectName(table, col, "not_null"))}
+		return []string{"ALTER TABLE " + tq + " RENAME CONSTRAINT " + ident(name) + " TO " + ident(pgquery.ObjectName(table, final, "not_null"))}
 	}
 	drop := " DROP CONSTRAINT "
 	if ifExists {
@@ -115,7 +118,7 @@ func (p *planner) notNulls() []notNull {
 			if c == nil || !c.NotNull || a.NotNull {
 				continue
 			}
-			out = append(out, notNull{t.Phys, a.Name, internalName("_strata_nn_", a.Name)})
+			out = append(out, notNull{t.Phys, a.Name, internalName("_strata_nn_", a.Name), c.Name})
 		}
 	}
 	return out

@@ -1,6 +1,7 @@
 package planner
 
 import (
+	"github.com/strata-db/strata/internal/pgquery"
 	"github.com/strata-db/strata/plan"
 )
 
@@ -11,10 +12,13 @@ func (p *planner) completeSteps() []plan.Step {
 	var out []plan.Step
 	out = append(out, p.completeCustom...)
 	for _, x := range p.notNulls() {
+		if p.notNullConstraints() {
+			break // validated at start: the contract names them (notNullNamesSQL)
+		}
 		out = append(out, plan.Step{
 			ID: "set-not-null:" + x.table + "." + x.col, Kind: plan.KindSQL, Tx: true,
 			Desc: p.notNullDesc("SET NOT NULL on %s.%s using the validated check", "give the validated NOT NULL constraint on %s.%s its usual name", x),
-			SQL:  p.finishNotNullSQL(x.table, x.col, x.check, true),
+			SQL:  p.finishNotNullSQL(x.table, x.col, x.final, x.check, true),
 		})
 	}
 	out = append(out, plan.Step{
@@ -116,6 +120,7 @@ func (p *planner) contractSQL() []string {
 	// Defaults and comments refer to physical names, so they come before the renames.
 	out = append(out, tail...)
 	out = append(out, renames...)
+	out = append(out, p.notNullNamesSQL(final)...)
 	// Carried objects take their names back; they name tables by their
 	// physical names, so they come before the table renames.
 	out = append(out, p.contractPost()...)
@@ -270,5 +275,26 @@ func (p *planner) contractPost() []string {
 		}
 	}
 	out = append(out, p.objs.enumPost...)
+	return out
+}
+
+// notNullNamesSQL renders, on PostgreSQL 18, the renames that give the NOT
+// NULL constraints start added (validated, so already the columns' NOT
+// NULL) the names PostgreSQL gives those it names itself,
+// table_column_not_null of the final table and column names, so that the
+// result matches a table made in one go. They run after the column renames,
+// when the old column of a shadow, and its NOT NULL constraint, are gone.
+func (p *planner) notNullNamesSQL(final map[string]*vTable) []string {
+	if !p.notNullConstraints() {
+		return nil
+	}
+	var out []string
+	for _, x := range p.notNulls() {
+		table := x.table
+		if t := final[x.table]; t != nil {
+			table = t.Name
+		}
+		out = append(out, "ALTER TABLE "+qual(p.schema, x.table)+" RENAME CONSTRAINT "+ident(x.check)+" TO "+ident(pgquery.ObjectName(table, x.final, "not_null")))
+	}
 	return out
 }
