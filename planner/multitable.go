@@ -340,17 +340,22 @@ func (p *planner) crossRestore() []plan.Step {
 		}
 		tq := qual(p.schema, l.T.Phys)
 		chk := internalName("_strata_nn_", l.Col)
-		x := notNull{l.T.Phys, l.Col, chk, l.Col}
+		// The check form on every major, also on PostgreSQL 18: the
+		// column may still be NOT NULL (an abort of a start interrupted
+		// before it relaxed it), where ADD CONSTRAINT ... NOT NULL fails
+		// and SET NOT NULL after the check changes nothing.
 		out = append(out,
 			plan.Step{ID: "restore-not-null-check:" + l.T.Phys + "." + l.Col, Kind: plan.KindSQL, Tx: true,
-				Desc: p.notNullDesc("check %s.%s IS NOT NULL again (NOT VALID)", "add NOT NULL on %s.%s again (NOT VALID)", x),
-				SQL:  []string{"ALTER TABLE " + tq + " DROP CONSTRAINT IF EXISTS " + ident(chk), p.addNotNullSQL(l.T.Phys, l.Col, chk)}},
+				Desc: fmt.Sprintf("check %s.%s IS NOT NULL again (NOT VALID)", l.T.Phys, l.Col),
+				SQL: []string{"ALTER TABLE " + tq + " DROP CONSTRAINT IF EXISTS " + ident(chk),
+					"ALTER TABLE " + tq + " ADD CONSTRAINT " + ident(chk) + " CHECK (" + ident(l.Col) + " IS NOT NULL) NOT VALID"}},
 			plan.Step{ID: "restore-not-null-validate:" + l.T.Phys + "." + l.Col, Kind: plan.KindSQL, Tx: true,
 				Desc: fmt.Sprintf("validate %s.%s IS NOT NULL (fails if the new version left rows without a value: fill them, then abort again)", l.T.Phys, l.Col),
 				SQL:  []string{"ALTER TABLE " + tq + " VALIDATE CONSTRAINT " + ident(chk)}},
 			plan.Step{ID: "restore-not-null:" + l.T.Phys + "." + l.Col, Kind: plan.KindSQL, Tx: true,
-				Desc: p.notNullDesc("SET NOT NULL on %s.%s using the validated check", "give the validated NOT NULL constraint on %s.%s its usual name", x),
-				SQL:  p.finishNotNullSQL(l.T.Phys, l.Col, l.Col, chk, false)})
+				Desc: fmt.Sprintf("SET NOT NULL on %s.%s using the validated check", l.T.Phys, l.Col),
+				SQL: []string{"ALTER TABLE " + tq + " ALTER COLUMN " + ident(l.Col) + " SET NOT NULL",
+					"ALTER TABLE " + tq + " DROP CONSTRAINT " + ident(chk)}})
 	}
 	return out
 }

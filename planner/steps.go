@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/strata-db/strata/internal/pgquery"
 	"github.com/strata-db/strata/plan"
 )
 
@@ -89,22 +88,13 @@ func (p *planner) addNotNullSQL(table, col, name string) string {
 	return "ALTER TABLE " + qual(p.schema, table) + " ADD CONSTRAINT " + ident(name) + " CHECK (" + ident(col) + " IS NOT NULL) NOT VALID"
 }
 
-// finishNotNullSQL renders what turns the validated constraint name into
-// the column's NOT NULL. Before PostgreSQL 18: SET NOT NULL (no scan: the
-// check proves it) and the check dropped. On 18 the constraint already is
-// the column's NOT NULL: it gets the name PostgreSQL gives one it names
-// itself (table_column_not_null, with final the column's name), so that
-// the result matches a table made in one go.
-func (p *planner) finishNotNullSQL(table, col, final, name string, ifExists bool) []string {
+// finishNotNullSQL renders what turns the validated check name into the
+// column's NOT NULL before PostgreSQL 18: SET NOT NULL (no scan: the check
+// proves it) and the check dropped. (On 18 the validated constraint already
+// is the column's NOT NULL; the contract names it, notNullNamesSQL.)
+func (p *planner) finishNotNullSQL(table, col, name string) []string {
 	tq := qual(p.schema, table)
-	if p.notNullConstraints() {
-		return []string{"ALTER TABLE " + tq + " RENAME CONSTRAINT " + ident(name) + " TO " + ident(pgquery.ObjectName(table, final, "not_null"))}
-	}
-	drop := " DROP CONSTRAINT "
-	if ifExists {
-		drop = " DROP CONSTRAINT IF EXISTS "
-	}
-	return []string{"ALTER TABLE " + tq + " ALTER COLUMN " + ident(col) + " SET NOT NULL", "ALTER TABLE " + tq + drop + ident(name)}
+	return []string{"ALTER TABLE " + tq + " ALTER COLUMN " + ident(col) + " SET NOT NULL", "ALTER TABLE " + tq + " DROP CONSTRAINT IF EXISTS " + ident(name)}
 }
 
 func (p *planner) notNulls() []notNull {

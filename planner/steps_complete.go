@@ -18,7 +18,7 @@ func (p *planner) completeSteps() []plan.Step {
 		out = append(out, plan.Step{
 			ID: "set-not-null:" + x.table + "." + x.col, Kind: plan.KindSQL, Tx: true,
 			Desc: p.notNullDesc("SET NOT NULL on %s.%s using the validated check", "give the validated NOT NULL constraint on %s.%s its usual name", x),
-			SQL:  p.finishNotNullSQL(x.table, x.col, x.final, x.check, true),
+			SQL:  p.finishNotNullSQL(x.table, x.col, x.check),
 		})
 	}
 	out = append(out, plan.Step{
