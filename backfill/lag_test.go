@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -13,7 +12,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/strata-db/strata/backfill"
-	"github.com/strata-db/strata/internal/pgcluster"
 	"github.com/strata-db/strata/internal/pgtest"
 )
 
@@ -22,14 +20,11 @@ import (
 // like a standby. It is stopped when the test ends.
 func startWALReceiver(t *testing.T, admin *pgx.Conn) {
 	t.Helper()
-	bin, err := pgcluster.FindBinDir("")
-	if err != nil {
-		t.Skipf("no PostgreSQL binaries: %v", err)
-	}
+	bin := pgtest.ClientBinary(t, "pg_receivewal")
 	cfg := admin.Config()
 	connStr := fmt.Sprintf("host=%s port=%d user=%s", cfg.Host, cfg.Port, cfg.User)
 	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, filepath.Join(bin, "pg_receivewal"), "-d", connStr, "-D", t.TempDir(), "--no-loop", "-s", "1")
+	cmd := exec.CommandContext(ctx, bin, "-d", connStr, "-D", t.TempDir(), "--no-loop", "-s", "1")
 	var out strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {

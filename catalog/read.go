@@ -30,7 +30,15 @@ const relQuery = `SELECT c.oid, c.relname, quote_ident(n.nspname)||'.'||quote_id
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace LEFT JOIN pg_sequence s ON s.seqrelid = c.oid
 WHERE n.nspname = $1 AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'c')` + `%s ORDER BY c.relname`
 
-const colQuery = `SELECT a.attrelid, a.attname, quote_ident(a.attname), format_type(a.atttypid, a.atttypmod), a.attnotnull,
+// colQuery reads NOT NULL as a column property. PostgreSQL 18 sets
+// attnotnull for a NOT VALID NOT NULL constraint too, though existing rows
+// may hold NULLs: such a column counts as nullable, and conQuery reads the
+// constraint (NOT NULL col NOT VALID) like a NOT VALID check. Validated NOT
+// NULL constraints (18 lists every NOT NULL in pg_constraint) stay column
+// properties, their names unread.
+const colQuery = `SELECT a.attrelid, a.attname, quote_ident(a.attname), format_type(a.atttypid, a.atttypmod),
+	a.attnotnull AND NOT EXISTS (SELECT 1 FROM pg_constraint nn WHERE nn.conrelid = a.attrelid AND nn.contype = 'n'
+		AND NOT nn.convalidated AND nn.conkey = ARRAY[a.attnum]),
 	coalesce(pg_get_expr(d.adbin, d.adrelid), ''), a.attidentity::text, a.attgenerated::text,
 	CASE WHEN a.attcollation <> t.typcollation AND a.attcollation <> 0 THEN (SELECT quote_ident(cn.nspname)||'.'||quote_ident(co.collname)
 		FROM pg_collation co JOIN pg_namespace cn ON cn.oid = co.collnamespace WHERE co.oid = a.attcollation) ELSE '' END,
@@ -43,7 +51,8 @@ ORDER BY a.attrelid, a.attnum`
 const conQuery = `SELECT co.oid, co.conrelid, co.contypid, co.conname, quote_ident(co.conname), co.contype::text, pg_get_constraintdef(co.oid),
 	co.convalidated, co.conislocal AND co.conparentid = 0, coalesce(obj_description(co.oid, 'pg_constraint'), ''), co.conindid
 FROM pg_constraint co JOIN pg_namespace n ON n.oid = co.connamespace
-WHERE n.nspname = $1 AND co.contype IN ('c', 'f', 'p', 'u', 'x') ORDER BY co.conname, co.oid`
+WHERE n.nspname = $1 AND (co.contype IN ('c', 'f', 'p', 'u', 'x') OR co.contype = 'n' AND co.conrelid <> 0 AND NOT co.convalidated)
+ORDER BY co.conname, co.oid`
 
 const idxQuery = `SELECT i.indexrelid, i.indrelid, ic.relname, quote_ident(n.nspname)||'.'||quote_ident(ic.relname), pg_get_indexdef(i.indexrelid),
 	i.indisvalid, coalesce(obj_description(i.indexrelid, 'pg_class'), ''),

@@ -43,7 +43,31 @@ func findings(t *testing.T, db *pgtest.DB, pgMajor int) []doctor.Finding {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return f
+	return withoutOldServerRLS(t, f)
+}
+
+// withoutOldServerRLS: the clean schema has a table with row-level
+// security, which before PostgreSQL 15 is itself a finding (the version
+// views cannot apply its policies). On such a server the finding must be
+// there; it is removed so that the tests see the rest alike on every major.
+func withoutOldServerRLS(t *testing.T, f []doctor.Finding) []doctor.Finding {
+	t.Helper()
+	if pgtest.ServerMajor(t) >= 15 {
+		return f
+	}
+	var out []doctor.Finding
+	seen := false
+	for _, x := range f {
+		if x.Code == "rls_bypassed_by_version_views" && x.Object == "public.t" {
+			seen = true
+			continue
+		}
+		out = append(out, x)
+	}
+	if !seen {
+		t.Fatalf("PostgreSQL %d: no rls_bypassed_by_version_views on public.t among %v", pgtest.ServerMajor(t), f)
+	}
+	return out
 }
 
 func TestCleanReportsNothing(t *testing.T) {

@@ -100,20 +100,8 @@ func dumpOf(t *testing.T, url, schema string) string {
 
 func binary(t *testing.T, name string) string {
 	t.Helper()
-	dir, err := pgcluster.FindBinDir("")
-	if err == nil {
-		if p := filepath.Join(dir, name); fileExists(p) {
-			return p
-		}
-	}
-	if p, err := exec.LookPath(name); err == nil {
-		return p
-	}
-	t.Skipf("SKIPPED LOUDLY: no %s binary next to initdb or in PATH; this check needs it", name)
-	return ""
+	return pgtest.ClientBinary(t, name)
 }
-
-func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
 
 func psql(t *testing.T, url, file string) {
 	t.Helper()

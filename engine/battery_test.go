@@ -145,6 +145,15 @@ func TestVersionSchemaBattery(t *testing.T) {
 			continue
 		}
 		wantChanged := strings.Split(strings.TrimSpace(files["want/changed_new"]), "\n")
+		if pgtest.ServerMajor(t) >= 17 && !*updateBattery {
+			// From PostgreSQL 17 on MERGE writes through an updatable view,
+			// as it does on the table (want/changed_new is recorded on 15).
+			for i, l := range wantChanged {
+				if strings.Contains(l, "ERROR 0A000: cannot execute MERGE on relation") && i < len(ref) {
+					wantChanged[i] = ref[i]
+				}
+			}
+		}
 		if !pg15 {
 			t.Logf("PostgreSQL < 15: want/changed_new not compared")
 		} else if *updateBattery {

@@ -67,8 +67,11 @@ func (m *Migrator) describeStepError(ctx context.Context, conn *pgx.Conn, st Ste
 	if errors.As(err, &rowErr) {
 		return err
 	}
-	if pgErr.Code == "23514" && pgErr.ConstraintName != "" && pgErr.TableName != "" && validates(st) {
-		key, ferr := violatingRow(ctx, conn, pgErr.SchemaName, pgErr.TableName, pgErr.ConstraintName)
+	// A NOT NULL constraint (PostgreSQL 18) fails its validation with a
+	// not_null_violation naming the column.
+	notNull := pgErr.Code == "23502" && pgErr.ColumnName != "" && pgErr.TableName != ""
+	if (pgErr.Code == "23514" && pgErr.ConstraintName != "" && pgErr.TableName != "" || notNull) && validates(st) {
+		key, ferr := violatingRow(ctx, conn, pgErr.SchemaName, pgErr.TableName, pgErr.ConstraintName, pgErr.ColumnName, notNull)
 		switch {
 		case ferr != nil:
 			return fmt.Errorf("%w (finding a violating row failed: %v)", err, ferr)
@@ -95,19 +98,24 @@ func validates(st Step) bool {
 // check constraint's expression is false, as "key (id)=(77001)" ("" when
 // none). The table's key is its primary key or a unique index over NOT NULL
 // columns, else its ctid.
-func violatingRow(ctx context.Context, conn *pgx.Conn, schema, table, constraint string) (string, error) {
+//
+// With notNull the constraint is column's NOT NULL (a NOT NULL constraint
+// of PostgreSQL 18) and the row is one where column IS NULL.
+func violatingRow(ctx context.Context, conn *pgx.Conn, schema, table, constraint, column string, notNull bool) (string, error) {
 	tq := pgx.Identifier{schema, table}.Sanitize()
-	var expr string
-	err := conn.QueryRow(ctx, `SELECT pg_get_expr(conbin, conrelid) FROM pg_constraint
-		WHERE conrelid = $1::regclass AND conname = $2 AND contype = 'c'`, tq, constraint).Scan(&expr)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return "", nil
-	}
-	if err != nil {
-		return "", fmt.Errorf("read constraint %s: %w", constraint, err)
+	expr := pgx.Identifier{column}.Sanitize() + " IS NOT NULL"
+	if !notNull {
+		err := conn.QueryRow(ctx, `SELECT pg_get_expr(conbin, conrelid) FROM pg_constraint
+			WHERE conrelid = $1::regclass AND conname = $2 AND contype = 'c'`, tq, constraint).Scan(&expr)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return "", nil
+		}
+		if err != nil {
+			return "", fmt.Errorf("read constraint %s: %w", constraint, err)
+		}
 	}
 	var cols []string
-	err = conn.QueryRow(ctx, `SELECT array_agg(a.attname::text ORDER BY k.ord)
+	err := conn.QueryRow(ctx, `SELECT array_agg(a.attname::text ORDER BY k.ord)
 		FROM pg_index i CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
 		JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
 		WHERE i.indrelid = $1::regclass AND i.indisunique AND i.indisvalid AND i.indpred IS NULL AND i.indexprs IS NULL

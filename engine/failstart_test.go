@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/strata-db/strata/engine"
+	"github.com/strata-db/strata/internal/pgtest"
 )
 
 // TestFailedStartUndoes: a start that fails on row 77,001 of 100,000 (a
@@ -75,9 +76,9 @@ func TestFailedStartUndoes(t *testing.T) {
 // is no pg_dump.
 func pgDump(t *testing.T, e *env) string {
 	t.Helper()
-	bin, err := osexec.LookPath("pg_dump")
+	bin, err := pgtest.FindClientBinary(t, "pg_dump")
 	if err != nil {
-		t.Logf("SKIPPING the pg_dump -s comparison: no pg_dump in PATH (%v)", err)
+		t.Logf("SKIPPING the pg_dump -s comparison: %v", err)
 		return ""
 	}
 	out, err := osexec.CommandContext(e.ctx, bin, "--schema-only", "--no-owner", "--dbname", e.db.URL).Output()

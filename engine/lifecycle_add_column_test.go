@@ -2,10 +2,12 @@ package engine_test
 
 import (
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 
 	"github.com/strata-db/strata/engine"
+	"github.com/strata-db/strata/internal/pgtest"
 )
 
 // usersColumns is the shape of the users table of testdata/tables/users.
@@ -43,7 +45,7 @@ func TestLifecycleAddColumn(t *testing.T) {
 		name:     "not_null_default",
 		newWrite: "'premium'", existing: "extra = 'basic'", fromOld: "extra = 'basic'",
 		check: func(t *testing.T, p *phase) {
-			p.fails(p.new, "23514", "INSERT INTO users (email, extra) VALUES ('null@x.org', NULL)")
+			p.fails(p.new, p.notNull(), "INSERT INTO users (email, extra) VALUES ('null@x.org', NULL)")
 			want(t, "new-version insert without the column", []string{"basic"},
 				p.q(p.new, "INSERT INTO users (email) VALUES ('dflt@x.org') RETURNING extra"))
 		},
@@ -52,7 +54,16 @@ func TestLifecycleAddColumn(t *testing.T) {
 		newWrite: "'chosen'", existing: "extra = 'x.org'", fromOld: "extra = 'old.org'",
 		backfill: true,
 		check: func(t *testing.T, p *phase) {
-			p.fails(p.new, "23514", "INSERT INTO users (email) VALUES ('null@x.org')")
+			p.fails(p.new, p.notNull(), "INSERT INTO users (email) VALUES ('null@x.org')")
+			// The form of the NOT NULL during the phase: a validated NOT
+			// NULL constraint on PostgreSQL 18, a validated check before.
+			form := "_strata_nn_extra|c|true"
+			if pgtest.ServerMajor(t) >= 18 {
+				form = "_strata_nn_extra|n|true"
+			}
+			want(t, "strata's NOT NULL constraint during the phase", []string{form}, p.q(p.e.catalogConn(),
+				`SELECT conname || '|' || contype::text || '|' || convalidated FROM pg_constraint
+				 WHERE conrelid = 'public.users'::regclass AND conname LIKE '\_strata%'`))
 			// An old-version update of a column up reads recomputes it.
 			p.exec(p.old, "UPDATE users SET email = 'moved@moved.org' WHERE id = 10")
 			want(t, "extra after the old version changed email", []string{"moved.org"},
@@ -87,7 +98,7 @@ func TestLifecycleAddColumn(t *testing.T) {
 		newWrite: "'2020-01-02 03:04:05+00'", existing: "extra > now() - interval '1 hour'", fromOld: "extra IS NOT NULL",
 		backfill: true,
 		check: func(t *testing.T, p *phase) {
-			p.fails(p.new, "23514", "INSERT INTO users (email, extra) VALUES ('null@x.org', NULL)")
+			p.fails(p.new, p.notNull(), "INSERT INTO users (email, extra) VALUES ('null@x.org', NULL)")
 			// clock_timestamp() changes from row to row.
 			want(t, "distinct values of existing rows", []string{"true"},
 				p.q(p.new, "SELECT count(DISTINCT extra) > 1 FROM users WHERE id <= 250"))
@@ -171,6 +182,13 @@ func TestLifecycleAddColumn(t *testing.T) {
 				}
 				p.complete()
 				want(t, "users after complete", append(usersColumns(t), final), e.columns("public", "users"))
+				if strings.HasSuffix(final, " not null") && pgtest.ServerMajor(t) >= 18 {
+					// The constraint start added has the name PostgreSQL
+					// gives one it names itself.
+					want(t, "NOT NULL constraint of extra after complete", []string{"users_extra_not_null|true"}, p.q(e.catalogConn(),
+						`SELECT k.conname || '|' || k.convalidated FROM pg_constraint k JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = k.conkey[1]
+						 WHERE k.conrelid = 'public.users'::regclass AND k.contype = 'n' AND a.attname = 'extra'`))
+				}
 				if got := e.relfilenode("public", "users"); got != node {
 					t.Errorf("users was rewritten: relfilenode %s -> %s", node, got)
 				}

@@ -5,7 +5,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/jackc/pgx/v5"
+
+	"github.com/strata-db/strata/internal/pgtest"
 )
 
 // asRole runs fn on a new connection that has SET ROLE role.
@@ -30,6 +33,10 @@ func TestLifecycleCarry(t *testing.T) {
 		name string
 		// during runs between start and complete, after after complete.
 		during, after func(t *testing.T, p *phase, role string)
+		// minMajor: on older servers start must refuse, with refusal in
+		// its message (row security needs security_invoker views, 15+).
+		minMajor int
+		refusal  string
 	}{{
 		name: "indexes",
 		during: func(t *testing.T, p *phase, role string) {
@@ -180,7 +187,7 @@ func TestLifecycleCarry(t *testing.T) {
 				"SELECT has_column_privilege($1, 'items', 'v', 'UPDATE WITH GRANT OPTION')", strings.Trim(role, `"`)))
 		},
 	}, {
-		name: "policy",
+		name: "policy", minMajor: 15, refusal: "has row-level security and this phase needs a version view in front of it",
 		during: func(t *testing.T, p *phase, role string) {
 			asRole(t, p.e, role, func(c *pgx.Conn) {
 				// Even v; the 6 rows with a NULL v are not visible.
@@ -246,6 +253,16 @@ func TestLifecycleCarry(t *testing.T) {
 				mig := []string{"001_carry.toml", loadFixture(t, "tables/carry").file("alter_v.toml")}
 				if fx.has("migrations/001_carry.toml") {
 					mig = fx.migrations()
+				}
+				if c.minMajor > 0 && pgtest.ServerMajor(t) < c.minMajor {
+					before := e.snapshot("public")
+					if _, err := e.m.Start(e.ctx, e.migs("", mig...)); err == nil || !strings.Contains(err.Error(), c.refusal) {
+						t.Fatalf("PostgreSQL %d: start: %v, want a refusal: %s", pgtest.ServerMajor(t), err, c.refusal)
+					}
+					if diff := cmp.Diff(before, e.snapshot("public")); diff != "" {
+						t.Errorf("the refused start changed the database (-before +after):\n%s", diff)
+					}
+					return
 				}
 				p := begin(t, e, "", "", e.migs("", mig...))
 				// Both versions read and write through the phase.

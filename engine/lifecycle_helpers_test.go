@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/strata-db/strata/engine"
+	"github.com/strata-db/strata/internal/pgtest"
 	"github.com/strata-db/strata/migration"
 )
 
@@ -119,6 +120,17 @@ func (p *phase) one(conn *pgx.Conn, sql string, args ...any) string {
 func (p *phase) exec(conn *pgx.Conn, sql string, args ...any) {
 	p.t.Helper()
 	exec(p.t, p.e.ctx, conn, sql, args...)
+}
+
+// notNull is the SQLSTATE of a NULL written into a column that start made
+// NOT NULL: its NOT VALID check's check_violation before PostgreSQL 18, a
+// not_null_violation on 18, where the constraint is a NOT NULL one.
+func (p *phase) notNull() string {
+	p.t.Helper()
+	if pgtest.ServerMajor(p.t) >= 18 {
+		return "23502"
+	}
+	return "23514"
 }
 
 // fails runs SQL that must fail with the given SQLSTATE.

@@ -31,11 +31,16 @@ func TestVersionViewSQLByMajor(t *testing.T) {
 	}
 
 	// Both renderings run on the test server (the one without the option
-	// is what a PostgreSQL 14 server gets).
+	// is what a PostgreSQL 14 server gets); a server before 15 runs only
+	// its own.
 	db := pgtest.New(t)
 	db.Exec(t, "CREATE TABLE items (id int PRIMARY KEY, note text DEFAULT 'x'); CREATE SCHEMA app_v2; CREATE VIEW app_v2.items AS SELECT id FROM items")
 	conn := db.Conn(t)
-	for _, major := range []int{14, 15} {
+	majors := []int{14, 15}
+	if pgtest.ServerMajor(t) < 15 {
+		majors = []int{14}
+	}
+	for _, major := range majors {
 		for _, s := range versionViewSQL(major, "app_v2", "items", "public", "items", out, cols, []string{"note"}) {
 			if _, err := conn.Exec(context.Background(), s); err != nil {
 				t.Fatalf("PG %d rendering: %s: %v", major, s, err)

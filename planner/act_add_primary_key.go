@@ -58,7 +58,7 @@ func (p *planner) addPrimaryKey(ctx context.Context, a *migration.AddPrimaryKey)
 		if c.NotNull {
 			continue
 		}
-		p.objs.pkNotNull = append(p.objs.pkNotNull, notNull{t.Phys, c.Phys, internalName("_strata_nn_", c.Phys)})
+		p.objs.pkNotNull = append(p.objs.pkNotNull, notNull{t.Phys, c.Phys, internalName("_strata_nn_", c.Phys), c.Name})
 		c.NotNull = true
 	}
 	p.objs.pending = append(p.objs.pending, &pendObj{Kind: kPKey, Schema: p.schema, Table: t.Phys, Name: pk.Name, Temp: pk.Name,

@@ -116,6 +116,16 @@ func (p *planner) carryOne(ctx context.Context, t *vTable, c *vColumn, pt *Table
 	ck := fmt.Sprintf("%s:%d", d.Class, d.OID)
 	switch d.Class {
 	case "pg_class":
+		if d.OID == pt.OID && d.SubID > 0 {
+			// Another column of the table depends on this one: before
+			// PostgreSQL 15 a generated column records its dependency so
+			// (later servers record it on its pg_attrdef, below).
+			for _, gc := range pt.Columns {
+				if gc.Num == int(d.SubID) && gc.Generated != "" {
+					return fmt.Sprintf("generated column %q of table %q is computed from it", gc.Name, t.Phys), nil
+				}
+			}
+		}
 		kind, err := p.pr.RelKind(ctx, d.OID)
 		if err != nil {
 			return "", err

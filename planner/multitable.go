@@ -386,6 +386,10 @@ func (p *planner) crossRestore() []plan.Step {
 		}
 		tq := qual(p.schema, l.T.Phys)
 		chk := internalName("_strata_nn_", l.Col)
+		// The check form on every major, also on PostgreSQL 18: the
+		// column may still be NOT NULL (an abort of a start interrupted
+		// before it relaxed it), where ADD CONSTRAINT ... NOT NULL fails
+		// and SET NOT NULL after the check changes nothing.
 		out = append(out,
 			plan.Step{ID: "restore-not-null-check:" + l.T.Phys + "." + l.Col, Kind: plan.KindSQL, Tx: true,
 				Desc: fmt.Sprintf("check %s.%s IS NOT NULL again (NOT VALID)", l.T.Phys, l.Col),

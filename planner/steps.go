@@ -2,6 +2,7 @@ package planner
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/strata-db/strata/plan"
 )
@@ -55,8 +56,46 @@ func (p *planner) checkFragments(ctx context.Context) error {
 
 // notNull is NOT NULL on a column added in this phase to an existing
 // table: a NOT VALID check at start, validated without blocking writers,
-// turned into SET NOT NULL at complete; abort drops the check.
-type notNull struct{ table, col, check string }
+// turned into SET NOT NULL at complete; abort drops the check. On
+// PostgreSQL 18 and later it is a NOT VALID NOT NULL constraint instead
+// (notNullSQL), validated the same way and renamed at complete.
+type notNull struct {
+	table, col, check string
+	final             string // the column's name once complete has run (a shadow column is renamed)
+}
+
+// notNullConstraints reports whether the server can add NOT NULL as a NOT
+// VALID constraint and validate it later (PostgreSQL 18), which spares the
+// check-constraint detour: the validated constraint is the column's NOT
+// NULL itself.
+func (p *planner) notNullConstraints() bool { return p.cat.PGMajor >= 18 }
+
+// notNullDesc picks a step description for x by the form in use.
+func (p *planner) notNullDesc(check, constraint string, x notNull) string {
+	if p.notNullConstraints() {
+		return fmt.Sprintf(constraint, x.table, x.col)
+	}
+	return fmt.Sprintf(check, x.table, x.col)
+}
+
+// addNotNullSQL renders the NOT VALID constraint that makes col NOT NULL
+// for new rows, named name: a NOT NULL constraint on PostgreSQL 18, a
+// check before.
+func (p *planner) addNotNullSQL(table, col, name string) string {
+	if p.notNullConstraints() {
+		return "ALTER TABLE " + qual(p.schema, table) + " ADD CONSTRAINT " + ident(name) + " NOT NULL " + ident(col) + " NOT VALID"
+	}
+	return "ALTER TABLE " + qual(p.schema, table) + " ADD CONSTRAINT " + ident(name) + " CHECK (" + ident(col) + " IS NOT NULL) NOT VALID"
+}
+
+// finishNotNullSQL renders what turns the validated check name into the
+// column's NOT NULL before PostgreSQL 18: SET NOT NULL (no scan: the check
+// proves it) and the check dropped. (On 18 the validated constraint already
+// is the column's NOT NULL; the contract names it, notNullNamesSQL.)
+func (p *planner) finishNotNullSQL(table, col, name string) []string {
+	tq := qual(p.schema, table)
+	return []string{"ALTER TABLE " + tq + " ALTER COLUMN " + ident(col) + " SET NOT NULL", "ALTER TABLE " + tq + " DROP CONSTRAINT IF EXISTS " + ident(name)}
+}
 
 func (p *planner) notNulls() []notNull {
 	var out []notNull
@@ -69,7 +108,7 @@ func (p *planner) notNulls() []notNull {
 			if c == nil || !c.NotNull || a.NotNull {
 				continue
 			}
-			out = append(out, notNull{t.Phys, a.Name, internalName("_strata_nn_", a.Name)})
+			out = append(out, notNull{t.Phys, a.Name, internalName("_strata_nn_", a.Name), c.Name})
 		}
 	}
 	return append(out, p.objs.pkNotNull...)

@@ -1,8 +1,7 @@
 package planner
 
 import (
-	"fmt"
-
+	"github.com/strata-db/strata/internal/pgquery"
 	"github.com/strata-db/strata/plan"
 )
 
@@ -13,14 +12,13 @@ func (p *planner) completeSteps() []plan.Step {
 	var out []plan.Step
 	out = append(out, p.completeCustom...)
 	for _, x := range p.notNulls() {
+		if p.notNullConstraints() {
+			break // validated at start: the contract names them (notNullNamesSQL)
+		}
 		out = append(out, plan.Step{
 			ID: "set-not-null:" + x.table + "." + x.col, Kind: plan.KindSQL, Tx: true,
-			Desc: fmt.Sprintf("SET NOT NULL on %s.%s using the validated check", x.table, x.col),
-
-			SQL: []string{
-				"ALTER TABLE " + qual(p.schema, x.table) + " ALTER COLUMN " + ident(x.col) + " SET NOT NULL",
-				"ALTER TABLE " + qual(p.schema, x.table) + " DROP CONSTRAINT IF EXISTS " + ident(x.check),
-			},
+			Desc: p.notNullDesc("SET NOT NULL on %s.%s using the validated check", "give the validated NOT NULL constraint on %s.%s its usual name", x),
+			SQL:  p.finishNotNullSQL(x.table, x.col, x.check),
 		})
 	}
 	out = append(out, p.identitySteps()...)
@@ -127,6 +125,7 @@ func (p *planner) contractSQL() []string {
 	// Defaults and comments refer to physical names, so they come before the renames.
 	out = append(out, tail...)
 	out = append(out, renames...)
+	out = append(out, p.notNullNamesSQL(final)...)
 	// Carried objects take their names back; they name tables by their
 	// physical names, so they come before the table renames.
 	out = append(out, p.contractPost()...)
@@ -292,4 +291,25 @@ func attachSQL(o *pendObj, deferrable, deferred bool) string {
 	}
 	return "ALTER TABLE " + qual(o.Schema, o.Table) + " ADD CONSTRAINT " + ident(o.Name) + " " + kind + " USING INDEX " + ident(o.Temp) +
 		deferrableSQL(deferrable, deferred)
+}
+
+// notNullNamesSQL renders, on PostgreSQL 18, the renames that give the NOT
+// NULL constraints start added (validated, so already the columns' NOT
+// NULL) the names PostgreSQL gives those it names itself,
+// table_column_not_null of the final table and column names, so that the
+// result matches a table made in one go. They run after the column renames,
+// when the old column of a shadow, and its NOT NULL constraint, are gone.
+func (p *planner) notNullNamesSQL(final map[string]*vTable) []string {
+	if !p.notNullConstraints() {
+		return nil
+	}
+	var out []string
+	for _, x := range p.notNulls() {
+		table := x.table
+		if t := final[x.table]; t != nil {
+			table = t.Name
+		}
+		out = append(out, "ALTER TABLE "+qual(p.schema, x.table)+" RENAME CONSTRAINT "+ident(x.check)+" TO "+ident(pgquery.ObjectName(table, x.final, "not_null")))
+	}
+	return out
 }

@@ -72,12 +72,10 @@ func (p *planner) startSteps(ctx context.Context) ([]plan.Step, error) {
 	for _, x := range p.notNulls() {
 		out = append(out,
 			plan.Step{ID: "not-null-check:" + x.table + "." + x.col, Kind: plan.KindSQL, Tx: true,
-				Desc: fmt.Sprintf("add NOT VALID check %s.%s IS NOT NULL", x.table, x.col),
-
-				SQL: []string{"ALTER TABLE " + qual(p.schema, x.table) + " ADD CONSTRAINT " + ident(x.check) +
-					" CHECK (" + ident(x.col) + " IS NOT NULL) NOT VALID"}},
+				Desc: p.notNullDesc("add NOT VALID check %s.%s IS NOT NULL", "add NOT VALID NOT NULL constraint on %s.%s", x),
+				SQL:  []string{p.addNotNullSQL(x.table, x.col, x.check)}},
 			plan.Step{ID: "validate:" + x.table + "." + x.col, Kind: plan.KindSQL, Tx: true,
-				Desc: fmt.Sprintf("validate the NOT NULL check on %s.%s", x.table, x.col),
+				Desc: p.notNullDesc("validate the NOT NULL check on %s.%s", "validate the NOT NULL constraint on %s.%s", x),
 
 				SQL: []string{"ALTER TABLE " + qual(p.schema, x.table) + " VALIDATE CONSTRAINT " + ident(x.check)}})
 	}

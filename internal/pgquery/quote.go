@@ -68,3 +68,35 @@ func HashedName(prefix, readable, key string) string {
 func utf8Start(s string, i int) bool {
 	return i >= len(s) || s[i]&0xC0 != 0x80
 }
+
+// ObjectName is the name PostgreSQL gives an unnamed constraint or index
+// (its makeObjectName): name1_name2_label, where name1 and name2 are
+// shortened (the longer one first, a byte at a time, never splitting a
+// character) until it fits 63 bytes. PostgreSQL appends a number to the
+// label when the name is taken; ObjectName does not.
+func ObjectName(name1, name2, label string) string {
+	n1, n2 := len(name1), len(name2)
+	overhead := len(label) + 1
+	if name2 != "" {
+		overhead++
+	}
+	for n1+n2+overhead > 63 {
+		if n1 > n2 {
+			n1--
+		} else {
+			n2--
+		}
+	}
+	// pg_mbcliplen: cut back to the start of a character.
+	for n1 > 0 && !utf8Start(name1, n1) {
+		n1--
+	}
+	for n2 > 0 && !utf8Start(name2, n2) {
+		n2--
+	}
+	out := name1[:n1]
+	if name2 != "" {
+		out += "_" + name2[:n2]
+	}
+	return out + "_" + label
+}
