@@ -44,6 +44,10 @@ type globals struct {
 	// dropScenarios lets start and migrate drop the scenarios holding
 	// copies of tables the phase changes.
 	dropScenarios bool
+	// versionStyle is --version-schema-style; upTo is start's and
+	// migrate's --migration.
+	versionStyle string
+	upTo         string
 
 	stdout, stderr io.Writer
 	mu             sync.Mutex
@@ -81,6 +85,7 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	pf.Float64Var(&g.vacuumFraction, "backfill-vacuum-every", 0, "share of a table's rows backfilled between two VACUUMs that let later batches reuse the space (0: 0.1; negative: no space reuse, the table grows by about its size)")
 	pf.DurationVar(&g.maxAppLatency, "max-app-latency", 0, "application latency target: backfill batches last at most half of it, and slow down while an application statement runs longer (0: off)")
 	pf.BoolVar(&g.ignoreDisk, "ignore-disk-check", false, "start even when the free disk strata can see is less than the backfills' worst case")
+	pf.StringVar(&g.versionStyle, "version-schema-style", migration.StyleStrata, "version schemas new phases create: strata (<schema>_<name>, views of the tables that differ) or reshape (migration_<name>, a view of every table)")
 	pf.BoolVarP(&g.quiet, "quiet", "q", false, "print only results and errors")
 	pf.StringVar(&g.configPath, "config", "", "project file (default $STRATA_CONFIG, else ./strata.toml if present)")
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error { return g.applyConfig(cmd) }
@@ -90,7 +95,7 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		g.initCmd(), g.startCmd(), g.completeCmd(), g.abortCmd(), g.migrateCmd(),
 		g.statusCmd(), g.clientsCmd(), g.schemaNameCmd(), g.planCmd(), g.lintCmd(),
 		g.historyCmd(), g.newCmd(), g.baselineCmd(), g.configCmd(), g.foreignCmd(), g.dumpCmd(), g.driftCmd(), g.doctorCmd(),
-		g.scenarioCmd(), g.convertCmd(),
+		g.scenarioCmd(), g.convertCmd(), g.latestCmd(),
 	)
 	if err := root.ExecuteContext(ctx); err != nil {
 		var silent errSilent
@@ -157,7 +162,23 @@ func (g *globals) connString() string {
 	return os.Getenv("DATABASE_URL")
 }
 
+// checkStyle checks --version-schema-style, naming where its value came
+// from.
+func (g *globals) checkStyle() error {
+	if slices.Contains(migration.Styles, g.versionStyle) {
+		return nil
+	}
+	src := "flag --version-schema-style"
+	if g.project != nil && g.project.sources["version-schema-style"] != "" {
+		src = g.project.sources["version-schema-style"]
+	}
+	return usageError{fmt.Errorf("--version-schema-style %q (from %s): want %s", g.versionStyle, src, strings.Join(migration.Styles, " or "))}
+}
+
 func (g *globals) migrator() (*engine.Migrator, error) {
+	if err := g.checkStyle(); err != nil {
+		return nil, err
+	}
 	prog := newProgress(g.stderr, g.quiet)
 	opts := engine.Options{
 		Schema: g.schema, StateSchema: g.stateSchema,
@@ -175,8 +196,9 @@ func (g *globals) migrator() (*engine.Migrator, error) {
 			}
 			return v
 		})),
-		AllowChanged: g.allowChanged,
-		BeforeStart:  g.scenarioGuard,
+		AllowChanged:       g.allowChanged,
+		BeforeStart:        g.scenarioGuard,
+		VersionSchemaStyle: g.versionStyle,
 	}
 	installCrashHooks(&opts)
 	return engine.New(g.connString(), opts)
@@ -234,6 +256,10 @@ func (g *globals) startCmd() *cobra.Command {
 		Short: "Start the expand phase for all pending migrations",
 		Args:  cobra.NoArgs,
 		RunE: g.loaded(func(ctx context.Context, m *engine.Migrator, migs []*migration.Migration) error {
+			migs, err := g.uptoMigrations(ctx, m, migs)
+			if err != nil {
+				return err
+			}
 			res, err := m.Start(ctx, migs)
 			if errors.Is(err, engine.ErrNothingPending) {
 				fmt.Fprintln(g.stdout, "nothing to start: no pending migrations")
@@ -253,6 +279,7 @@ func (g *globals) startCmd() *cobra.Command {
 		}),
 	}
 	g.allowChangedFlag(cmd)
+	g.migrationFlag(cmd)
 	return cmd
 }
 
@@ -292,6 +319,10 @@ func (g *globals) migrateCmd() *cobra.Command {
 		Short: "Start then complete all pending migrations (for new databases and development)",
 		Args:  cobra.NoArgs,
 		RunE: g.loaded(func(ctx context.Context, m *engine.Migrator, migs []*migration.Migration) error {
+			migs, err := g.uptoMigrations(ctx, m, migs)
+			if err != nil {
+				return err
+			}
 			res, err := m.Migrate(ctx, migs)
 			if errors.Is(err, engine.ErrNothingPending) {
 				fmt.Fprintln(g.stdout, "nothing to migrate: no pending migrations")
@@ -315,6 +346,7 @@ func (g *globals) migrateCmd() *cobra.Command {
 		}),
 	}
 	g.allowChangedFlag(cmd)
+	g.migrationFlag(cmd)
 	return cmd
 }
 
@@ -385,7 +417,10 @@ func (g *globals) schemaNameCmd() *cobra.Command {
 		Short: "Print the version schema name of the newest migration (needs no database)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			m, err := engine.New("", engine.Options{Schema: g.schema})
+			if err := g.checkStyle(); err != nil {
+				return err
+			}
+			m, err := engine.New("", engine.Options{Schema: g.schema, StateSchema: g.stateSchema, VersionSchemaStyle: g.versionStyle})
 			if err != nil {
 				return err
 			}
@@ -396,7 +431,7 @@ func (g *globals) schemaNameCmd() *cobra.Command {
 			if len(migs) == 0 {
 				return fmt.Errorf("no migration files in %s", g.dir)
 			}
-			vs := migration.VersionSchema(g.schema, migs[len(migs)-1].Name)
+			vs := migration.VersionSchemaFor(migs[len(migs)-1], g.schema, g.versionStyle)
 			if searchPath {
 				fmt.Fprintln(g.stdout, engine.SearchPath(vs, g.schema))
 				return nil

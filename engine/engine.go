@@ -44,7 +44,7 @@ func (m *Migrator) LoadDir(dir string) ([]*migration.Migration, error) {
 func (m *Migrator) validate(migs []*migration.Migration) ([]*migration.Migration, error) {
 	var errs []error
 	for _, mg := range migs {
-		if err := mg.Validate(m.opts.Schema); err != nil {
+		if err := mg.ValidateWith(m.validateOptions()); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -52,6 +52,11 @@ func (m *Migrator) validate(migs []*migration.Migration) ([]*migration.Migration
 		return nil, errors.Join(errs...)
 	}
 	return migs, nil
+}
+
+// validateOptions are what this Migrator's migrations are validated for.
+func (m *Migrator) validateOptions() migration.ValidateOptions {
+	return migration.ValidateOptions{Schema: m.opts.Schema, StateSchema: m.opts.StateSchema, Style: m.opts.VersionSchemaStyle}
 }
 
 func (m *Migrator) connect(ctx context.Context) (*pgx.Conn, error) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -53,6 +54,13 @@ type Options struct {
 	// SQLGate checks the pending .sql migrations before any of them runs
 	// (the CLI lints them); nil runs them unchecked.
 	SQLGate SQLGate
+	// VersionSchemaStyle is the style of the version schemas new phases
+	// create: migration.StyleStrata (the default, "") names them
+	// <schema>_<name> with views only of the tables whose shape differs;
+	// migration.StyleReshape names them migration_<name> with a view of
+	// every table, as Reshape does. A phase keeps the style it started
+	// with (stored in its plan) through complete and abort.
+	VersionSchemaStyle string
 	// AllowChanged lets Start and Migrate go on while a completed
 	// migration's file has changed (see ErrChanged).
 	AllowChanged bool
@@ -74,6 +82,9 @@ type Migrator struct {
 // New prepares a Migrator for the database at connString (a URL or a libpq
 // keyword string; empty means the PG* environment variables).
 func New(connString string, opts Options) (*Migrator, error) {
+	if opts.VersionSchemaStyle != "" && !slices.Contains(migration.Styles, opts.VersionSchemaStyle) {
+		return nil, fmt.Errorf("engine: unknown version schema style %q (valid: %s)", opts.VersionSchemaStyle, strings.Join(migration.Styles, ", "))
+	}
 	cfg, err := pgx.ParseConfig(connString)
 	if err != nil {
 		return nil, fmt.Errorf("engine: parse connection string: %w", redact(err))

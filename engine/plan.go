@@ -41,7 +41,8 @@ var errPlanned = errors.New("engine: plan built")
 // within the lock deadline.
 func (m *Migrator) plan(ctx context.Context, conn *pgx.Conn, pend []*migration.Migration, prev string) (*Plan, error) {
 	var p *Plan
-	opts := planner.Options{Schema: m.opts.Schema, StateSchema: m.opts.StateSchema, PreviousSchema: prev}
+	opts := planner.Options{Schema: m.opts.Schema, StateSchema: m.opts.StateSchema, PreviousSchema: prev,
+		VersionStyle: m.opts.VersionSchemaStyle}
 	err := m.exec.InTx(ctx, conn, func(tx pgx.Tx) error {
 		var err error
 		if ok, err := m.store.Installed(ctx, tx); err != nil {

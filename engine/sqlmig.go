@@ -11,6 +11,7 @@ import (
 
 	"github.com/strata-db/strata/internal/pgquery"
 	"github.com/strata-db/strata/migration"
+	"github.com/strata-db/strata/planner"
 	"github.com/strata-db/strata/sqlrun"
 	"github.com/strata-db/strata/state"
 )
@@ -180,15 +181,20 @@ func (m *Migrator) runSQL(ctx context.Context, s *session, mg *migration.Migrati
 // refreshVersionViews keeps the latest version schema vs right after a .sql
 // migration changed tables of schema: a view there gains the columns its
 // table gained. Tables without a view (new ones included) are reached
-// through the version's search_path, <version schema>, <managed schema>.
+// through the version's search_path, <version schema>, <managed schema>;
+// in a Reshape-style version schema (a view of every table, marked by its
+// comment) a new table gets its view.
 func refreshVersionViews(ctx context.Context, tx pgx.Tx, schema, vs string) error {
 	if vs == "" {
 		return nil
 	}
 	var exists bool
-	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT FROM pg_namespace WHERE nspname = $1)`, vs).Scan(&exists); err != nil || !exists {
+	var comment string
+	if err := tx.QueryRow(ctx, `SELECT count(*) > 0, coalesce(max(obj_description(oid, 'pg_namespace')), '')
+		FROM pg_namespace WHERE nspname = $1`, vs).Scan(&exists, &comment); err != nil || !exists {
 		return err
 	}
+	everyTable := comment == planner.ReshapeSchemaComment
 	// Tables of schema, and the view of vs over each (by dependency).
 	rows, err := tx.Query(ctx, `
 		SELECT t.relname, coalesce(v.relname, ''), coalesce(pg_get_viewdef(v.oid), '')
@@ -215,7 +221,7 @@ func refreshVersionViews(ctx context.Context, tx pgx.Tx, schema, vs string) erro
 	}
 	major := 0 // the server's major version, read when a view changes
 	for _, x := range list {
-		if x.view == "" {
+		if x.view == "" && !everyTable {
 			// No view: the version reaches the table itself through its
 			// search_path (<version schema>, <managed schema>), new tables
 			// and new columns included.
@@ -263,7 +269,13 @@ func refreshVersionViews(ctx context.Context, tx pgx.Tx, schema, vs string) erro
 				return fmt.Errorf("engine: refresh version schema %s: %w", vs, err)
 			}
 		}
-		for _, s := range versionViewSQL(major, vs, view, schema, x.table, out, cols, added) {
+		stmts := versionViewSQL(major, vs, view, schema, x.table, out, cols, added)
+		if x.view == "" {
+			v := pgquery.Qual(vs, view)
+			stmts = append(stmts, "COMMENT ON VIEW "+v+" IS "+pgquery.Literal(planner.ViewComment(vs)),
+				planner.CopyGrantsSQL(v, pgquery.Qual(schema, x.table)))
+		}
+		for _, s := range stmts {
 			if _, err := tx.Exec(ctx, s); err != nil {
 				return fmt.Errorf("engine: refresh version schema %s: %w", vs, err)
 			}

@@ -250,6 +250,9 @@ func (d *decoder) migration(m *Migration, root *object) {
 		m.Name = *p
 	}
 	m.Description = t.str("description", false)
+	if p := t.optStr("version_schema"); p != nil {
+		m.VersionSchema = *p
+	}
 	v, ok := t.get("actions")
 	switch arr, isArr := v.([]any); {
 	case !ok:

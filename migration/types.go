@@ -9,6 +9,10 @@ type Migration struct {
 	// file name without its extension.
 	Name        string
 	Description string
+	// VersionSchema is the top-level `version_schema` key: the name of the
+	// version schema of a phase whose latest migration this is, instead of
+	// the one the project's style gives ("" when the key is absent).
+	VersionSchema string
 	// File is the path of the file as it was loaded (relative to the fs.FS).
 	File string
 	// Checksum is the lowercase hex SHA-256 of the file's bytes.

@@ -19,23 +19,67 @@ var indexMethods = []string{"btree", "hash", "gist", "gin", "spgist", "brin"}
 // refActions are the valid on_delete / on_update values, in canonical form.
 var refActions = []string{"NO ACTION", "RESTRICT", "CASCADE", "SET NULL", "SET DEFAULT"}
 
+// Version schema styles: the project setting version_schema_style.
+const (
+	// StyleStrata names a version schema <managed schema>_<name> and
+	// gives it views only of the tables whose shape differs (the default).
+	StyleStrata = "strata"
+	// StyleReshape names it migration_<name>, as Reshape does, and gives it
+	// a view of every table, so that a client with only the version schema
+	// on its search_path (Reshape's helper libraries) sees every table.
+	StyleReshape = "reshape"
+)
+
+// Styles lists the version schema styles.
+var Styles = []string{StyleStrata, StyleReshape}
+
+// ReshapePrefix starts the names of Reshape-style version schemas.
+const ReshapePrefix = "migration_"
+
 // VersionSchema returns the name of the version schema of migration name
-// under schema: "<schema>_<name>".
+// under schema in strata's style: "<schema>_<name>".
 func VersionSchema(schema, name string) string {
 	return schema + "_" + name
 }
 
-// Validate checks m statically (no database): the migration name, that
-// VersionSchema(schema, m.Name) fits PostgreSQL's 63-byte identifier limit,
-// identifiers, the rules of each action, and that every SQL fragment (up,
-// down, defaults, types, checks, index columns and where, custom SQL) parses
-// with PostgreSQL's grammar. Parse and Load already run every check except
-// the version-schema length and the SQL parsing (so that strata lint can
-// report SQL problems as findings), so for migrations they returned,
-// Validate only adds those; it is also usable on migrations built in Go
-// (Lines may then be nil: errors carry no line). The error, if any, is a
-// ValidationErrors.
+// VersionSchemaFor returns the version schema of a phase whose latest
+// migration is m: m's version_schema key when set, else the name style
+// gives (StyleReshape: "migration_<name>"; anything else: strata's
+// "<schema>_<name>").
+func VersionSchemaFor(m *Migration, schema, style string) string {
+	switch {
+	case m.VersionSchema != "":
+		return m.VersionSchema
+	case style == StyleReshape:
+		return ReshapePrefix + m.Name
+	}
+	return VersionSchema(schema, m.Name)
+}
+
+// ValidateOptions are what ValidateWith checks a migration for.
+type ValidateOptions struct {
+	Schema      string // managed schema
+	StateSchema string // strata's own schema ("" skips that comparison)
+	Style       string // version schema style ("" is StyleStrata)
+}
+
+// Validate is ValidateWith for the managed schema alone, in strata's style.
 func (m *Migration) Validate(schema string) error {
+	return m.ValidateWith(ValidateOptions{Schema: schema})
+}
+
+// ValidateWith checks m statically (no database): the migration name, that
+// its version schema (VersionSchemaFor with o's schema and style) fits
+// PostgreSQL's 63-byte identifier limit and is neither the managed nor the
+// state schema, identifiers, the rules of each action, and that every SQL
+// fragment (up, down, defaults, types, checks, index columns and where,
+// custom SQL) parses with PostgreSQL's grammar. Parse and Load already run
+// every check except the version-schema name and the SQL parsing (so that
+// strata lint can report SQL problems as findings), so for migrations they
+// returned, ValidateWith only adds those; it is also usable on migrations
+// built in Go (Lines may then be nil: errors carry no line). The error, if
+// any, is a ValidationErrors.
+func (m *Migration) ValidateWith(o ValidateOptions) error {
 	l := &errList{file: m.File, lines: m.Lines}
 	if m.Kind == KindSQL {
 		// A .sql file has no version schema; ParseSQL checked its SQL.
@@ -46,7 +90,16 @@ func (m *Migration) Validate(schema string) error {
 	for i, a := range m.Actions {
 		v.sqlFragments(joinIndex("actions", i), a)
 	}
-	if vs := VersionSchema(schema, m.Name); len(vs) > MaxIdentifierLen {
+	vs := VersionSchemaFor(m, o.Schema, o.Style)
+	switch {
+	case m.VersionSchema != "":
+		switch vs {
+		case o.Schema:
+			v.add("version_schema", "%q is the managed schema; a version schema must be a schema of its own", vs)
+		case o.StateSchema:
+			v.add("version_schema", "%q is strata's state schema; a version schema must be a schema of its own", vs)
+		}
+	case len(vs) > MaxIdentifierLen:
 		l.add("name", "version schema name %q is %d bytes; PostgreSQL allows at most %d: shorten the migration name", vs, len(vs), MaxIdentifierLen)
 	}
 	return l.err()
@@ -98,6 +151,9 @@ func (v *validator) migration(m *Migration) {
 	if len(m.Actions) == 0 {
 		v.add("actions", "must not be empty: a migration needs at least one action")
 	}
+	if _, set := m.Lines["version_schema"]; set || m.VersionSchema != "" {
+		v.versionSchema(m.VersionSchema)
+	}
 	for i, a := range m.Actions {
 		p := joinIndex("actions", i)
 		if a == nil {
@@ -122,6 +178,15 @@ func (v *validator) ident(key, s string) {
 		v.add(key, "%q starts with %s: names starting with %s are reserved for strata's own objects", s, ReservedPrefix, ReservedPrefix)
 	case strings.IndexByte(s, 0) >= 0:
 		v.add(key, "%q contains a NUL byte", s)
+	}
+}
+
+// versionSchema checks a version_schema key: an identifier (see ident) that
+// PostgreSQL accepts as a new schema's name (not pg_...).
+func (v *validator) versionSchema(s string) {
+	v.ident("version_schema", s)
+	if strings.HasPrefix(strings.ToLower(s), "pg_") {
+		v.add("version_schema", "%q starts with pg_: PostgreSQL reserves those names for system schemas", s)
 	}
 }
 

@@ -18,6 +18,30 @@ var validationErrorCases = []parseErrorCase{
 		want: []string{`m/1.toml:1: name: invalid migration name "Add Users": use only a-z, 0-9 and _`},
 	},
 	{
+		name: "version_schema reserved prefix",
+		file: "m/1.toml",
+		src:  lines(`version_schema = "pg_v2"`, `[[actions]]`, `type = "remove_table"`, `table = "t"`),
+		want: []string{`m/1.toml:1: version_schema: "pg_v2" starts with pg_: PostgreSQL reserves those names for system schemas`},
+	},
+	{
+		name: "version_schema too long",
+		file: "m/1.json",
+		src:  lines(`{"version_schema": "`+strings.Repeat("v", 64)+`",`, `"actions": [{"type": "remove_table", "table": "t"}]}`),
+		want: []string{`m/1.json:1: version_schema: "` + strings.Repeat("v", 64) + `" is 64 bytes; PostgreSQL identifiers are at most 63 bytes`},
+	},
+	{
+		name: "version_schema empty",
+		file: "m/1.toml",
+		src:  lines(`version_schema = ""`, `[[actions]]`, `type = "remove_table"`, `table = "t"`),
+		want: []string{`m/1.toml:1: version_schema: must not be empty`},
+	},
+	{
+		name: "version_schema not a string",
+		file: "m/1.toml",
+		src:  lines(`version_schema = 2`, `[[actions]]`, `type = "remove_table"`, `table = "t"`),
+		want: []string{`m/1.toml:1: version_schema: expected string, got integer`},
+	},
+	{
 		name: "empty identifier",
 		file: "m/1.toml",
 		src:  lines(`[[actions]]`, `type = "remove_table"`, `table = ""`),

@@ -91,3 +91,46 @@ func TestValidateBuilt(t *testing.T) {
 		t.Fatalf("Validate = %v", err)
 	}
 }
+
+// TestVersionSchemaFor: the version_schema key wins; else the style names
+// the schema; in Reshape's style the length check is of migration_<name>,
+// and a key naming the managed or state schema is refused.
+func TestVersionSchemaFor(t *testing.T) {
+	long := strings.Repeat("a", 63-len(ReshapePrefix))
+	tests := []struct {
+		name, src string
+		opts      ValidateOptions
+		want      string // the version schema
+		wantErr   string
+	}{
+		{name: "strata style", src: action("t"), opts: ValidateOptions{Schema: "app"}, want: "app_x"},
+		{name: "reshape style", src: action("t"), opts: ValidateOptions{Schema: "app", Style: StyleReshape}, want: "migration_x"},
+		{name: "key wins over strata style", src: "version_schema = \"v2\"\n" + action("t"), opts: ValidateOptions{Schema: "app"}, want: "v2"},
+		{name: "key wins over reshape style", src: "version_schema = \"v2\"\n" + action("t"), opts: ValidateOptions{Schema: "app", Style: StyleReshape}, want: "v2"},
+		{name: "reshape 63 bytes fits", src: "name = \"" + long + "\"\n" + action("t"), opts: ValidateOptions{Schema: "a_long_schema_name", Style: StyleReshape},
+			want: "migration_" + long},
+		{name: "reshape 64 bytes", src: "name = \"" + long + "a\"\n" + action("t"), opts: ValidateOptions{Schema: "s", Style: StyleReshape},
+			want:    "migration_" + long + "a",
+			wantErr: `m/x.toml:1: name: version schema name "migration_` + long + `a" is 64 bytes; PostgreSQL allows at most 63: shorten the migration name`},
+		{name: "key is the managed schema", src: "version_schema = \"app\"\n" + action("t"), opts: ValidateOptions{Schema: "app", StateSchema: "strata"},
+			want: "app", wantErr: `m/x.toml:1: version_schema: "app" is the managed schema; a version schema must be a schema of its own`},
+		{name: "key is the state schema", src: "version_schema = \"strata\"\n" + action("t"), opts: ValidateOptions{Schema: "app", StateSchema: "strata"},
+			want: "strata", wantErr: `m/x.toml:1: version_schema: "strata" is strata's state schema; a version schema must be a schema of its own`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := mustParse(t, "m/x.toml", tt.src)
+			if got := VersionSchemaFor(m, tt.opts.Schema, tt.opts.Style); got != tt.want {
+				t.Errorf("VersionSchemaFor = %q, want %q", got, tt.want)
+			}
+			err := m.ValidateWith(tt.opts)
+			got := ""
+			if err != nil {
+				got = err.Error()
+			}
+			if got != tt.wantErr {
+				t.Errorf("ValidateWith = %q\nwant %q", got, tt.wantErr)
+			}
+		})
+	}
+}

@@ -91,9 +91,13 @@ type Plan struct {
 	Schema         string `json:"schema"`
 	VersionSchema  string `json:"version_schema"`
 	PreviousSchema string `json:"previous_schema,omitempty"`
-	Start          []Step `json:"start"`
-	Complete       []Step `json:"complete"`
-	Abort          []Step `json:"abort"`
+	// VersionStyle is the version schema style of the phase ("reshape":
+	// a view of every table; "" is strata's, views only where a table's
+	// shape differs). See migration.Styles.
+	VersionStyle string `json:"version_style,omitempty"`
+	Start        []Step `json:"start"`
+	Complete     []Step `json:"complete"`
+	Abort        []Step `json:"abort"`
 }
 
 // Steps returns the steps of one phase (nil for an unknown phase).

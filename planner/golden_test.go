@@ -40,6 +40,8 @@ type goldenOptions struct {
 	// PGMajor replaces the server's major version in the catalog, in
 	// recording and replaying alike.
 	PGMajor int `json:"pg_major"`
+	// VersionStyle is planner.Options.VersionStyle ("" or "reshape").
+	VersionStyle string `json:"version_style"`
 }
 
 // goldenCase is one archive of testdata/<action>/<case>.txtar:
@@ -104,7 +106,8 @@ func (c *goldenCase) migrations(t *testing.T) []*migration.Migration {
 }
 
 func (c *goldenCase) options() planner.Options {
-	return planner.Options{Schema: c.opts.Schema, StateSchema: c.opts.StateSchema, PreviousSchema: c.opts.PreviousSchema}
+	return planner.Options{Schema: c.opts.Schema, StateSchema: c.opts.StateSchema, PreviousSchema: c.opts.PreviousSchema,
+		VersionStyle: c.opts.VersionStyle}
 }
 
 func loadCase(t *testing.T, path string) *goldenCase {

@@ -33,6 +33,11 @@ type Options struct {
 	// start of the same step accepts the value instead of refusing it as
 	// already there.
 	EnumValuesLeft map[string]bool
+	// VersionStyle is the version schema style (migration.StyleStrata or
+	// migration.StyleReshape; "" is strata's): it names the new version
+	// schema (unless the latest migration sets version_schema) and, for
+	// reshape, gives it a view of every table, kept through complete.
+	VersionStyle string
 }
 
 // Build turns the pending migrations into a plan, asking pr every question
@@ -53,7 +58,18 @@ func Build(ctx context.Context, pr Prober, opts Options, migs []*migration.Migra
 		return nil, fmt.Errorf("engine: schema %q does not exist", schema)
 	}
 	last := migs[len(migs)-1]
-	version := migration.VersionSchema(schema, last.Name)
+	style := opts.VersionStyle
+	if style == migration.StyleStrata {
+		style = ""
+	}
+	version := migration.VersionSchemaFor(last, schema, style)
+	if len(version) > migration.MaxIdentifierLen {
+		return nil, &PlanError{Where: last.File, Msg: fmt.Sprintf("version schema name %q is %d bytes; PostgreSQL allows at most %d: shorten the migration name or set version_schema",
+			version, len(version), migration.MaxIdentifierLen)}
+	}
+	if version == schema || version == opts.StateSchema {
+		return nil, &PlanError{Where: last.File, Msg: fmt.Sprintf("version schema %q would be the managed or the state schema", version)}
+	}
 	if cat.Schemas[version] {
 		return nil, &PlanError{Where: last.File, Msg: fmt.Sprintf("version schema %q already exists", version)}
 	}
@@ -61,7 +77,7 @@ func Build(ctx context.Context, pr Prober, opts Options, migs []*migration.Migra
 		prev = ""
 	}
 	p := &planner{
-		pr: pr, cat: cat, schema: schema, state: opts.StateSchema, version: version, prev: prev,
+		pr: pr, cat: cat, schema: schema, state: opts.StateSchema, version: version, prev: prev, style: style,
 		syncs: map[string]*tableSync{}, added: map[string][]*addedCol{}, enumLeft: opts.EnumValuesLeft,
 	}
 	p.old = schemaFromCatalog(cat)
@@ -136,6 +152,9 @@ type planner struct {
 	state   string
 	version string
 	prev    string
+	// style is the version schema style ("" for strata's, or
+	// migration.StyleReshape).
+	style string
 	// enumLeft: see Options.EnumValuesLeft.
 	enumLeft map[string]bool
 

@@ -24,7 +24,7 @@ func (p *planner) finish(ctx context.Context) (*plan.Plan, error) {
 	if err := p.checkNames(ctx); err != nil {
 		return nil, err
 	}
-	out := &plan.Plan{Version: plan.Version, PGMajor: p.cat.PGMajor, Schema: p.schema, VersionSchema: p.version, PreviousSchema: p.prev}
+	out := &plan.Plan{Version: plan.Version, PGMajor: p.cat.PGMajor, Schema: p.schema, VersionSchema: p.version, PreviousSchema: p.prev, VersionStyle: p.style}
 	var err error
 	if out.Start, err = p.startSteps(ctx); err != nil {
 		return nil, err

@@ -23,9 +23,13 @@ func (p *planner) completeSteps() []plan.Step {
 			},
 		})
 	}
+	desc := "contract to the new shape, drop the old version schema and the new one's views that became identical to their table (one transaction)"
+	if p.reshape() {
+		desc = "contract to the new shape, drop the old version schema; the new one keeps a view of every table (reshape style; one transaction)"
+	}
 	out = append(out, plan.Step{
 		ID: "contract", Kind: plan.KindSQL, Tx: true,
-		Desc: "contract to the new shape, drop the old version schema and the new one's views that became identical to their table (one transaction)",
+		Desc: desc,
 		SQL:  p.contractSQL(),
 	})
 	return append(out, p.objectCompleteSteps()...)

@@ -90,9 +90,13 @@ func (p *planner) startSteps(ctx context.Context) ([]plan.Step, error) {
 	if err != nil {
 		return nil, err
 	}
+	what := "views of the tables whose shape differs"
+	if p.reshape() {
+		what = "reshape style: a view of every table"
+	}
 	out = append(out, plan.Step{
 		ID: "version-schema", Kind: plan.KindSQL, Tx: true,
-		Desc: fmt.Sprintf("create version schema %s (views of the tables whose shape differs)", p.version),
+		Desc: fmt.Sprintf("create version schema %s (%s)", p.version, what),
 		SQL:  views,
 	})
 	return out, nil

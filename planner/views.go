@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/strata-db/strata/internal/pgquery"
+	"github.com/strata-db/strata/migration"
 )
 
 // Version schemas (Revision 2). A version schema holds a view only for a
@@ -20,9 +21,28 @@ import (
 // previous version's views created by a start name the new version schema,
 // so that abort drops exactly those.
 
+// ReshapeSchemaComment is the comment of a version schema made in Reshape's
+// style (a view of every table): a .sql migration then gives a new table a
+// view there too (the engine reads it).
+const ReshapeSchemaComment = "strata: version schema, reshape style (a view of every table)"
+
+// reshape reports whether the phase uses Reshape-style version schemas.
+func (p *planner) reshape() bool { return p.style == migration.StyleReshape }
+
+// hasView reports whether the new version schema has a view of t: in
+// Reshape's style every table has one, else only one whose shape differs.
+func (p *planner) hasView(t *vTable) bool { return p.reshape() || p.newDiffers(t) }
+
 // viewComment marks a view of version schema vs; prevViewComment marks a
 // view the start of version vs created in the previous version schema.
 func viewComment(vs string) string { return "strata: view of version schema " + vs }
+
+// ViewComment is the comment of strata's views in version schema vs.
+func ViewComment(vs string) string { return viewComment(vs) }
+
+// CopyGrantsSQL renders a DO block that grants on view what is granted on
+// table (quoted, qualified names) when it runs (see viewSQL).
+func CopyGrantsSQL(view, table string) string { return copyGrantsSQL(view, table) }
 func prevViewComment(vs string) string {
 	return "strata: view of the previous version, created by the start of " + vs
 }
@@ -164,11 +184,15 @@ func (p *planner) previousViewsSQL() ([]string, error) {
 
 // viewsSQL renders the new version schema: USAGE granted to whoever may
 // use the managed schema (CREATE to nobody but its owner), one view per
-// table whose shape differs (see newDiffers), and a tombstone under each
-// name the version renamed or removed.
+// table whose shape differs (see newDiffers; in Reshape's style, one view
+// per table), and a tombstone under each name the version renamed or
+// removed.
 func (p *planner) viewsSQL() ([]string, error) {
 	vs := ident(p.version)
 	out := []string{"CREATE SCHEMA " + vs}
+	if p.reshape() {
+		out = append(out, "COMMENT ON SCHEMA "+vs+" IS "+literal(ReshapeSchemaComment))
+	}
 	for _, g := range p.cat.SchemaACL {
 		if g.Privilege == "USAGE" {
 			out = append(out, "GRANT USAGE ON SCHEMA "+vs+" TO "+grantee(g.Grantee))
@@ -179,7 +203,7 @@ func (p *planner) viewsSQL() ([]string, error) {
 		out = append(out, p.goneFuncSQL()...)
 	}
 	for _, t := range sortedTables(p.cur.Tables) {
-		if !p.newDiffers(t) {
+		if !p.hasView(t) {
 			continue
 		}
 		if err := p.checkRowSecurity(t.Phys); err != nil {
@@ -357,16 +381,17 @@ func dropMarkedViewsSQL(vs, comment string) string {
 
 // thinSQL renders the end of complete's contract: the tombstones go (before
 // the tables they stand in front of are dropped or renamed: see
-// contractSQL), the views that are now identical to their table go, and the
-// views that stay get their table's grants again.
+// contractSQL), the views that are now identical to their table go (in
+// Reshape's style every view stays), and the views that stay get their
+// table's grants again.
 func (p *planner) thinSQL() []string {
 	var out []string
 	for _, t := range sortedTables(p.cur.Tables) {
-		if !p.newDiffers(t) {
+		if !p.hasView(t) {
 			continue
 		}
 		v := qual(p.version, t.Name)
-		if p.identicalAfterComplete(t) {
+		if !p.reshape() && p.identicalAfterComplete(t) {
 			out = append(out, "DROP VIEW IF EXISTS "+v)
 		} else {
 			out = append(out, copyGrantsSQL(v, qual(p.schema, t.Name)))
@@ -388,7 +413,7 @@ func (p *planner) dropTombstonesSQL() []string {
 func (p *planner) newViewNames() []string {
 	var out []string
 	for _, t := range sortedTables(p.cur.Tables) {
-		if p.newDiffers(t) {
+		if p.hasView(t) {
 			out = append(out, t.Name)
 		}
 	}

@@ -1,0 +1,201 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/strata-db/strata/engine"
+	"github.com/strata-db/strata/foreign"
+	"github.com/strata-db/strata/migration"
+)
+
+// urlFromConfig is the value of latest's --url given without "=": print
+// the connection string of the configured database.
+const urlFromConfig = "(configured)"
+
+// latestOutput is strata latest --format json.
+type latestOutput struct {
+	*engine.Latest
+	// URL is the connection string that selects the version schema (with
+	// --url).
+	URL string `json:"url,omitempty"`
+}
+
+func (g *globals) latestCmd() *cobra.Command {
+	var asJSON bool
+	var format, urlFlag string
+	cmd := &cobra.Command{
+		Use:   "latest",
+		Short: "Print the version schema clients should use now (from the database, else from the folder)",
+		Long: `Prints the latest version schema: during a phase the new version's, else the
+latest completed migration's (read from the database when one is configured and
+reachable), else the one the newest migration of --dir would create.
+
+--url prints instead a connection string that selects it: the database URL with
+options=-c search_path=<version schema>,<managed schema> (a keyword/value string
+gets an options='...' part). --url=URL uses that database and prints that URL
+(give the value after "="). The password stays as written in this output.`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return nil
+			}
+			if cmd.Flags().Changed("url") && (strings.Contains(args[0], "://") || strings.Contains(args[0], "=")) {
+				return usageError{fmt.Errorf("latest: --url takes its value after \"=\": strata latest --url=%s", foreign.MaskURL(args[0]))}
+			}
+			return usageError{fmt.Errorf("latest takes no arguments, got %q", args[0])}
+		},
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if asJSON {
+				format = "json"
+			}
+			if format != "text" && format != "json" {
+				return usageError{fmt.Errorf("--format must be text or json, not %q", format)}
+			}
+			printURL := cmd.Flags().Changed("url")
+			if printURL && urlFlag != urlFromConfig {
+				if urlFlag == "" {
+					return usageError{errors.New("latest: --url= is empty: give a database URL, or --url alone for the configured one")}
+				}
+				g.url = urlFlag
+			}
+			return g.latest(cmd.Context(), format, printURL)
+		},
+	}
+	cmd.Flags().StringVar(&format, "format", "text", "output format: text or json")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "same as --format json")
+	cmd.Flags().StringVar(&urlFlag, "url", "", "print a connection string that selects the version schema; --url=URL: use that database")
+	cmd.Flags().Lookup("url").NoOptDefVal = urlFromConfig
+	return cmd
+}
+
+func (g *globals) latest(ctx context.Context, format string, printURL bool) error {
+	m, err := g.migrator()
+	if err != nil {
+		return err
+	}
+	conn := g.connString()
+	var l *engine.Latest
+	if conn != "" || pgEnvSet() {
+		l, err = m.LatestFromDatabase(ctx)
+		if err != nil {
+			if printURL {
+				return err
+			}
+			g.logf("strata: the database is not reachable (%s): computing the version schema from %s", oneLine(err.Error()), g.dir)
+			l = nil
+		}
+	} else if printURL {
+		return usageError{errors.New("latest --url: no database: give --url=URL, or set DATABASE_URL or the PG* variables")}
+	}
+	if l == nil {
+		migs, err := g.load(m)
+		if err != nil {
+			return err
+		}
+		l, err = m.LatestFromFolder(migs)
+		if errors.Is(err, engine.ErrNoVersionSchema) {
+			return fmt.Errorf("no version schema: the database has none yet and %s has no .toml or .json migration\nhint: add a migration (strata new NAME)", g.dir)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	out := latestOutput{Latest: l}
+	if printURL {
+		if out.URL, err = engine.ConnStringWithSearchPath(conn, l.VersionSchema, l.Schema); err != nil {
+			return err
+		}
+	}
+	if format == "json" {
+		enc := json.NewEncoder(g.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(out)
+	}
+	if printURL {
+		fmt.Fprintln(g.stdout, out.URL)
+	} else {
+		fmt.Fprintln(g.stdout, l.VersionSchema)
+	}
+	return nil
+}
+
+// migrationFlag adds --migration to start and migrate.
+func (g *globals) migrationFlag(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&g.upTo, "migration", "", "stop at this migration (included): later ones stay pending")
+}
+
+// uptoMigrations keeps the migrations up to and including --migration (all
+// of them without it). An unknown name is a usage error listing the
+// nearest names; a migration already applied is refused.
+func (g *globals) uptoMigrations(ctx context.Context, m *engine.Migrator, migs []*migration.Migration) ([]*migration.Migration, error) {
+	if g.upTo == "" {
+		return migs, nil
+	}
+	i := slices.IndexFunc(migs, func(mg *migration.Migration) bool { return mg.Name == g.upTo })
+	if i < 0 {
+		msg := fmt.Sprintf("--migration %q: no migration of that name in %s", g.upTo, g.dir)
+		if near := nearestNames(g.upTo, migs, 3); len(near) > 0 {
+			msg += "; nearest: " + strings.Join(near, ", ")
+		}
+		return nil, usageError{errors.New(msg)}
+	}
+	hist, err := m.History(ctx, migs)
+	if err != nil {
+		return nil, err
+	}
+	for _, h := range hist {
+		if h.Name == g.upTo && h.Completed() {
+			return nil, fmt.Errorf("--migration %q: already applied: nothing up to it is pending\nhint: strata status lists the pending migrations", g.upTo)
+		}
+	}
+	return migs[:i+1], nil
+}
+
+// nearestNames returns up to n migration names closest to name (edit
+// distance, then natural order).
+func nearestNames(name string, migs []*migration.Migration, n int) []string {
+	type cand struct {
+		name string
+		d    int
+	}
+	var cs []cand
+	for _, mg := range migs {
+		cs = append(cs, cand{mg.Name, editDistance(name, mg.Name)})
+	}
+	sort.SliceStable(cs, func(i, j int) bool { return cs[i].d < cs[j].d })
+	var out []string
+	for _, c := range cs {
+		if len(out) == n {
+			break
+		}
+		out = append(out, c.name)
+	}
+	return out
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
