@@ -205,7 +205,11 @@ func (c *pgConv) convertFile(in Input) (*Doc, error) {
 		root, err = parsePgrollYAML(in.Data)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", ErrNotConvertible, in.Name, err)
+		msg := err.Error()
+		if m := lineMsgRe.FindStringSubmatch(msg); m != nil {
+			return nil, fmt.Errorf("%w:\n%s:%s: %s\n%s", ErrNotConvertible, in.Name, m[1], m[2], pgrollHint)
+		}
+		return nil, fmt.Errorf("%w:\n%s: %s\n%s", ErrNotConvertible, in.Name, msg, pgrollHint)
 	}
 	doc := &Doc{Top: NewTable()}
 	c.created = map[string]*Table{}
@@ -238,8 +242,12 @@ func (c *pgConv) convertFile(in Input) (*Doc, error) {
 }
 
 func (c *pgConv) err() error {
-	return fmt.Errorf("%w:\n%s", ErrNotConvertible, strings.Join(c.errs, "\n"))
+	return fmt.Errorf("%w:\n%s\n%s", ErrNotConvertible, strings.Join(c.errs, "\n"), pgrollHint)
 }
+
+var lineMsgRe = regexp.MustCompile(`^line (\d+): (.*)$`)
+
+const pgrollHint = "hint: a pgroll migration is {name?, version_schema?, operations: [{<operation>: {...}}]}; see pgroll's schema.json for the fields of each operation"
 
 func (c *pgConv) emit(t *Table) { c.actions = append(c.actions, t) }
 
