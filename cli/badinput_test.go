@@ -127,7 +127,7 @@ table = "users"
 type = "add_colum"
 table = "users"
 `},
-			want: `strata: migrations/001_bad.toml:2: actions[0].type: unknown action type "add_colum" (valid: create_table, add_column, alter_column, remove_column, rename_table, remove_table, add_index, remove_index, add_foreign_key, remove_foreign_key, add_check, remove_check, create_enum, alter_enum, remove_enum, custom)` + "\n",
+			want: `strata: migrations/001_bad.toml:2: actions[0].type: unknown action type "add_colum" (valid: create_table, add_column, alter_column, remove_column, rename_table, remove_table, add_index, remove_index, add_foreign_key, remove_foreign_key, add_check, remove_check, add_unique, add_primary_key, rename_constraint, remove_constraint, set_replica_identity, create_enum, alter_enum, remove_enum, custom)` + "\n",
 		},
 		{
 			name: "missing action type",

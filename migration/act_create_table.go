@@ -5,7 +5,7 @@ package migration
 
 // createTable decodes a create_table action.
 func (d *decoder) createTable(t *table) *CreateTable {
-	a := &CreateTable{Name: t.str("name", true)}
+	a := &CreateTable{Name: t.str("name", true), Comment: t.optStr("comment"), PrimaryKeyName: t.str("primary_key_name", false)}
 	for _, ct := range t.subs("columns", true) {
 		a.Columns = append(a.Columns, d.column(ct))
 	}
@@ -19,12 +19,10 @@ func (d *decoder) createTable(t *table) *CreateTable {
 		a.Checks = append(a.Checks, d.check(ct, false))
 	}
 	for _, ut := range t.subs("unique", false) {
-		var u Unique
-		if ut != nil {
-			u = Unique{Name: ut.str("name", false), Columns: ut.strs("columns", true)}
-			ut.done(nil)
-		}
-		a.Unique = append(a.Unique, u)
+		a.Unique = append(a.Unique, d.unique(ut, false))
+	}
+	for _, xt := range t.subs("exclude", false) {
+		a.Exclude = append(a.Exclude, d.exclude(xt))
 	}
 	if ut := t.sub("up", false); ut != nil {
 		up := &TableUp{Table: ut.str("table", true), Where: ut.str("where", true)}
@@ -64,6 +62,9 @@ func (v *validator) createTable(p string, a *CreateTable) {
 		cols = nil
 	}
 	v.columnList(p+".primary_key", a.PrimaryKey, cols, "strata needs a primary key to backfill and sync rows")
+	if a.PrimaryKeyName != "" {
+		v.ident(p+".primary_key_name", a.PrimaryKeyName)
+	}
 	for j := range a.ForeignKeys {
 		fk := &a.ForeignKeys[j]
 		fp := joinIndex(p+".foreign_keys", j)
@@ -79,12 +80,11 @@ func (v *validator) createTable(p string, a *CreateTable) {
 		}
 		v.nonEmpty(cp+".expression", c.Expression)
 	}
-	for j, u := range a.Unique {
-		up := joinIndex(p+".unique", j)
-		if u.Name != "" {
-			v.ident(up+".name", u.Name)
-		}
-		v.columnList(up+".columns", u.Columns, cols, "")
+	for j := range a.Unique {
+		v.unique(joinIndex(p+".unique", j), &a.Unique[j], cols, false)
+	}
+	for j := range a.Exclude {
+		v.exclude(joinIndex(p+".exclude", j), &a.Exclude[j], cols)
 	}
 	if a.Up != nil {
 		up := p + ".up"
@@ -125,6 +125,9 @@ func (v *validator) createTableSQL(p string, a *CreateTable) {
 	}
 	for j, c := range a.Checks {
 		v.expr(joinIndex(p+".checks", j)+".expression", c.Expression)
+	}
+	for j := range a.Exclude {
+		v.excludeSQL(joinIndex(p+".exclude", j), &a.Exclude[j])
 	}
 	if a.Up != nil {
 		for _, cv := range a.Up.Values {

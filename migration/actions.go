@@ -65,7 +65,7 @@ func (s actionSpec[A]) newType() actionType {
 var actionTypes = []actionType{
 	actionSpec[*CreateTable]{
 		name:     "create_table",
-		keys:     []string{"name", "columns", "primary_key", "foreign_keys", "checks", "unique", "up"},
+		keys:     []string{"name", "comment", "columns", "primary_key", "primary_key_name", "foreign_keys", "checks", "unique", "exclude", "up"},
 		decode:   (*decoder).createTable,
 		validate: (*validator).createTable,
 		sql:      (*validator).createTableSQL,
@@ -210,6 +210,62 @@ var actionTypes = []actionType{
 			v.ident(p+".table", a.Table)
 			v.ident(p+".check", a.Check)
 		},
+	}.newType(),
+	actionSpec[*AddUnique]{
+		name: "add_unique",
+		keys: []string{"table", "unique"},
+		decode: func(d *decoder, t *table) *AddUnique {
+			return &AddUnique{Table: t.str("table", true), Unique: d.unique(t.sub("unique", true), true)}
+		},
+		validate: func(v *validator, p string, a *AddUnique) {
+			v.ident(p+".table", a.Table)
+			v.unique(p+".unique", &a.Unique, nil, true)
+		},
+	}.newType(),
+	actionSpec[*AddPrimaryKey]{
+		name: "add_primary_key",
+		keys: []string{"table", "primary_key"},
+		decode: func(d *decoder, t *table) *AddPrimaryKey {
+			return &AddPrimaryKey{Table: t.str("table", true), PrimaryKey: d.primaryKey(t.sub("primary_key", true))}
+		},
+		validate: func(v *validator, p string, a *AddPrimaryKey) {
+			v.ident(p+".table", a.Table)
+			v.primaryKey(p+".primary_key", &a.PrimaryKey)
+		},
+	}.newType(),
+	actionSpec[*RenameConstraint]{
+		name: "rename_constraint",
+		keys: []string{"table", "constraint", "new_name"},
+		decode: func(d *decoder, t *table) *RenameConstraint {
+			return &RenameConstraint{Table: t.str("table", true), Constraint: t.str("constraint", true), NewName: t.str("new_name", true)}
+		},
+		validate: func(v *validator, p string, a *RenameConstraint) {
+			v.ident(p+".table", a.Table)
+			v.ident(p+".constraint", a.Constraint)
+			v.ident(p+".new_name", a.NewName)
+			if a.NewName != "" && a.NewName == a.Constraint {
+				v.add(p+".new_name", "is the same as constraint")
+			}
+		},
+	}.newType(),
+	actionSpec[*RemoveConstraint]{
+		name: "remove_constraint",
+		keys: []string{"table", "constraint"},
+		decode: func(d *decoder, t *table) *RemoveConstraint {
+			return &RemoveConstraint{Table: t.str("table", true), Constraint: t.str("constraint", true)}
+		},
+		validate: func(v *validator, p string, a *RemoveConstraint) {
+			v.ident(p+".table", a.Table)
+			v.ident(p+".constraint", a.Constraint)
+		},
+	}.newType(),
+	actionSpec[*SetReplicaIdentity]{
+		name: "set_replica_identity",
+		keys: []string{"table", "identity", "index"},
+		decode: func(d *decoder, t *table) *SetReplicaIdentity {
+			return &SetReplicaIdentity{Table: t.str("table", true), Identity: strings.ToLower(t.str("identity", true)), Index: t.str("index", false)}
+		},
+		validate: (*validator).setReplicaIdentity,
 	}.newType(),
 	actionSpec[*CreateEnum]{
 		name: "create_enum",

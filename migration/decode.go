@@ -338,14 +338,14 @@ func (d *decoder) index(t *table) Index {
 		return Index{}
 	}
 	x := Index{
-		Name:    t.str("name", true),
-		Columns: t.strs("columns", true),
-		Method:  normalizeMethod(t.str("type", false)),
-		Where:   t.str("where", false),
-		Include: t.strs("include", false),
-	}
-	if b := t.boolean("unique"); b != nil {
-		x.Unique = *b
+		Name:              t.str("name", true),
+		Columns:           d.indexColumns(t, "columns"),
+		Unique:            t.flag("unique"),
+		NullsNotDistinct:  t.flag("nulls_not_distinct"),
+		Method:            normalizeMethod(t.str("type", false)),
+		Where:             t.str("where", false),
+		Include:           t.strs("include", false),
+		StorageParameters: d.params(t, "storage_parameters"),
 	}
 	t.done(nil)
 	return x
@@ -363,6 +363,9 @@ func (d *decoder) foreignKey(t *table, nameRequired bool) ForeignKey {
 		ReferencedColumns: t.strs("referenced_columns", true),
 		OnDelete:          normalizeRefAction(t.str("on_delete", false)),
 		OnUpdate:          normalizeRefAction(t.str("on_update", false)),
+		Match:             strings.ToUpper(t.str("match", false)),
+		Deferrable:        t.flag("deferrable"),
+		InitiallyDeferred: t.flag("initially_deferred"),
 	}
 	t.done(nil)
 	return fk
@@ -373,7 +376,7 @@ func (d *decoder) check(t *table, nameRequired bool) Check {
 	if t == nil {
 		return Check{}
 	}
-	c := Check{Name: t.str("name", nameRequired), Expression: t.str("expression", true)}
+	c := Check{Name: t.str("name", nameRequired), Expression: t.str("expression", true), NoInherit: t.flag("no_inherit")}
 	t.done(nil)
 	return c
 }

@@ -142,14 +142,31 @@ var allActions = []Action{
 			{Name: "owner_id", Type: "BIGINT", Nullable: false},
 			{Name: "slug", Type: "TEXT", Nullable: true, Default: ptr("''"), Comment: ptr("URL name")},
 		},
-		PrimaryKey: []string{"id"},
+		Comment:        ptr("one per owner"),
+		PrimaryKey:     []string{"id"},
+		PrimaryKeyName: "accounts_pk",
 		ForeignKeys: []ForeignKey{{
 			Name: "accounts_owner_fk", Columns: []string{"owner_id"},
 			ReferencedTable: "users", ReferencedColumns: []string{"id"},
 			OnDelete: "CASCADE", OnUpdate: "NO ACTION",
+			Match: "FULL", Deferrable: true, InitiallyDeferred: true,
 		}},
-		Checks: []Check{{Name: "slug_lower", Expression: "slug = lower(slug)"}},
-		Unique: []Unique{{Name: "accounts_slug_key", Columns: []string{"slug"}}},
+		Checks: []Check{{Name: "slug_lower", Expression: "slug = lower(slug)", NoInherit: true}},
+		Unique: []Unique{{Name: "accounts_slug_key", Columns: []string{"slug"}, Include: []string{"owner_id"},
+			NullsNotDistinct: true, Deferrable: true, StorageParameters: []Param{{Name: "fillfactor", Value: "80"}}}},
+		Exclude: []Exclude{
+			{
+				Name: "accounts_no_twin", Method: "gist",
+				Elements: []ExcludeElement{
+					{IndexColumn: IndexColumn{Column: "owner_id"}, Operator: "="},
+					{IndexColumn: IndexColumn{Expression: "lower(slug)", Opclass: "text_ops"}, Operator: "="},
+				},
+				Where: "slug <> ''", Include: []string{"id"},
+				StorageParameters: []Param{{Name: "buffering", Value: "auto", Quoted: true}},
+				Deferrable:        true, InitiallyDeferred: true,
+			},
+			{Elements: []ExcludeElement{{Raw: "slug WITH ="}}},
+		},
 		Up: &TableUp{
 			Table:  "users",
 			Values: []ColumnValue{{Column: "owner_id", Expr: "id"}, {Column: "slug", Expr: "lower(users.name)"}},
@@ -180,8 +197,16 @@ var allActions = []Action{
 	&RenameTable{Table: "people", NewName: "persons"},
 	&RemoveTable{Table: "old_stuff"},
 	&AddIndex{Table: "users", Index: Index{
-		Name: "users_email_idx", Columns: []string{"email", "(lower(name))"}, Unique: true,
+		Name: "users_email_idx",
+		Columns: []IndexColumn{
+			{Column: "email"}, {Expression: "(lower(name))"},
+			{Column: "name", Opclass: "text_pattern_ops", Collate: "C", Sort: "desc", Nulls: "last"},
+			{Expression: "age + 1", Opclass: "my_ops", OpclassParameters: []Param{
+				{Name: "siglen", Value: "32"}, {Name: "fast", Value: "true"}, {Name: "ratio", Value: "0.5"}, {Name: "mode", Value: "x", Quoted: true}}},
+		},
+		Unique: true, NullsNotDistinct: true,
 		Method: "gin", Where: "deleted_at IS NULL", Include: []string{"id"},
+		StorageParameters: []Param{{Name: "fillfactor", Value: "70"}, {Name: "deduplicate_items", Value: "false"}},
 	}},
 	&RemoveIndex{Index: "users_old_idx"},
 	&AddForeignKey{Table: "posts", ForeignKey: ForeignKey{
@@ -191,6 +216,13 @@ var allActions = []Action{
 	&RemoveForeignKey{Table: "posts", ForeignKey: "posts_old_fk"},
 	&AddCheck{Table: "users", Check: Check{Name: "age_positive", Expression: "age > 0"}},
 	&RemoveCheck{Table: "users", Check: "age_old_check"},
+	&AddUnique{Table: "users", Unique: Unique{Name: "users_email_key", Columns: []string{"email", "name"}, Include: []string{"id"},
+		NullsNotDistinct: true, Deferrable: true, InitiallyDeferred: true, StorageParameters: []Param{{Name: "fillfactor", Value: "90"}}}},
+	&AddPrimaryKey{Table: "logs", PrimaryKey: PrimaryKey{Name: "logs_pkey", Columns: []string{"id"}, Include: []string{"at"},
+		StorageParameters: []Param{{Name: "fillfactor", Value: "100"}}}},
+	&RenameConstraint{Table: "users", Constraint: "age_positive", NewName: "users_age_positive"},
+	&RemoveConstraint{Table: "users", Constraint: "users_old_key"},
+	&SetReplicaIdentity{Table: "users", Identity: "index", Index: "users_email_key"},
 	&CreateEnum{Name: "mood", Values: []string{"sad", "ok", "happy"}},
 	&AlterEnum{
 		Name:   "mood",

@@ -348,7 +348,7 @@ func TestParseErrors(t *testing.T) {
 			name: "unknown action type",
 			file: "m/1.toml",
 			src:  withFirst(`[[actions]]`, `type = "drop_table"`, `table = "t"`),
-			want: []string{`m/1.toml:6: actions[1].type: unknown action type "drop_table" (valid: create_table, add_column, alter_column, remove_column, rename_table, remove_table, add_index, remove_index, add_foreign_key, remove_foreign_key, add_check, remove_check, create_enum, alter_enum, remove_enum, custom)`},
+			want: []string{`m/1.toml:6: actions[1].type: unknown action type "drop_table" (valid: create_table, add_column, alter_column, remove_column, rename_table, remove_table, add_index, remove_index, add_foreign_key, remove_foreign_key, add_check, remove_check, add_unique, add_primary_key, rename_constraint, remove_constraint, set_replica_identity, create_enum, alter_enum, remove_enum, custom)`},
 		},
 
 		// A decoding error is not repeated by validation.
@@ -405,7 +405,7 @@ func TestParseErrors(t *testing.T) {
 				`m/1.toml:1: actions[0].down: required for a type change: the expression that turns a new value into an old one`,
 				`m/1.toml:3: actions[0].table: must not be empty`,
 				`m/1.toml:5: actions[0].changes.nulable: unknown key`,
-				`m/1.toml:7: actions[1].type: unknown action type "nope" (valid: create_table, add_column, alter_column, remove_column, rename_table, remove_table, add_index, remove_index, add_foreign_key, remove_foreign_key, add_check, remove_check, create_enum, alter_enum, remove_enum, custom)`,
+				`m/1.toml:7: actions[1].type: unknown action type "nope" (valid: create_table, add_column, alter_column, remove_column, rename_table, remove_table, add_index, remove_index, add_foreign_key, remove_foreign_key, add_check, remove_check, add_unique, add_primary_key, rename_constraint, remove_constraint, set_replica_identity, create_enum, alter_enum, remove_enum, custom)`,
 				`m/1.toml:11: actions[2].extra: unknown key`,
 				`m/1.toml:12: meta: unknown key`,
 			},

@@ -44,8 +44,13 @@ func (v *validator) columnSQL(p string, c *Column) {
 // indexSQL checks the expression columns and the where of an index.
 func (v *validator) indexSQL(p string, x *Index) {
 	for j, c := range x.Columns {
-		if strings.HasPrefix(strings.TrimSpace(c), "(") {
-			v.expr(joinIndex(p+".columns", j), c)
+		switch {
+		case c.Expression == "":
+		case strings.HasPrefix(strings.TrimSpace(c.Expression), "("):
+			// The string form, "(lower(email))".
+			v.expr(joinIndex(p+".columns", j), c.Expression)
+		default:
+			v.expr(joinIndex(p+".columns", j)+".expression", c.Expression)
 		}
 	}
 	v.expr(p+".where", x.Where)

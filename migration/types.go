@@ -63,16 +63,80 @@ type ForeignKey struct {
 	ReferencedColumns []string
 	OnDelete          string
 	OnUpdate          string
+	// Match is "FULL", "SIMPLE" or "" (PostgreSQL's default, SIMPLE).
+	Match             string
+	Deferrable        bool
+	InitiallyDeferred bool
 }
 
 type Check struct {
 	Name       string
 	Expression string
+	NoInherit  bool
 }
 
+// Param is one storage parameter (or operator class parameter): a name and
+// its value as SQL, a bare number or boolean, or a string to quote (Quoted).
+type Param struct {
+	Name   string
+	Value  string
+	Quoted bool
+}
+
+// Unique is a unique constraint: create_table.unique and add_unique.unique.
 type Unique struct {
-	Name    string
-	Columns []string
+	Name              string
+	Columns           []string
+	Include           []string
+	NullsNotDistinct  bool
+	Deferrable        bool
+	InitiallyDeferred bool
+	StorageParameters []Param
+}
+
+// PrimaryKey is add_primary_key.primary_key.
+type PrimaryKey struct {
+	Name              string
+	Columns           []string
+	Include           []string
+	StorageParameters []Param
+}
+
+// IndexColumn is one key column of an index, or one element of an
+// exclusion constraint: a column or an expression, with its options.
+type IndexColumn struct {
+	// Column is a column name as the new version names it; "" for an
+	// expression.
+	Column string
+	// Expression is an SQL expression; "" for a column. The string form
+	// "(lower(email))" keeps its parentheses.
+	Expression        string
+	Opclass           string
+	OpclassParameters []Param
+	Collate           string
+	Sort              string // "asc", "desc" or ""
+	Nulls             string // "first", "last" or ""
+}
+
+// ExcludeElement is one element of an exclusion constraint: an index
+// column and its operator, or the element written as SQL in one string
+// (Raw, e.g. "room WITH =").
+type ExcludeElement struct {
+	IndexColumn
+	Operator string
+	Raw      string
+}
+
+// Exclude is an exclusion constraint of create_table.
+type Exclude struct {
+	Name              string
+	Method            string // "" = btree, as in PostgreSQL
+	Elements          []ExcludeElement
+	Where             string
+	Include           []string
+	StorageParameters []Param
+	Deferrable        bool
+	InitiallyDeferred bool
 }
 
 // TableUp fills a new table from another table: create_table.up.
@@ -90,13 +154,16 @@ type ColumnValue struct {
 }
 
 type CreateTable struct {
-	Name        string
-	Columns     []Column
-	PrimaryKey  []string
-	ForeignKeys []ForeignKey
-	Checks      []Check
-	Unique      []Unique
-	Up          *TableUp
+	Name           string
+	Comment        *string
+	Columns        []Column
+	PrimaryKey     []string
+	PrimaryKeyName string
+	ForeignKeys    []ForeignKey
+	Checks         []Check
+	Unique         []Unique
+	Exclude        []Exclude
+	Up             *TableUp
 }
 
 type AddColumn struct {
@@ -138,12 +205,14 @@ type RemoveTable struct {
 }
 
 type Index struct {
-	Name    string
-	Columns []string // column names or parenthesised expressions
-	Unique  bool
-	Method  string // btree, hash, gist, gin, spgist, brin; "" = btree
-	Where   string
-	Include []string
+	Name              string
+	Columns           []IndexColumn
+	Unique            bool
+	NullsNotDistinct  bool
+	Method            string // btree, hash, gist, gin, spgist, brin; "" = btree
+	Where             string
+	Include           []string
+	StorageParameters []Param
 }
 
 type AddIndex struct {
@@ -173,6 +242,35 @@ type AddCheck struct {
 type RemoveCheck struct {
 	Table string
 	Check string
+}
+
+type AddUnique struct {
+	Table  string
+	Unique Unique
+}
+
+type AddPrimaryKey struct {
+	Table      string
+	PrimaryKey PrimaryKey
+}
+
+type RenameConstraint struct {
+	Table      string
+	Constraint string
+	NewName    string
+}
+
+type RemoveConstraint struct {
+	Table      string
+	Constraint string
+}
+
+// SetReplicaIdentity sets a table's replica identity: Identity is
+// "default", "full", "nothing" or "index" (then Index names the index).
+type SetReplicaIdentity struct {
+	Table    string
+	Identity string
+	Index    string
 }
 
 type CreateEnum struct {
@@ -207,19 +305,24 @@ type Custom struct {
 	Abort    string
 }
 
-func (*CreateTable) Type() string      { return "create_table" }
-func (*AddColumn) Type() string        { return "add_column" }
-func (*AlterColumn) Type() string      { return "alter_column" }
-func (*RemoveColumn) Type() string     { return "remove_column" }
-func (*RenameTable) Type() string      { return "rename_table" }
-func (*RemoveTable) Type() string      { return "remove_table" }
-func (*AddIndex) Type() string         { return "add_index" }
-func (*RemoveIndex) Type() string      { return "remove_index" }
-func (*AddForeignKey) Type() string    { return "add_foreign_key" }
-func (*RemoveForeignKey) Type() string { return "remove_foreign_key" }
-func (*AddCheck) Type() string         { return "add_check" }
-func (*RemoveCheck) Type() string      { return "remove_check" }
-func (*CreateEnum) Type() string       { return "create_enum" }
-func (*AlterEnum) Type() string        { return "alter_enum" }
-func (*RemoveEnum) Type() string       { return "remove_enum" }
-func (*Custom) Type() string           { return "custom" }
+func (*CreateTable) Type() string        { return "create_table" }
+func (*AddColumn) Type() string          { return "add_column" }
+func (*AlterColumn) Type() string        { return "alter_column" }
+func (*RemoveColumn) Type() string       { return "remove_column" }
+func (*RenameTable) Type() string        { return "rename_table" }
+func (*RemoveTable) Type() string        { return "remove_table" }
+func (*AddIndex) Type() string           { return "add_index" }
+func (*RemoveIndex) Type() string        { return "remove_index" }
+func (*AddForeignKey) Type() string      { return "add_foreign_key" }
+func (*RemoveForeignKey) Type() string   { return "remove_foreign_key" }
+func (*AddCheck) Type() string           { return "add_check" }
+func (*RemoveCheck) Type() string        { return "remove_check" }
+func (*AddUnique) Type() string          { return "add_unique" }
+func (*AddPrimaryKey) Type() string      { return "add_primary_key" }
+func (*RenameConstraint) Type() string   { return "rename_constraint" }
+func (*RemoveConstraint) Type() string   { return "remove_constraint" }
+func (*SetReplicaIdentity) Type() string { return "set_replica_identity" }
+func (*CreateEnum) Type() string         { return "create_enum" }
+func (*AlterEnum) Type() string          { return "alter_enum" }
+func (*RemoveEnum) Type() string         { return "remove_enum" }
+func (*Custom) Type() string             { return "custom" }

@@ -282,6 +282,10 @@ func (v *validator) foreignKey(p string, fk *ForeignKey, cols map[string]*Column
 	}
 	v.refAction(p+".on_delete", fk.OnDelete)
 	v.refAction(p+".on_update", fk.OnUpdate)
+	if fk.Match != "" && fk.Match != "FULL" && fk.Match != "SIMPLE" {
+		v.add(p+".match", "invalid value %q: use full or simple", fk.Match)
+	}
+	v.deferrable(p, fk.Deferrable, fk.InitiallyDeferred)
 }
 
 func (v *validator) refAction(key, s string) {
@@ -296,23 +300,20 @@ func (v *validator) refAction(key, s string) {
 
 func (v *validator) index(p string, x *Index) {
 	v.ident(p+".name", x.Name)
-	if len(x.Columns) == 0 {
+	if x.Columns != nil && len(x.Columns) == 0 {
 		v.add(p+".columns", "must not be empty")
 	}
-	for j, c := range x.Columns {
-		k := joinIndex(p+".columns", j)
-		if strings.HasPrefix(strings.TrimSpace(c), "(") {
-			v.nonEmpty(k, strings.Trim(strings.TrimSpace(c), "()"))
-			continue
-		}
-		v.ident(k, c)
+	for j := range x.Columns {
+		v.indexColumn(joinIndex(p+".columns", j), &x.Columns[j], nil)
 	}
-	for j, c := range x.Include {
-		v.ident(joinIndex(p+".include", j), c)
-	}
+	v.includeList(p+".include", x.Include, nil)
 	if x.Method != "" && !slices.Contains(indexMethods, normalizeMethod(x.Method)) {
 		v.add(p+".type", "invalid index type %q: use one of %s", x.Method, strings.Join(indexMethods, ", "))
 	}
+	if x.NullsNotDistinct && !x.Unique {
+		v.add(p+".nulls_not_distinct", "only for a unique index (unique = true)")
+	}
+	v.params(p+".storage_parameters", x.StorageParameters)
 }
 
 // normalizeMethod lowercases a valid index method; other values are

@@ -69,7 +69,7 @@ func TestValidateBuilt(t *testing.T) {
 		Name: "1_x",
 		File: "built",
 		Actions: []Action{
-			&AddIndex{Table: "t", Index: Index{Name: "i", Columns: []string{"a"}, Method: "GIST"}},
+			&AddIndex{Table: "t", Index: Index{Name: "i", Columns: []IndexColumn{{Column: "a"}}, Method: "GIST"}},
 			&AddForeignKey{Table: "t", ForeignKey: ForeignKey{
 				Name: "f", Columns: []string{"a"}, ReferencedTable: "o", ReferencedColumns: []string{"id"},
 				OnDelete: "set default", OnUpdate: "Restrict",

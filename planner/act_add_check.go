@@ -21,7 +21,11 @@ func (p *planner) addCheck(ctx context.Context, a *migration.AddCheck) error {
 		return err
 	}
 	sql := "ALTER TABLE " + qual(p.schema, t.Phys) + " ADD CONSTRAINT " + ident(a.Check.Name) +
-		" CHECK (" + a.Check.Expression + "\n) NOT VALID"
+		" CHECK (" + a.Check.Expression + "\n)"
+	if a.Check.NoInherit {
+		sql += " NO INHERIT"
+	}
+	sql += " NOT VALID"
 	stmt, err := p.parseStmt(".check.expression", sql)
 	if err != nil {
 		return err
@@ -66,6 +70,9 @@ func (p *planner) removeConstraint(ctx context.Context, key, table, name string,
 	t, err := p.table(".table", table)
 	if err != nil {
 		return err
+	}
+	if p.renamedConstraint(t.Phys, name) {
+		return p.errf(key, "constraint %q of table %q is renamed in this phase; remove it in the next one", name, table)
 	}
 	if o := p.pendingConstraint(t.Phys, name); o != nil {
 		if o.Kind != kind {

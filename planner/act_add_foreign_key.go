@@ -41,12 +41,7 @@ func (p *planner) addForeignKey(ctx context.Context, a *migration.AddForeignKey)
 	}
 	sql := "ALTER TABLE " + qual(p.schema, t.Phys) + " ADD CONSTRAINT " + ident(fk.Name) + " FOREIGN KEY (" + identList(fk.Columns) +
 		") REFERENCES " + qual(p.schema, ref.Phys) + " (" + identList(fk.ReferencedColumns) + ")"
-	if fk.OnDelete != "" {
-		sql += " ON DELETE " + strings.ToUpper(fk.OnDelete)
-	}
-	if fk.OnUpdate != "" {
-		sql += " ON UPDATE " + strings.ToUpper(fk.OnUpdate)
-	}
+	sql += fkOptions(fk)
 	stmt, err := p.parseStmt(".foreign_key", sql+" NOT VALID")
 	if err != nil {
 		return err

@@ -10,7 +10,8 @@ import (
 
 // addIndex builds an index at start, after the backfills, with CREATE INDEX
 // CONCURRENTLY outside a transaction: reads and writes of both versions go
-// on while it is built. Columns, expressions, INCLUDE and WHERE name the
+// on while it is built. Columns (with their operator class, collation and
+// order), expressions, INCLUDE and WHERE name the
 // columns as the new version does; they are mapped to the physical columns,
 // so an index on a column this phase replaces is built on the replacing
 // column. A build that fails leaves no INVALID index behind (see
@@ -31,22 +32,21 @@ func (p *planner) addIndex(ctx context.Context, a *migration.AddIndex) error {
 	if method == "" {
 		method = "btree"
 	}
+	if x.NullsNotDistinct {
+		if err := p.needPG15(".index.nulls_not_distinct", "nulls_not_distinct"); err != nil {
+			return err
+		}
+	}
 	var cols []string
 	for _, c := range x.Columns {
-		if s := strings.TrimSpace(c); strings.HasPrefix(s, "(") {
-			cols = append(cols, s)
-		} else {
-			cols = append(cols, ident(c))
-		}
+		cols = append(cols, indexColumnSQL(c))
 	}
 	sql := "CREATE "
 	if x.Unique {
 		sql += "UNIQUE "
 	}
 	sql += "INDEX CONCURRENTLY " + ident(x.Name) + " ON " + qual(p.schema, t.Phys) + " USING " + method + " (" + strings.Join(cols, ", ") + ")"
-	if len(x.Include) > 0 {
-		sql += " INCLUDE (" + identList(x.Include) + ")"
-	}
+	sql += indexTail(x.Include, x.NullsNotDistinct, x.StorageParameters)
 	if x.Where != "" {
 		sql += " WHERE (" + x.Where + "\n)"
 	}

@@ -47,18 +47,36 @@ func (p *planner) createTable(ctx context.Context, a *migration.CreateTable) err
 		p.added[a.Name] = append(p.added[a.Name], &addedCol{Name: c.Name, Type: c.Type, Default: c.Default, Comment: c.Comment, NotNull: !c.Nullable, ActionNo: p.seq})
 	}
 	if len(a.PrimaryKey) > 0 {
-		defs = append(defs, "PRIMARY KEY ("+identList(a.PrimaryKey)+")")
+		d := "PRIMARY KEY (" + identList(a.PrimaryKey) + ")"
+		if a.PrimaryKeyName != "" {
+			d = "CONSTRAINT " + ident(a.PrimaryKeyName) + " " + d
+		}
+		defs = append(defs, d)
 		t.Key = append([]string(nil), a.PrimaryKey...)
 	}
-	for _, u := range a.Unique {
-		d := "UNIQUE (" + identList(u.Columns) + ")"
+	for i, u := range a.Unique {
+		d := "UNIQUE"
+		if u.NullsNotDistinct {
+			if err := p.needPG15(fmt.Sprintf(".unique[%d].nulls_not_distinct", i), "nulls_not_distinct"); err != nil {
+				return err
+			}
+			d += " NULLS NOT DISTINCT"
+		}
+		d += " (" + identList(u.Columns) + ")" + indexTail(u.Include, false, u.StorageParameters) +
+			deferrableSQL(u.Deferrable, u.InitiallyDeferred)
 		if u.Name != "" {
 			d = "CONSTRAINT " + ident(u.Name) + " " + d
 		}
 		defs = append(defs, d)
 	}
+	for _, x := range a.Exclude {
+		defs = append(defs, excludeSQL(x))
+	}
 	for _, c := range a.Checks {
 		d := "CHECK (" + c.Expression + ")"
+		if c.NoInherit {
+			d += " NO INHERIT"
+		}
 		if c.Name != "" {
 			d = "CONSTRAINT " + ident(c.Name) + " " + d
 		}
@@ -84,12 +102,7 @@ func (p *planner) createTable(ctx context.Context, a *migration.CreateTable) err
 			}
 		}
 		d := "FOREIGN KEY (" + identList(fk.Columns) + ") REFERENCES " + qual(p.schema, refPhys) + " (" + identList(refCols) + ")"
-		if fk.OnDelete != "" {
-			d += " ON DELETE " + strings.ToUpper(fk.OnDelete)
-		}
-		if fk.OnUpdate != "" {
-			d += " ON UPDATE " + strings.ToUpper(fk.OnUpdate)
-		}
+		d += fkOptions(fk)
 		if fk.Name != "" {
 			d = "CONSTRAINT " + ident(fk.Name) + " " + d
 		}
@@ -97,6 +110,9 @@ func (p *planner) createTable(ctx context.Context, a *migration.CreateTable) err
 	}
 	sqls := append(pre, "CREATE TABLE "+tq+" (\n  "+strings.Join(defs, ",\n  ")+"\n)")
 	sqls = append(sqls, post...)
+	if a.Comment != nil {
+		sqls = append(sqls, "COMMENT ON TABLE "+tq+" IS "+literal(*a.Comment))
+	}
 	for _, c := range cols {
 		if c.Comment != nil {
 			sqls = append(sqls, "COMMENT ON COLUMN "+tq+"."+ident(c.Name)+" IS "+literal(*c.Comment))
@@ -144,4 +160,45 @@ func (p *planner) freeTableName(ctx context.Context, key, name string) error {
 		return p.errf(key, "a relation named %q already exists in schema %q", name, p.schema)
 	}
 	return nil
+}
+
+// fkOptions renders what follows a foreign key's REFERENCES clause: MATCH,
+// ON DELETE, ON UPDATE and DEFERRABLE.
+func fkOptions(fk migration.ForeignKey) string {
+	var d string
+	if fk.Match != "" {
+		d += " MATCH " + strings.ToUpper(fk.Match)
+	}
+	if fk.OnDelete != "" {
+		d += " ON DELETE " + strings.ToUpper(fk.OnDelete)
+	}
+	if fk.OnUpdate != "" {
+		d += " ON UPDATE " + strings.ToUpper(fk.OnUpdate)
+	}
+	return d + deferrableSQL(fk.Deferrable, fk.InitiallyDeferred)
+}
+
+// excludeSQL renders an exclusion constraint of create_table.
+func excludeSQL(x migration.Exclude) string {
+	var elems []string
+	for _, e := range x.Elements {
+		if e.Raw != "" {
+			elems = append(elems, e.Raw+"\n")
+			continue
+		}
+		elems = append(elems, indexColumnSQL(e.IndexColumn)+" WITH "+e.Operator)
+	}
+	d := "EXCLUDE"
+	if x.Method != "" {
+		d += " USING " + x.Method
+	}
+	d += " (" + strings.Join(elems, ", ") + ")" + indexTail(x.Include, false, x.StorageParameters)
+	if x.Where != "" {
+		d += " WHERE (" + x.Where + "\n)"
+	}
+	d += deferrableSQL(x.Deferrable, x.InitiallyDeferred)
+	if x.Name != "" {
+		d = "CONSTRAINT " + ident(x.Name) + " " + d
+	}
+	return d
 }

@@ -78,6 +78,9 @@ type pendObj struct {
 	Carried *catObj
 	// NotValid leaves a constraint NOT VALID (its original was).
 	NotValid bool
+	// Deferrable and Deferred: a new unique constraint (add_unique) is
+	// attached DEFERRABLE [INITIALLY DEFERRED] at complete.
+	Deferrable, Deferred bool
 	// Where it comes from, for errors.
 	Mig *migration.Migration
 	Idx int
@@ -145,6 +148,21 @@ type objects struct {
 	enums    map[string]*enumType
 	enumPost []string // enum renames and drops of the contract
 	created  []string // enum types created in this phase, in order
+	// renamedCons are the constraints rename_constraint renames at
+	// complete, in order.
+	renamedCons []*consRename
+	// replIdent are the replica identities set_replica_identity sets at
+	// complete, in order: ALTER TABLE statements.
+	replIdent []string
+	// pkNotNull are the existing nullable columns of a primary key that
+	// add_primary_key makes NOT NULL (checked at start, set at complete).
+	pkNotNull []notNull
+}
+
+// consRename is a constraint renamed at complete.
+type consRename struct {
+	Table    string // physical
+	From, To string
 }
 
 // initObjects prepares the object model. Planning then runs with the

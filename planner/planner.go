@@ -132,6 +132,16 @@ func (p *planner) action(ctx context.Context, a migration.Action) error {
 		return p.addForeignKey(ctx, a)
 	case *migration.RemoveForeignKey:
 		return p.removeForeignKey(ctx, a)
+	case *migration.AddUnique:
+		return p.addUnique(ctx, a)
+	case *migration.AddPrimaryKey:
+		return p.addPrimaryKey(ctx, a)
+	case *migration.RenameConstraint:
+		return p.renameConstraint(ctx, a)
+	case *migration.RemoveConstraint:
+		return p.removeAnyConstraint(ctx, a)
+	case *migration.SetReplicaIdentity:
+		return p.setReplicaIdentity(ctx, a)
 	case *migration.CreateEnum:
 		return p.createEnum(ctx, a)
 	case *migration.AlterEnum:

@@ -315,6 +315,10 @@ func (l *probeLog) Index(ctx context.Context, schema, name string) (*planner.Ind
 	return call(l, "Index", func() (*planner.IndexInfo, error) { return l.live.Index(ctx, schema, name) }, schema, name)
 }
 
+func (l *probeLog) PrimaryKey(ctx context.Context, schema, table string) (string, error) {
+	return call(l, "PrimaryKey", func() (string, error) { return l.live.PrimaryKey(ctx, schema, table) }, schema, table)
+}
+
 func (l *probeLog) HasUnique(ctx context.Context, schema, table string, cols []string) (bool, error) {
 	return call(l, "HasUnique", func() (bool, error) { return l.live.HasUnique(ctx, schema, table, cols) }, schema, table, cols)
 }

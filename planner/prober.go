@@ -56,6 +56,9 @@ type Prober interface {
 	// ConstraintType returns the pg_constraint.contype of the constraint
 	// called name on schema.table, "" when there is none.
 	ConstraintType(ctx context.Context, schema, table, name string) (string, error)
+	// PrimaryKey returns the name of the primary key of schema.table, ""
+	// when it has none.
+	PrimaryKey(ctx context.Context, schema, table string) (string, error)
 	// NameOwner describes (pg_describe_object) the object of a kind
 	// called name: "function" (any arguments) in schema, or "trigger",
 	// "constraint" or "column" on schema.table; "" when there is none.
@@ -127,6 +130,10 @@ type TypeOIDs struct {
 type IndexInfo struct {
 	Table      string
 	Constraint string // the constraint it backs, if any
+	// Unique, Partial (a WHERE), Exprs (an expression column) and
+	// Deferrable describe it; Columns are its key columns.
+	Unique, Partial, Exprs, Deferrable bool
+	Columns                            []string
 }
 
 // TypeDependent is an object that depends on a type. Schema, Relation,

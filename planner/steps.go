@@ -72,5 +72,5 @@ func (p *planner) notNulls() []notNull {
 			out = append(out, notNull{t.Phys, a.Name, internalName("_strata_nn_", a.Name)})
 		}
 	}
-	return out
+	return append(out, p.objs.pkNotNull...)
 }

@@ -237,6 +237,12 @@ func (p *planner) contractPost() []string {
 	}
 	for _, o := range p.objs.pending {
 		c := o.Carried
+		if c == nil && (o.Kind == kUnique || o.Kind == kPKey) {
+			// A new unique constraint or primary key (add_unique,
+			// add_primary_key): its index was built at start.
+			out = append(out, attachSQL(o, o.Deferrable, o.Deferred))
+			continue
+		}
 		if c == nil || (o.Schema == p.schema && p.cat.Tables[o.Table] != nil && physName(p.cur, o.Table) == "") {
 			continue
 		}
@@ -245,18 +251,7 @@ func (p *planner) contractPost() []string {
 		case kIndex:
 			out = append(out, "ALTER INDEX "+qual(o.Schema, o.Temp)+" RENAME TO "+ident(o.Name))
 		case kUnique, kPKey:
-			kind := "UNIQUE"
-			if o.Kind == kPKey {
-				kind = "PRIMARY KEY"
-			}
-			s := "ALTER TABLE " + tq + " ADD CONSTRAINT " + ident(o.Name) + " " + kind + " USING INDEX " + ident(o.Temp)
-			if c.Deferrable {
-				s += " DEFERRABLE"
-				if c.Deferred {
-					s += " INITIALLY DEFERRED"
-				}
-			}
-			out = append(out, s)
+			out = append(out, attachSQL(o, c.Deferrable, c.Deferred))
 		case kStats:
 			out = append(out, "ALTER STATISTICS "+qual(o.Schema, o.Temp)+" RENAME TO "+ident(o.Name))
 		default:
@@ -279,6 +274,21 @@ func (p *planner) contractPost() []string {
 			out = append(out, "ALTER TABLE "+tq+" CLUSTER ON "+ident(o.Name))
 		}
 	}
+	for _, r := range p.objs.renamedCons {
+		out = append(out, "ALTER TABLE "+qual(p.schema, r.Table)+" RENAME CONSTRAINT "+ident(r.From)+" TO "+ident(r.To))
+	}
+	out = append(out, p.objs.replIdent...)
 	out = append(out, p.objs.enumPost...)
 	return out
+}
+
+// attachSQL makes the unique index of o the unique constraint or primary
+// key it backs (brief ACCESS EXCLUSIVE, no scan: the index is built).
+func attachSQL(o *pendObj, deferrable, deferred bool) string {
+	kind := "UNIQUE"
+	if o.Kind == kPKey {
+		kind = "PRIMARY KEY"
+	}
+	return "ALTER TABLE " + qual(o.Schema, o.Table) + " ADD CONSTRAINT " + ident(o.Name) + " " + kind + " USING INDEX " + ident(o.Temp) +
+		deferrableSQL(deferrable, deferred)
 }

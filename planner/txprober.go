@@ -142,6 +142,15 @@ func (x TxProber) ConstraintType(ctx context.Context, schema, table, name string
 	return typ, err
 }
 
+// PrimaryKey implements Prober.
+func (x TxProber) PrimaryKey(ctx context.Context, schema, table string) (string, error) {
+	var name string
+	err := x.Tx.QueryRow(ctx, `SELECT coalesce((SELECT k.conname::text FROM pg_constraint k
+		JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE n.nspname = $1 AND c.relname = $2 AND k.contype = 'p'), '')`, schema, table).Scan(&name)
+	return name, err
+}
+
 // NameOwner implements Prober.
 func (x TxProber) NameOwner(ctx context.Context, kind, schema, table, name string) (string, error) {
 	var q string
@@ -173,10 +182,14 @@ func (x TxProber) NameOwner(ctx context.Context, kind, schema, table, name strin
 func (x TxProber) Index(ctx context.Context, schema, name string) (*IndexInfo, error) {
 	var ix IndexInfo
 	err := x.Tx.QueryRow(ctx, `SELECT t.relname, coalesce((SELECT conname FROM pg_constraint WHERE conindid = c.oid
-			AND conrelid = t.oid AND contype IN ('p', 'u', 'x') LIMIT 1), '')
+			AND conrelid = t.oid AND contype IN ('p', 'u', 'x') LIMIT 1), ''),
+			x.indisunique, x.indpred IS NOT NULL, x.indexprs IS NOT NULL, NOT x.indimmediate,
+			coalesce((SELECT array_agg(a.attname::text ORDER BY k.i) FROM unnest((x.indkey::int2[])[0:x.indnkeyatts - 1]) WITH ORDINALITY k(n, i)
+				JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.n), '{}')
 		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 		JOIN pg_index x ON x.indexrelid = c.oid JOIN pg_class t ON t.oid = x.indrelid
-		WHERE n.nspname = $1 AND c.relname = $2`, schema, name).Scan(&ix.Table, &ix.Constraint)
+		WHERE n.nspname = $1 AND c.relname = $2`, schema, name).Scan(&ix.Table, &ix.Constraint,
+		&ix.Unique, &ix.Partial, &ix.Exprs, &ix.Deferrable, &ix.Columns)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}
