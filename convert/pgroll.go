@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path"
 	"regexp"
+	"sort"
 	"strings"
 
 	"github.com/strata-db/strata/migration"
@@ -41,6 +42,7 @@ func fromPgroll(inputs []Input) (*Result, error) {
 			errs = append(errs, err)
 			continue
 		}
+		sort.SliceStable(c.warns, func(i, j int) bool { return c.warns[i].Line < c.warns[j].Line })
 		out := OutputName(in.Name)
 		if len(files) > 1 && !pgrollNaturalOrder(files) {
 			// strata runs files in the natural order of their names; keep

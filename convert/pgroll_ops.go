@@ -291,7 +291,7 @@ func (c *pgConv) createTable(o *pobj) {
 		default:
 			c.fail(co.line("type"), co.key("type"), fmt.Sprintf("unknown constraint type %q (want primary_key, unique, check, foreign_key or exclude)", typ))
 		}
-		if typ != "primary_key" {
+		if typ != "unique" {
 			co.dropIfTrue("nulls_not_distinct", "nulls_not_distinct applies to unique constraints only")
 		}
 		if typ != "check" {
