@@ -95,7 +95,15 @@ func (m *Migrator) run(ctx context.Context, s *session, ph *state.Phase, which p
 			}
 		case st.Kind == KindIndex:
 			if err = s.verify(ctx, conn); err == nil {
+				// No keepalive query during the build: one runs in the
+				// lock's open transaction, and a CREATE INDEX CONCURRENTLY
+				// that lists the old snapshots while it runs waits for
+				// the end of that transaction, which comes only when
+				// strata is done. The lock is checked before the build
+				// and when its step is recorded.
+				s.mu.Lock()
 				err = m.buildIndex(ctx, conn, st)
+				s.mu.Unlock()
 			}
 			if err == nil {
 				err = m.exec.InTx(ctx, conn, record)
@@ -116,7 +124,12 @@ func (m *Migrator) run(ctx context.Context, s *session, ph *state.Phase, which p
 				if err = s.verify(ctx, conn); err != nil {
 					break
 				}
-				if err = m.exec.Exec(ctx, conn, q); err != nil {
+				// (no keepalive meanwhile: see KindIndex above; these are
+				// CREATE/DROP INDEX CONCURRENTLY and the like)
+				s.mu.Lock()
+				err = m.exec.Exec(ctx, conn, q)
+				s.mu.Unlock()
+				if err != nil {
 					err = fmt.Errorf("%s: %w", firstLine(q), err)
 					break
 				}
