@@ -2,6 +2,8 @@ package engine_test
 
 import (
 	"testing"
+
+	"github.com/strata-db/strata/internal/pgtest"
 )
 
 // withColumn replaces COLUMN in rows with col.
@@ -61,4 +63,31 @@ func TestIndexRefusals(t *testing.T) {
 		c := fx.sub(name)
 		startFails(t, e, "", e.migs("", c.migrations()...), c.lines("want/error")...)
 	}
+}
+
+func TestLifecycleAddIndexOptions(t *testing.T) {
+	if pgtest.ServerMajor(t) < 15 {
+		t.Skip("nulls_not_distinct needs PostgreSQL 15")
+	}
+	bothPaths(t, func(t *testing.T, path string) {
+		fx := loadFixture(t, "lifecycle/add_index/pgroll_options")
+		e := newEnv(t, fx.setup())
+		p := begin(t, e, "", "", e.migs("", fx.migrations()...))
+		want(t, "indexes during the phase", fx.lines("want/indexes"), e.indexes("public", "fruits"))
+		// NULLS NOT DISTINCT: one row with a NULL name and size per version
+		// at most, whichever writes it.
+		p.exec(p.old, "INSERT INTO fruits VALUES (100, NULL, NULL)")
+		p.fails(p.new, "23505", "INSERT INTO fruits VALUES (101, NULL, NULL)")
+		p.exec(p.new, "INSERT INTO fruits VALUES (102, 'kiwi', NULL)")
+		p.fails(p.old, "23505", "INSERT INTO fruits VALUES (103, 'kiwi', NULL)")
+		p.exec(p.new, "UPDATE fruits SET size = 3 WHERE id = 102")
+		want(t, "rows", []string{"100|NULL|NULL", "102|kiwi|3"}, p.q(p.old, "SELECT id, name, size FROM fruits WHERE id >= 100 ORDER BY id"))
+		if path == "abort" {
+			p.abort()
+			return
+		}
+		p.complete()
+		want(t, "indexes after complete", fx.lines("want/indexes"), e.indexes("public", "fruits"))
+		e.usesIndex(t, "idx_fruits_name_hash", "SELECT id FROM fruits WHERE name = 'fruit 7'")
+	})
 }

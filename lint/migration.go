@@ -108,6 +108,14 @@ func expressions(a migration.Action) map[string]string {
 		for i, c := range a.Checks {
 			out[fmt.Sprintf(".checks[%d].expression", i)] = c.Expression
 		}
+		for i, x := range a.Exclude {
+			out[fmt.Sprintf(".exclude[%d].where", i)] = x.Where
+			for j, e := range x.Elements {
+				if e.Raw == "" {
+					out[fmt.Sprintf(".exclude[%d].elements[%d].expression", i, j)] = e.Expression
+				}
+			}
+		}
 		if a.Up != nil {
 			for _, v := range a.Up.Values {
 				out[".up.values."+v.Column] = v.Expr
@@ -127,6 +135,13 @@ func expressions(a migration.Action) map[string]string {
 		val(".down", a.Down)
 	case *migration.AddIndex:
 		out[".index.where"] = a.Index.Where
+		for i, c := range a.Index.Columns {
+			if strings.HasPrefix(strings.TrimSpace(c.Expression), "(") {
+				out[fmt.Sprintf(".index.columns[%d]", i)] = c.Expression
+			} else if c.Expression != "" {
+				out[fmt.Sprintf(".index.columns[%d].expression", i)] = c.Expression
+			}
+		}
 	case *migration.AddCheck:
 		out[".check.expression"] = a.Check.Expression
 	}

@@ -412,6 +412,7 @@ func TestParseErrors(t *testing.T) {
 		},
 	}
 	tests = append(tests, validationErrorCases...)
+	tests = append(tests, formErrorCases...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			m, err := Parse(tt.file, []byte(tt.src))

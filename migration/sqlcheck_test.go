@@ -128,6 +128,28 @@ primary_key = ["id"]
 			`m/1_x.toml:27: actions[2].columns[0].generated: invalid generated clause "ALWAYS AS IDENTITY STORED": syntax error at or near "STORED" (write what follows GENERATED, e.g. "ALWAYS AS IDENTITY" or "ALWAYS AS (a + b) STORED")`,
 		},
 	}, {
+		name: "exclusion constraints and index columns",
+		src: `
+[[actions]]
+type = "create_table"
+name = "n"
+primary_key = ["id"]
+columns = [{ name = "id", type = "int" }]
+exclude = [{ elements = ["id WITH", "id WITH =); DROP TABLE x; ALTER TABLE t ADD EXCLUDE (id WITH =", { expression = "id +", operator = "=" }], where = "id >" }]
+
+[[actions]]
+type = "add_index"
+table = "t"
+index = { name = "i", columns = [{ expression = "lower(a" }] }
+`,
+		want: []string{
+			`m/1_x.toml:7: actions[0].exclude[0].elements[0]: invalid SQL "EXCLUDE (id WITH\n)": syntax error at or near ")" (line 2, column 1 of the SQL)`,
+			`m/1_x.toml:7: actions[0].exclude[0].elements[1]: invalid SQL "EXCLUDE (id WITH =); DROP TABLE x; ALTER TABLE t ADD EXCLUDE...": 3 statements, want exactly one`,
+			`m/1_x.toml:7: actions[0].exclude[0].elements[2].expression: invalid SQL expression "id +": syntax error at end of input (line 1, column 5 of the SQL)`,
+			`m/1_x.toml:7: actions[0].exclude[0].where: invalid SQL expression "id >": syntax error at end of input (line 1, column 5 of the SQL)`,
+			`m/1_x.toml:12: actions[1].index.columns[0].expression: invalid SQL expression "lower(a": syntax error at end of input (line 1, column 8 of the SQL)`,
+		},
+	}, {
 		name: "custom",
 		src: `
 [[actions]]

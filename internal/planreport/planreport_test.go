@@ -133,10 +133,43 @@ abort = "ALTER TABLE users DROP CONSTRAINT IF EXISTS price_set"
 const extraSetup = `CREATE TYPE mood AS ENUM ('ok', 'meh');
 CREATE TABLE orders (id bigint PRIMARY KEY, user_id bigint REFERENCES users (id), amount text UNIQUE,
 	code text, feeling mood, CONSTRAINT orders_amount_check CHECK (amount IS NOT NULL OR code IS NOT NULL));
-CREATE INDEX orders_amount_idx ON orders (amount) WHERE amount IS NOT NULL;`
+CREATE INDEX orders_amount_idx ON orders (amount) WHERE amount IS NOT NULL;
+CREATE TABLE logs (id bigint, at timestamptz NOT NULL, note text);`
 
 // extraCases use setup and extraSetup.
 var extraCases = map[string]string{
+	"add_unique": `
+[[actions]]
+type = "add_unique"
+table = "orders"
+unique = { name = "orders_code_key", columns = ["code"], include = ["user_id"], deferrable = true }
+`,
+	"add_primary_key": `
+[[actions]]
+type = "add_primary_key"
+table = "logs"
+primary_key = { name = "logs_pkey", columns = ["id"], storage_parameters = { fillfactor = 90 } }
+`,
+	"rename_constraint": `
+[[actions]]
+type = "rename_constraint"
+table = "orders"
+constraint = "orders_amount_key"
+new_name = "orders_amount_unique"
+`,
+	"remove_constraint": `
+[[actions]]
+type = "remove_constraint"
+table = "orders"
+constraint = "orders_amount_key"
+`,
+	"set_replica_identity": `
+[[actions]]
+type = "set_replica_identity"
+table = "orders"
+identity = "index"
+index = "orders_pkey"
+`,
 	"add_index": `
 [[actions]]
 type = "add_index"
