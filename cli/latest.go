@@ -101,7 +101,7 @@ func (g *globals) latest(ctx context.Context, format string, printURL bool) erro
 		}
 		l, err = m.LatestFromFolder(migs)
 		if errors.Is(err, engine.ErrNoVersionSchema) {
-			return fmt.Errorf("no version schema: the database has none yet and %s has no .toml or .json migration\nhint: add a migration (strata new NAME)", g.dir)
+			return fmt.Errorf("no version schema: the database has none yet and %s has no .toml or .json migration; hint: add one (strata new NAME)", g.dir)
 		}
 		if err != nil {
 			return err
@@ -116,6 +116,7 @@ func (g *globals) latest(ctx context.Context, format string, printURL bool) erro
 	if format == "json" {
 		enc := json.NewEncoder(g.stdout)
 		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false) // a URL's & stays &
 		return enc.Encode(out)
 	}
 	if printURL {
@@ -152,7 +153,7 @@ func (g *globals) uptoMigrations(ctx context.Context, m *engine.Migrator, migs [
 	}
 	for _, h := range hist {
 		if h.Name == g.upTo && h.Completed() {
-			return nil, fmt.Errorf("--migration %q: already applied: nothing up to it is pending\nhint: strata status lists the pending migrations", g.upTo)
+			return nil, fmt.Errorf("--migration %q: already applied, so nothing up to it is pending; hint: strata status lists the pending migrations", g.upTo)
 		}
 	}
 	return migs[:i+1], nil

@@ -273,6 +273,17 @@ func TestReshapeHelperLifecycle(t *testing.T) {
 		readWriteEvery(t, e, again, []rwTable{{"notes", "body"}}, "sql")
 		want(t, "the view has the table's default", []string{"empty"},
 			queryStrings(t, e.ctx, again, "INSERT INTO notes DEFAULT VALUES RETURNING body"))
+		// A .sql migration that drops a column a view uses, with CASCADE:
+		// the table's view is made again, with the table's columns now.
+		retag, err := migration.ParseSQL("12_retag.sql", []byte(fx.file("retag.sql")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.m.Migrate(e.ctx, append(all, retag)); err != nil {
+			t.Fatalf("migrate the .sql file: %v", err)
+		}
+		want(t, "the views after the drop", []string{"items", "notes", "orders", "tags", "users"}, viewsOf(t, e, "migration_10_test_migration"))
+		readWriteEvery(t, e, again, []rwTable{{"tags", "name"}}, "retag")
 		l, err := e.m.LatestFromDatabase(context.Background())
 		if err != nil || l == nil || l.VersionSchema != "migration_10_test_migration" || l.Source != "history" || l.Style != migration.StyleReshape {
 			t.Errorf("latest from the database: %+v, %v", l, err)
