@@ -846,9 +846,14 @@ func (c *pgConv) createConstraint(o *pobj) {
 		c.deferrable(o, fk)
 		act = NewTable().Set("type", "add_foreign_key").Set("table", table).Set("foreign_key", fk)
 	case "primary_key":
-		if ct := c.created[table]; ct != nil && !ct.has("primary_key") && len(fixups) == 0 && !o.has("index_parameters") {
+		if ct := c.created[table]; ct != nil && !ct.has("primary_key") {
 			// the table is created by this same file: the key goes into
-			// create_table (strata needs one there).
+			// create_table (strata needs one there, and refuses
+			// add_primary_key on a table the phase creates).
+			c.noIndexOptions(o, "primary key")
+			for _, f := range fixups {
+				c.emit(f)
+			}
 			ct.Set("primary_key", cols).Set("primary_key_name", name)
 			reorderPK(ct)
 			st.pk = true
