@@ -287,8 +287,6 @@ func (o *pobj) line(k string) int {
 	return o.n.line
 }
 
-func (o *pobj) has(k string) bool { return o.n.get(k) != nil }
-
 func (o *pobj) raw(k string) *pnode {
 	o.used[k] = true
 	return o.n.get(k)
