@@ -16,6 +16,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/strata-db/strata/convert"
 	"github.com/strata-db/strata/engine"
 	"github.com/strata-db/strata/internal/planreport"
 	"github.com/strata-db/strata/migration"
@@ -111,9 +112,10 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 			return 2
 		}
 		msg := strings.TrimRight(err.Error(), "\n")
-		if !errors.Is(err, migration.ErrInvalid) {
+		if !errors.Is(err, migration.ErrInvalid) && !errors.Is(err, convert.ErrNotConvertible) {
 			// One reason, one line (e.g. pgx's multi-line connect errors).
-			// Invalid migration files keep one line per problem.
+			// Invalid migration files (and input convert cannot read)
+			// keep one line per problem.
 			msg = oneLine(msg)
 		}
 		for _, line := range strings.Split(msg, "\n") {

@@ -102,6 +102,12 @@ func convertInputs(arg string, src convert.Source) ([]convert.Input, error) {
 		if len(names) == 0 {
 			return nil, fmt.Errorf("convert: %s has no %s files", arg, strings.Join(exts, ", "))
 		}
+		// pgroll keeps a folder's order in .ledger: the converter honours it.
+		if ledger := filepath.Join(arg, convert.LedgerName); src == convert.Pgroll {
+			if st, err := os.Stat(ledger); err == nil && st.Mode().IsRegular() {
+				names = append(names, ledger)
+			}
+		}
 	} else {
 		names = []string{arg}
 	}

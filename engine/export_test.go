@@ -1,6 +1,9 @@
 package engine
 
-import "syscall"
+import (
+	"syscall"
+	"time"
+)
 
 // SetFreeDisk makes the disk check see free bytes of free disk, until the
 // returned function restores it.
@@ -14,4 +17,12 @@ func SetFreeDisk(free uint64) (restore func()) {
 		return nil
 	}
 	return func() { statfs = old }
+}
+
+// SetKeepaliveEvery makes the lock connection's keepalive ping every d,
+// until the returned function restores it.
+func SetKeepaliveEvery(d time.Duration) (restore func()) {
+	old := keepaliveEvery
+	keepaliveEvery = d
+	return func() { keepaliveEvery = old }
 }

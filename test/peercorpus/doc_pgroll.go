@@ -1,0 +1,2 @@
+// Package peercorpus runs peer tools' migration corpora through strata.
+package peercorpus
