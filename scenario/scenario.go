@@ -418,10 +418,6 @@ func (m *Manager) mustLoad(ctx context.Context, q querier, name string) (*Scenar
 	return m.mustLoadWith(ctx, q, name, m.load)
 }
 
-// mustLoadMeta is mustLoad without live sizes and change counts.
-func (m *Manager) mustLoadMeta(ctx context.Context, q querier, name string) (*Scenario, error) {
-	return m.mustLoadWith(ctx, q, name, m.loadMeta)
-}
 
 func (m *Manager) mustLoadWith(ctx context.Context, q querier, name string, load func(context.Context, querier, string) (*Scenario, error)) (*Scenario, error) {
 	s, err := load(ctx, q, name)
