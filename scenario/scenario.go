@@ -418,7 +418,6 @@ func (m *Manager) mustLoad(ctx context.Context, q querier, name string) (*Scenar
 	return m.mustLoadWith(ctx, q, name, m.load)
 }
 
-
 func (m *Manager) mustLoadWith(ctx context.Context, q querier, name string, load func(context.Context, querier, string) (*Scenario, error)) (*Scenario, error) {
 	s, err := load(ctx, q, name)
 	if err != nil {
