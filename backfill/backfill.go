@@ -251,6 +251,22 @@ type tracker struct {
 	batches    int
 	sizeBefore int64
 	reuse      *reuse
+	appBusy    time.Time // when a worker last saw the application active
+}
+
+// appSeen records that a worker saw the application active.
+func (t *tracker) appSeen() {
+	t.mu.Lock()
+	t.appBusy = time.Now()
+	t.mu.Unlock()
+}
+
+// appActive says whether a worker saw the application active in the last
+// appBusyWindow.
+func (t *tracker) appActive() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return !t.appBusy.IsZero() && time.Since(t.appBusy) < appBusyWindow
 }
 
 func (t *tracker) report(worker string, rows int64, size int, done bool, paused string) {
@@ -326,7 +342,7 @@ func (r *Runner) Run(ctx context.Context, conn *pgx.Conn, step string, spec Spec
 	if blocked, _ := tr.reuse.status(); indexesBefore != nil && blocked == "" {
 		// (With the space held back, REINDEX CONCURRENTLY would wait for
 		// the same old transaction.)
-		if notes, err = r.rebuildGrown(ctx, conn, spec, indexesBefore); err != nil {
+		if notes, err = r.rebuildGrown(ctx, conn, spec, indexesBefore, tr.appActive()); err != nil {
 			return fmt.Errorf("backfill: %s: %w", spec.Table, err)
 		}
 	}
@@ -611,16 +627,22 @@ func (r *Runner) fill(ctx context.Context, conn *pgx.Conn, spec Spec, cp *Checkp
 		took := time.Since(t0)
 		filled := next.RowsDone - cp.RowsDone
 		*cp = next
+		var vacuumed time.Duration
 		if tr.reuse.done(filled, xid) && !cp.Done {
+			v0 := time.Now()
 			if err := tr.reuse.vacuum(ctx, conn); err != nil {
 				return err
 			}
+			vacuumed = time.Since(v0)
 		}
 		tr.report(cp.Step, cp.RowsDone, size, false, "")
-		rest := pc.after(took)
+		rest := pc.after(took) + pc.restAfter(vacuumed)
+		if pc.busy() {
+			tr.appSeen()
+		}
 		if r.target() > 0 && took > 0 {
 			// Aim at the target duration, changing by at most 2x a batch.
-			f := float64(pc.target) / float64(took)
+			f := float64(pc.batchTarget()) / float64(took)
 			if f > 2 {
 				f = 2
 			}

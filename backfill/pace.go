@@ -19,13 +19,20 @@ import (
 //   - with MaxAppLatency, the target is at most half of it, and a statement
 //     of the application running longer than it makes the next pause longer;
 //   - while the application is active (seen in the last appBusyWindow), the
-//     worker rests after each batch for AppRest times the batch's duration,
-//     leaving the application's backends the CPU and I/O it took.
+//     target is at most appTarget: a batch holds its row locks, and the
+//     server's CPU, for a shorter time, so an application statement that
+//     meets it waits less;
+//   - while the application is active, the worker rests after each batch,
+//     and after each VACUUM of space reuse, for AppRest times its duration,
+//     leaving the application's backends the CPU and I/O it took; the index
+//     rebuild after the backfill then runs without parallel workers (one
+//     core, not all of them).
 //
 // An idle database gets the full speed.
 
 const (
 	minTarget     = 10 * time.Millisecond
+	appTarget     = 50 * time.Millisecond
 	appBusyWindow = 2 * time.Second
 	// DefaultAppRest is the default Runner.AppRest.
 	DefaultAppRest = 1.0
@@ -90,6 +97,32 @@ func (p *pace) after(took time.Duration) time.Duration {
 	if now.After(p.busyUntil) {
 		return 0
 	}
+	return p.restFor(took)
+}
+
+// busy says whether the application was active in the last appBusyWindow.
+func (p *pace) busy() bool { return p.on() && time.Now().Before(p.busyUntil) }
+
+// batchTarget is the batch duration the size aims at: the adapted target,
+// at most appTarget while the application is active.
+func (p *pace) batchTarget() time.Duration {
+	if p.busy() && p.target > appTarget {
+		return max(appTarget, minTarget)
+	}
+	return p.target
+}
+
+// restAfter is the pause after other work of the backfill (a VACUUM) that
+// took took: a rest while the application is active, else none.
+func (p *pace) restAfter(took time.Duration) time.Duration {
+	if !p.busy() {
+		return 0
+	}
+	return p.restFor(took)
+}
+
+// restFor is the rest after took of work while the application is active.
+func (p *pace) restFor(took time.Duration) time.Duration {
 	rest := p.r.AppRest
 	if rest == 0 {
 		rest = DefaultAppRest

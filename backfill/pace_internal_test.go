@@ -28,6 +28,20 @@ func TestPace(t *testing.T) {
 	if p.target <= 75*time.Millisecond || p.target > 150*time.Millisecond {
 		t.Errorf("without waits the target grows back: %s", p.target)
 	}
+	// While the application is active: batches aim at appTarget at most,
+	// and a VACUUM gets a rest too.
+	if !p.busy() || p.batchTarget() != appTarget {
+		t.Errorf("active application: busy %v, batch target %s, want %s", p.busy(), p.batchTarget(), appTarget)
+	}
+	if rest := p.restAfter(80 * time.Millisecond); rest != 80*time.Millisecond {
+		t.Errorf("active application: rest after an 80ms VACUUM %s, want 80ms", rest)
+	}
+	idle := newPace(&Runner{})
+	idle.after(time.Millisecond)
+	if idle.busy() || idle.batchTarget() != 150*time.Millisecond || idle.restAfter(time.Second) != 0 {
+		t.Errorf("idle application: busy %v, batch target %s, rest after a VACUUM %s; want false, 150ms, 0",
+			idle.busy(), idle.batchTarget(), idle.restAfter(time.Second))
+	}
 	q := newPace(&Runner{MaxAppLatency: 40 * time.Millisecond})
 	if q.base != 20*time.Millisecond {
 		t.Errorf("max app latency 40ms: base %s, want 20ms", q.base)

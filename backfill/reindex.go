@@ -50,8 +50,10 @@ func indexSizes(ctx context.Context, conn *pgx.Conn, spec Spec) (map[string]int6
 
 // rebuildGrown rebuilds the indexes that grew by more than reindexGrowth
 // since before; it returns what it could not rebuild (the backfill is done
-// either way: a rebuild only gives space back).
-func (r *Runner) rebuildGrown(ctx context.Context, conn *pgx.Conn, spec Spec, before map[string]int64) ([]string, error) {
+// either way: a rebuild only gives space back). With serial (the
+// application is active) a rebuild uses no parallel workers: it takes one
+// core, not every core PostgreSQL would give it.
+func (r *Runner) rebuildGrown(ctx context.Context, conn *pgx.Conn, spec Spec, before map[string]int64, serial bool) ([]string, error) {
 	var now map[string]int64
 	if err := r.Exec.WithSession(ctx, conn, 0, func() error {
 		var err error
@@ -69,7 +71,7 @@ func (r *Runner) rebuildGrown(ctx context.Context, conn *pgx.Conn, spec Spec, be
 		// Once: a failed attempt leaves an invalid copy, dropped below.
 		// Bounded: it waits for every transaction older than it.
 		rctx, cancel := context.WithTimeout(ctx, reindexTimeout)
-		err := r.Exec.ExecOnce(rctx, conn, "REINDEX INDEX CONCURRENTLY "+name)
+		err := r.reindex(rctx, conn, name, serial)
 		cancel()
 		if err != nil {
 			if ctx.Err() != nil {
@@ -82,6 +84,22 @@ func (r *Runner) rebuildGrown(ctx context.Context, conn *pgx.Conn, spec Spec, be
 		}
 	}
 	return notes, nil
+}
+
+// reindex runs REINDEX INDEX CONCURRENTLY of name once; with serial,
+// without parallel workers (a session setting, reset after it).
+func (r *Runner) reindex(ctx context.Context, conn *pgx.Conn, name string, serial bool) error {
+	if !serial {
+		return r.Exec.ExecOnce(ctx, conn, "REINDEX INDEX CONCURRENTLY "+name)
+	}
+	if _, err := conn.Exec(ctx, "SET max_parallel_maintenance_workers = 0"); err != nil {
+		return err
+	}
+	err := r.Exec.ExecOnce(ctx, conn, "REINDEX INDEX CONCURRENTLY "+name)
+	if _, rerr := conn.Exec(context.WithoutCancel(ctx), "RESET max_parallel_maintenance_workers"); rerr != nil && err == nil {
+		err = rerr
+	}
+	return err
 }
 
 func (r *Runner) dropLeftovers(ctx context.Context, conn *pgx.Conn, spec Spec) error {

@@ -1,10 +1,12 @@
 package backfill_test
 
 import (
+	"context"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/strata-db/strata/backfill"
 )
@@ -123,5 +125,65 @@ func TestOldSnapshotNamedInProgress(t *testing.T) {
 	}
 	if _, err := holder.Exec(f.ctx, `COMMIT`); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// While the application is active the backfill still fills every row and
+// rebuilds the doubled index (then without parallel workers, a session
+// setting it resets afterwards).
+func TestSpaceReuseWhileTheApplicationIsActive(t *testing.T) {
+	f := newWide(t)
+	f.r.BatchSize = 1000
+	f.r.TargetDuration = 0
+	f.r.VacuumFraction = 0.1
+	var workersBefore string
+	if err := f.conn.QueryRow(f.ctx, `SHOW max_parallel_maintenance_workers`).Scan(&workersBefore); err != nil {
+		t.Fatal(err)
+	}
+	// The application: a session running short statements back to back
+	// (one long statement would hold a snapshot and keep the space from
+	// being reused).
+	app := f.db.Conn(t)
+	var appPid int64
+	if err := app.QueryRow(f.ctx, `SELECT pg_backend_pid()`).Scan(&appPid); err != nil {
+		t.Fatal(err)
+	}
+	appCtx, stop := context.WithCancel(f.ctx)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for appCtx.Err() == nil {
+			_, _ = app.Exec(appCtx, `SELECT pg_sleep(0.02)`)
+		}
+	}()
+	defer func() { stop(); wg.Wait() }()
+	for i := 0; f.count(`SELECT count(*) FROM pg_stat_activity WHERE pid = `+strconv.FormatInt(appPid, 10)+` AND state = 'active'`) == 0; i++ {
+		if i > 200 {
+			t.Fatal("the application session never showed as active")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	ixBefore := f.count(`SELECT pg_indexes_size('items')`)
+	var last backfill.Progress
+	f.r.Progress = func(p backfill.Progress) { last = p }
+	if err := f.r.Run(f.ctx, f.conn, "bf", items); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.count(`SELECT count(*) FROM items WHERE x IS DISTINCT FROM id * 2`); n != 0 {
+		t.Errorf("%d rows not filled", n)
+	}
+	if ix := float64(f.count(`SELECT pg_indexes_size('items')`)) / float64(ixBefore); ix > 1.3 {
+		t.Errorf("indexes grew %.2fx: the doubled index was not rebuilt", ix)
+	}
+	if last.Vacuums < 5 {
+		t.Errorf("%d VACUUMs, want about ten", last.Vacuums)
+	}
+	var workersAfter string
+	if err := f.conn.QueryRow(f.ctx, `SHOW max_parallel_maintenance_workers`).Scan(&workersAfter); err != nil {
+		t.Fatal(err)
+	}
+	if workersAfter != workersBefore {
+		t.Errorf("max_parallel_maintenance_workers %s after the backfill, %s before: the rebuild's setting was not reset", workersAfter, workersBefore)
 	}
 }

@@ -83,7 +83,9 @@ type config struct {
 	bloatSizes  []int64
 	// strata backfill: space reuse (0: default; negative: off)
 	vacuumFraction float64
-	args           []string
+	// strata backfill: rest while the application is active (0: default)
+	appRest float64
+	args    []string
 }
 
 func parseFlags(args []string) (*config, error) {
@@ -110,6 +112,7 @@ func parseFlags(args []string) (*config, error) {
 	fs.BoolVar(&c.bloat, "bloat", false, "run only the space benchmark: a type change with autovacuum off, table+index size after complete against before and the single UPDATE, both space-reuse modes at 1M rows (ratios printed)")
 	var bloatSizes string
 	fs.StringVar(&bloatSizes, "bloat-sizes", "", "space benchmark: table sizes (default 1000000,3000000)")
+	fs.Float64Var(&c.appRest, "app-rest", 0, "strata backfill: rest after each batch while the application is active, as a multiple of the batch's duration (0: the engine's default; negative: no pacing)")
 	fs.Float64Var(&c.vacuumFraction, "backfill-vacuum-every", 0, "strata backfill: share of rows between VACUUMs (0: default; negative: no space reuse)")
 	defer func() {
 		for _, f := range strings.Split(bloatSizes, ",") {

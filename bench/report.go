@@ -388,6 +388,9 @@ func engineText(c *config) string {
 	if c.maxRate > 0 {
 		parts = append(parts, fmt.Sprintf("throttle %s rows/s", num(c.maxRate)))
 	}
+	if c.appRest != 0 {
+		parts = append(parts, fmt.Sprintf("app rest %g", c.appRest))
+	}
 	if len(parts) == 0 {
 		return "the engine's default backfill options"
 	}

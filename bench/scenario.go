@@ -269,7 +269,7 @@ func (r *report) renderScenario() {
 	if s == nil {
 		return
 	}
-	r.p("## 5. Scenarios (`strata scenario`)\n\n")
+	r.p("## 7. Scenarios (`strata scenario`)\n\n")
 	r.p("Table `s(id bigint PRIMARY KEY, tenant int NOT NULL, payload text NOT NULL, amount int NOT NULL)`, %s rows, 10 tenants, an index on `tenant`; each figure is the fastest of %d runs, sides alternating.\n\n", num(float64(s.Rows)), r.cfg.reps)
 	r.p("- **Hand-written copy**: one transaction of `CREATE UNLOGGED TABLE ... (LIKE s INCLUDING ALL EXCLUDING INDEXES)`, `INSERT ... SELECT`, then the primary key and the index.\n")
 	r.p("- **strata**: `scenario.Manager.Create` (role, schema, copy, indexes, change log, grants, metadata), wall time.\n")

@@ -233,7 +233,7 @@ func (r *report) renderSQL() {
 		return
 	}
 	ok := s.ratio() <= targetSQL
-	r.p("## 5. Plain .sql migrations against goose\n\n")
+	r.p("## 6. Plain .sql migrations against goose\n\n")
 	r.p("A folder of %s small goose-annotated `.sql` files (a repeating cycle of `CREATE TABLE`, `ADD COLUMN`, a two-row `INSERT`, `COMMENT ON TABLE`, and a `CREATE INDEX CONCURRENTLY` in a `-- +goose NO TRANSACTION` file: %s of them), ", num(float64(s.Files)), num(float64(s.NoTx)))
 	r.p("applied to a fresh empty database by each tool:\n\n")
 	r.p("- **goose**: `github.com/pressly/goose/v3` as a library (`goose.NewProvider(goose.DialectPostgres, db, os.DirFS(dir)).Up`, database/sql over pgx), timed from opening the database to the end of `Up`.\n")

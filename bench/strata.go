@@ -99,7 +99,7 @@ func newStrataRun(ctx context.Context, url string, cfg *config, name, toml strin
 		BatchTarget:      cfg.batchTarget,
 		Workers:          cfg.workers,
 		MaxRowsPerSecond: cfg.maxRate,
-		SpaceOptions:     engine.SpaceOptions{VacuumFraction: cfg.vacuumFraction},
+		SpaceOptions:     engine.SpaceOptions{VacuumFraction: cfg.vacuumFraction, AppRest: cfg.appRest},
 		Logf: func(format string, args ...any) {
 			msg := fmt.Sprintf(format, args...)
 			r.mu.Lock()

@@ -503,35 +503,39 @@ func (g *globals) plan(ctx context.Context, m *engine.Migrator, migs []*migratio
 	if err != nil {
 		return err
 	}
-	if err := g.report(plan, format); err != nil {
+	// The space the backfills may need, in both formats.
+	d, err := m.SpaceReport(ctx, plan)
+	if err != nil {
 		return err
 	}
-	if format == "text" {
-		d, err := m.SpaceReport(ctx, plan)
-		if err != nil {
-			return err
-		}
-		for _, t := range d.Tables {
-			fmt.Fprintf(g.stdout, "space: backfill of %s: table %s, expected extra ~%s with space reuse, worst case %s\n",
-				t.Table, bytesText(t.Size), bytesText(t.Expected), bytesText(t.Worst))
-		}
-		if len(d.Tables) > 0 {
-			if d.Free >= 0 {
-				fmt.Fprintf(g.stdout, "space: free disk %s at %s\n", bytesText(d.Free), d.Where)
-			} else {
-				fmt.Fprintf(g.stdout, "space: free disk %s\n", d.Where)
-			}
-		}
+	return g.reportWith(plan, format, spaceOf(d))
+}
+
+// spaceOf converts the engine's size report for the plan report (nil when
+// nothing is backfilled).
+func spaceOf(d *engine.DiskReport) *planreport.Space {
+	if d == nil || len(d.Tables) == 0 {
+		return nil
 	}
-	return nil
+	sp := &planreport.Space{Tables: make([]planreport.TableSpace, 0, len(d.Tables)), FreeBytes: d.Free, FreeWhere: d.Where}
+	for _, t := range d.Tables {
+		sp.Tables = append(sp.Tables, planreport.TableSpace{Table: t.Table, SizeBytes: t.Size, ExpectedExtraBytes: t.Expected, WorstExtraBytes: t.Worst})
+	}
+	return sp
 }
 
 // report prints a plan with its locks and the linter's findings.
 func (g *globals) report(plan *engine.Plan, format string) error {
+	return g.reportWith(plan, format, nil)
+}
+
+// reportWith is report with the backfills' size report (nil: none).
+func (g *globals) reportWith(plan *engine.Plan, format string, space *planreport.Space) error {
 	rep, err := planreport.Build(plan, plan.PGMajor)
 	if err != nil {
 		return err
 	}
+	rep.Space = space
 	if format == "json" {
 		err = planreport.WriteJSON(g.stdout, rep)
 	} else {

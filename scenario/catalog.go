@@ -73,37 +73,57 @@ func (m *Manager) readCatalog(ctx context.Context, q querier) (*catalog, error) 
 // readCatalogOf is readCatalog for the tables named only (nil: all), and
 // the foreign keys of those tables.
 func (m *Manager) readCatalogOf(ctx context.Context, q querier, only []string) (*catalog, error) {
-	cat := &catalog{tables: map[string]*tableInfo{}, byParent: map[string][]fk{}, byChild: map[string][]fk{}}
 	// The columns, the indexes and the foreign keys: three queries in one
 	// round trip.
 	b := &pgx.Batch{}
+	m.queueCatalog(b, "$2::text[]", only, true)
+	br := q.SendBatch(ctx, b)
+	cat, err := m.readCatalogResults(br)
+	if cerr := br.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("scenario: read the catalog: %w", cerr)
+	}
+	return cat, err
+}
+
+// queueCatalog queues readCatalogResults's three queries, for the tables
+// whose names the SQL expression only (a text[] over the parameter $2 =
+// arg; NULL: every table) gives. Without indexes only the primary keys
+// are read, not the other indexes and constraints a copy rebuilds (what
+// diff needs: no index definitions to render and retarget).
+func (m *Manager) queueCatalog(b *pgx.Batch, only string, arg any, indexes bool) {
+	defs, which := "coalesce(con.conname, ''), coalesce(pg_get_constraintdef(con.oid), ''), pg_get_indexdef(x.indexrelid)", ""
+	if !indexes {
+		defs, which = "'', '', ''", " AND x.indisprimary"
+	}
 	b.Queue(`SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attgenerated <> '', a.attidentity <> '',
 			coalesce((SELECT s.relname FROM pg_depend d JOIN pg_class s ON s.oid = d.objid
 				WHERE d.refclassid = 'pg_class'::regclass AND d.refobjid = c.oid AND d.refobjsubid = a.attnum
 					AND d.classid = 'pg_class'::regclass AND s.relkind = 'S' AND d.deptype IN ('a', 'i') LIMIT 1), '')
 		FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid
 		WHERE c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = $1) AND c.relkind IN ('r', 'p')
-			AND a.attnum > 0 AND NOT a.attisdropped AND ($2::text[] IS NULL OR c.relname = ANY ($2))
-		ORDER BY c.relname, a.attnum`, m.opts.Schema, only)
-	b.Queue(`SELECT t.relname, i.relname, x.indisprimary,
-			coalesce(con.conname, ''), coalesce(pg_get_constraintdef(con.oid), ''), pg_get_indexdef(x.indexrelid),
+			AND a.attnum > 0 AND NOT a.attisdropped AND ((`+only+`) IS NULL OR c.relname = ANY (`+only+`))
+		ORDER BY c.relname, a.attnum`, m.opts.Schema, arg)
+	b.Queue(`SELECT t.relname, i.relname, x.indisprimary, `+defs+`,
 			coalesce((SELECT array_agg(a.attname::text ORDER BY k.i) FROM unnest(x.indkey) WITH ORDINALITY k(n, i)
 				JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.n), '{}')
 		FROM pg_index x JOIN pg_class t ON t.oid = x.indrelid JOIN pg_class i ON i.oid = x.indexrelid
 		LEFT JOIN pg_constraint con ON con.conindid = x.indexrelid AND con.conrelid = t.oid AND con.contype IN ('p', 'u', 'x')
-		WHERE t.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = $1) AND t.relkind IN ('r', 'p')
-			AND ($2::text[] IS NULL OR t.relname = ANY ($2))
-		ORDER BY t.relname, x.indisprimary DESC, i.relname`, m.opts.Schema, only)
+		WHERE t.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = $1) AND t.relkind IN ('r', 'p')`+which+`
+			AND ((`+only+`) IS NULL OR t.relname = ANY (`+only+`))
+		ORDER BY t.relname, x.indisprimary DESC, i.relname`, m.opts.Schema, arg)
 	b.Queue(`SELECT con.conname, c.relname, p.relname,
 			(SELECT array_agg(a.attname::text ORDER BY k.i) FROM unnest(con.conkey) WITH ORDINALITY k(n, i) JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.n),
 			(SELECT array_agg(a.attname::text ORDER BY k.i) FROM unnest(con.confkey) WITH ORDINALITY k(n, i) JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.n),
 			con.confupdtype::text, con.confdeltype::text, con.confmatchtype::text, con.condeferrable, con.condeferred
 		FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid JOIN pg_class p ON p.oid = con.confrelid
 		WHERE con.contype = 'f' AND c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = $1)
-			AND p.relnamespace = c.relnamespace AND ($2::text[] IS NULL OR c.relname = ANY ($2))
-		ORDER BY c.relname, con.conname`, m.opts.Schema, only)
-	br := q.SendBatch(ctx, b)
-	defer br.Close()
+			AND p.relnamespace = c.relnamespace AND ((`+only+`) IS NULL OR c.relname = ANY (`+only+`))
+		ORDER BY c.relname, con.conname`, m.opts.Schema, arg)
+}
+
+// readCatalogResults reads the results of queueCatalog's queries.
+func (m *Manager) readCatalogResults(br pgx.BatchResults) (*catalog, error) {
+	cat := &catalog{tables: map[string]*tableInfo{}, byParent: map[string][]fk{}, byChild: map[string][]fk{}}
 	rows, err := br.Query()
 	if err != nil {
 		return nil, fmt.Errorf("scenario: read the catalog: %w", err)
@@ -148,6 +168,9 @@ func (m *Manager) readCatalogOf(ctx context.Context, q querier, only []string) (
 		}
 		if primary {
 			t.Key = cols
+		}
+		if idxdef == "" {
+			continue // not read (queueCatalog without indexes)
 		}
 		if conname != "" {
 			t.Indexes = append(t.Indexes, "ALTER TABLE %s ADD CONSTRAINT "+strings.ReplaceAll(pgquery.Ident(conname)+" "+condef, "%", "%%"))

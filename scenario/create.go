@@ -548,7 +548,15 @@ func (m *Manager) logSQL(sc *Scenario, t *tableInfo, logName string) []string {
 	}
 	// The log row of a key: whether the key was in the copy, the copied
 	// row (first change) and the row now (NULL: not in the copy now).
+	// An update that keeps the key (the usual one) writes one log row
+	// version: the copied row and the row now at once on its first change,
+	// the row now on a later one.
 	body := `BEGIN
+	IF TG_OP = 'UPDATE' AND ROW(` + strings.Join(oldKeys, ", ") + `) IS NOT DISTINCT FROM ROW(` + strings.Join(newKeys, ", ") + `) THEN
+		INSERT INTO ` + log + ` (` + keys + `, _strata_existed, _strata_orig, _strata_new) VALUES (` + strings.Join(oldKeys, ", ") + `, true, ` + t.textArray("OLD") + `, ` + t.textArray("NEW") + `)
+			ON CONFLICT (` + keys + `) DO UPDATE SET _strata_new = EXCLUDED._strata_new;
+		RETURN NULL;
+	END IF;
 	IF TG_OP <> 'INSERT' THEN
 		INSERT INTO ` + log + ` (` + keys + `, _strata_existed, _strata_orig) VALUES (` + strings.Join(oldKeys, ", ") + `, true, ` + t.textArray("OLD") + `) ON CONFLICT DO NOTHING;
 		IF TG_OP = 'DELETE' OR ROW(` + strings.Join(oldKeys, ", ") + `) IS DISTINCT FROM ROW(` + strings.Join(newKeys, ", ") + `) THEN

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/strata-db/strata/internal/pgquery"
 )
@@ -104,29 +106,48 @@ func (m *Manager) Diff(ctx context.Context, name string, o DiffOptions) (*Diff, 
 		return nil, err
 	}
 	defer conn.Close(context.Background())
-	var d *Diff
-	err = m.readTx(ctx, conn, func(tx pgx.Tx) error {
-		sc, err := m.mustLoadMeta(ctx, tx, name)
-		if err != nil {
-			return err
+	// One round trip: the read-only transaction and its settings, the
+	// metadata of the scenario (and of --against's) and the catalog of
+	// their tables; then one query per table. Nothing is written: closing
+	// the connection ends the transaction.
+	names := []string{name}
+	if o.Against != "" && o.Against != name {
+		names = append(names, o.Against)
+	}
+	b := &pgx.Batch{}
+	m.queueReadTx(b)
+	m.queueLoad(b, names, 0)
+	m.queueCatalog(b, "(SELECT array_agg(table_name::text) FROM "+m.st("scenario_table")+" WHERE scenario = ANY ($2::text[]))::text[]", names, false)
+	scs, cat, err := m.readDiffBatch(ctx, conn, b)
+	if err != nil {
+		return nil, err
+	}
+	var sc, other *Scenario
+	for _, s := range scs {
+		if s.Name == name {
+			sc = s
 		}
-		if err := ready(sc); err != nil {
-			return err
+		if o.Against != "" && s.Name == o.Against {
+			other = s
 		}
-		var other *Scenario
-		d = &Diff{Scenario: name, Against: "base", Changes: []Change{}, Tables: []TableSummary{}}
-		if o.Against != "" {
-			if other, err = m.loadMeta(ctx, tx, o.Against); err != nil {
-				return err
-			}
-			if other == nil {
-				return &InputError{Flag: "--against", Msg: fmt.Sprintf("no scenario %q", o.Against), Hint: "strata scenario list shows the scenarios"}
-			}
-			if err := ready(other); err != nil {
-				return err
-			}
-			d.Against = o.Against
+	}
+	if sc == nil {
+		return nil, fmt.Errorf("%w %q\nhint: strata scenario list shows the scenarios", ErrNotFound, name)
+	}
+	if err := ready(sc); err != nil {
+		return nil, err
+	}
+	d := &Diff{Scenario: name, Against: "base", Changes: []Change{}, Tables: []TableSummary{}}
+	if o.Against != "" {
+		if other == nil {
+			return nil, &InputError{Flag: "--against", Msg: fmt.Sprintf("no scenario %q", o.Against), Hint: "strata scenario list shows the scenarios"}
 		}
+		if err := ready(other); err != nil {
+			return nil, err
+		}
+		d.Against = o.Against
+	}
+	err = func() error {
 		// The tables: the scenario's, and with --against the other's too.
 		names := []string{}
 		seen := map[string]bool{}
@@ -140,11 +161,6 @@ func (m *Manager) Diff(ctx context.Context, name string, o DiffOptions) (*Diff, 
 					names = append(names, t.Name)
 				}
 			}
-		}
-		// The catalog of those tables only.
-		cat, err := m.readCatalogOf(ctx, tx, names)
-		if err != nil {
-			return err
 		}
 		if o.Table != "" {
 			if !seen[o.Table] {
@@ -176,9 +192,9 @@ func (m *Manager) Diff(ctx context.Context, name string, o DiffOptions) (*Diff, 
 			}
 			var changes []Change
 			if other == nil {
-				changes, err = diffLog(ctx, tx, info, newS.log)
+				changes, err = diffLog(ctx, conn, info, newS.log)
 			} else {
-				changes, err = diffTable(ctx, tx, info, oldS, newS)
+				changes, err = diffTable(ctx, conn, info, oldS, newS)
 			}
 			if err != nil {
 				return fmt.Errorf("scenario diff %s: table %s: %w", name, n, err)
@@ -208,11 +224,40 @@ func (m *Manager) Diff(ctx context.Context, name string, o DiffOptions) (*Diff, 
 			d.Changes = all
 		}
 		return nil
-	})
+	}()
 	if err != nil {
 		return nil, err
 	}
 	return d, nil
+}
+
+// readDiffBatch sends b (queueReadTx, queueLoad, queueCatalog) and reads
+// the scenarios and the catalog. Without the metadata tables there is no
+// scenario: no error, no scenarios.
+func (m *Manager) readDiffBatch(ctx context.Context, conn *pgx.Conn, b *pgx.Batch) ([]*Scenario, *catalog, error) {
+	br := conn.SendBatch(ctx, b)
+	defer br.Close()
+	for range readTxStatements {
+		if _, err := br.Exec(); err != nil {
+			return nil, nil, fmt.Errorf("scenario: %w", err)
+		}
+	}
+	scs, err := m.readLoad(br)
+	if err != nil {
+		var pe *pgconn.PgError
+		if errors.As(err, &pe) && pe.Code == "42P01" { // undefined_table: never installed
+			return nil, nil, nil
+		}
+		return nil, nil, err
+	}
+	cat, err := m.readCatalogResults(br)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := br.Close(); err != nil {
+		return nil, nil, fmt.Errorf("scenario: %w", err)
+	}
+	return scs, cat, nil
 }
 
 func ready(sc *Scenario) error {
@@ -227,7 +272,7 @@ func ready(sc *Scenario) error {
 // (the base, restricted to the filter, at the copy's snapshot) and the row
 // now. Nothing else is read: the rows untouched since the copy are not
 // compared. (A base row changed since the copy is a conflict for promote.)
-func diffLog(ctx context.Context, tx pgx.Tx, t *tableInfo, log string) ([]Change, error) {
+func diffLog(ctx context.Context, conn *pgx.Conn, t *tableInfo, log string) ([]Change, error) {
 	keyText, keyCols := make([]string, len(t.Key)), make([]string, len(t.Key))
 	for i, k := range t.Key {
 		keyText[i] = "l." + pgquery.Ident(k) + "::text"
@@ -241,7 +286,7 @@ func diffLog(ctx context.Context, tx pgx.Tx, t *tableInfo, log string) ([]Change
 	// A row changed and changed back is no difference: its two arrays are
 	// equal byte for byte (compared here rather than by the server, which
 	// would copy both arrays of every row to compare them).
-	rr := tx.Conn().PgConn().ExecParams(ctx, `SELECT `+strings.Join(keyText, ", ")+`, _strata_orig IS NOT NULL, _strata_new IS NOT NULL, _strata_orig, _strata_new
+	rr := conn.PgConn().ExecParams(ctx, `SELECT `+strings.Join(keyText, ", ")+`, _strata_orig IS NOT NULL, _strata_new IS NOT NULL, _strata_orig, _strata_new
 		FROM `+log+` l ORDER BY `+strings.Join(keyCols, ", "), nil, nil, nil, formats)
 	var out []Change
 	var oldV, newV [][]byte
@@ -317,8 +362,8 @@ func textArray(b []byte, dst [][]byte) ([][]byte, error) {
 // Each key looks its rows up through the primary keys (LATERAL ... LIMIT 1
 // keeps the planner from hashing whole tables): the rows untouched since
 // the copy are never read.
-func diffTable(ctx context.Context, tx pgx.Tx, t *tableInfo, oldS, newS side) ([]Change, error) {
-	rows, err := tx.Query(ctx, diffQuery(t, oldS, newS))
+func diffTable(ctx context.Context, conn *pgx.Conn, t *tableInfo, oldS, newS side) ([]Change, error) {
+	rows, err := conn.Query(ctx, diffQuery(t, oldS, newS))
 	if err != nil {
 		return nil, err
 	}

@@ -284,24 +284,64 @@ func (m *Manager) loadAll(ctx context.Context, q querier, only string, flags int
 			return nil, nil
 		}
 	}
+	// The scenarios and their tables: two queries in one round trip.
+	var names []string
+	if only != "" {
+		names = []string{only}
+	}
+	b := &pgx.Batch{}
+	m.queueLoad(b, names, flags)
+	br := q.SendBatch(ctx, b)
+	out, err := m.readLoad(br)
+	if cerr := br.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("scenario: read metadata: %w", cerr)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if flags&loadCounts == 0 {
+		return out, nil
+	}
+	// The change counts: exact, from the logs (small).
+	for _, s := range out {
+		for i := range s.Tables {
+			t := &s.Tables[i]
+			var n int64
+			err := q.QueryRow(ctx, `SELECT count(*) FROM `+pgquery.Qual(s.Schema, t.logTable)).Scan(&n)
+			if err == nil {
+				t.Changed = n
+			} else {
+				t.Changed = 0
+				if s.State == StateReady {
+					return nil, fmt.Errorf("scenario %s: read the change log of %s: %w", s.Name, t.Name, err)
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
+// queueLoad queues the two queries of the scenarios named (nil: all) and
+// their tables, for readLoad; flags&loadSizes adds each copy's live size.
+func (m *Manager) queueLoad(b *pgx.Batch, names []string, flags int) {
 	sizes := `0::bigint, 0::bigint`
 	if flags&loadSizes != 0 {
 		sizes = `coalesce(pg_total_relation_size(to_regclass(quote_ident(s.schema_name) || '.' || quote_ident(t.table_name))), 0),
 			coalesce((SELECT c.reltuples::bigint FROM pg_class c WHERE c.oid = to_regclass(quote_ident(s.schema_name) || '.' || quote_ident(t.log_table))), 0)`
 	}
-	// The scenarios and their tables: two queries in one round trip.
-	b := &pgx.Batch{}
 	b.Queue(`SELECT s.name, s.schema_name, s.role_name, s.base_schema, s.state, s.parent_state, s.where_expr,
 			s.logged, s.created_at, coalesce(s.copy_snapshot, ''),
 			coalesce((SELECT array_agg(m.rolname::text ORDER BY m.rolname) FROM pg_auth_members a
 				JOIN pg_roles r ON r.oid = a.roleid JOIN pg_roles m ON m.oid = a.member WHERE r.rolname = s.role_name), '{}')
-		FROM `+m.st("scenario")+` s WHERE $1 = '' OR s.name = $1 ORDER BY s.name`, only)
+		FROM `+m.st("scenario")+` s WHERE $1::text[] IS NULL OR s.name = ANY ($1) ORDER BY s.name`, names)
 	b.Queue(`SELECT t.scenario, t.table_name, t.filter, coalesce(t.via, ''), t.rows_copied, t.copied_at,
 			coalesce(t.copy_snapshot, ''), t.log_table, `+sizes+`
 		FROM `+m.st("scenario_table")+` t JOIN `+m.st("scenario")+` s ON s.name = t.scenario
-		WHERE $1 = '' OR t.scenario = $1 ORDER BY t.scenario, t.position`, only)
-	br := q.SendBatch(ctx, b)
-	defer br.Close()
+		WHERE $1::text[] IS NULL OR t.scenario = ANY ($1) ORDER BY t.scenario, t.position`, names)
+}
+
+// readLoad reads the results of queueLoad's queries.
+func (m *Manager) readLoad(br pgx.BatchResults) ([]*Scenario, error) {
 	rows, err := br.Query()
 	if err != nil {
 		return nil, fmt.Errorf("scenario: read metadata: %w", err)
@@ -341,29 +381,6 @@ func (m *Manager) loadAll(ctx context.Context, q querier, only string, flags int
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("scenario: read metadata: %w", err)
 	}
-	rows.Close()
-	if err := br.Close(); err != nil {
-		return nil, fmt.Errorf("scenario: read metadata: %w", err)
-	}
-	if flags&loadCounts == 0 {
-		return out, nil
-	}
-	// The change counts: exact, from the logs (small).
-	for _, s := range out {
-		for i := range s.Tables {
-			t := &s.Tables[i]
-			var n int64
-			err := q.QueryRow(ctx, `SELECT count(*) FROM `+pgquery.Qual(s.Schema, t.logTable)).Scan(&n)
-			if err == nil {
-				t.Changed = n
-			} else {
-				t.Changed = 0
-				if s.State == StateReady {
-					return nil, fmt.Errorf("scenario %s: read the change log of %s: %w", s.Name, t.Name, err)
-				}
-			}
-		}
-	}
 	return out, nil
 }
 
@@ -401,11 +418,6 @@ func (m *Manager) mustLoad(ctx context.Context, q querier, name string) (*Scenar
 	return m.mustLoadWith(ctx, q, name, m.load)
 }
 
-// mustLoadMeta is mustLoad without live sizes and change counts.
-func (m *Manager) mustLoadMeta(ctx context.Context, q querier, name string) (*Scenario, error) {
-	return m.mustLoadWith(ctx, q, name, m.loadMeta)
-}
-
 func (m *Manager) mustLoadWith(ctx context.Context, q querier, name string, load func(context.Context, querier, string) (*Scenario, error)) (*Scenario, error) {
 	s, err := load(ctx, q, name)
 	if err != nil {
@@ -417,12 +429,28 @@ func (m *Manager) mustLoadWith(ctx context.Context, q querier, name string, load
 	return s, nil
 }
 
+// readTxStatements is how many statements readTxSQL returns.
+const readTxStatements = 4
+
+// readTxSQL begins strata's read-only transactions and sets them up.
+func (m *Manager) readTxSQL() []string {
+	return []string{"BEGIN READ ONLY", "SET LOCAL statement_timeout = 0", "SET LOCAL jit = off", "SET LOCAL search_path = " + pgquery.Ident(m.opts.Schema)}
+}
+
+// queueReadTx queues readTxSQL's statements, to begin the transaction in
+// the same round trip as the first queries.
+func (m *Manager) queueReadTx(b *pgx.Batch) {
+	for _, s := range m.readTxSQL() {
+		b.Queue(s)
+	}
+}
+
 // readTx runs fn in a read-only transaction (rolled back).
 func (m *Manager) readTx(ctx context.Context, conn *pgx.Conn, fn func(pgx.Tx) error) error {
 	// No JIT: diff's lookups are many cheap index probes whose summed cost
 	// estimate would trigger a compilation costing more than the query.
 	// The settings go with BEGIN: one round trip.
-	tx, err := conn.BeginTx(ctx, pgx.TxOptions{BeginQuery: "BEGIN READ ONLY; SET LOCAL statement_timeout = 0; SET LOCAL jit = off; SET LOCAL search_path = " + pgquery.Ident(m.opts.Schema)})
+	tx, err := conn.BeginTx(ctx, pgx.TxOptions{BeginQuery: strings.Join(m.readTxSQL(), "; ")})
 	if err != nil {
 		return fmt.Errorf("scenario: %w", err)
 	}

@@ -3,6 +3,7 @@ package scenario_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -299,4 +300,66 @@ func str(p *string) string {
 		return "NULL"
 	}
 	return *p
+}
+
+// TestChangeLogSequences: the change log records what a session in the
+// scenario (SET ROLE, the application's own login role) did, whatever the
+// sequence of statements: diff shows the row as copied against the row
+// now, and a row changed and changed back, or inserted and deleted again,
+// is no difference.
+func TestChangeLogSequences(t *testing.T) {
+	ctx := context.Background()
+	e := setup(t, `CREATE TABLE items (id int PRIMARY KEY, v text, n int NOT NULL);
+		INSERT INTO items SELECT i, 'x' || i, i FROM generate_series(1, 6) i;`, scenario.Options{})
+	app := e.appConn(t)
+	for i, tc := range []struct {
+		name  string
+		stmts []string
+		want  []string
+	}{
+		{"updated twice: the copied row against the last", []string{"UPDATE items SET v = 'a' WHERE id = 1", "UPDATE items SET v = 'b', n = 10 WHERE id = 1"},
+			[]string{"update 1: v=x1->b n=1->10"}},
+		{"changed and changed back", []string{"UPDATE items SET n = 100 WHERE id = 2", "UPDATE items SET n = 2 WHERE id = 2"}, nil},
+		{"key changed", []string{"UPDATE items SET id = 100 WHERE id = 3"}, []string{"delete 3: id=3->NULL v=x3->NULL n=3->NULL", "insert 100: id=NULL->100 v=NULL->x3 n=NULL->3"}},
+		{"key changed and back", []string{"UPDATE items SET id = 100 WHERE id = 3", "UPDATE items SET id = 3 WHERE id = 100"}, nil},
+		{"inserted then updated", []string{"INSERT INTO items VALUES (50, 'n', 5)", "UPDATE items SET v = 'm' WHERE id = 50"}, []string{"insert 50: id=NULL->50 v=NULL->m n=NULL->5"}},
+		{"inserted then deleted", []string{"INSERT INTO items VALUES (50, 'n', 5)", "DELETE FROM items WHERE id = 50"}, nil},
+		{"updated then deleted: the copied row", []string{"UPDATE items SET v = 'z' WHERE id = 4", "DELETE FROM items WHERE id = 4"}, []string{"delete 4: id=4->NULL v=x4->NULL n=4->NULL"}},
+		{"deleted and inserted again, equal", []string{"DELETE FROM items WHERE id = 5", "INSERT INTO items VALUES (5, 'x5', 5)"}, nil},
+		{"deleted and inserted again, different", []string{"DELETE FROM items WHERE id = 5", "INSERT INTO items VALUES (5, NULL, 5)"}, []string{"update 5: v=x5->NULL"}},
+		{"rolled back", []string{"BEGIN", "UPDATE items SET v = 'r'", "ROLLBACK"}, nil},
+		{"many rows in one statement", []string{"UPDATE items SET n = n + 1 WHERE id % 2 = 0", "UPDATE items SET n = n - 1 WHERE id = 4"},
+			[]string{"update 2: n=2->3", "update 6: n=6->7"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			name := fmt.Sprintf("s%d", i)
+			if _, err := e.m.Create(ctx, scenario.CreateSpec{Name: name, Tables: []string{"items"}, Members: []string{e.app}}); err != nil {
+				t.Fatal(err)
+			}
+			defer e.m.Drop(ctx, name, false)
+			exec(t, app, "SET ROLE "+e.role(name))
+			for _, s := range tc.stmts {
+				exec(t, app, s)
+			}
+			exec(t, app, "RESET ROLE")
+			d, err := e.m.Diff(ctx, name, scenario.DiffOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, c := range d.Changes {
+				line := c.Op + " " + c.Key["id"] + ":"
+				for _, cc := range c.Columns {
+					line += " " + cc.Column + "=" + str(cc.Old) + "->" + str(cc.New)
+				}
+				got = append(got, line)
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("diff (-want +got):\n%s", diff)
+			}
+			if d.Total() != len(tc.want) {
+				t.Errorf("total %d, want %d", d.Total(), len(tc.want))
+			}
+		})
+	}
 }

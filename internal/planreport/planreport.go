@@ -50,6 +50,34 @@ type Report struct {
 	Phases         []Phase `json:"phases"`
 	Errors         int     `json:"errors"`
 	Warnings       int     `json:"warnings"`
+	// Space is the size report of the tables the backfill fills (set by
+	// the caller, which reads the sizes and the free disk; nil when the
+	// plan has no backfill or was not sized, e.g. a phase's stored plan).
+	Space *Space `json:"space,omitempty"`
+}
+
+// Space is what a plan's backfills may need: each table's size, the extra
+// size expected with space reuse and the worst case, and the free disk
+// strata can see.
+type Space struct {
+	Tables []TableSpace `json:"tables"`
+	// FreeBytes is the free space of the file system holding the tables,
+	// -1 when strata cannot see it; FreeWhere names that file system, or
+	// says why it is not visible.
+	FreeBytes int64  `json:"free_bytes"`
+	FreeWhere string `json:"free_where"`
+}
+
+// TableSpace is the size report of one table a plan backfills.
+type TableSpace struct {
+	Table string `json:"table"`
+	// SizeBytes is pg_total_relation_size (heap, TOAST, indexes) now.
+	SizeBytes int64 `json:"size_bytes"`
+	// ExpectedExtraBytes is the growth expected with space reuse;
+	// WorstExtraBytes the growth when nothing can be reused (every row
+	// written twice).
+	ExpectedExtraBytes int64 `json:"expected_extra_bytes"`
+	WorstExtraBytes    int64 `json:"worst_extra_bytes"`
 }
 
 // HasErrors reports whether the linter found an error in the plan.
@@ -225,7 +253,32 @@ func WriteText(w io.Writer, r *Report) error {
 		}
 	}
 	fmt.Fprintf(w, "\nlint: %d error(s), %d warning(s)\n", r.Errors, r.Warnings)
+	if sp := r.Space; sp != nil && len(sp.Tables) > 0 {
+		fmt.Fprintln(w)
+		for _, t := range sp.Tables {
+			fmt.Fprintf(w, "space: backfill of %s: table %s, expected extra ~%s with space reuse, worst case %s\n",
+				t.Table, BytesText(t.SizeBytes), BytesText(t.ExpectedExtraBytes), BytesText(t.WorstExtraBytes))
+		}
+		if sp.FreeBytes >= 0 {
+			fmt.Fprintf(w, "space: free disk %s at %s\n", BytesText(sp.FreeBytes), sp.FreeWhere)
+		} else {
+			fmt.Fprintf(w, "space: free disk %s\n", sp.FreeWhere)
+		}
+	}
 	return nil
+}
+
+// BytesText renders a size for people.
+func BytesText(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
 }
 
 func lockText(locks []pglock.Lock) string {

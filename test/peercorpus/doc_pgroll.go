@@ -1,2 +1,0 @@
-// Package peercorpus runs peer tools' migration corpora through strata.
-package peercorpus
