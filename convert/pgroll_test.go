@@ -1,7 +1,6 @@
 package convert
 
 import (
-	"flag"
 	"os"
 	"path/filepath"
 	"sort"
@@ -12,7 +11,6 @@ import (
 	"github.com/rogpeppe/go-internal/txtar"
 )
 
-var updatePgroll = flag.Bool("update", false, "rewrite the expected output of testdata/pgroll/*.txtar")
 
 // TestPgrollGolden converts the input files of each testdata/pgroll/*.txtar
 // (every file not under want/ and not named warnings or error, in archive
@@ -62,7 +60,7 @@ func TestPgrollGolden(t *testing.T) {
 					got["warnings"] = w.String()
 				}
 			}
-			if *updatePgroll {
+			if *update {
 				var keep []txtar.File
 				for _, f := range ar.Files {
 					if !strings.HasPrefix(f.Name, "want/") && f.Name != "warnings" && f.Name != "error" {
