@@ -2,11 +2,13 @@
 # cmd/withpg; see docs/development.md.
 
 GO ?= go
+# Extra flags for go test, e.g. make test TESTFLAGS=-v
+TESTFLAGS ?=
 
 .PHONY: test demo build dist
 
 test:
-	$(GO) run ./cmd/withpg -- $(GO) test -count=1 -p 2 -timeout 40m ./...
+	$(GO) run ./cmd/withpg -- $(GO) test -count=1 -p 2 -timeout 40m $(TESTFLAGS) ./...
 
 demo:
 	$(GO) run ./cmd/withpg -- $(GO) run ./cmd/strata-demo

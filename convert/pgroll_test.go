@@ -11,7 +11,6 @@ import (
 	"github.com/rogpeppe/go-internal/txtar"
 )
 
-
 // TestPgrollGolden converts the input files of each testdata/pgroll/*.txtar
 // (every file not under want/ and not named warnings or error, in archive
 // order; a .ledger among them orders them) and compares the output files
