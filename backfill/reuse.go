@@ -267,3 +267,17 @@ func (t *tracker) fillSpace(p *Progress) {
 	}
 	p.ExpectedExtra = ExpectedExtra(t.sizeBefore, f)
 }
+
+// BytesText renders a size for people (B, KiB, MiB, GiB, one decimal): the
+// form of every size strata prints about a backfill's space.
+func BytesText(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}

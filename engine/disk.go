@@ -194,18 +194,8 @@ func (m *Migrator) planStart(ctx context.Context, conn *pgx.Conn, pend []*migrat
 	return pl, nil
 }
 
-// BytesText renders a size for people.
-func BytesText(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
-}
+// BytesText renders a size for people (backfill.BytesText).
+func BytesText(n int64) string { return backfill.BytesText(n) }
 
 // SpaceReport sizes the backfills of a plan's start for people: each
 // table's size, the extra size expected with space reuse and the worst

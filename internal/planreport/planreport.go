@@ -268,18 +268,8 @@ func WriteText(w io.Writer, r *Report) error {
 	return nil
 }
 
-// BytesText renders a size for people.
-func BytesText(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
-}
+// BytesText renders a size for people (backfill.BytesText).
+func BytesText(n int64) string { return backfill.BytesText(n) }
 
 func lockText(locks []pglock.Lock) string {
 	if len(locks) == 0 {
