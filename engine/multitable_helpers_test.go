@@ -38,6 +38,24 @@ func waitLockWait(t *testing.T, ctx context.Context, conn *pgx.Conn, pid uint32)
 	t.Fatalf("backend %d never waited for a lock", pid)
 }
 
+// lockWaitWithin reports whether backend pid waits for a lock before
+// timeout; it stops early (false) when the statement on done finished,
+// which is then left on done for the caller.
+func lockWaitWithin(ctx context.Context, conn *pgx.Conn, pid uint32, done <-chan error, timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		var waiting bool
+		if err := conn.QueryRow(ctx, `SELECT coalesce(wait_event_type = 'Lock', false) FROM pg_stat_activity WHERE pid = $1`, int32(pid)).Scan(&waiting); err == nil && waiting {
+			return true
+		}
+		if len(done) > 0 {
+			return false
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return false
+}
+
 // strataWaiting reports whether one of strata's sessions waits for a lock.
 func strataWaiting(ctx context.Context, conn *pgx.Conn) (bool, error) {
 	var n int
