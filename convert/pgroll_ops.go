@@ -313,18 +313,10 @@ func (c *pgConv) createTable(o *pobj) {
 			act.Set("primary_key_name", pkName)
 		}
 	}
-	if len(fks) > 0 {
-		act.Set("foreign_keys", fks)
-	}
-	if len(checks) > 0 {
-		act.Set("checks", checks)
-	}
-	if len(uniques) > 0 {
-		act.Set("unique", uniques)
-	}
-	if len(excludes) > 0 {
-		act.Set("exclude", excludes)
-	}
+	act.SetTables("foreign_keys", fks)
+	act.SetTables("checks", checks)
+	act.SetTables("unique", uniques)
+	act.SetTables("exclude", excludes)
 	c.created[name] = act
 	c.emit(act)
 }

@@ -152,18 +152,10 @@ func (c *sqlConv) createTable(cs *pgquery.CreateStmt, r *stmtResult) error {
 	if pkName != "" && pkName != pgName(name, nil, "pkey", "") {
 		t.Set("primary_key_name", pkName)
 	}
-	if len(fks) > 0 {
-		t.Set("foreign_keys", fks)
-	}
-	if len(checks) > 0 {
-		t.Set("checks", checks)
-	}
-	if len(uniques) > 0 {
-		t.Set("unique", uniques)
-	}
-	if len(excludes) > 0 {
-		t.Set("exclude", excludes)
-	}
+	t.SetTables("foreign_keys", fks)
+	t.SetTables("checks", checks)
+	t.SetTables("unique", uniques)
+	t.SetTables("exclude", excludes)
 	tab.act = t
 	tab.pk = pk
 	r.add(t)

@@ -32,6 +32,15 @@ func (t *Table) Set(key string, v any) *Table {
 	return t
 }
 
+// SetTables sets key to the array of inline tables v when v is not empty
+// (an empty list is left out, as strata's optional lists are).
+func (t *Table) SetTables(key string, v []*Table) *Table {
+	if len(v) > 0 {
+		t.Set(key, v)
+	}
+	return t
+}
+
 // Del removes key.
 func (t *Table) Del(key string) {
 	if _, ok := t.vals[key]; !ok {
