@@ -1,4 +1,4 @@
-module github.com/strata-db/strata
+module github.com/stratapg/strata
 
 go 1.26.8
 

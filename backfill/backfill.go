@@ -31,8 +31,8 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/strata-db/strata/internal/pgexec"
-	"github.com/strata-db/strata/plan"
+	"github.com/stratapg/strata/internal/pgexec"
+	"github.com/stratapg/strata/plan"
 )
 
 // Spec says which table to fill and how: the backfill step of a plan.

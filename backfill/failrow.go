@@ -8,7 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/strata-db/strata/internal/pgexec"
+	"github.com/stratapg/strata/internal/pgexec"
 )
 
 // RowError is a batch that failed on one row (a cast or an expression

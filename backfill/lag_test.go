@@ -11,8 +11,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/strata-db/strata/backfill"
-	"github.com/strata-db/strata/internal/pgtest"
+	"github.com/stratapg/strata/backfill"
+	"github.com/stratapg/strata/internal/pgtest"
 )
 
 // startWALReceiver streams the test cluster's WAL with pg_receivewal, a real

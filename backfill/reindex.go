@@ -8,7 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/strata-db/strata/internal/pgexec"
+	"github.com/stratapg/strata/internal/pgexec"
 )
 
 // Index rebuilds. Almost every row a backfill fills moves to another page

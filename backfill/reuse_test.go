@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/strata-db/strata/backfill"
+	"github.com/stratapg/strata/backfill"
 )
 
 // wideDDL is a table of full pages (autovacuum off, so that only the

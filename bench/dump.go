@@ -12,9 +12,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/strata-db/strata/drift"
-	"github.com/strata-db/strata/engine"
-	"github.com/strata-db/strata/internal/pgcluster"
+	"github.com/stratapg/strata/drift"
+	"github.com/stratapg/strata/engine"
+	"github.com/stratapg/strata/internal/pgcluster"
 )
 
 // runDumpBench measures, on a schema of n tables (5 columns, 2 indexes and

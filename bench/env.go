@@ -18,7 +18,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
-	"github.com/strata-db/strata/internal/pgcluster"
+	"github.com/stratapg/strata/internal/pgcluster"
 )
 
 // dbPrefix starts the name of every database the benchmark creates; leftovers

@@ -10,7 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/strata-db/strata/foreign"
+	"github.com/stratapg/strata/foreign"
 )
 
 // runFDW measures a join with an aggregate over two foreign tables synced by

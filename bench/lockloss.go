@@ -6,7 +6,7 @@ import (
 	"log"
 	"time"
 
-	"github.com/strata-db/strata/test/lockloss"
+	"github.com/stratapg/strata/test/lockloss"
 )
 
 // runLockLoss is the -lockloss N mode: N pairs of strata runs per mode in

@@ -9,7 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/strata-db/strata/scenario"
+	"github.com/stratapg/strata/scenario"
 )
 
 // Targets of the scenario benchmark (docs/scenarios.md).

@@ -17,7 +17,7 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx" for goose
 	"github.com/pressly/goose/v3"
 
-	"github.com/strata-db/strata/cli"
+	"github.com/stratapg/strata/cli"
 )
 
 // targetSQL: strata applies the folder of small .sql files within this

@@ -11,9 +11,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/strata-db/strata/backfill"
-	"github.com/strata-db/strata/engine"
-	"github.com/strata-db/strata/migration"
+	"github.com/stratapg/strata/backfill"
+	"github.com/stratapg/strata/engine"
+	"github.com/stratapg/strata/migration"
 )
 
 // Migrations used by the benchmarks, all on table t (see env.template).

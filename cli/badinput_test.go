@@ -11,8 +11,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/strata-db/strata/cli"
-	"github.com/strata-db/strata/internal/pgtest"
+	"github.com/stratapg/strata/cli"
+	"github.com/stratapg/strata/internal/pgtest"
 )
 
 // badInputSetup is the database every bad-input case starts from.

@@ -16,10 +16,10 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/strata-db/strata/convert"
-	"github.com/strata-db/strata/engine"
-	"github.com/strata-db/strata/internal/planreport"
-	"github.com/strata-db/strata/migration"
+	"github.com/stratapg/strata/convert"
+	"github.com/stratapg/strata/engine"
+	"github.com/stratapg/strata/internal/planreport"
+	"github.com/stratapg/strata/migration"
 )
 
 type globals struct {

@@ -11,8 +11,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/strata-db/strata/cli"
-	"github.com/strata-db/strata/internal/pgtest"
+	"github.com/stratapg/strata/cli"
+	"github.com/stratapg/strata/internal/pgtest"
 )
 
 func runMain(t *testing.T, args ...string) (code int, stdout, stderr string) {

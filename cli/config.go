@@ -9,8 +9,8 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/strata-db/strata/foreign"
-	"github.com/strata-db/strata/internal/config"
+	"github.com/stratapg/strata/foreign"
+	"github.com/stratapg/strata/internal/config"
 )
 
 // project is the project file and where each global flag's value came

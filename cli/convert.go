@@ -10,8 +10,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/strata-db/strata/convert"
-	"github.com/strata-db/strata/migration"
+	"github.com/stratapg/strata/convert"
+	"github.com/stratapg/strata/migration"
 )
 
 // convertCmd is `strata convert --from reshape|pgroll|sql FILE|DIR [--out DIR]`.

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/strata-db/strata/engine"
+	"github.com/stratapg/strata/engine"
 )
 
 // installCrashHooks implements STRATA_CRASH_AFTER, a fault-injection hook for

@@ -12,8 +12,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/strata-db/strata/cli"
-	"github.com/strata-db/strata/internal/pgtest"
+	"github.com/stratapg/strata/cli"
+	"github.com/stratapg/strata/internal/pgtest"
 )
 
 // run runs strata in-process in dir with args; it returns the exit status,

@@ -11,9 +11,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/strata-db/strata/engine"
-	"github.com/strata-db/strata/foreign"
-	"github.com/strata-db/strata/migration"
+	"github.com/stratapg/strata/engine"
+	"github.com/stratapg/strata/foreign"
+	"github.com/stratapg/strata/migration"
 )
 
 // urlFromConfig is the value of latest's --url given without "=": print

@@ -12,8 +12,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/spf13/cobra"
 
-	"github.com/strata-db/strata/lint"
-	"github.com/strata-db/strata/migration"
+	"github.com/stratapg/strata/lint"
+	"github.com/stratapg/strata/migration"
 )
 
 func (g *globals) lintCmd() *cobra.Command {

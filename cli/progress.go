@@ -10,8 +10,8 @@ import (
 
 	"golang.org/x/term"
 
-	"github.com/strata-db/strata/backfill"
-	"github.com/strata-db/strata/engine"
+	"github.com/stratapg/strata/backfill"
+	"github.com/stratapg/strata/engine"
 )
 
 // progress shows backfill progress: on a terminal, a bar per table redrawn in

@@ -14,8 +14,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/strata-db/strata/migration"
-	"github.com/strata-db/strata/scenario"
+	"github.com/stratapg/strata/migration"
+	"github.com/stratapg/strata/scenario"
 )
 
 type scnFlags struct {

@@ -14,8 +14,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/rogpeppe/go-internal/testscript"
 
-	"github.com/strata-db/strata/cli"
-	"github.com/strata-db/strata/internal/pgtest"
+	"github.com/stratapg/strata/cli"
+	"github.com/stratapg/strata/internal/pgtest"
 )
 
 // TestMain makes the test binary double as the strata command: testscript

@@ -15,9 +15,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/strata-db/strata/engine"
-	"github.com/strata-db/strata/lint"
-	"github.com/strata-db/strata/migration"
+	"github.com/stratapg/strata/engine"
+	"github.com/stratapg/strata/lint"
+	"github.com/stratapg/strata/migration"
 )
 
 // sqlGate lints .sql migrations in their real transaction shape before

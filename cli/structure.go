@@ -11,11 +11,11 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/strata-db/strata/doctor"
-	"github.com/strata-db/strata/drift"
-	"github.com/strata-db/strata/engine"
-	"github.com/strata-db/strata/lint"
-	"github.com/strata-db/strata/migration"
+	"github.com/stratapg/strata/doctor"
+	"github.com/stratapg/strata/drift"
+	"github.com/stratapg/strata/engine"
+	"github.com/stratapg/strata/lint"
+	"github.com/stratapg/strata/migration"
 )
 
 func (g *globals) dumpCmd() *cobra.Command {

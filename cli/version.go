@@ -7,7 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/strata-db/strata/engine"
+	"github.com/stratapg/strata/engine"
 )
 
 // buildVersion is the version strata reports: the stamped engine.Version of a

@@ -15,7 +15,7 @@ import (
 	"path"
 	"strings"
 
-	"github.com/strata-db/strata/migration"
+	"github.com/stratapg/strata/migration"
 )
 
 // Source names an input format.

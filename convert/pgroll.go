@@ -8,7 +8,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/strata-db/strata/migration"
+	"github.com/stratapg/strata/migration"
 )
 
 // pgroll migrations (https://github.com/xataio/pgroll) are JSON or YAML

@@ -9,8 +9,8 @@ import (
 
 	"github.com/BurntSushi/toml"
 
-	"github.com/strata-db/strata/internal/pgquery"
-	"github.com/strata-db/strata/migration"
+	"github.com/stratapg/strata/internal/pgquery"
+	"github.com/stratapg/strata/migration"
 )
 
 // Reshape's files are strata files where they mean the same thing (strata

@@ -6,7 +6,7 @@ package convert
 import (
 	"strings"
 
-	"github.com/strata-db/strata/internal/pgquery"
+	"github.com/stratapg/strata/internal/pgquery"
 )
 
 func (c *sqlConv) alterTable(st *pgquery.Statement, at *pgquery.AlterTableStmt, r *stmtResult) error {

@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/strata-db/strata/internal/pgquery"
+	"github.com/stratapg/strata/internal/pgquery"
 )
 
 func (c *sqlConv) createIndex(ix *pgquery.IndexStmt, r *stmtResult) error {

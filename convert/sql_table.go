@@ -5,7 +5,7 @@ package convert
 import (
 	"strings"
 
-	"github.com/strata-db/strata/internal/pgquery"
+	"github.com/stratapg/strata/internal/pgquery"
 )
 
 func (c *sqlConv) createTable(cs *pgquery.CreateStmt, r *stmtResult) error {

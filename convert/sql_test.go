@@ -11,7 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/rogpeppe/go-internal/txtar"
 
-	"github.com/strata-db/strata/migration"
+	"github.com/stratapg/strata/migration"
 )
 
 // The -update flag rewrites the expected sections of the goldens. Another

@@ -7,9 +7,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/strata-db/strata/doctor"
-	"github.com/strata-db/strata/engine"
-	"github.com/strata-db/strata/internal/pgtest"
+	"github.com/stratapg/strata/doctor"
+	"github.com/stratapg/strata/engine"
+	"github.com/stratapg/strata/internal/pgtest"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }

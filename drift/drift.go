@@ -9,7 +9,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/strata-db/strata/catalog"
+	"github.com/stratapg/strata/catalog"
 )
 
 // Signs of a difference.

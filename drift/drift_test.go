@@ -8,9 +8,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/strata-db/strata/drift"
-	"github.com/strata-db/strata/engine"
-	"github.com/strata-db/strata/internal/pgtest"
+	"github.com/stratapg/strata/drift"
+	"github.com/stratapg/strata/engine"
+	"github.com/stratapg/strata/internal/pgtest"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }

@@ -8,9 +8,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/strata-db/strata/drift"
-	"github.com/strata-db/strata/engine"
-	"github.com/strata-db/strata/internal/pgtest"
+	"github.com/stratapg/strata/drift"
+	"github.com/stratapg/strata/engine"
+	"github.com/stratapg/strata/internal/pgtest"
 )
 
 // peerCorpus holds the Reshape cases of the peer corpus that strata runs

@@ -6,7 +6,7 @@ package dump
 import (
 	"strings"
 
-	"github.com/strata-db/strata/catalog"
+	"github.com/stratapg/strata/catalog"
 )
 
 // Text renders s and the names of the applied migrations.

@@ -12,9 +12,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/jackc/pgx/v5"
 
-	"github.com/strata-db/strata/engine"
-	"github.com/strata-db/strata/internal/pgcluster"
-	"github.com/strata-db/strata/internal/pgtest"
+	"github.com/stratapg/strata/engine"
+	"github.com/stratapg/strata/internal/pgcluster"
+	"github.com/stratapg/strata/internal/pgtest"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }

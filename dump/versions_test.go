@@ -11,9 +11,9 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/strata-db/strata/engine"
-	"github.com/strata-db/strata/internal/pgcluster"
-	"github.com/strata-db/strata/internal/pgdist"
+	"github.com/stratapg/strata/engine"
+	"github.com/stratapg/strata/internal/pgcluster"
+	"github.com/stratapg/strata/internal/pgdist"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/pg14_vs_pg18.diff")

@@ -9,8 +9,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/strata-db/strata/migration"
-	"github.com/strata-db/strata/state"
+	"github.com/stratapg/strata/migration"
+	"github.com/stratapg/strata/state"
 )
 
 // BaselineTools are the tools whose history Baseline reads.

@@ -13,7 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"golang.org/x/tools/txtar"
 
-	"github.com/strata-db/strata/internal/pgtest"
+	"github.com/stratapg/strata/internal/pgtest"
 )
 
 var updateBattery = flag.Bool("update-battery", false, "rewrite want/changed_new of testdata/versionschema/battery.txtar")

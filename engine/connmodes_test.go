@@ -6,7 +6,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/strata-db/strata/engine"
+	"github.com/stratapg/strata/engine"
 )
 
 // pricedItems is tables/priced_items: items with a text price.

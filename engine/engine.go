@@ -15,11 +15,11 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/strata-db/strata/backfill"
-	"github.com/strata-db/strata/migration"
-	"github.com/strata-db/strata/plan"
-	"github.com/strata-db/strata/planner"
-	"github.com/strata-db/strata/state"
+	"github.com/stratapg/strata/backfill"
+	"github.com/stratapg/strata/migration"
+	"github.com/stratapg/strata/plan"
+	"github.com/stratapg/strata/planner"
+	"github.com/stratapg/strata/state"
 )
 
 // Load reads and validates the migrations of dir in fsys (an os.DirFS, an

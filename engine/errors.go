@@ -4,9 +4,9 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/strata-db/strata/internal/pgexec"
-	"github.com/strata-db/strata/plan"
-	"github.com/strata-db/strata/planner"
+	"github.com/stratapg/strata/internal/pgexec"
+	"github.com/stratapg/strata/plan"
+	"github.com/stratapg/strata/planner"
 )
 
 // Sentinel errors callers branch on (with errors.Is).

@@ -4,8 +4,8 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/strata-db/strata/engine"
-	"github.com/strata-db/strata/plan"
+	"github.com/stratapg/strata/engine"
+	"github.com/stratapg/strata/plan"
 )
 
 func TestStepError(t *testing.T) {

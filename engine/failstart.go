@@ -9,10 +9,10 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
-	"github.com/strata-db/strata/backfill"
-	"github.com/strata-db/strata/internal/pgexec"
-	"github.com/strata-db/strata/plan"
-	"github.com/strata-db/strata/state"
+	"github.com/stratapg/strata/backfill"
+	"github.com/stratapg/strata/internal/pgexec"
+	"github.com/stratapg/strata/plan"
+	"github.com/stratapg/strata/state"
 )
 
 // runStart runs the start steps of ph. A step that fails on an error about

@@ -9,8 +9,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/strata-db/strata/engine"
-	"github.com/strata-db/strata/internal/pgtest"
+	"github.com/stratapg/strata/engine"
+	"github.com/stratapg/strata/internal/pgtest"
 )
 
 // TestFailedStartUndoes: a start that fails on row 77,001 of 100,000 (a

@@ -13,9 +13,9 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/rogpeppe/go-internal/txtar"
 
-	"github.com/strata-db/strata/engine"
-	"github.com/strata-db/strata/internal/pgtest"
-	"github.com/strata-db/strata/migration"
+	"github.com/stratapg/strata/engine"
+	"github.com/stratapg/strata/internal/pgtest"
+	"github.com/stratapg/strata/migration"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }

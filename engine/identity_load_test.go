@@ -15,7 +15,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/strata-db/strata/engine"
+	"github.com/stratapg/strata/engine"
 )
 
 // identityRows is the size of the identity test's table:

@@ -8,8 +8,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/strata-db/strata/internal/pgexec"
-	"github.com/strata-db/strata/internal/pgquery"
+	"github.com/stratapg/strata/internal/pgexec"
+	"github.com/stratapg/strata/internal/pgquery"
 )
 
 // buildIndex runs a KindIndex step: CREATE INDEX CONCURRENTLY, outside a

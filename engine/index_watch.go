@@ -10,7 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
-	"github.com/strata-db/strata/internal/pgexec"
+	"github.com/stratapg/strata/internal/pgexec"
 )
 
 // buildWatch is what the watcher of one index build saw and did.

@@ -8,9 +8,9 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/strata-db/strata/migration"
-	"github.com/strata-db/strata/plan"
-	"github.com/strata-db/strata/planner"
+	"github.com/stratapg/strata/migration"
+	"github.com/stratapg/strata/plan"
+	"github.com/stratapg/strata/planner"
 )
 
 // ErrNoVersionSchema is returned by LatestFromFolder when the folder has no

@@ -8,8 +8,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/strata-db/strata/engine"
-	"github.com/strata-db/strata/internal/pgtest"
+	"github.com/stratapg/strata/engine"
+	"github.com/stratapg/strata/internal/pgtest"
 )
 
 // TestConnStringWithSearchPath: the connection string strata latest --url

@@ -15,11 +15,11 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
-	"github.com/strata-db/strata/backfill"
-	"github.com/strata-db/strata/internal/pgexec"
-	"github.com/strata-db/strata/internal/pgquery"
-	"github.com/strata-db/strata/sqlrun"
-	"github.com/strata-db/strata/state"
+	"github.com/stratapg/strata/backfill"
+	"github.com/stratapg/strata/internal/pgexec"
+	"github.com/stratapg/strata/internal/pgquery"
+	"github.com/stratapg/strata/sqlrun"
+	"github.com/stratapg/strata/state"
 )
 
 // Exclusion. A command that changes something holds the state schema's

@@ -3,7 +3,7 @@ package engine_test
 import (
 	"testing"
 
-	"github.com/strata-db/strata/internal/pgtest"
+	"github.com/stratapg/strata/internal/pgtest"
 )
 
 // withColumn replaces COLUMN in rows with col.

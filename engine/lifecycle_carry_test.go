@@ -8,7 +8,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/jackc/pgx/v5"
 
-	"github.com/strata-db/strata/internal/pgtest"
+	"github.com/stratapg/strata/internal/pgtest"
 )
 
 // asRole runs fn on a new connection that has SET ROLE role.

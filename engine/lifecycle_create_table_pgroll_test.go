@@ -3,7 +3,7 @@ package engine_test
 import (
 	"testing"
 
-	"github.com/strata-db/strata/internal/pgtest"
+	"github.com/stratapg/strata/internal/pgtest"
 )
 
 // pgroll's create_table options: table comment, named primary key over a

@@ -11,9 +11,9 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
-	"github.com/strata-db/strata/engine"
-	"github.com/strata-db/strata/internal/pgtest"
-	"github.com/strata-db/strata/migration"
+	"github.com/stratapg/strata/engine"
+	"github.com/stratapg/strata/internal/pgtest"
+	"github.com/stratapg/strata/migration"
 )
 
 // Shared helpers of the lifecycle tests (lifecycle_*_test.go): a started

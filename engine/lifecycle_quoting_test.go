@@ -3,7 +3,7 @@ package engine_test
 import (
 	"testing"
 
-	"github.com/strata-db/strata/engine"
+	"github.com/stratapg/strata/engine"
 )
 
 // Mixed-case, reserved-word and space-containing identifiers end to end: a

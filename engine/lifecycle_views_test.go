@@ -6,7 +6,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/strata-db/strata/internal/pgtest"
+	"github.com/stratapg/strata/internal/pgtest"
 )
 
 // TestLifecycleViews checks the views of a version schema: their columns

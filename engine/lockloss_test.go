@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/strata-db/strata/engine"
-	"github.com/strata-db/strata/internal/pgexec"
+	"github.com/stratapg/strata/engine"
+	"github.com/stratapg/strata/internal/pgexec"
 )
 
 // TestLostLockAtStepCommit: the backend of start's lock connection is

@@ -13,9 +13,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/jackc/pgx/v5"
 
-	"github.com/strata-db/strata/engine"
-	"github.com/strata-db/strata/internal/pgexec"
-	"github.com/strata-db/strata/migration"
+	"github.com/stratapg/strata/engine"
+	"github.com/stratapg/strata/internal/pgexec"
+	"github.com/stratapg/strata/migration"
 )
 
 // lkAddEmail needs ACCESS EXCLUSIVE on users at start (ADD COLUMN), briefly

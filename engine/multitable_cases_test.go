@@ -8,7 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/strata-db/strata/engine"
+	"github.com/stratapg/strata/engine"
 )
 
 // Multi-table migrations (docs/multi-table.md): the canonical case checked

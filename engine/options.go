@@ -9,11 +9,11 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/strata-db/strata/backfill"
-	"github.com/strata-db/strata/internal/pgexec"
-	"github.com/strata-db/strata/internal/pgquery"
-	"github.com/strata-db/strata/migration"
-	"github.com/strata-db/strata/state"
+	"github.com/stratapg/strata/backfill"
+	"github.com/stratapg/strata/internal/pgexec"
+	"github.com/stratapg/strata/internal/pgquery"
+	"github.com/stratapg/strata/migration"
+	"github.com/stratapg/strata/state"
 )
 
 // Version is strata's version, recorded in the history. Release builds

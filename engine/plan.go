@@ -8,9 +8,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/strata-db/strata/migration"
-	"github.com/strata-db/strata/plan"
-	"github.com/strata-db/strata/planner"
+	"github.com/stratapg/strata/migration"
+	"github.com/stratapg/strata/plan"
+	"github.com/stratapg/strata/planner"
 )
 
 // PlanVersion is the layout version of a stored plan.

@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/strata-db/strata/migration"
-	"github.com/strata-db/strata/plan"
-	"github.com/strata-db/strata/state"
+	"github.com/stratapg/strata/migration"
+	"github.com/stratapg/strata/plan"
+	"github.com/stratapg/strata/state"
 )
 
 // PoolerError says that strata refused a statement that cannot run in a

@@ -11,9 +11,9 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/strata-db/strata/engine"
-	"github.com/strata-db/strata/internal/pgbouncer"
-	"github.com/strata-db/strata/internal/pgtest"
+	"github.com/stratapg/strata/engine"
+	"github.com/stratapg/strata/internal/pgbouncer"
+	"github.com/stratapg/strata/internal/pgtest"
 )
 
 // bouncerPoolSize is the test pgbouncer's server connections per pool:

@@ -9,10 +9,10 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/jackc/pgx/v5"
 
-	"github.com/strata-db/strata/engine"
-	"github.com/strata-db/strata/internal/pgbouncer"
-	"github.com/strata-db/strata/internal/pgexec"
-	"github.com/strata-db/strata/internal/pgtest"
+	"github.com/stratapg/strata/engine"
+	"github.com/stratapg/strata/internal/pgbouncer"
+	"github.com/stratapg/strata/internal/pgexec"
+	"github.com/stratapg/strata/internal/pgtest"
 )
 
 // TestStrataThroughTransactionPooler runs strata's own role through a real

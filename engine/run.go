@@ -8,9 +8,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/strata-db/strata/backfill"
-	"github.com/strata-db/strata/plan"
-	"github.com/strata-db/strata/state"
+	"github.com/stratapg/strata/backfill"
+	"github.com/stratapg/strata/plan"
+	"github.com/stratapg/strata/state"
 )
 
 // run executes the steps of one phase from its recorded cursor.

@@ -9,11 +9,11 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/strata-db/strata/internal/pgquery"
-	"github.com/strata-db/strata/migration"
-	"github.com/strata-db/strata/planner"
-	"github.com/strata-db/strata/sqlrun"
-	"github.com/strata-db/strata/state"
+	"github.com/stratapg/strata/internal/pgquery"
+	"github.com/stratapg/strata/migration"
+	"github.com/stratapg/strata/planner"
+	"github.com/stratapg/strata/sqlrun"
+	"github.com/stratapg/strata/state"
 )
 
 // ErrChanged is returned by Start and Migrate when a completed migration's

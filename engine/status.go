@@ -10,9 +10,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/strata-db/strata/backfill"
-	"github.com/strata-db/strata/internal/pgquery"
-	"github.com/strata-db/strata/migration"
+	"github.com/stratapg/strata/backfill"
+	"github.com/stratapg/strata/internal/pgquery"
+	"github.com/stratapg/strata/migration"
 )
 
 // Status is the state of migrations in one managed schema. Its JSON form is

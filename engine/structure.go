@@ -12,11 +12,11 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/strata-db/strata/catalog"
-	"github.com/strata-db/strata/doctor"
-	"github.com/strata-db/strata/dump"
-	"github.com/strata-db/strata/migration"
-	"github.com/strata-db/strata/state"
+	"github.com/stratapg/strata/catalog"
+	"github.com/stratapg/strata/doctor"
+	"github.com/stratapg/strata/dump"
+	"github.com/stratapg/strata/migration"
+	"github.com/stratapg/strata/state"
 )
 
 // Structure reads the managed schema's structure and the names of the

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"testing/fstest"
 
-	"github.com/strata-db/strata/migration"
+	"github.com/stratapg/strata/migration"
 )
 
 // TestSQLSyntaxErrorsBeforeStart: a syntax error in any SQL fragment of a

@@ -9,7 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/strata-db/strata/engine"
+	"github.com/stratapg/strata/engine"
 )
 
 // Version schemas (Revision 2): their privileges, the objects strata did

@@ -12,8 +12,8 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/strata-db/strata/foreign"
-	"github.com/strata-db/strata/internal/pgtest"
+	"github.com/stratapg/strata/foreign"
+	"github.com/stratapg/strata/internal/pgtest"
 )
 
 // TestSwapUnderLoad: a reporting client queries the foreign tables (some

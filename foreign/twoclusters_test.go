@@ -7,9 +7,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/strata-db/strata/foreign"
-	"github.com/strata-db/strata/internal/pgcluster"
-	"github.com/strata-db/strata/internal/pgtest"
+	"github.com/stratapg/strata/foreign"
+	"github.com/stratapg/strata/internal/pgcluster"
+	"github.com/stratapg/strata/internal/pgtest"
 )
 
 // TestTwoClusters: the application database is on a second server (its own

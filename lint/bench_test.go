@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/strata-db/strata/pglock"
+	"github.com/stratapg/strata/pglock"
 )
 
 // bench10k returns a migration file of 10,000 statements mixing the kinds of

@@ -54,7 +54,7 @@ lock each statement takes and on which relations, whether it rewrites or scans
 the table while holding that lock, what breaks for the application version
 still running, and the safe way to get the same result.
 
-The library is package ` + "`github.com/strata-db/strata/lint`" + `:
+The library is package ` + "`github.com/stratapg/strata/lint`" + `:
 
 ` + "```go" + `
 findings, err := lint.LintPaths([]string{"migrations"}, lint.Config{PGVersion: 16, InTransaction: true})
@@ -161,7 +161,7 @@ then).
 const docsLocksIntro = `
 ## Lock classification
 
-The classifier is package ` + "`github.com/strata-db/strata/pglock`" + `.
+The classifier is package ` + "`github.com/stratapg/strata/pglock`" + `.
 ` + "`pglock.Classify(stmt, cfg)`" + ` returns the relation-level locks a parsed
 statement takes: for each relation, the strongest PostgreSQL lock mode (ACCESS
 SHARE ... ACCESS EXCLUSIVE, as in ` + "`LOCK TABLE`" + `; ` + "`Mode.PGLocksName()`" + ` gives

@@ -16,9 +16,9 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/strata-db/strata/internal/pgquery"
-	"github.com/strata-db/strata/migration"
-	"github.com/strata-db/strata/pglock"
+	"github.com/stratapg/strata/internal/pgquery"
+	"github.com/stratapg/strata/migration"
+	"github.com/stratapg/strata/pglock"
 )
 
 // Finding is one problem found in a file.

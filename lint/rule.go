@@ -5,7 +5,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/strata-db/strata/pglock"
+	"github.com/stratapg/strata/pglock"
 )
 
 // Severities.

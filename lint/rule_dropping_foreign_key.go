@@ -3,7 +3,7 @@ package lint
 import (
 	"strings"
 
-	"github.com/strata-db/strata/internal/pgquery"
+	"github.com/stratapg/strata/internal/pgquery"
 )
 
 var ruleDroppingForeignKey = rule{

@@ -1,6 +1,6 @@
 package lint
 
-import "github.com/strata-db/strata/internal/pgquery"
+import "github.com/stratapg/strata/internal/pgquery"
 
 var ruleDroppingNotNull = rule{
 	Rule: Rule{

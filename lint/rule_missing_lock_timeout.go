@@ -1,6 +1,6 @@
 package lint
 
-import "github.com/strata-db/strata/pglock"
+import "github.com/stratapg/strata/pglock"
 
 var ruleMissingLockTimeout = rule{
 	Rule: Rule{

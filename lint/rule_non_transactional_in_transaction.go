@@ -3,7 +3,7 @@ package lint
 import (
 	"fmt"
 
-	"github.com/strata-db/strata/pglock"
+	"github.com/stratapg/strata/pglock"
 )
 
 var ruleNonTransactionalInTransaction = rule{

@@ -1,8 +1,8 @@
 package lint
 
 import (
-	"github.com/strata-db/strata/internal/pgquery"
-	"github.com/strata-db/strata/pglock"
+	"github.com/stratapg/strata/internal/pgquery"
+	"github.com/stratapg/strata/pglock"
 )
 
 var ruleValidatingAfterStrongLock = rule{

@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/strata-db/strata/internal/pgquery"
-	"github.com/strata-db/strata/pglock"
+	"github.com/stratapg/strata/internal/pgquery"
+	"github.com/stratapg/strata/pglock"
 )
 
 // Codes of the meta rules the engine reports itself.

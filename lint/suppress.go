@@ -4,7 +4,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/strata-db/strata/internal/pgquery"
+	"github.com/stratapg/strata/internal/pgquery"
 )
 
 // suppression is one "-- strata:ignore CODES reason" comment.

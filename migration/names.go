@@ -3,7 +3,7 @@ package migration
 import (
 	"strings"
 
-	"github.com/strata-db/strata/internal/pgquery"
+	"github.com/stratapg/strata/internal/pgquery"
 )
 
 // DefaultForeignKeyName is the name add_foreign_key gives a foreign key

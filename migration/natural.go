@@ -1,6 +1,6 @@
 package migration
 
-import "github.com/strata-db/strata/internal/natural"
+import "github.com/stratapg/strata/internal/natural"
 
 // NaturalLess reports whether a sorts before b in natural order: runs of ASCII
 // digits compare as numbers ("2_x" < "10_x", "007" == "7"), everything else

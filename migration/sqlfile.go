@@ -9,7 +9,7 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/strata-db/strata/internal/pgquery"
+	"github.com/stratapg/strata/internal/pgquery"
 )
 
 // Kinds of migration files, as recorded in the history.

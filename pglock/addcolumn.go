@@ -1,6 +1,6 @@
 package pglock
 
-import "github.com/strata-db/strata/internal/pgquery"
+import "github.com/stratapg/strata/internal/pgquery"
 
 // ColumnEffect is what adding a column does to the table's rows.
 type ColumnEffect struct {

@@ -16,7 +16,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/strata-db/strata/internal/pgquery"
+	"github.com/stratapg/strata/internal/pgquery"
 )
 
 // Config tells the classifier what it cannot see in the SQL. The zero value

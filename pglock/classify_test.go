@@ -5,7 +5,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/strata-db/strata/internal/pgquery"
+	"github.com/stratapg/strata/internal/pgquery"
 )
 
 // classifyCases are statements with the locks PostgreSQL 15 takes for them.

@@ -3,7 +3,7 @@ package pglock
 import (
 	"strings"
 
-	"github.com/strata-db/strata/internal/pgquery"
+	"github.com/stratapg/strata/internal/pgquery"
 )
 
 // CannotRunInTransaction reports whether PostgreSQL (major version

@@ -3,7 +3,7 @@ package pglock
 import (
 	"fmt"
 
-	"github.com/strata-db/strata/internal/pgquery"
+	"github.com/stratapg/strata/internal/pgquery"
 )
 
 // precisionTypes accept a precision or length modifier whose increase (or

@@ -1,6 +1,6 @@
 package pglock
 
-import "github.com/strata-db/strata/internal/pgquery"
+import "github.com/stratapg/strata/internal/pgquery"
 
 // nonVolatileFuncs are built-in functions that are STABLE or IMMUTABLE: a
 // column default calling only these is evaluated once by ADD COLUMN

@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/strata-db/strata/migration"
-	"github.com/strata-db/strata/plan"
+	"github.com/stratapg/strata/migration"
+	"github.com/stratapg/strata/plan"
 )
 
 // addColumn adds the column to the physical table at start; only the new

@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/strata-db/strata/internal/pgquery"
-	"github.com/strata-db/strata/migration"
-	"github.com/strata-db/strata/plan"
+	"github.com/stratapg/strata/internal/pgquery"
+	"github.com/stratapg/strata/migration"
+	"github.com/stratapg/strata/plan"
 )
 
 // Identity columns added to an existing table (add_column with generated =

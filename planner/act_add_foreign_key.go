@@ -4,8 +4,8 @@ import (
 	"context"
 	"strings"
 
-	"github.com/strata-db/strata/internal/pgquery"
-	"github.com/strata-db/strata/migration"
+	"github.com/stratapg/strata/internal/pgquery"
+	"github.com/stratapg/strata/migration"
 )
 
 // addForeignKey adds a foreign key NOT VALID at start, after the backfills

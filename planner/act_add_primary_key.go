@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/strata-db/strata/migration"
+	"github.com/stratapg/strata/migration"
 )
 
 // addPrimaryKey gives an existing table without one a primary key. Its

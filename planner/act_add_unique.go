@@ -3,7 +3,7 @@ package planner
 import (
 	"context"
 
-	"github.com/strata-db/strata/migration"
+	"github.com/stratapg/strata/migration"
 )
 
 // addUnique adds a unique constraint to an existing table. Start builds its

@@ -4,7 +4,7 @@ import (
 	"context"
 	"strings"
 
-	"github.com/strata-db/strata/migration"
+	"github.com/stratapg/strata/migration"
 )
 
 // alterColumn changes a column. A rename, a default or a comment only change

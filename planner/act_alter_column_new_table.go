@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/strata-db/strata/plan"
+	"github.com/stratapg/strata/plan"
 )
 
 // alterNewTableColumn changes a column of a table created in this phase

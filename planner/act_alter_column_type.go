@@ -4,8 +4,8 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/strata-db/strata/migration"
-	"github.com/strata-db/strata/plan"
+	"github.com/stratapg/strata/migration"
+	"github.com/stratapg/strata/plan"
 )
 
 // replaceColumn makes a type or nullability change through a shadow

@@ -4,8 +4,8 @@ import (
 	"context"
 	"slices"
 
-	"github.com/strata-db/strata/migration"
-	"github.com/strata-db/strata/plan"
+	"github.com/stratapg/strata/migration"
+	"github.com/stratapg/strata/plan"
 )
 
 // alterEnum adds values to an enum type and renames values.

@@ -6,8 +6,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/strata-db/strata/migration"
-	"github.com/strata-db/strata/plan"
+	"github.com/stratapg/strata/migration"
+	"github.com/stratapg/strata/plan"
 )
 
 // createEnum creates an enum type at start, before the actions after it

@@ -4,10 +4,10 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/strata-db/strata/internal/pgquery"
-	"github.com/strata-db/strata/migration"
-	"github.com/strata-db/strata/pglock"
-	"github.com/strata-db/strata/plan"
+	"github.com/stratapg/strata/internal/pgquery"
+	"github.com/stratapg/strata/migration"
+	"github.com/stratapg/strata/pglock"
+	"github.com/stratapg/strata/plan"
 )
 
 // custom runs user SQL at each phase. Each part must be safe to re-run. A

@@ -3,7 +3,7 @@ package planner
 import (
 	"context"
 
-	"github.com/strata-db/strata/migration"
+	"github.com/stratapg/strata/migration"
 )
 
 // removeAnyConstraint drops a constraint of any kind but a primary key

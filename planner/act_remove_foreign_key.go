@@ -3,7 +3,7 @@ package planner
 import (
 	"context"
 
-	"github.com/strata-db/strata/migration"
+	"github.com/stratapg/strata/migration"
 )
 
 // removeForeignKey drops a foreign key at complete, in the contract

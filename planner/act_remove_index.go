@@ -3,7 +3,7 @@ package planner
 import (
 	"context"
 
-	"github.com/strata-db/strata/migration"
+	"github.com/stratapg/strata/migration"
 )
 
 // removeIndex drops an index at complete, after the contract, with DROP

@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/strata-db/strata/migration"
-	"github.com/strata-db/strata/plan"
+	"github.com/stratapg/strata/migration"
+	"github.com/stratapg/strata/plan"
 )
 
 // removeTable hides the table from the new version; complete drops it.

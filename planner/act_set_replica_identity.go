@@ -5,7 +5,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/strata-db/strata/migration"
+	"github.com/stratapg/strata/migration"
 )
 
 // setReplicaIdentity sets what the table's updates and deletes write to the

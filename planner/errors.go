@@ -8,7 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 
-	"github.com/strata-db/strata/internal/pgexec"
+	"github.com/stratapg/strata/internal/pgexec"
 )
 
 // ErrInvalid is matched (errors.Is) by errors about a migration that cannot

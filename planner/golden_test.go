@@ -16,11 +16,11 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/rogpeppe/go-internal/txtar"
 
-	"github.com/strata-db/strata/internal/pgtest"
-	"github.com/strata-db/strata/internal/planreport"
-	"github.com/strata-db/strata/migration"
-	"github.com/strata-db/strata/plan"
-	"github.com/strata-db/strata/planner"
+	"github.com/stratapg/strata/internal/pgtest"
+	"github.com/stratapg/strata/internal/planreport"
+	"github.com/stratapg/strata/migration"
+	"github.com/stratapg/strata/plan"
+	"github.com/stratapg/strata/planner"
 )
 
 var (

@@ -3,7 +3,7 @@ package planner
 import (
 	"strings"
 
-	"github.com/strata-db/strata/migration"
+	"github.com/stratapg/strata/migration"
 )
 
 // The SQL of the index and constraint options of the file format: index

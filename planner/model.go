@@ -1,6 +1,6 @@
 package planner
 
-import "github.com/strata-db/strata/migration"
+import "github.com/stratapg/strata/migration"
 
 // vColumn is a column as one app version sees it: a logical name over a
 // physical column.

@@ -5,10 +5,10 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/strata-db/strata/backfill"
-	"github.com/strata-db/strata/internal/pgquery"
-	"github.com/strata-db/strata/migration"
-	"github.com/strata-db/strata/plan"
+	"github.com/stratapg/strata/backfill"
+	"github.com/stratapg/strata/internal/pgquery"
+	"github.com/stratapg/strata/migration"
+	"github.com/stratapg/strata/plan"
 )
 
 // Multi-table migrations: a new table filled from another one

@@ -5,7 +5,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/strata-db/strata/plan"
+	"github.com/stratapg/strata/plan"
 )
 
 type crossTrig struct {

@@ -7,8 +7,8 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/strata-db/strata/internal/pgquery"
-	"github.com/strata-db/strata/migration"
+	"github.com/stratapg/strata/internal/pgquery"
+	"github.com/stratapg/strata/migration"
 )
 
 // Indexes, constraints, statistics objects and enum types.

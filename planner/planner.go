@@ -17,8 +17,8 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/strata-db/strata/migration"
-	"github.com/strata-db/strata/plan"
+	"github.com/stratapg/strata/migration"
+	"github.com/stratapg/strata/plan"
 )
 
 // Options say what Build plans for.

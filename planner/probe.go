@@ -6,7 +6,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/strata-db/strata/internal/pgquery"
+	"github.com/stratapg/strata/internal/pgquery"
 )
 
 // probeObjects lets PostgreSQL judge every pending object before anything

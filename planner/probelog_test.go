@@ -12,8 +12,8 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 
-	"github.com/strata-db/strata/internal/pgexec"
-	"github.com/strata-db/strata/planner"
+	"github.com/stratapg/strata/internal/pgexec"
+	"github.com/stratapg/strata/planner"
 )
 
 // probeLog is a planner.Prober for tests that records or replays.

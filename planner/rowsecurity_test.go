@@ -7,9 +7,9 @@ import (
 	"testing"
 	"testing/fstest"
 
-	"github.com/strata-db/strata/internal/pgtest"
-	"github.com/strata-db/strata/migration"
-	"github.com/strata-db/strata/planner"
+	"github.com/stratapg/strata/internal/pgtest"
+	"github.com/stratapg/strata/migration"
+	"github.com/stratapg/strata/planner"
 )
 
 // olderServer answers like the server it wraps, but reports another major

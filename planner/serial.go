@@ -3,7 +3,7 @@ package planner
 import (
 	"context"
 
-	"github.com/strata-db/strata/migration"
+	"github.com/stratapg/strata/migration"
 )
 
 // serialColumn turns a column of a serial type (serial, bigserial,

@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/strata-db/strata/internal/pgexec"
-	"github.com/strata-db/strata/internal/pgquery"
+	"github.com/stratapg/strata/internal/pgexec"
+	"github.com/stratapg/strata/internal/pgquery"
 )
 
 // SQL helpers of the planner. The generic ones are internal/pgquery's; these

@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/strata-db/strata/plan"
+	"github.com/stratapg/strata/plan"
 )
 
 // The step builders. Actions register what they need in the planner's model

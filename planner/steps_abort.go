@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"sort"
 
-	"github.com/strata-db/strata/plan"
+	"github.com/stratapg/strata/plan"
 )
 
 // abortSteps renders abort: the new version schema goes first, then the

@@ -1,8 +1,8 @@
 package planner
 
 import (
-	"github.com/strata-db/strata/internal/pgquery"
-	"github.com/strata-db/strata/plan"
+	"github.com/stratapg/strata/internal/pgquery"
+	"github.com/stratapg/strata/plan"
 )
 
 // completeSteps renders complete: the custom actions' complete SQL, SET NOT

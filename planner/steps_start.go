@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/strata-db/strata/plan"
+	"github.com/stratapg/strata/plan"
 )
 
 // startSteps renders start: the actions' own steps, the sync triggers (in

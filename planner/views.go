@@ -5,8 +5,8 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/strata-db/strata/internal/pgquery"
-	"github.com/strata-db/strata/migration"
+	"github.com/stratapg/strata/internal/pgquery"
+	"github.com/stratapg/strata/migration"
 )
 
 // Version schemas (Revision 2). A version schema holds a view only for a

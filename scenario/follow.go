@@ -5,7 +5,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/strata-db/strata/internal/pgquery"
+	"github.com/stratapg/strata/internal/pgquery"
 )
 
 // follow adds, recursively, every table that references a planned table

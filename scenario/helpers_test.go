@@ -10,8 +10,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
-	"github.com/strata-db/strata/internal/pgtest"
-	"github.com/strata-db/strata/scenario"
+	"github.com/stratapg/strata/internal/pgtest"
+	"github.com/stratapg/strata/scenario"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }

@@ -8,7 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/strata-db/strata/internal/pgtest"
+	"github.com/stratapg/strata/internal/pgtest"
 )
 
 // counter counts the connections opened and the round trips: each

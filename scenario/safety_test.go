@@ -12,7 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/strata-db/strata/scenario"
+	"github.com/stratapg/strata/scenario"
 )
 
 // TestBadInputChangesNothing: every bad input is refused naming its flag,

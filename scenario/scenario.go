@@ -24,8 +24,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/strata-db/strata/internal/pgexec"
-	"github.com/strata-db/strata/internal/pgquery"
+	"github.com/stratapg/strata/internal/pgexec"
+	"github.com/stratapg/strata/internal/pgquery"
 )
 
 // MaxNameLen is the longest scenario name, in bytes.

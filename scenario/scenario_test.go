@@ -10,7 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/jackc/pgx/v5"
 
-	"github.com/strata-db/strata/scenario"
+	"github.com/stratapg/strata/scenario"
 )
 
 // TestRouting: the application role enters a scenario with SET ROLE (and

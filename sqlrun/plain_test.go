@@ -3,7 +3,7 @@ package sqlrun
 import (
 	"testing"
 
-	"github.com/strata-db/strata/internal/pgquery"
+	"github.com/stratapg/strata/internal/pgquery"
 )
 
 // Statements that skip the leftover check, and ones that must not.

@@ -22,9 +22,9 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
-	"github.com/strata-db/strata/internal/pgexec"
-	"github.com/strata-db/strata/internal/pgquery"
-	"github.com/strata-db/strata/migration"
+	"github.com/stratapg/strata/internal/pgexec"
+	"github.com/stratapg/strata/internal/pgquery"
+	"github.com/stratapg/strata/migration"
 )
 
 // Recorder records a file's progress in the history. Each method is called

@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/strata-db/strata/backfill"
-	"github.com/strata-db/strata/internal/pgtest"
-	"github.com/strata-db/strata/state"
+	"github.com/stratapg/strata/backfill"
+	"github.com/stratapg/strata/internal/pgtest"
+	"github.com/stratapg/strata/state"
 )
 
 // v1 is the state schema as strata 0.1.0 installed it (no lease table),

@@ -14,8 +14,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/strata-db/strata/backfill"
-	"github.com/strata-db/strata/internal/natural"
+	"github.com/stratapg/strata/backfill"
+	"github.com/stratapg/strata/internal/natural"
 )
 
 // Querier is what the store needs from a connection or transaction. It is

@@ -7,9 +7,9 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/strata-db/strata/backfill"
-	"github.com/strata-db/strata/internal/pgtest"
-	"github.com/strata-db/strata/state"
+	"github.com/stratapg/strata/backfill"
+	"github.com/stratapg/strata/internal/pgtest"
+	"github.com/stratapg/strata/state"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }

@@ -19,7 +19,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/strata-db/strata/internal/pgdist"
+	"github.com/stratapg/strata/internal/pgdist"
 )
 
 func main() {

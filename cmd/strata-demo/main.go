@@ -28,7 +28,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/strata-db/strata/cli"
+	"github.com/stratapg/strata/cli"
 )
 
 const (

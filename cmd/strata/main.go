@@ -7,7 +7,7 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/strata-db/strata/cli"
+	"github.com/stratapg/strata/cli"
 )
 
 func main() {

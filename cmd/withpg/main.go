@@ -20,7 +20,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/strata-db/strata/internal/pgcluster"
+	"github.com/stratapg/strata/internal/pgcluster"
 )
 
 const envURL = "STRATA_TEST_DATABASE_URL"

@@ -19,7 +19,7 @@ import (
 	"os"
 	"os/signal"
 
-	"github.com/strata-db/strata/engine"
+	"github.com/stratapg/strata/engine"
 )
 
 // The migration files travel inside the binary.

@@ -16,7 +16,7 @@ import (
 	"testing"
 )
 
-const module = "github.com/strata-db/strata/"
+const module = "github.com/stratapg/strata/"
 
 // allowed lists, for every package of the module (by its path below the
 // module), the strata packages its non-test files may import. The layers,

@@ -17,8 +17,8 @@ import (
 
 	"github.com/BurntSushi/toml"
 
-	"github.com/strata-db/strata/foreign"
-	"github.com/strata-db/strata/migration"
+	"github.com/stratapg/strata/foreign"
+	"github.com/stratapg/strata/migration"
 )
 
 // FileName is the project file looked for in the working folder.

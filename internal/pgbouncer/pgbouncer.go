@@ -31,7 +31,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/strata-db/strata/internal/pgcluster"
+	"github.com/stratapg/strata/internal/pgcluster"
 )
 
 // ErrNotInstalled is returned (wrapped) when no pgbouncer binary is found.

@@ -10,7 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/strata-db/strata/internal/pgdist"
+	"github.com/stratapg/strata/internal/pgdist"
 )
 
 // TestOtherMajors: the server binaries of the npm registry's

@@ -8,7 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 
-	"github.com/strata-db/strata/internal/pgexec"
+	"github.com/stratapg/strata/internal/pgexec"
 )
 
 func TestRetryPermanentAndOnRetry(t *testing.T) {

@@ -5,8 +5,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/strata-db/strata/internal/pgquery"
-	"github.com/strata-db/strata/internal/pgtest"
+	"github.com/stratapg/strata/internal/pgquery"
+	"github.com/stratapg/strata/internal/pgtest"
 )
 
 // TestObjectNameMatchesServer: the name of an unnamed CHECK constraint on

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/strata-db/strata/internal/pgcluster"
+	"github.com/stratapg/strata/internal/pgcluster"
 )
 
 // ClientBinary returns the path of a PostgreSQL client program (pg_dump,

@@ -43,7 +43,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/strata-db/strata/internal/pgcluster"
+	"github.com/stratapg/strata/internal/pgcluster"
 )
 
 // EnvDatabaseURL is the environment variable naming an existing server to

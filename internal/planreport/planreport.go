@@ -14,10 +14,10 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/strata-db/strata/backfill"
-	"github.com/strata-db/strata/lint"
-	"github.com/strata-db/strata/pglock"
-	"github.com/strata-db/strata/plan"
+	"github.com/stratapg/strata/backfill"
+	"github.com/stratapg/strata/lint"
+	"github.com/stratapg/strata/pglock"
+	"github.com/stratapg/strata/plan"
 )
 
 // Statement is one SQL statement of a step.

@@ -14,11 +14,11 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/strata-db/strata/engine"
-	"github.com/strata-db/strata/internal/pgtest"
-	"github.com/strata-db/strata/internal/planreport"
-	"github.com/strata-db/strata/lint"
-	"github.com/strata-db/strata/migration"
+	"github.com/stratapg/strata/engine"
+	"github.com/stratapg/strata/internal/pgtest"
+	"github.com/stratapg/strata/internal/planreport"
+	"github.com/stratapg/strata/lint"
+	"github.com/stratapg/strata/migration"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")

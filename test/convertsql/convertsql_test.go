@@ -34,10 +34,10 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/rogpeppe/go-internal/txtar"
 
-	"github.com/strata-db/strata/cli"
-	"github.com/strata-db/strata/convert"
-	"github.com/strata-db/strata/internal/pgquery"
-	"github.com/strata-db/strata/internal/pgtest"
+	"github.com/stratapg/strata/cli"
+	"github.com/stratapg/strata/convert"
+	"github.com/stratapg/strata/internal/pgquery"
+	"github.com/stratapg/strata/internal/pgtest"
 )
 
 var update = flag.Bool("update", false, "rewrite old.out, new.out, complete.diff and abort.diff in convert/testdata/sql")

@@ -21,8 +21,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/strata-db/strata/engine"
-	"github.com/strata-db/strata/internal/pgtest"
+	"github.com/stratapg/strata/engine"
+	"github.com/stratapg/strata/internal/pgtest"
 )
 
 // strataBin is the strata binary built once for the whole package.
@@ -46,7 +46,7 @@ func TestMain(m *testing.M) {
 			goBin = filepath.Join(os.Getenv("GOROOT"), "bin", "go")
 		}
 		strataBin = filepath.Join(dir, "strata")
-		cmd := exec.Command(goBin, "build", "-o", strataBin, "github.com/strata-db/strata/cmd/strata")
+		cmd := exec.Command(goBin, "build", "-o", strataBin, "github.com/stratapg/strata/cmd/strata")
 		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 		if err := cmd.Run(); err != nil {
 			fmt.Fprintf(os.Stderr, "crash tests: build strata: %v\n", err)

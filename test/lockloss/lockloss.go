@@ -38,8 +38,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/strata-db/strata/engine"
-	"github.com/strata-db/strata/internal/pgexec"
+	"github.com/stratapg/strata/engine"
+	"github.com/stratapg/strata/internal/pgexec"
 )
 
 // Mode is how the first strata loses (or would lose) its lock.

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/strata-db/strata/internal/pgcluster"
-	"github.com/strata-db/strata/test/lockloss"
+	"github.com/stratapg/strata/internal/pgcluster"
+	"github.com/stratapg/strata/test/lockloss"
 )
 
 // EnvPairs sets the number of pairs per mode (default 5); the long run of

@@ -3,7 +3,7 @@ package peercorpus
 import (
 	"testing"
 
-	"github.com/strata-db/strata/internal/pgtest"
+	"github.com/stratapg/strata/internal/pgtest"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }

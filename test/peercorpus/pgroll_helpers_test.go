@@ -14,8 +14,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
-	"github.com/strata-db/strata/cli"
-	"github.com/strata-db/strata/migration"
+	"github.com/stratapg/strata/cli"
+	"github.com/stratapg/strata/migration"
 )
 
 // pgrollExpect is one line of testdata/pgroll-expected.tsv.

@@ -14,8 +14,8 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/jackc/pgx/v5"
 
-	"github.com/strata-db/strata/convert"
-	"github.com/strata-db/strata/internal/pgtest"
+	"github.com/stratapg/strata/convert"
+	"github.com/stratapg/strata/internal/pgtest"
 )
 
 // pgrollDir is the vendored copy of pgroll's examples folder (Apache-2.0,

@@ -12,8 +12,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/jackc/pgx/v5"
 
-	"github.com/strata-db/strata/engine"
-	"github.com/strata-db/strata/internal/pgquery"
+	"github.com/stratapg/strata/engine"
+	"github.com/stratapg/strata/internal/pgquery"
 )
 
 // Dual-write tests ported from Reshape's own tests (the facts they assert:

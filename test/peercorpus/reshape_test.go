@@ -16,9 +16,9 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/strata-db/strata/cli"
-	"github.com/strata-db/strata/internal/pgtest"
-	"github.com/strata-db/strata/migration"
+	"github.com/stratapg/strata/cli"
+	"github.com/stratapg/strata/internal/pgtest"
+	"github.com/stratapg/strata/migration"
 )
 
 const (
