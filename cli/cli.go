@@ -62,6 +62,20 @@ type globals struct {
 // error.
 func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	g := &globals{stdout: stdout, stderr: stderr, rawArgs: args}
+	root := g.rootCmd()
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	if versionAsked(root, args) {
+		// -v / --version is a global flag: after a command too.
+		fmt.Fprintf(stdout, "strata version %s\n", root.Version)
+		return 0
+	}
+	return g.run(ctx, root)
+}
+
+// rootCmd builds the whole command tree, with the completion and help
+// commands cobra would otherwise add only when it executes.
+func (g *globals) rootCmd() *cobra.Command {
 	root := &cobra.Command{
 		Use:           "strata",
 		Short:         "Change PostgreSQL schemas and data safely while applications keep running",
@@ -69,10 +83,6 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		SilenceErrors: true,
 		Version:       buildVersion(),
 	}
-	root.SetArgs(args)
-	root.SetIn(stdin)
-	root.SetOut(stdout)
-	root.SetErr(stderr)
 	pf := root.PersistentFlags()
 	pf.StringVar(&g.url, "url", "", "database URL (default $DATABASE_URL, else the libpq PG* variables)")
 	pf.StringVar(&g.dir, "dir", "migrations", "folder of migration files")
@@ -92,6 +102,7 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	pf.StringVar(&g.versionStyle, "version-schema-style", migration.StyleStrata, "version schemas new phases create: strata (<schema>_<name>, views of the tables that differ) or reshape (migration_<name>, a view of every table)")
 	pf.BoolVarP(&g.quiet, "quiet", "q", false, "print only results and errors")
 	pf.StringVar(&g.configPath, "config", "", "project file (default $STRATA_CONFIG, else ./strata.toml if present)")
+	pf.BoolP("version", "v", false, "print the version")
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error { return g.applyConfig(cmd) }
 	root.PersistentPostRunE = func(cmd *cobra.Command, _ []string) error { return g.afterHooks(cmd) }
 
@@ -101,6 +112,86 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		g.historyCmd(), g.newCmd(), g.baselineCmd(), g.configCmd(), g.foreignCmd(), g.dumpCmd(), g.driftCmd(), g.doctorCmd(),
 		g.scenarioCmd(), g.convertCmd(), g.versionCmd(), g.latestCmd(),
 	)
+	// The completion commands keep the writer they see now.
+	root.SetOut(g.stdout)
+	root.SetErr(g.stderr)
+	root.InitDefaultHelpCmd()
+	root.InitDefaultCompletionCmd()
+	for _, c := range root.Commands() {
+		if c.Name() == "completion" {
+			c.Args = completionShell
+			c.RunE = func(*cobra.Command, []string) error { return completionShell(nil, nil) }
+		}
+	}
+	return root
+}
+
+// completionShells are the shells `strata completion` writes scripts for.
+var completionShells = []string{"bash", "zsh", "fish", "powershell"}
+
+// completionShell refuses a shell cobra has no script for (it would print
+// the help and exit 0) and a missing one: usage errors, exit 2.
+func completionShell(_ *cobra.Command, args []string) error {
+	list := strings.Join(completionShells, ", ")
+	if len(args) == 0 {
+		return usageError{fmt.Errorf("completion needs a shell: one of %s", list)}
+	}
+	return usageError{fmt.Errorf("completion: unknown shell %q: the shells are %s", args[0], list)}
+}
+
+// versionAsked tells whether args ask for the version (-v, --version)
+// wherever the flag stands, parsing them as the command they name would.
+func versionAsked(root *cobra.Command, args []string) bool {
+	if !slices.ContainsFunc(args, func(a string) bool { return a == "-v" || a == "--version" || strings.HasPrefix(a, "--version=") }) {
+		return false
+	}
+	cmd, rest, err := root.Find(args)
+	if err != nil {
+		return false
+	}
+	if err := cmd.ParseFlags(rest); err != nil {
+		return false
+	}
+	v, err := cmd.Flags().GetBool("version")
+	return err == nil && v
+}
+
+// CheckArgs resolves args (without the program name) against strata's
+// command tree without running anything: the command path must exist, every
+// flag must be one of that command's (or a global one) with a valid value,
+// and the positional arguments must be ones the command accepts. The docs
+// test checks every `strata ...` line of README.md and docs/ with it.
+func CheckArgs(args []string) error {
+	g := &globals{stdout: io.Discard, stderr: io.Discard}
+	root := g.rootCmd()
+	cmd, rest, err := root.Find(args)
+	if err != nil {
+		return err
+	}
+	if err := cmd.ParseFlags(rest); err != nil {
+		return fmt.Errorf("%s: %w", cmd.CommandPath(), err)
+	}
+	if help, _ := cmd.Flags().GetBool("help"); help {
+		return nil
+	}
+	if v, _ := cmd.Flags().GetBool("version"); v {
+		return nil
+	}
+	if cmd.Runnable() {
+		if err := cmd.ValidateArgs(cmd.Flags().Args()); err != nil {
+			return fmt.Errorf("%s: %w", cmd.CommandPath(), err)
+		}
+	} else if len(cmd.Flags().Args()) > 0 {
+		return fmt.Errorf("%s: unknown command %q", cmd.CommandPath(), cmd.Flags().Args()[0])
+	}
+	if err := cmd.ValidateRequiredFlags(); err != nil {
+		return fmt.Errorf("%s: %w", cmd.CommandPath(), err)
+	}
+	return cmd.ValidateFlagGroups()
+}
+
+func (g *globals) run(ctx context.Context, root *cobra.Command) int {
+	stderr := g.stderr
 	if err := root.ExecuteContext(ctx); err != nil {
 		var silent errSilent
 		if errors.As(err, &silent) {
