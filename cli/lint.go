@@ -76,17 +76,22 @@ Exit status 1 when an error-severity finding is not suppressed.`,
 			if err != nil {
 				return err
 			}
+			// A migration file that does not decode is reported after the
+			// other files' findings, which it does not hide.
+			var undecodable []error
 			for _, f := range migFiles {
 				src, err := migration.ReadFile(f)
 				if errors.Is(err, migration.ErrInvalid) {
-					return err // names the file and says why
+					undecodable = append(undecodable, err) // names the file and says why
+					continue
 				}
 				if err != nil {
 					return fmt.Errorf("lint: %w", err)
 				}
 				m, err := migration.Parse(f, src)
 				if err != nil {
-					return err
+					undecodable = append(undecodable, err)
+					continue
 				}
 				more, err := lint.LintMigration(m, src, cfg)
 				if err != nil {
@@ -109,6 +114,9 @@ Exit status 1 when an error-severity finding is not suppressed.`,
 				}
 			default:
 				return usageError{fmt.Errorf("--format must be text, json or github, not %q", format)}
+			}
+			if len(undecodable) > 0 {
+				return errors.Join(undecodable...)
 			}
 			if lint.HasErrors(findings) {
 				return errSilent{fmt.Errorf("lint: found errors")}
