@@ -44,6 +44,7 @@ var allowed = map[string][]string{
 	"internal/natural":    {},
 	"internal/pgcluster":  {},
 	"internal/pgdist":     {},
+	"internal/doctest":    {},
 	"internal/pgbouncer":  {"internal/pgcluster"},
 	"internal/pgtest":     {"internal/pgcluster"},
 	"pglock":              {"internal/pgquery"},
