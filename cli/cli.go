@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"slices"
 	"strings"
@@ -346,6 +347,26 @@ func (g *globals) loaded(fn func(ctx context.Context, m *engine.Migrator, migs [
 	}
 }
 
+// loadedOrNone is loaded for commands that report the database's state: a
+// migrations folder that does not exist gives no migrations (and
+// folderMissing), not an error.
+func (g *globals) loadedOrNone(fn func(ctx context.Context, m *engine.Migrator, migs []*migration.Migration, folderMissing bool) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, _ []string) error {
+		m, err := g.migrator()
+		if err != nil {
+			return err
+		}
+		if _, err := os.Stat(g.dir); errors.Is(err, fs.ErrNotExist) {
+			return fn(cmd.Context(), m, nil, true)
+		}
+		migs, err := g.load(m)
+		if err != nil {
+			return err
+		}
+		return fn(cmd.Context(), m, migs, false)
+	}
+}
+
 func (g *globals) startCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "start",
@@ -456,10 +477,16 @@ func (g *globals) statusCmd() *cobra.Command {
 		Use:   "status",
 		Short: "Show completed, in-progress and pending migrations",
 		Args:  cobra.NoArgs,
-		RunE: g.loaded(func(ctx context.Context, m *engine.Migrator, migs []*migration.Migration) error {
+		RunE: g.loadedOrNone(func(ctx context.Context, m *engine.Migrator, migs []*migration.Migration, folderMissing bool) error {
 			st, err := m.Status(ctx, migs)
 			if err != nil {
 				return err
+			}
+			if folderMissing {
+				// Without the folder, pending and missing files are not
+				// known: the database's state is all there is to report.
+				st.Missing = []string{}
+				g.logf("note: no migrations folder %s: pending migrations not shown (use --dir)", g.dir)
 			}
 			if asJSON {
 				enc := json.NewEncoder(g.stdout)
