@@ -86,6 +86,21 @@ func TestLifecycleAddColumn(t *testing.T) {
 				"SELECT atthasmissing FROM pg_attribute WHERE attrelid = 'public.users'::regclass AND attname = 'extra'"))
 		},
 	}, {
+		// now() is stable, not volatile: as in PostgreSQL's ADD COLUMN ...
+		// DEFAULT now(), every existing row gets one value, the time of
+		// start's transaction, stored once (no backfill); rows written
+		// later get their own time.
+		name:     "now_default",
+		newWrite: "'2020-01-02 03:04:05+00'", existing: "extra <= now()", fromOld: "extra IS NOT NULL",
+		check: func(t *testing.T, p *phase) {
+			want(t, "distinct values of existing rows", []string{"246|1"},
+				p.q(p.new, "SELECT count(*), count(DISTINCT extra) FROM users WHERE id <= 250 AND id NOT IN (6, 9)"))
+			want(t, "atthasmissing", []string{"true"}, p.q(p.e.catalogConn(),
+				"SELECT atthasmissing FROM pg_attribute WHERE attrelid = 'public.users'::regclass AND attname = 'extra'"))
+			want(t, "an old-version insert gets its own time", []string{"true"}, p.q(p.old,
+				"INSERT INTO users (email) VALUES ('later@x.org') RETURNING extra > (SELECT max(extra) FROM users WHERE id <= 250 AND id NOT IN (6, 9))"))
+		},
+	}, {
 		name:     "volatile_default",
 		newWrite: "'00000000-0000-0000-0000-000000000001'", existing: "extra IS NOT NULL", fromOld: "extra IS NOT NULL",
 		backfill: true,
