@@ -56,10 +56,15 @@ still running, and the safe way to get the same result.
 
 The library is package ` + "`github.com/stratapg/strata/lint`" + `:
 
-` + "```go" + `
+` + "```go fragment" + `
 findings, err := lint.LintPaths([]string{"migrations"}, lint.Config{PGVersion: 16, InTransaction: true})
+if err != nil {
+	log.Fatal(err) // a file that cannot be read
+}
 lint.WriteText(os.Stdout, findings, nil) // or WriteJSON, WriteGitHub
-if lint.HasErrors(findings) { os.Exit(1) }
+if lint.HasErrors(findings) {
+	os.Exit(1)
+}
 ` + "```" + `
 
 SQL is parsed with PostgreSQL's own grammar (pg_query). A statement that does
@@ -108,13 +113,18 @@ Rules see the whole file, not one statement at a time:
 ## Configuration
 
 ` + "```go" + `
-type Config struct {
-	PGVersion         int               // target major version; 0 means 15
-	InTransaction     bool              // the runner wraps each file in a transaction
-	AssumeLockTimeout bool              // the runner sets lock_timeout itself
-	EnableInfo        bool              // turn on every info rule
-	Enable, Disable   []string          // codes (SA001), names (adding-volatile-default), groups (hygiene) or "all"
-	ColumnTypes       map[string]string // "table.column" -> "varchar(20)": types of existing columns
+var cfg = lint.Config{
+	PGVersion:         16,    // target major version; 0 means 15
+	InTransaction:     true,  // the runner wraps each file in a transaction
+	AssumeLockTimeout: false, // the runner sets lock_timeout itself
+	EnableInfo:        false, // turn on every info rule
+	// Codes (SA001), names (adding-volatile-default), groups (hygiene) or
+	// "all"; Disable wins.
+	Enable:  []string{"hygiene"},
+	Disable: []string{"SA018"},
+	// "table.column" -> the types of existing columns (e.g. read from the
+	// database).
+	ColumnTypes: map[string]string{"users.email": "varchar(20)"},
 }
 ` + "```" + `
 

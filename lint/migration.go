@@ -36,6 +36,7 @@ func LintMigration(m *migration.Migration, src []byte, cfg Config) ([]Finding, e
 					Why: r.Why, SafeWay: r.SafeWay, Statement: expr})
 			}
 		}
+		out = append(out, checkUnguardedExpressions(m, a, base, &cfg)...)
 		c, ok := a.(*migration.Custom)
 		if !ok {
 			continue

@@ -35,6 +35,7 @@ var allRules = []*rule{
 	&ruleNestedTransaction,
 	&ruleUnclosedTransaction,
 	&ruleCommitWithoutBegin,
+	&ruleUnguardedUpExpression,
 	&rulePreferBigintKeys,
 	&rulePreferTextOverChar,
 	&rulePreferTimestamptz,

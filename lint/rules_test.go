@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/rogpeppe/go-internal/txtar"
+
+	"github.com/stratapg/strata/migration"
 )
 
 // The rule tests live in testdata/<CODE>/cases.txtar. Each file of the
@@ -48,9 +50,22 @@ func TestRules(t *testing.T) {
 						t.Fatal(err)
 					}
 					cfg.Enable = append(cfg.Enable, r.Code)
-					findings, err := LintSQL(f.Name, f.Data, cfg)
-					if err != nil {
-						t.Fatal(err)
+					var findings []Finding
+					if strings.HasSuffix(f.Name, ".toml") {
+						// A migration file: the rules of LintMigration.
+						m, err := migration.Parse(f.Name, f.Data)
+						if err != nil {
+							t.Fatal(err)
+						}
+						findings, err = LintMigration(m, f.Data, cfg)
+						if err != nil {
+							t.Fatal(err)
+						}
+					} else {
+						findings, err = LintSQL(f.Name, f.Data, cfg)
+						if err != nil {
+							t.Fatal(err)
+						}
 					}
 					var lines []int // distinct, in order
 					for _, fd := range findings {
@@ -86,7 +101,7 @@ func TestRules(t *testing.T) {
 func parseTestConfig(src string) (Config, error) {
 	var cfg Config
 	first, _, _ := strings.Cut(src, "\n")
-	opts, ok := strings.CutPrefix(strings.TrimSpace(first), "-- test:")
+	opts, ok := strings.CutPrefix(strings.TrimPrefix(strings.TrimSpace(first), "# "), "-- test:") // "# -- test:" in TOML
 	if !ok {
 		return cfg, nil
 	}
