@@ -427,3 +427,27 @@ func TestCheckSpanCatchesBrokenSpans(t *testing.T) {
 		}
 	}
 }
+
+// TestMakeSaysCompilingFirst: make demo, test and build say that they
+// compile (and how long a first build takes) before go starts compiling,
+// which it does silently.
+func TestMakeSaysCompilingFirst(t *testing.T) {
+	if _, err := exec.LookPath("make"); err != nil {
+		t.Skip("no make")
+	}
+	for _, target := range []string{"demo", "test", "build"} {
+		out, err := exec.Command("make", "-n", "-C", repoRoot(t), target).Output()
+		if err != nil {
+			t.Fatalf("make -n %s: %v", target, err)
+		}
+		var cmds []string
+		for _, l := range strings.Split(string(out), "\n") {
+			if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "make") {
+				cmds = append(cmds, l)
+			}
+		}
+		if len(cmds) < 2 || !strings.HasPrefix(cmds[0], `echo "compiling strata (first build takes 1–3 minutes`) || !strings.Contains(cmds[1], "go build") {
+			t.Errorf("make %s runs\n%s\nwant the compile notice first, then go build", target, strings.Join(cmds, "\n"))
+		}
+	}
+}
