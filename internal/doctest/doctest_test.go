@@ -13,10 +13,12 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/BurntSushi/toml"
 
 	"github.com/stratapg/strata/cli"
+	"github.com/stratapg/strata/engine"
 	"github.com/stratapg/strata/internal/pgquery"
 	"github.com/stratapg/strata/internal/pgtest"
 	"github.com/stratapg/strata/migration"
@@ -139,6 +141,9 @@ func checkJSON(b Block) error {
 	if !json.Valid([]byte(b.Text)) {
 		var v any
 		return fmt.Errorf("invalid JSON: %v", json.Unmarshal([]byte(b.Text), &v))
+	}
+	if b.Has("status") {
+		return checkStatusJSON(b.Text)
 	}
 	var obj map[string]json.RawMessage
 	if json.Unmarshal([]byte(b.Text), &obj) == nil && obj["actions"] != nil {
@@ -278,6 +283,8 @@ func TestChecksCatchBrokenBlocks(t *testing.T) {
 		{"toml project unknown key", Block{Lang: "toml", Attr: []string{"project"}, Text: "lock_timeot = \"5s\"\n"}, "unknown key"},
 		{"toml project ok", Block{Lang: "toml", Attr: []string{"project"}, Text: "lock_timeout = \"5s\"\n"}, ""},
 		{"json invalid", Block{Lang: "json", Text: "{\"a\": 1,}\n"}, "invalid JSON"},
+		{"json status unknown key", Block{Lang: "json", Attr: []string{"status"}, Text: `{"state": "idle", "stat": 1}`}, "unknown field"},
+		{"json status incomplete", Block{Lang: "json", Attr: []string{"status"}, Text: `{"state": "idle"}`}, "leaves out keys"},
 		{"json bad migration", Block{Lang: "json", Text: `{"actions": [{"type": "remove_tabel", "table": "t"}]}`}, "remove_tabel"},
 		{"sh ok", Block{Lang: "sh", Text: "export DATABASE_URL=x\nstrata status --json  # a comment\n"}, ""},
 		{"sh syntax", Block{Lang: "sh", Text: "if true; then strata status\n"}, "bash -n"},
@@ -450,4 +457,62 @@ func TestMakeSaysCompilingFirst(t *testing.T) {
 			t.Errorf("make %s runs\n%s\nwant the compile notice first, then go build", target, strings.Join(cmds, "\n"))
 		}
 	}
+}
+
+// checkStatusJSON checks a ```json status block against engine.Status: it
+// decodes with no unknown key, and shows every key strata status --json
+// can print (those of a Status with every field set).
+func checkStatusJSON(text string) error {
+	dec := json.NewDecoder(strings.NewReader(text))
+	dec.DisallowUnknownFields()
+	var st engine.Status
+	if err := dec.Decode(&st); err != nil {
+		return fmt.Errorf("not the JSON of strata status: %w", err)
+	}
+	now := time.Now()
+	name := "x"
+	full := engine.Status{State: "in_progress", Phase: "started", Schema: "s", LatestCompleted: &name,
+		// PreviousSchema is left out: the example's old version uses the
+		// base tables, and the table of keys documents it.
+		VersionSchema: "v", SearchPath: "v, s", OldSearchPath: "p", StartedAt: &now,
+		Backfills: []engine.BackfillStatus{{Table: "t"}}}
+	want := jsonKeys(full)
+	got := jsonKeys(st)
+	var missing []string
+	for _, k := range want {
+		if !slices.Contains(got, k) {
+			missing = append(missing, k)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("the example leaves out keys strata status --json prints: %s", strings.Join(missing, ", "))
+	}
+	return nil
+}
+
+// jsonKeys lists the keys of v's JSON, nested ones as parent.key.
+func jsonKeys(v any) []string {
+	data, _ := json.Marshal(v)
+	var m map[string]any
+	json.Unmarshal(data, &m)
+	var keys []string
+	var walk func(prefix string, m map[string]any)
+	walk = func(prefix string, m map[string]any) {
+		for k, v := range m {
+			keys = append(keys, prefix+k)
+			switch v := v.(type) {
+			case map[string]any:
+				walk(prefix+k+".", v)
+			case []any:
+				if len(v) > 0 {
+					if o, ok := v[0].(map[string]any); ok {
+						walk(prefix+k+".", o)
+					}
+				}
+			}
+		}
+	}
+	walk("", m)
+	sort.Strings(keys)
+	return keys
 }
