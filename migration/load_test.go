@@ -51,6 +51,9 @@ func TestLoad(t *testing.T) {
 		"migrations/renamed_file.toml":  {Data: []byte("name = \"3_three\"\n" + action("t3"))},
 		"other/4_elsewhere.toml":        {Data: []byte(action("t4"))},
 		"migrations/11_eleven.toml.bak": {Data: []byte("garbage")},
+		// Plain .sql migrations load too; golang-migrate's .down.sql not.
+		"migrations/5_five.sql":     {Data: []byte("CREATE TABLE t5 (id int);\n")},
+		"migrations/6_six.down.sql": {Data: []byte("garbage")},
 	}
 	ms, err := Load(fsys, "migrations")
 	if err != nil {
@@ -63,6 +66,7 @@ func TestLoad(t *testing.T) {
 	want := []string{
 		"1_one migrations/1_one.toml",
 		"2_two migrations/2_two.json",
+		"5_five migrations/5_five.sql",
 		"10_ten migrations/10_ten.toml",
 		// Ordered by its file name; the name key only labels it.
 		"3_three migrations/renamed_file.toml",
