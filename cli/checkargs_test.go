@@ -28,6 +28,8 @@ func TestCheckArgs(t *testing.T) {
 		{"status --lock-timeout soon", "invalid argument"},
 		{"version extra", "unknown command"},
 		{"scenario nosuch", "unknown command"},
+		{"foreign sync --plan", ""},
+		{"foreign nosuch", "unknown command"},
 		{"plan --migration 002", "unknown flag: --migration"},
 		{"completion tcsh", "unknown shell"},
 	}
@@ -59,6 +61,10 @@ func TestExitStatus(t *testing.T) {
 		{"completion tcsh", 2, "", `strata: completion: unknown shell "tcsh": the shells are bash, zsh, fish, powershell`},
 		{"completion", 2, "", "completion needs a shell: one of bash, zsh, fish, powershell"},
 		{"completion fish", 0, "# fish completion for strata", ""},
+		{"scenario nosuch", 2, "", `strata: unknown command "nosuch" for "strata scenario": the commands are copy, create, diff, drop, list, promote, reset, show`},
+		{"scenario creat", 2, "", "(did you mean create?)"},
+		{"foreign nosuch", 2, "", `unknown command "nosuch" for "strata foreign": the commands are status, sync`},
+		{"scenario", 0, "A scenario is a schema", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.args, func(t *testing.T) {

@@ -124,7 +124,37 @@ func (g *globals) rootCmd() *cobra.Command {
 			c.RunE = func(*cobra.Command, []string) error { return completionShell(nil, nil) }
 		}
 	}
+	groupCommands(root)
 	return root
+}
+
+// groupCommands makes every command that only groups others (scenario,
+// foreign) refuse an unknown subcommand as a usage error, exit 2 (cobra
+// would print the help and exit 0); without one it prints its help.
+func groupCommands(c *cobra.Command) {
+	for _, sub := range c.Commands() {
+		groupCommands(sub)
+	}
+	if !c.HasParent() || !c.HasSubCommands() || c.Run != nil || c.RunE != nil {
+		return
+	}
+	c.Args = func(cmd *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return nil
+		}
+		var names []string
+		for _, sub := range cmd.Commands() {
+			if sub.IsAvailableCommand() {
+				names = append(names, sub.Name())
+			}
+		}
+		msg := fmt.Sprintf("unknown command %q for %q: the commands are %s", args[0], cmd.CommandPath(), strings.Join(names, ", "))
+		if sugg := cmd.SuggestionsFor(args[0]); len(sugg) > 0 {
+			msg += fmt.Sprintf(" (did you mean %s?)", strings.Join(sugg, " or "))
+		}
+		return usageError{errors.New(msg)}
+	}
+	c.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
 }
 
 // completionShells are the shells `strata completion` writes scripts for.
