@@ -3,6 +3,7 @@ package cli_test
 import (
 	"bytes"
 	"context"
+	"slices"
 	"strings"
 	"testing"
 
@@ -80,5 +81,24 @@ func TestExitStatus(t *testing.T) {
 				t.Errorf("stderr %q, want %q in it", stderr.String(), tt.stderrPart)
 			}
 		})
+	}
+}
+
+// TestConfigOrder: strata config prints the settings in the order of their
+// names (docs/foreign.md shows it so), each with its source.
+func TestConfigOrder(t *testing.T) {
+	t.Chdir(t.TempDir())
+	var stdout, stderr bytes.Buffer
+	if code := cli.Main(context.Background(), []string{"config"}, strings.NewReader(""), &stdout, &stderr); code != 0 {
+		t.Fatalf("strata config: exit %d: %s", code, stderr.String())
+	}
+	var names []string
+	for _, l := range strings.Split(stdout.String(), "\n") {
+		if name, _, ok := strings.Cut(l, " = "); ok {
+			names = append(names, strings.TrimSpace(name))
+		}
+	}
+	if len(names) < 15 || !slices.IsSorted(names) || names[0] != "backfill_vacuum_every" || names[len(names)-1] != "version_schema_style" {
+		t.Errorf("strata config settings, in order: %v", names)
 	}
 }
