@@ -79,6 +79,10 @@ Exit status 1 when an error-severity finding is not suppressed.`,
 			// A migration file that does not decode is reported after the
 			// other files' findings, which it does not hide.
 			var undecodable []error
+			migCfg := cfg
+			if len(migFiles) > 0 {
+				migCfg = g.withColumnFacts(cmd.Context(), cfg)
+			}
 			for _, f := range migFiles {
 				src, err := migration.ReadFile(f)
 				if errors.Is(err, migration.ErrInvalid) {
@@ -93,7 +97,7 @@ Exit status 1 when an error-severity finding is not suppressed.`,
 					undecodable = append(undecodable, err)
 					continue
 				}
-				more, err := lint.LintMigration(m, src, cfg)
+				more, err := lint.LintMigration(m, src, migCfg)
 				if err != nil {
 					return err
 				}

@@ -125,6 +125,8 @@ var cfg = lint.Config{
 	// "table.column" -> the types of existing columns (e.g. read from the
 	// database).
 	ColumnTypes: map[string]string{"users.email": "varchar(20)"},
+	// Existing columns known to be NOT NULL (SA030).
+	NotNullColumns: []string{"users.name"},
 }
 ` + "```" + `
 

@@ -98,6 +98,11 @@ type Config struct {
 	// ("varchar(20)"), e.g. read from the database. They let the linter tell
 	// binary-coercible type changes from rewriting ones.
 	ColumnTypes map[string]string `json:"column_types,omitempty"`
+	// NotNullColumns are existing columns known to be NOT NULL, as
+	// "table.column" or "schema.table.column" (e.g. read from the
+	// database): an up expression that reads only such columns cannot
+	// yield NULL because of them (SA030).
+	NotNullColumns []string `json:"not_null_columns,omitempty"`
 }
 
 // DefaultPGVersion is the PostgreSQL major version assumed when

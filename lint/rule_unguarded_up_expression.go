@@ -24,7 +24,9 @@ var ruleUnguardedUpExpression = rule{
 			"(initcap(name)) yields NULL, which a NOT NULL column refuses: either way the old version's insert or " +
 			"update fails, in production, for values it was always allowed to write; at start, existing rows with " +
 			"such values make the backfill fail. The rule looks at migration files only (strata lint on .toml and " +
-			".json files); a cast is not reported when Config.ColumnTypes says its column is not a string type.",
+			".json files); a cast is not reported when Config.ColumnTypes says its column is not a string type, nor a " +
+			"NULL when Config.NotNullColumns lists every column the expression reads (strata lint fills both from " +
+			"the database when it has a connection).",
 		SafeWay: "Make the expression total over every value the old version can write: guard casts " +
 			"(CASE WHEN score ~ '^[-+]?[0-9]{1,9}$' THEN score::integer END, or NULLIF(score, '')::integer when " +
 			"the column only ever holds numbers or empty strings) and wrap expressions over nullable columns in " +
@@ -83,7 +85,7 @@ func checkUnguardedExpressions(m *migration.Migration, a migration.Action, base 
 			msgs = append(msgs, fmt.Sprintf("%s::%s fails on a value of %s that is not a valid %s", c.column, c.typ, c.column, c.typ))
 		}
 		if e.notNull {
-			if col := nullableSource(n); col != "" {
+			if col := nullableSource(n, func(c string) bool { return knownNotNull(cfg, e.table, c) }); col != "" {
 				msgs = append(msgs, fmt.Sprintf("the column is NOT NULL but the expression is NULL when %s is NULL (not wrapped in coalesce)", col))
 			}
 		}
@@ -123,8 +125,8 @@ func unguardedCasts(root *pgquery.Node) []castOf {
 // nullableSource returns a column the expression reads when the expression
 // can be NULL because of it: "" when the expression is a coalesce, a
 // function that never yields NULL, a CASE with an ELSE, a test, a constant,
-// or reads no column.
-func nullableSource(n *pgquery.Node) string {
+// or reads no column that is not known (notNull) to be NOT NULL.
+func nullableSource(n *pgquery.Node, notNull func(column string) bool) string {
 	switch {
 	case n.GetCoalesceExpr() != nil, n.GetNullTest() != nil, n.GetBooleanTest() != nil:
 		return ""
@@ -136,19 +138,29 @@ func nullableSource(n *pgquery.Node) string {
 			return ""
 		}
 	case n.GetTypeCast() != nil:
-		return nullableSource(n.GetTypeCast().Arg)
+		return nullableSource(n.GetTypeCast().Arg, notNull)
 	}
 	col := ""
 	pgquery.Walk(n, func(c *pgquery.Node) bool {
 		if col != "" {
 			return false
 		}
-		if cr := c.GetColumnRef(); cr != nil {
+		if cr := c.GetColumnRef(); cr != nil && !notNull(columnName(cr)) {
 			col = columnName(cr)
 		}
 		return true
 	})
 	return col
+}
+
+// knownNotNull tells whether Config.NotNullColumns lists table.column.
+func knownNotNull(cfg *Config, table, column string) bool {
+	for _, k := range cfg.NotNullColumns {
+		if k == table+"."+column || k == "public."+table+"."+column {
+			return true
+		}
+	}
+	return false
 }
 
 func columnName(cr *pgquery.ColumnRef) string {

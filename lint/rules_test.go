@@ -23,8 +23,8 @@ import (
 //   - files under clean/ must produce no finding of the rule.
 //
 // A first line "-- test: opt opt..." configures the run: pg=N (PGVersion),
-// tx (InTransaction), timeout (AssumeLockTimeout), and type:table.col=TYPE
-// (ColumnTypes).
+// tx (InTransaction), timeout (AssumeLockTimeout), type:table.col=TYPE
+// (ColumnTypes) and notnull:table.col (NotNullColumns).
 func TestRules(t *testing.T) {
 	for _, r := range Rules() {
 		t.Run(r.Code, func(t *testing.T) {
@@ -126,6 +126,8 @@ func parseTestConfig(src string) (Config, error) {
 				cfg.ColumnTypes = map[string]string{}
 			}
 			cfg.ColumnTypes[k] = v
+		case strings.HasPrefix(o, "notnull:"):
+			cfg.NotNullColumns = append(cfg.NotNullColumns, strings.TrimPrefix(o, "notnull:"))
 		default:
 			return cfg, fmt.Errorf("unknown test option %q", o)
 		}
