@@ -47,7 +47,7 @@ const migrationFile = `description = "users v2: integer scores, display names, f
 type = "alter_column"
 table = "users"
 column = "score"
-up = "score::integer"
+up = "CASE WHEN score ~ '^[-+]?[0-9]{1,9}$' THEN score::integer END"
 down = "score::text"
   [actions.changes]
   type = "integer"
@@ -57,7 +57,7 @@ down = "score::text"
 [[actions]]
 type = "add_column"
 table = "users"
-up = "initcap(name)"
+up = "coalesce(initcap(name), '')"
   [actions.column]
   name = "display_name"
   type = "text"
@@ -145,7 +145,7 @@ func run() error {
 	os.Setenv("DATABASE_URL", dbURL)
 	say("migration file %s:", filepath.Join(work, "migrations", "001_users_v2.toml"))
 	say("  1. alter_column users.score: text -> integer   (with up and down)")
-	say("  2. add_column users.display_name text NOT NULL (up = initcap(name))")
+	say("  2. add_column users.display_name text NOT NULL (up = coalesce(initcap(name), ''))")
 	say("  3. alter_column users.name: rename to full_name")
 
 	// --- the old app version ---
