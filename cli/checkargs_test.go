@@ -66,6 +66,9 @@ func TestExitStatus(t *testing.T) {
 		{"scenario creat", 2, "", "(did you mean create?)"},
 		{"foreign nosuch", 2, "", `unknown command "nosuch" for "strata foreign": the commands are status, sync`},
 		{"scenario", 0, "A scenario is a schema", ""},
+		{"help nosuch", 2, "", `strata: help: unknown command "nosuch": strata help lists the commands`},
+		{"help status", 0, "Show completed, in-progress and pending migrations", ""},
+		{"help", 0, "Change PostgreSQL schemas", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.args, func(t *testing.T) {

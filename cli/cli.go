@@ -125,6 +125,19 @@ func (g *globals) rootCmd() *cobra.Command {
 		}
 	}
 	groupCommands(root)
+	for _, c := range root.Commands() {
+		if c.Name() == "help" {
+			// cobra's help prints "Unknown help topic" and exits 0.
+			c.RunE = func(c *cobra.Command, args []string) error {
+				cmd, _, err := c.Root().Find(args)
+				if err != nil || cmd == nil {
+					return usageError{fmt.Errorf("help: unknown command %q: strata help lists the commands", strings.Join(args, " "))}
+				}
+				cmd.InitDefaultHelpFlag()
+				return cmd.Help()
+			}
+		}
+	}
 	return root
 }
 
