@@ -53,8 +53,8 @@ func TestInitMigratesV1(t *testing.T) {
 		t.Fatalf("no lease table after init: %v %v", ok, err)
 	}
 	var v string
-	if err := conn.QueryRow(ctx, "SELECT value FROM strata.meta WHERE key = 'schema_version'").Scan(&v); err != nil || v != "3" {
-		t.Fatalf("schema_version = %q (%v), want 3", v, err)
+	if err := conn.QueryRow(ctx, "SELECT value FROM strata.meta WHERE key = 'schema_version'").Scan(&v); err != nil || v != "4" {
+		t.Fatalf("schema_version = %q (%v), want 4", v, err)
 	}
 	ph, err := s.Phase(ctx, conn, "public")
 	if err != nil || ph == nil || ph.StartCursor != 3 || ph.Names()[0] != "1_a" {
