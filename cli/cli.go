@@ -440,15 +440,25 @@ func rateText(r float64) string {
 	return fmt.Sprintf("%s rows/s", countText(int64(math.Round(r))))
 }
 
-// throttleText renders the backfill settings a phase runs with.
+// throttleText renders the backfill settings a phase runs with, by their
+// flags' names: the optional ones only when set.
 func throttleText(t *engine.Throttle) string {
 	sec := func(s float64) string { return time.Duration(s * float64(time.Second)).String() }
-	limit := "no limit"
+	parts := []string{fmt.Sprintf("batch-size %d", t.BatchSize), "batch-target " + sec(t.BatchTargetSeconds),
+		fmt.Sprintf("backfill-workers %d", t.BackfillWorkers)}
 	if t.MaxRowsPerSecond > 0 {
-		limit = fmt.Sprintf("%g rows/s", t.MaxRowsPerSecond)
+		parts = append(parts, fmt.Sprintf("max-rows-per-second %g", t.MaxRowsPerSecond))
 	}
-	return fmt.Sprintf("batch size %d, batch target %s, %d worker(s), max %s, max replication lag %s, max app latency %s, vacuum every %g",
-		t.BatchSize, sec(t.BatchTargetSeconds), t.BackfillWorkers, limit, sec(t.MaxReplicationLagSeconds), sec(t.MaxAppLatencySeconds), t.BackfillVacuumEvery)
+	if t.MaxReplicationLagSeconds > 0 {
+		parts = append(parts, "max-replication-lag "+sec(t.MaxReplicationLagSeconds))
+	}
+	if t.MaxAppLatencySeconds > 0 {
+		parts = append(parts, "max-app-latency "+sec(t.MaxAppLatencySeconds))
+	}
+	if t.BackfillVacuumEvery != 0 {
+		parts = append(parts, fmt.Sprintf("backfill-vacuum-every %g", t.BackfillVacuumEvery))
+	}
+	return strings.Join(parts, ", ")
 }
 
 func listOrNone(l []string) string {
