@@ -39,7 +39,7 @@ func dur(s float64) time.Duration { return time.Duration(s * float64(time.Second
 // throttle returns the settings of m's options.
 func (m *Migrator) throttle() Throttle {
 	o := m.opts
-	return Throttle{BatchSize: o.BatchSize, BatchTargetSeconds: secs(o.BatchTarget), BackfillWorkers: o.Workers,
+	return Throttle{BatchSize: o.BatchSize, BatchTargetSeconds: secs(o.BatchTarget), BackfillWorkers: max(o.Workers, 1),
 		MaxRowsPerSecond: o.MaxRowsPerSecond, MaxReplicationLagSeconds: secs(o.MaxReplicationLag),
 		MaxAppLatencySeconds: secs(o.MaxAppLatency), BackfillVacuumEvery: o.VacuumFraction}
 }
