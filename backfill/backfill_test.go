@@ -351,3 +351,55 @@ func TestRateCountsOnlyThisRun(t *testing.T) {
 		t.Errorf("RunRate = %v, want 200 rows over %s", r, mid[0].RunElapsed)
 	}
 }
+
+// TestProgressNamesBlockers: while a batch waits for a row lock the
+// application holds, progress reports name the blocking session's pid
+// (pg_blocking_pids); once it ends its transaction the backfill finishes.
+func TestProgressNamesBlockers(t *testing.T) {
+	f := newFixture(t, itemsDDL)
+	connect := func(ctx context.Context) (*pgx.Conn, error) { return pgx.Connect(ctx, f.db.URL) }
+	f.r.Exec = &pgexec.Runner{LockTimeout: 100 * time.Millisecond, Monitor: &pgexec.Monitor{Connect: connect}}
+	t.Cleanup(f.r.Exec.Monitor.Close)
+	app := f.db.Conn(t)
+	tx, err := app.Begin(f.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var appPID int
+	if err := tx.QueryRow(f.ctx, `SELECT pg_backend_pid()`).Scan(&appPID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(f.ctx, `UPDATE items SET x = 0 WHERE id = 150`); err != nil {
+		t.Fatal(err)
+	}
+	blocked := make(chan []int, 1)
+	f.r.Progress = func(p backfill.Progress) {
+		if len(p.BlockingPIDs) > 0 {
+			select {
+			case blocked <- p.BlockingPIDs:
+			default:
+			}
+		}
+	}
+	done := make(chan error, 1)
+	go func() { done <- f.r.Run(f.ctx, f.conn, "bf", items) }()
+	select {
+	case pids := <-blocked:
+		if len(pids) != 1 || pids[0] != appPID {
+			t.Errorf("blocking pids %v, want [%d]", pids, appPID)
+		}
+	case err := <-done:
+		t.Fatalf("backfill ended (%v) without reporting the blocker", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("no progress report named the blocker within 30s")
+	}
+	if err := tx.Rollback(f.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if n := f.count(`SELECT count(*) FROM items WHERE x IS DISTINCT FROM id * 2`); n != 0 {
+		t.Errorf("%d rows not filled", n)
+	}
+}
