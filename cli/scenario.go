@@ -482,7 +482,10 @@ func (g *globals) scnDropCmd(f *scnFlags) *cobra.Command {
 				return err
 			}
 			if out.JSON() {
-				return g.writeJSON(map[string]any{"scenario": args[0], "dropped": found})
+				return g.writeJSON(struct {
+					Scenario string `json:"scenario"`
+					Dropped  bool   `json:"dropped"`
+				}{args[0], found})
 			}
 			if found {
 				fmt.Fprintf(g.stdout, "dropped scenario %s\n", args[0])

@@ -65,7 +65,10 @@ func (g *globals) historyCmd() *cobra.Command {
 				if items == nil {
 					items = []engine.HistoryItem{}
 				}
-				return g.writeJSON(map[string]any{"schema": g.schema, "migrations": items})
+				return g.writeJSON(struct {
+					Schema     string               `json:"schema"`
+					Migrations []engine.HistoryItem `json:"migrations"`
+				}{g.schema, items})
 			}
 			if len(items) == 0 {
 				fmt.Fprintln(g.stdout, "no migrations applied")

@@ -149,7 +149,12 @@ records it as applied.`,
 				if pending == nil {
 					pending = []string{}
 				}
-				if err := g.writeJSON(map[string]any{"schema": g.schema, "drift": diffs, "replayed": replayed, "pending": pending}); err != nil {
+				if err := g.writeJSON(struct {
+					Schema   string       `json:"schema"`
+					Drift    []drift.Diff `json:"drift"`
+					Replayed []string     `json:"replayed"`
+					Pending  []string     `json:"pending"`
+				}{g.schema, diffs, replayed, pending}); err != nil {
 					return err
 				}
 			} else {
@@ -312,7 +317,10 @@ without an index, tables without a primary key and duplicate indexes (warnings).
 				if found == nil {
 					found = []doctor.Finding{}
 				}
-				if err := g.writeJSON(map[string]any{"schema": g.schema, "findings": found}); err != nil {
+				if err := g.writeJSON(struct {
+					Schema   string           `json:"schema"`
+					Findings []doctor.Finding `json:"findings"`
+				}{g.schema, found}); err != nil {
 					return err
 				}
 				if errs > 0 {
