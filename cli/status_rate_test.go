@@ -73,6 +73,7 @@ changes = { type = "bigint" }
 				t.Fatalf("JSON status backfills: %+v", st.Backfills)
 			}
 			js := st.Backfills[0].RowsPerSecond
+			t.Logf("text status: %s rows/s; JSON status: %v rows/s", m[1], js)
 			if text != int64(math.Round(js)) {
 				t.Errorf("text status shows %d rows/s, JSON status %v", text, js)
 			}

@@ -12,27 +12,16 @@ import (
 	"github.com/stratapg/strata/state"
 )
 
-const widen = `[[actions]]
-type = "alter_column"
-table = "items"
-column = "amount"
-up = "amount::bigint"
-down = "amount::integer"
-  [actions.changes]
-  type = "bigint"
-`
-
 // TestThrottleKeptOnResume: the backfill settings start was given are
 // stored with the phase; a resumed start runs with them, except a setting
 // given again (it wins, and is stored); status shows them, and its rate
 // counts only the resumed run's rows.
 func TestThrottleKeptOnResume(t *testing.T) {
 	t.Parallel()
-	setup := `CREATE TABLE items (id bigint PRIMARY KEY, amount integer NOT NULL);
-		INSERT INTO items SELECT g, g FROM generate_series(1, 3000) g; ANALYZE items;`
+	fx := loadFixture(t, "throttle/resume")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	e := newEnv(t, setup, func(o *engine.Options) {
+	e := newEnv(t, fx.setup(), func(o *engine.Options) {
 		o.BatchSize, o.BatchTarget, o.MaxRowsPerSecond, o.MaxAppLatency = 100, -1, 1e6, 0
 		o.AfterBatch = func(n int) {
 			if n == 3 {
@@ -40,7 +29,7 @@ func TestThrottleKeptOnResume(t *testing.T) {
 			}
 		}
 	})
-	migs := e.migs("", "001_widen.toml", widen)
+	migs := e.migs("", fx.migrations()...)
 	if _, err := e.m.Start(ctx, migs); err == nil {
 		t.Fatal("start was not interrupted")
 	}
