@@ -56,6 +56,36 @@ type Checkpoint struct {
 	Done         bool
 	StartedAt    time.Time
 	UpdatedAt    time.Time
+	// RunRowsStart is RowsDone when the current run (the first, or the
+	// resume that last picked the range up) began; RunElapsed how long
+	// that run had been filling the range at this checkpoint. Rates count
+	// only this run's rows (see Rate).
+	RunRowsStart int64
+	RunElapsed   time.Duration
+	// runStart is when this run picked the range up (not stored).
+	runStart time.Time
+}
+
+// Rate is the backfill rate strata reports everywhere (progress lines,
+// status in text and JSON): the rows this run filled over the time it ran.
+// Rows an earlier, interrupted run filled do not count.
+func Rate(rowsThisRun int64, elapsed time.Duration) float64 {
+	if s := elapsed.Seconds(); s > 0 && rowsThisRun > 0 {
+		return float64(rowsThisRun) / s
+	}
+	return 0
+}
+
+// RunRate is Rate over the checkpoints of one table (its workers' ranges):
+// this run's rows of all ranges over the longest a range has run.
+func RunRate(cps []Checkpoint) float64 {
+	var rows int64
+	var elapsed time.Duration
+	for _, c := range cps {
+		rows += max(c.RowsDone-c.RunRowsStart, 0)
+		elapsed = max(elapsed, c.RunElapsed)
+	}
+	return Rate(rows, elapsed)
 }
 
 // Querier is a connection or a transaction (*pgx.Conn, pgx.Tx) that a
@@ -81,10 +111,14 @@ type Progress struct {
 	Table        string
 	RowsDone     int64
 	RowsEstimate int64
-	Batches      int
-	BatchSize    int // current rows (or pages) per batch of the last worker to report
-	Elapsed      time.Duration
-	Done         bool
+	// RowsThisRun are the rows of RowsDone this run filled (after a
+	// resume, RowsDone also counts an earlier run's); Elapsed is this
+	// run's time, so Rate is this run's rate.
+	RowsThisRun int64
+	Batches     int
+	BatchSize   int // current rows (or pages) per batch of the last worker to report
+	Elapsed     time.Duration
+	Done        bool
 	// SizeBefore and SizeAfter are the table's size in bytes when the
 	// backfill began and (once Done) when it ended.
 	SizeBefore, SizeAfter int64
@@ -99,7 +133,14 @@ type Progress struct {
 	// already filled from being reused (naming the pid, slot or prepared
 	// transaction) and that the table grows.
 	SpaceBlocked string
+	// BlockingPIDs, while a batch waits for a lock, are the sessions
+	// holding it (pg_blocking_pids); Waited is how long it has waited.
+	BlockingPIDs []int
+	Waited       time.Duration
 }
+
+// Rate is the rows per second of this run (see the function Rate).
+func (p Progress) Rate() float64 { return Rate(p.RowsThisRun, p.Elapsed) }
 
 // Runner runs backfills.
 type Runner struct {
@@ -247,11 +288,13 @@ type tracker struct {
 	start      time.Time
 	mu         sync.Mutex
 	rows       map[string]int64
+	startRows  int64 // rows done by earlier runs when this one began
 	estimate   int64
 	batches    int
 	sizeBefore int64
 	reuse      *reuse
-	appBusy    time.Time // when a worker last saw the application active
+	exec       *pgexec.Runner // Exec, reporting lock waits as progress
+	appBusy    time.Time      // when a worker last saw the application active
 }
 
 // appSeen records that a worker saw the application active.
@@ -284,11 +327,58 @@ func (t *tracker) report(worker string, rows int64, size int, done bool, paused 
 		t.r.AfterBatch(t.batches)
 	}
 	if t.r.Progress != nil {
-		p := Progress{Table: t.table, RowsDone: total, RowsEstimate: t.estimate, Batches: t.batches,
+		p := Progress{Table: t.table, RowsDone: total, RowsThisRun: total - t.startRows, RowsEstimate: t.estimate, Batches: t.batches,
 			BatchSize: size, Elapsed: time.Since(t.start), SizeBefore: t.sizeBefore, Done: done, Paused: paused}
 		t.fillSpace(&p)
 		t.r.Progress(p)
 	}
+}
+
+// waiting reports that a batch waits for a lock the sessions of blockers
+// hold.
+func (t *tracker) waiting(blockers []pgexec.Blocker, waited time.Duration) {
+	if t.r.Progress == nil || len(blockers) == 0 {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var total int64
+	for _, v := range t.rows {
+		total += v
+	}
+	p := Progress{Table: t.table, RowsDone: total, RowsThisRun: total - t.startRows, RowsEstimate: t.estimate, Batches: t.batches,
+		Elapsed: time.Since(t.start), SizeBefore: t.sizeBefore, Waited: waited}
+	for _, b := range blockers {
+		p.BlockingPIDs = append(p.BlockingPIDs, b.PID)
+	}
+	t.fillSpace(&p)
+	t.r.Progress(p)
+}
+
+// execFor returns r.Exec with its retry hooks also reporting lock waits to
+// the progress of tr.
+func (r *Runner) execFor(tr *tracker) *pgexec.Runner {
+	if r.Exec == nil || r.Progress == nil {
+		return r.Exec
+	}
+	ex := *r.Exec
+	onRetry, onBlocked := ex.OnRetry, ex.OnBlocked
+	ex.OnRetry = func(attempt int, wait time.Duration, err error) {
+		if onRetry != nil {
+			onRetry(attempt, wait, err)
+		}
+		var be *pgexec.BlockedError
+		if errors.As(err, &be) {
+			tr.waiting(be.Blockers, 0)
+		}
+	}
+	ex.OnBlocked = func(bs []pgexec.Blocker, waited time.Duration) {
+		if onBlocked != nil {
+			onBlocked(bs, waited)
+		}
+		tr.waiting(bs, waited)
+	}
+	return &ex
 }
 
 // Run fills the table of spec, resuming from the checkpoints of step.
@@ -303,9 +393,13 @@ func (r *Runner) Run(ctx context.Context, conn *pgx.Conn, step string, spec Spec
 		return fmt.Errorf("backfill: %s: %w", spec.Table, err)
 	}
 	tr := &tracker{r: r, table: spec.Table, start: time.Now(), rows: map[string]int64{}}
+	tr.exec = r.execFor(tr)
 	var todo []*Checkpoint
 	for _, c := range cps {
 		tr.rows[c.Step] = c.RowsDone
+		tr.startRows += c.RowsDone
+		// This run's share starts here (a resume starts a new run).
+		c.RunRowsStart, c.RunElapsed, c.runStart = c.RowsDone, 0, tr.start
 		tr.estimate += c.RowsEstimate
 		tr.sizeBefore = c.SizeBefore
 		if !c.Done {
@@ -358,7 +452,7 @@ func (r *Runner) Run(ctx context.Context, conn *pgx.Conn, step string, spec Spec
 		for _, v := range tr.rows {
 			total += v
 		}
-		p := Progress{Table: spec.Table, RowsDone: total, RowsEstimate: tr.estimate, Batches: tr.batches,
+		p := Progress{Table: spec.Table, RowsDone: total, RowsThisRun: total - tr.startRows, RowsEstimate: tr.estimate, Batches: tr.batches,
 			Elapsed: time.Since(tr.start), Done: true, SizeBefore: tr.sizeBefore, SizeAfter: after}
 		tr.fillSpace(&p)
 		p.SizeNow = after
@@ -595,7 +689,7 @@ func (r *Runner) fill(ctx context.Context, conn *pgx.Conn, spec Spec, cp *Checkp
 		t0 := time.Now()
 		wantXid := tr.reuse.needXid()
 		var xid string
-		err := r.Exec.InTx(ctx, conn, func(tx pgx.Tx) error {
+		err := tr.exec.InTx(ctx, conn, func(tx pgx.Tx) error {
 			next = *cp
 			if _, err := tx.Exec(ctx, "SET LOCAL strata.backfill = '"+mode+"'"); err != nil {
 				return err
@@ -619,6 +713,9 @@ func (r *Runner) fill(ctx context.Context, conn *pgx.Conn, spec Spec, cp *Checkp
 				return fmt.Errorf("watch the application: %w", err)
 			}
 			next.RowsDone += rows
+			if !next.runStart.IsZero() {
+				next.RunElapsed = time.Since(next.runStart)
+			}
 			return r.Store.SaveCheckpoint(ctx, tx, r.Schema, &next)
 		})
 		if err != nil {

@@ -297,3 +297,109 @@ func TestWorkerErrorStopsTheOthers(t *testing.T) {
 		t.Errorf("%d rows filled: the first worker went on after the others failed", n)
 	}
 }
+
+// TestRateCountsOnlyThisRun: after a resume, progress reports and the
+// checkpoints count this run's rows apart (RowsThisRun, RunRowsStart), so
+// the rate is this run's: 300 rows were filled by the interrupted run.
+func TestRateCountsOnlyThisRun(t *testing.T) {
+	f := newFixture(t, itemsDDL)
+	ctx, cancel := context.WithCancel(f.ctx)
+	f.r.AfterBatch = func(n int) {
+		if n == 3 {
+			cancel()
+		}
+	}
+	if err := f.r.Run(ctx, f.conn, "bf", items); !errors.Is(err, context.Canceled) {
+		t.Fatalf("interrupted run: err = %v, want context.Canceled", err)
+	}
+	f.conn = f.db.Conn(t)
+	f.r.AfterBatch = nil
+	var first, last backfill.Progress
+	f.r.Progress = func(p backfill.Progress) {
+		if first.Table == "" {
+			first = p
+		}
+		last = p
+	}
+	// The checkpoint a resume saves mid-run, as status reads it.
+	var mid []backfill.Checkpoint
+	f.r.AfterBatch = func(n int) {
+		if n == 2 {
+			cps, err := (&state.Store{Schema: "strata"}).Checkpoints(f.ctx, f.db.Conn(t), "public")
+			if err != nil {
+				t.Error(err)
+			}
+			mid = cps
+		}
+	}
+	if err := f.r.Run(f.ctx, f.conn, "bf", items); err != nil {
+		t.Fatal(err)
+	}
+	if first.RowsDone != 400 || first.RowsThisRun != 100 {
+		t.Errorf("first report of the resumed run: rows done %d, this run %d; want 400 and 100", first.RowsDone, first.RowsThisRun)
+	}
+	if !last.Done || last.RowsDone != 5000 || last.RowsThisRun != 4700 {
+		t.Errorf("last report: done %v, rows done %d, this run %d; want true, 5000, 4700", last.Done, last.RowsDone, last.RowsThisRun)
+	}
+	if want := backfill.Rate(4700, last.Elapsed); last.Rate() != want || want <= 0 {
+		t.Errorf("rate %v, want %v (this run's rows over this run's time)", last.Rate(), want)
+	}
+	if len(mid) != 1 || mid[0].RunRowsStart != 300 || mid[0].RowsDone != 500 || mid[0].RunElapsed <= 0 {
+		t.Fatalf("checkpoint mid-resume: %+v; want run_rows_start 300, rows 500, a run time", mid)
+	}
+	if r := backfill.RunRate(mid); r != backfill.Rate(200, mid[0].RunElapsed) {
+		t.Errorf("RunRate = %v, want 200 rows over %s", r, mid[0].RunElapsed)
+	}
+}
+
+// TestProgressNamesBlockers: while a batch waits for a row lock the
+// application holds, progress reports name the blocking session's pid
+// (pg_blocking_pids); once it ends its transaction the backfill finishes.
+func TestProgressNamesBlockers(t *testing.T) {
+	f := newFixture(t, itemsDDL)
+	connect := func(ctx context.Context) (*pgx.Conn, error) { return pgx.Connect(ctx, f.db.URL) }
+	f.r.Exec = &pgexec.Runner{LockTimeout: 100 * time.Millisecond, Monitor: &pgexec.Monitor{Connect: connect}}
+	t.Cleanup(f.r.Exec.Monitor.Close)
+	app := f.db.Conn(t)
+	tx, err := app.Begin(f.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var appPID int
+	if err := tx.QueryRow(f.ctx, `SELECT pg_backend_pid()`).Scan(&appPID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(f.ctx, `UPDATE items SET x = 0 WHERE id = 150`); err != nil {
+		t.Fatal(err)
+	}
+	blocked := make(chan []int, 1)
+	f.r.Progress = func(p backfill.Progress) {
+		if len(p.BlockingPIDs) > 0 {
+			select {
+			case blocked <- p.BlockingPIDs:
+			default:
+			}
+		}
+	}
+	done := make(chan error, 1)
+	go func() { done <- f.r.Run(f.ctx, f.conn, "bf", items) }()
+	select {
+	case pids := <-blocked:
+		if len(pids) != 1 || pids[0] != appPID {
+			t.Errorf("blocking pids %v, want [%d]", pids, appPID)
+		}
+	case err := <-done:
+		t.Fatalf("backfill ended (%v) without reporting the blocker", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("no progress report named the blocker within 30s")
+	}
+	if err := tx.Rollback(f.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if n := f.count(`SELECT count(*) FROM items WHERE x IS DISTINCT FROM id * 2`); n != 0 {
+		t.Errorf("%d rows not filled", n)
+	}
+}

@@ -4,11 +4,11 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"slices"
 	"strings"
@@ -53,6 +53,8 @@ type globals struct {
 	// rawArgs are the arguments as given (latest tells its --url from the
 	// global one by where it stands).
 	rawArgs []string
+	// prog shows backfill progress (nil until a Migrator is made).
+	prog *progress
 
 	stdout, stderr io.Writer
 	mu             sync.Mutex
@@ -236,7 +238,10 @@ func CheckArgs(args []string) error {
 
 func (g *globals) run(ctx context.Context, root *cobra.Command) int {
 	stderr := g.stderr
-	if err := root.ExecuteContext(ctx); err != nil {
+	err := root.ExecuteContext(ctx)
+	// An interrupted backfill leaves its progress line open: end it.
+	g.prog.breakLine()
+	if err != nil {
 		var silent errSilent
 		if errors.As(err, &silent) {
 			return 1
@@ -290,6 +295,7 @@ func (g *globals) logf(format string, args ...any) {
 	if g.quiet {
 		return
 	}
+	g.prog.breakLine()
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	fmt.Fprintf(g.stderr, format+"\n", args...)
@@ -320,6 +326,7 @@ func (g *globals) migrator() (*engine.Migrator, error) {
 		return nil, err
 	}
 	prog := newProgress(g.stderr, g.quiet)
+	g.prog = prog
 	opts := engine.Options{
 		Schema: g.schema, StateSchema: g.stateSchema,
 		LockTimeout: g.lockTimeout, LockDeadline: g.lockDeadline, LockWait: g.lockWait,
@@ -329,6 +336,10 @@ func (g *globals) migrator() (*engine.Migrator, error) {
 			IgnoreDiskCheck: g.ignoreDisk},
 		Logf:     g.logf,
 		Progress: prog.report,
+		// A resumed phase keeps the settings it started with, except
+		// those given again (a flag, or STRATA_<FLAG>); the project file
+		// and the defaults do not override them.
+		ThrottleGiven: g.throttleGiven,
 		SQLGate: g.sqlGate(sync.OnceValue(func() int {
 			v, err := g.serverMajor(context.Background())
 			if err != nil {
@@ -342,6 +353,16 @@ func (g *globals) migrator() (*engine.Migrator, error) {
 	}
 	installCrashHooks(&opts)
 	return engine.New(g.connString(), opts)
+}
+
+// throttleGiven says whether a backfill setting was given for this run: on
+// the command line or in the environment.
+func (g *globals) throttleGiven(name string) bool {
+	if g.project == nil {
+		return true
+	}
+	src := g.project.sources[name]
+	return strings.HasPrefix(src, "flag ") || strings.HasPrefix(src, "env ")
 }
 
 // load reads the migrations folder.
@@ -515,7 +536,7 @@ func (g *globals) migrateCmd() *cobra.Command {
 }
 
 func (g *globals) statusCmd() *cobra.Command {
-	var asJSON bool
+	var out *outputFormat
 	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "Show completed, in-progress and pending migrations",
@@ -531,10 +552,8 @@ func (g *globals) statusCmd() *cobra.Command {
 				st.Missing = []string{}
 				g.logf("note: no migrations folder %s: pending migrations not shown (use --dir)", g.dir)
 			}
-			if asJSON {
-				enc := json.NewEncoder(g.stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(st)
+			if out.JSON() {
+				return g.writeJSON(st)
 			}
 			latest := "(none)"
 			if st.LatestCompleted != nil {
@@ -556,9 +575,12 @@ func (g *globals) statusCmd() *cobra.Command {
 			if st.OldSearchPath != "" {
 				fmt.Fprintf(g.stdout, "old search_path:  %s\n", st.OldSearchPath)
 			}
+			if st.Throttle != nil {
+				fmt.Fprintf(g.stdout, "throttle:         %s\n", throttleText(st.Throttle))
+			}
 			for _, b := range st.Backfills {
-				fmt.Fprintf(g.stdout, "backfill %s: %d rows of ~%d, done=%v; table %s, extra %s now, ~%s expected\n", b.Table, b.RowsDone, b.RowsEstimate, b.Done,
-					bytesText(b.SizeBefore), bytesText(max(b.SizeNow-b.SizeBefore, 0)), bytesText(b.ExpectedExtra))
+				fmt.Fprintf(g.stdout, "backfill %s: %d rows of ~%d, done=%v, %s; table %s, extra %s now, ~%s expected\n", b.Table, b.RowsDone, b.RowsEstimate, b.Done,
+					rateText(b.RowsPerSecond), bytesText(b.SizeBefore), bytesText(max(b.SizeNow-b.SizeBefore, 0)), bytesText(b.ExpectedExtra))
 			}
 			if len(st.Changed) > 0 {
 				fmt.Fprintf(g.stdout, "changed since completed (checksum differs): %s\n", strings.Join(st.Changed, ", "))
@@ -569,8 +591,35 @@ func (g *globals) statusCmd() *cobra.Command {
 			return nil
 		}),
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	out = addFormatFlag(cmd)
 	return cmd
+}
+
+// rateText renders a backfill rate (backfill.Rate: this run's rows only),
+// the same number status prints in JSON, rounded.
+func rateText(r float64) string {
+	return fmt.Sprintf("%s rows/s", countText(int64(math.Round(r))))
+}
+
+// throttleText renders the backfill settings a phase runs with, by their
+// flags' names: the optional ones only when set.
+func throttleText(t *engine.Throttle) string {
+	sec := func(s float64) string { return time.Duration(s * float64(time.Second)).String() }
+	parts := []string{fmt.Sprintf("batch-size %d", t.BatchSize), "batch-target " + sec(t.BatchTargetSeconds),
+		fmt.Sprintf("backfill-workers %d", t.BackfillWorkers)}
+	if t.MaxRowsPerSecond > 0 {
+		parts = append(parts, fmt.Sprintf("max-rows-per-second %g", t.MaxRowsPerSecond))
+	}
+	if t.MaxReplicationLagSeconds > 0 {
+		parts = append(parts, "max-replication-lag "+sec(t.MaxReplicationLagSeconds))
+	}
+	if t.MaxAppLatencySeconds > 0 {
+		parts = append(parts, "max-app-latency "+sec(t.MaxAppLatencySeconds))
+	}
+	if t.BackfillVacuumEvery != 0 {
+		parts = append(parts, fmt.Sprintf("backfill-vacuum-every %g", t.BackfillVacuumEvery))
+	}
+	return strings.Join(parts, ", ")
 }
 
 func listOrNone(l []string) string {
@@ -615,8 +664,7 @@ func (g *globals) schemaNameCmd() *cobra.Command {
 }
 
 func (g *globals) planCmd() *cobra.Command {
-	var asJSON bool
-	var format string
+	var out *outputFormat
 	cmd := &cobra.Command{
 		Use:   "plan",
 		Short: "Show every statement the pending migrations would run, with its locks and the linter's verdict (changes nothing)",
@@ -627,19 +675,12 @@ them, whether it runs in a transaction, and the linter's findings.
 Exit status 1 when the linter finds an error in the plan.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if asJSON {
-				format = "json"
-			}
-			if format != "text" && format != "json" {
-				return usageError{fmt.Errorf("--format must be text or json, not %q", format)}
-			}
 			return g.loaded(func(ctx context.Context, m *engine.Migrator, migs []*migration.Migration) error {
-				return g.plan(ctx, m, migs, format)
+				return g.plan(ctx, m, migs, out.String())
 			})(cmd, nil)
 		},
 	}
-	cmd.Flags().StringVar(&format, "format", "text", "output format: text or json")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "same as --format json")
+	out = addFormatFlag(cmd)
 	return cmd
 }
 
@@ -698,7 +739,7 @@ func (g *globals) reportWith(plan *engine.Plan, format string, space *planreport
 	}
 	rep.Space = space
 	if format == "json" {
-		err = planreport.WriteJSON(g.stdout, rep)
+		err = g.writeJSON(rep)
 	} else {
 		err = planreport.WriteText(g.stdout, rep)
 	}

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -14,7 +13,7 @@ import (
 )
 
 func (g *globals) clientsCmd() *cobra.Command {
-	var asJSON bool
+	var out *outputFormat
 	var watch time.Duration
 	cmd := &cobra.Command{
 		Use:   "clients",
@@ -42,16 +41,14 @@ version schema, or is between transactions, cannot be seen.`,
 			if err != nil {
 				return err
 			}
-			if asJSON {
-				enc := json.NewEncoder(g.stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(c)
+			if out.JSON() {
+				return g.writeJSON(c)
 			}
 			writeClients(g.stdout, c)
 			return nil
 		},
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	out = addFormatFlag(cmd)
 	cmd.Flags().DurationVar(&watch, "watch", engine.DefaultClientsWatch, "how long to sample (0: one sample)")
 	return cmd
 }

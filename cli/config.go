@@ -111,8 +111,31 @@ func (g *globals) applyConfig(cmd *cobra.Command) error {
 	return nil
 }
 
+// configSetting is one setting of strata config --format json.
+type configSetting struct {
+	Name   string `json:"name"`
+	Value  string `json:"value"`
+	Source string `json:"source"`
+}
+
+// configForeign is one [[foreign]] declaration of strata config --format
+// json.
+type configForeign struct {
+	Name        string   `json:"name"`
+	File        string   `json:"file"`
+	Line        int      `json:"line"`
+	Into        string   `json:"into"`
+	Schema      string   `json:"schema"`
+	User        string   `json:"user"`
+	PasswordEnv string   `json:"password_env,omitempty"`
+	PasswordSet bool     `json:"password_set"`
+	ReadOnly    bool     `json:"read_only"`
+	After       []string `json:"after"`
+}
+
 func (g *globals) configCmd() *cobra.Command {
-	return &cobra.Command{
+	var out *outputFormat
+	cmd := &cobra.Command{
 		Use:   "config",
 		Short: "Print the effective settings and where each came from (passwords masked)",
 		Long: `Prints every global setting's effective value and its source: a flag, the
@@ -122,6 +145,9 @@ file's [[foreign]] declarations. Passwords are shown as xxxxx.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			p := g.project
+			if out.JSON() {
+				return g.configJSON(cmd)
+			}
 			if p.path == "" {
 				fmt.Fprintf(g.stdout, "project file: (none: no %s in the working folder, no --config, no STRATA_CONFIG)\n", config.FileName)
 			} else {
@@ -169,6 +195,49 @@ file's [[foreign]] declarations. Passwords are shown as xxxxx.`,
 			return nil
 		},
 	}
+	out = addFormatFlag(cmd)
+	return cmd
+}
+
+// configValue is a setting's value as config shows it: the connection
+// as given (or the PG* variables), passwords masked.
+func (g *globals) configValue(f *pflag.Flag, src string) string {
+	val := f.Value.String()
+	if f.Name == "url" {
+		val = g.connString()
+		if val == "" && src == "env PG*" {
+			val = pgEnvDescription()
+		}
+	}
+	return foreign.MaskURL(val)
+}
+
+// configJSON prints the effective settings as JSON.
+func (g *globals) configJSON(cmd *cobra.Command) error {
+	p := g.project
+	doc := struct {
+		ProjectFile       string          `json:"project_file"`
+		ProjectFileSource string          `json:"project_file_source"`
+		Settings          []configSetting `json:"settings"`
+		Foreign           []configForeign `json:"foreign"`
+	}{ProjectFile: p.path, ProjectFileSource: p.pathSource, Settings: []configSetting{}, Foreign: []configForeign{}}
+	cmd.Root().PersistentFlags().VisitAll(func(f *pflag.Flag) {
+		if src, ok := p.sources[f.Name]; ok {
+			doc.Settings = append(doc.Settings, configSetting{Name: fileKey(f.Name), Value: g.configValue(f, src), Source: src})
+		}
+	})
+	if p.file != nil {
+		for _, d := range p.file.Foreign {
+			after := d.After
+			if after == nil {
+				after = []string{}
+			}
+			doc.Foreign = append(doc.Foreign, configForeign{Name: d.Name, File: d.File, Line: d.Line, Into: foreign.MaskURL(d.Into),
+				Schema: d.Schema, User: d.User, PasswordEnv: d.PasswordEnv, PasswordSet: d.PasswordEnv != "" && os.Getenv(d.PasswordEnv) != "",
+				ReadOnly: d.ReadOnly, After: after})
+		}
+	}
+	return g.writeJSON(doc)
 }
 
 // pgEnvDescription renders the libpq variables of the connection, without

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -120,7 +119,8 @@ func (g *globals) printSync(res *foreign.Result, plan bool) {
 }
 
 func (g *globals) foreignStatusCmd() *cobra.Command {
-	var asJSON, check bool
+	var check bool
+	var out *outputFormat
 	cmd := &cobra.Command{
 		Use:   "status [NAME ...]",
 		Short: "Show each declaration's server, last sync, remote role and drift (--check: exit 1 on drift)",
@@ -138,14 +138,15 @@ func (g *globals) foreignStatusCmd() *cobra.Command {
 				}
 				reps = append(reps, rep)
 				drift = drift || len(rep.Drift) > 0
-				if !asJSON {
+				if !out.JSON() {
 					g.printStatus(rep)
 				}
 			}
-			if asJSON {
-				enc := json.NewEncoder(g.stdout)
-				enc.SetIndent("", "  ")
-				if err := enc.Encode(reps); err != nil {
+			if out.JSON() {
+				if reps == nil {
+					reps = []*foreign.Report{}
+				}
+				if err := g.writeJSON(map[string]any{"declarations": reps}); err != nil {
 					return err
 				}
 			}
@@ -155,7 +156,7 @@ func (g *globals) foreignStatusCmd() *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	out = addFormatFlag(cmd)
 	cmd.Flags().BoolVar(&check, "check", false, "exit 1 when a declaration's foreign tables differ from the remote tables")
 	return cmd
 }

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -29,8 +28,8 @@ type latestOutput struct {
 }
 
 func (g *globals) latestCmd() *cobra.Command {
-	var asJSON bool
-	var format, urlFlag string
+	var out *outputFormat
+	var urlFlag string
 	cmd := &cobra.Command{
 		Use:   "latest",
 		Short: "Print the version schema clients should use now (from the database, else from the folder)",
@@ -57,12 +56,6 @@ the database to read, as for every command.`,
 			return usageError{fmt.Errorf("latest takes no arguments, got %q", args[0])}
 		},
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if asJSON {
-				format = "json"
-			}
-			if format != "text" && format != "json" {
-				return usageError{fmt.Errorf("--format must be text or json, not %q", format)}
-			}
 			// The command's --url shadows the global one: a --url given
 			// before the command name is the global flag (the database).
 			before, hasBefore := urlBefore(g.rawArgs, cmd.Name())
@@ -76,11 +69,10 @@ the database to read, as for every command.`,
 				}
 				g.url = urlFlag
 			}
-			return g.latest(cmd.Context(), format, printURL)
+			return g.latest(cmd.Context(), out.String(), printURL)
 		},
 	}
-	cmd.Flags().StringVar(&format, "format", "text", "output format: text or json")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "same as --format json")
+	out = addFormatFlag(cmd)
 	cmd.Flags().StringVar(&urlFlag, "url", "", "print a connection string that selects the version schema; --url=URL: use that database")
 	cmd.Flags().Lookup("url").NoOptDefVal = urlFromConfig
 	return cmd
@@ -125,10 +117,7 @@ func (g *globals) latest(ctx context.Context, format string, printURL bool) erro
 		}
 	}
 	if format == "json" {
-		enc := json.NewEncoder(g.stdout)
-		enc.SetIndent("", "  ")
-		enc.SetEscapeHTML(false) // a URL's & stays &
-		return enc.Encode(out)
+		return g.writeJSON(out) // a URL's & stays &
 	}
 	if printURL {
 		fmt.Fprintln(g.stdout, out.URL)

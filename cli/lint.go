@@ -19,6 +19,7 @@ import (
 func (g *globals) lintCmd() *cobra.Command {
 	var (
 		format        string
+		out           *outputFormat
 		pgVersion     int
 		inTx          bool
 		assumeTimeout bool
@@ -34,6 +35,7 @@ custom actions and expressions. Folders are searched for .sql files (recursively
 and migration files (directly in the folder). With no arguments, the --dir folder.
 Exit status 1 when an error-severity finding is not suppressed.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			format = out.String()
 			if len(args) == 0 {
 				args = []string{g.dir}
 			}
@@ -129,7 +131,8 @@ Exit status 1 when an error-severity finding is not suppressed.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&format, "format", "text", "output format: text, json or github (workflow annotations)")
+	out = addFormatFlag(cmd, "text", "json", "github")
+	f.Lookup("format").Usage = "output format: text, json or github (workflow annotations); --json is --format json"
 	f.IntVar(&pgVersion, "pg-version", 0, "target PostgreSQL major version (default: the server's when a URL is given, else 15)")
 	f.BoolVar(&inTx, "in-transaction", false, "each file runs in one transaction (a file with -- strata:no-transaction never does)")
 	f.BoolVar(&assumeTimeout, "assume-lock-timeout", false, "the runner sets lock_timeout itself")

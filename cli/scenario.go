@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -40,13 +39,6 @@ func (g *globals) scenarioManager(f *scnFlags) (*scenario.Manager, error) {
 	return scenario.New(g.connString(), opts)
 }
 
-func (g *globals) writeJSON(v any) error {
-	enc := json.NewEncoder(g.stdout)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
-}
-
 func (g *globals) scenarioCmd() *cobra.Command {
 	f := &scnFlags{}
 	cmd := &cobra.Command{
@@ -68,7 +60,7 @@ the base (read-only). SET ROLE is a switch, not a security boundary.`,
 func (g *globals) scnCreateCmd(f *scnFlags) *cobra.Command {
 	var spec scenario.CreateSpec
 	var tableWhere []string
-	var asJSON bool
+	var out *outputFormat
 	cmd := &cobra.Command{
 		Use:   "create NAME --table T [--table T2 ...]",
 		Short: "Copy tables (filtered) into a new scenario, under one snapshot, and print how to enter it",
@@ -97,7 +89,7 @@ func (g *globals) scnCreateCmd(f *scnFlags) *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("scenario create %s: %w", spec.Name, trimScn(err, "scenario create "+spec.Name+": "))
 			}
-			if asJSON {
+			if out.JSON() {
 				return g.writeJSON(res)
 			}
 			sc := res.Scenario
@@ -122,7 +114,7 @@ func (g *globals) scnCreateCmd(f *scnFlags) *cobra.Command {
 	fl.StringArrayVar(&spec.Members, "member", nil, "a role that may enter the scenario (the application's login role; repeatable)")
 	fl.BoolVar(&spec.Logged, "logged", false, "make the copies logged tables (default UNLOGGED: not crash-safe, not replicated)")
 	fl.IntVar(&f.parallel, "parallel", 2, "tables copied at once (each on its own connection, all under one snapshot)")
-	fl.BoolVar(&asJSON, "json", false, "print JSON")
+	out = addFormatFlag(cmd)
 	return cmd
 }
 
@@ -167,7 +159,7 @@ func bytesStr(n int64) string {
 
 func (g *globals) scnCopyCmd(f *scnFlags) *cobra.Command {
 	var table, where string
-	var asJSON bool
+	var out *outputFormat
 	cmd := &cobra.Command{
 		Use:   "copy NAME --table T [--where EXPR]",
 		Short: "Add a table to a scenario (under a snapshot of its own)",
@@ -184,7 +176,7 @@ func (g *globals) scnCopyCmd(f *scnFlags) *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("scenario copy %s: %w", args[0], trimScn(err, "scenario copy "+args[0]+": "))
 			}
-			if asJSON {
+			if out.JSON() {
 				return g.writeJSON(sc)
 			}
 			t := sc.Tables[len(sc.Tables)-1]
@@ -194,12 +186,12 @@ func (g *globals) scnCopyCmd(f *scnFlags) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&table, "table", "", "the table to add")
 	cmd.Flags().StringVar(&where, "where", "", "its filter (default: the scenario's --where)")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	out = addFormatFlag(cmd)
 	return cmd
 }
 
 func (g *globals) scnListCmd(f *scnFlags) *cobra.Command {
-	var asJSON bool
+	var out *outputFormat
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List every scenario: name, tables, rows, bytes, created, members",
@@ -213,11 +205,11 @@ func (g *globals) scnListCmd(f *scnFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if asJSON {
+			if out.JSON() {
 				if all == nil {
 					all = []*scenario.Scenario{}
 				}
-				return g.writeJSON(all)
+				return g.writeJSON(map[string]any{"scenarios": all})
 			}
 			if len(all) == 0 {
 				fmt.Fprintln(g.stdout, "no scenarios")
@@ -236,7 +228,7 @@ func (g *globals) scnListCmd(f *scnFlags) *cobra.Command {
 			return tw.Flush()
 		},
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	out = addFormatFlag(cmd)
 	return cmd
 }
 
@@ -255,7 +247,7 @@ func orNone(l []string) string {
 }
 
 func (g *globals) scnShowCmd(f *scnFlags) *cobra.Command {
-	var asJSON bool
+	var out *outputFormat
 	cmd := &cobra.Command{
 		Use:   "show NAME",
 		Short: "Show one scenario in detail, with its filters",
@@ -269,7 +261,7 @@ func (g *globals) scnShowCmd(f *scnFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if asJSON {
+			if out.JSON() {
 				return g.writeJSON(s)
 			}
 			parent := "(no migration completed)"
@@ -290,13 +282,13 @@ func (g *globals) scnShowCmd(f *scnFlags) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	out = addFormatFlag(cmd)
 	return cmd
 }
 
 func (g *globals) scnDiffCmd(f *scnFlags) *cobra.Command {
 	var o scenario.DiffOptions
-	var format string
+	var out *outputFormat
 	var exitCode bool
 	cmd := &cobra.Command{
 		Use:   "diff NAME [--against OTHER]",
@@ -308,9 +300,6 @@ would make the old side equal to the scenario. Exits 0 whether or not there are
 differences; --exit-code exits 1 when there are.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if format != "text" && format != "json" && format != "sql" {
-				return usageError{fmt.Errorf("--format must be text, json or sql, not %q", format)}
-			}
 			if o.Limit < 0 {
 				return usageError{fmt.Errorf("--limit must not be negative, not %d", o.Limit)}
 			}
@@ -318,12 +307,12 @@ differences; --exit-code exits 1 when there are.`,
 			if err != nil {
 				return err
 			}
-			o.SQL = format == "sql"
+			o.SQL = out.String() == "sql"
 			d, err := m.Diff(cmd.Context(), args[0], o)
 			if err != nil {
 				return fmt.Errorf("scenario diff %s: %w", args[0], trimScn(err, "scenario diff "+args[0]+": "))
 			}
-			switch format {
+			switch out.String() {
 			case "json":
 				if err := g.writeJSON(d); err != nil {
 					return err
@@ -345,7 +334,7 @@ differences; --exit-code exits 1 when there are.`,
 	}
 	cmd.Flags().StringVar(&o.Against, "against", "", "compare with this scenario instead of the base")
 	cmd.Flags().StringVar(&o.Table, "table", "", "only this table")
-	cmd.Flags().StringVar(&format, "format", "text", "text, json or sql")
+	out = addFormatFlag(cmd, "text", "json", "sql")
 	cmd.Flags().IntVar(&o.Limit, "limit", 0, "list at most this many changed rows (0: all; the counts are always complete)")
 	cmd.Flags().BoolVar(&exitCode, "exit-code", false, "exit 1 when there are differences")
 	return cmd
@@ -402,7 +391,8 @@ func writeDiff(w io.Writer, d *scenario.Diff) {
 
 func (g *globals) scnPromoteCmd(f *scnFlags) *cobra.Command {
 	var tables []string
-	var dryRun, asJSON bool
+	var dryRun bool
+	var out *outputFormat
 	cmd := &cobra.Command{
 		Use:   "promote NAME [--table T] [--dry-run]",
 		Short: "Apply a scenario's changes to the base tables in one transaction; refuses on conflicts",
@@ -415,7 +405,7 @@ func (g *globals) scnPromoteCmd(f *scnFlags) *cobra.Command {
 			res, err := m.Promote(cmd.Context(), args[0], tables, dryRun)
 			var ce *scenario.ConflictError
 			if errors.As(err, &ce) {
-				if asJSON {
+				if out.JSON() {
 					if jerr := g.writeJSON(map[string]any{"scenario": args[0], "conflicts": ce.Conflicts}); jerr != nil {
 						return jerr
 					}
@@ -429,7 +419,7 @@ func (g *globals) scnPromoteCmd(f *scnFlags) *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("scenario promote %s: %w", args[0], trimScn(err, "scenario promote "+args[0]+": "))
 			}
-			if asJSON {
+			if out.JSON() {
 				return g.writeJSON(res)
 			}
 			verb := "promoted"
@@ -445,12 +435,12 @@ func (g *globals) scnPromoteCmd(f *scnFlags) *cobra.Command {
 	}
 	cmd.Flags().StringArrayVar(&tables, "table", nil, "only this table (repeatable)")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "check for conflicts and count the changes, then roll back")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	out = addFormatFlag(cmd)
 	return cmd
 }
 
 func (g *globals) scnResetCmd(f *scnFlags) *cobra.Command {
-	var asJSON bool
+	var out *outputFormat
 	cmd := &cobra.Command{
 		Use:   "reset NAME",
 		Short: "Copy the base data again, throwing the scenario's changes away",
@@ -464,19 +454,20 @@ func (g *globals) scnResetCmd(f *scnFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if asJSON {
+			if out.JSON() {
 				return g.writeJSON(sc)
 			}
 			fmt.Fprintf(g.stdout, "reset scenario %s: %d row(s) copied again under snapshot %s\n", sc.Name, sc.Rows, sc.CopyXID)
 			return nil
 		},
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	out = addFormatFlag(cmd)
 	return cmd
 }
 
 func (g *globals) scnDropCmd(f *scnFlags) *cobra.Command {
-	var ifExists, asJSON bool
+	var ifExists bool
+	var out *outputFormat
 	cmd := &cobra.Command{
 		Use:   "drop NAME [--if-exists]",
 		Short: "Drop a scenario's schema, role and metadata (also clears an interrupted create)",
@@ -490,8 +481,11 @@ func (g *globals) scnDropCmd(f *scnFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if asJSON {
-				return g.writeJSON(map[string]any{"scenario": args[0], "dropped": found})
+			if out.JSON() {
+				return g.writeJSON(struct {
+					Scenario string `json:"scenario"`
+					Dropped  bool   `json:"dropped"`
+				}{args[0], found})
 			}
 			if found {
 				fmt.Fprintf(g.stdout, "dropped scenario %s\n", args[0])
@@ -502,7 +496,7 @@ func (g *globals) scnDropCmd(f *scnFlags) *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&ifExists, "if-exists", false, "do not fail when the scenario does not exist")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	out = addFormatFlag(cmd)
 	return cmd
 }
 

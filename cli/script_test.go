@@ -62,6 +62,8 @@ type dbKey struct{}
 //	                             script's commands (see cmdSession)
 //	approle                      create a login role that is not a superuser,
 //	                             named in $APP_ROLE (see cmdAppRole)
+//	jsondoc CMD... FILE          FILE, strata CMD's JSON output, matches its
+//	                             section of docs/json.md (see cmdJSONDoc)
 func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir:                 "testdata/script",
@@ -92,6 +94,7 @@ func TestScripts(t *testing.T) {
 			"pgenv":    cmdPGEnv,
 			"session":  cmdSession,
 			"approle":  cmdAppRole,
+			"jsondoc":  cmdJSONDoc,
 		},
 	})
 }

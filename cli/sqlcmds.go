@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -52,7 +51,7 @@ func (g *globals) sqlGate(pgVersion func() int) engine.SQLGate {
 }
 
 func (g *globals) historyCmd() *cobra.Command {
-	var asJSON bool
+	var out *outputFormat
 	cmd := &cobra.Command{
 		Use:   "history",
 		Short: "List the applied migrations, oldest first, and whether each file changed or is missing",
@@ -62,10 +61,14 @@ func (g *globals) historyCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if asJSON {
-				enc := json.NewEncoder(g.stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(items)
+			if out.JSON() {
+				if items == nil {
+					items = []engine.HistoryItem{}
+				}
+				return g.writeJSON(struct {
+					Schema     string               `json:"schema"`
+					Migrations []engine.HistoryItem `json:"migrations"`
+				}{g.schema, items})
 			}
 			if len(items) == 0 {
 				fmt.Fprintln(g.stdout, "no migrations applied")
@@ -91,7 +94,7 @@ func (g *globals) historyCmd() *cobra.Command {
 			return nil
 		}),
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	out = addFormatFlag(cmd)
 	return cmd
 }
 

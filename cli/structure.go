@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -94,10 +93,10 @@ func (g *globals) baselineStructure(ctx context.Context, name string) error {
 }
 
 func (g *globals) driftCmd() *cobra.Command {
-	var asJSON bool
+	var out *outputFormat
 	var shadow, write string
 	cmd := &cobra.Command{
-		Use:   "drift [--json] [--shadow-url URL] [--write NAME]",
+		Use:   "drift [--format text|json] [--shadow-url URL] [--write NAME]",
 		Short: "Compare the live managed schema with the structure the migrations produce (exit 1 on drift)",
 		Long: `Replays the migrations the database lists as applied into a temporary database
 (created and dropped on the same server, or the empty database at --shadow-url)
@@ -139,13 +138,23 @@ records it as applied.`,
 				fmt.Fprintf(g.stdout, "wrote %s (%d difference(s)) and recorded %s as applied (not run)\n", path, len(diffs), write)
 				return nil
 			}
-			if asJSON {
-				enc := json.NewEncoder(g.stdout)
-				enc.SetIndent("", "  ")
+			if out.JSON() {
 				if diffs == nil {
 					diffs = []drift.Diff{}
 				}
-				if err := enc.Encode(map[string]any{"schema": g.schema, "drift": diffs, "replayed": rep.Replayed, "pending": rep.Pending}); err != nil {
+				replayed, pending := rep.Replayed, rep.Pending
+				if replayed == nil {
+					replayed = []string{}
+				}
+				if pending == nil {
+					pending = []string{}
+				}
+				if err := g.writeJSON(struct {
+					Schema   string       `json:"schema"`
+					Drift    []drift.Diff `json:"drift"`
+					Replayed []string     `json:"replayed"`
+					Pending  []string     `json:"pending"`
+				}{g.schema, diffs, replayed, pending}); err != nil {
 					return err
 				}
 			} else {
@@ -154,18 +163,18 @@ records it as applied.`,
 				}
 			}
 			if len(diffs) > 0 {
-				if asJSON {
+				if out.JSON() {
 					return errSilent{errors.New("drift")}
 				}
 				return fmt.Errorf("drift: %d difference(s) between the migrations and schema %s (hint: turn the changes into a migration with strata drift --write NAME, or undo them)", len(diffs), g.schema)
 			}
-			if !asJSON {
+			if !out.JSON() {
 				fmt.Fprintf(g.stdout, "no drift: schema %s matches its %d applied migration(s)\n", g.schema, len(rep.Replayed))
 			}
 			return nil
 		}),
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	out = addFormatFlag(cmd)
 	cmd.Flags().StringVar(&shadow, "shadow-url", "", "replay into this empty database instead of a temporary one")
 	cmd.Flags().StringVar(&write, "write", "", "write the difference as the .sql migration NAME in --dir and record it as applied")
 	return cmd
@@ -278,9 +287,9 @@ func unifiedDiff(nameA, nameB, a, b string) string {
 var fileNameRE = regexp.MustCompile(`^[A-Za-z0-9_]+$`)
 
 func (g *globals) doctorCmd() *cobra.Command {
-	var asJSON bool
+	var out *outputFormat
 	cmd := &cobra.Command{
-		Use:   "doctor [--json]",
+		Use:   "doctor [--format text|json]",
 		Short: "Report what needs attention in the managed schema (exit 1 on an error finding)",
 		Long: `Reports, whatever the schema's history: INVALID indexes (error), NOT VALID
 constraints (warning), strata objects left by an interrupted command (error),
@@ -304,10 +313,14 @@ without an index, tables without a primary key and duplicate indexes (warnings).
 					errs++
 				}
 			}
-			if asJSON {
-				enc := json.NewEncoder(g.stdout)
-				enc.SetIndent("", "  ")
-				if err := enc.Encode(map[string]any{"schema": g.schema, "findings": found}); err != nil {
+			if out.JSON() {
+				if found == nil {
+					found = []doctor.Finding{}
+				}
+				if err := g.writeJSON(struct {
+					Schema   string           `json:"schema"`
+					Findings []doctor.Finding `json:"findings"`
+				}{g.schema, found}); err != nil {
 					return err
 				}
 				if errs > 0 {
@@ -327,6 +340,6 @@ without an index, tables without a primary key and duplicate indexes (warnings).
 			return nil
 		},
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	out = addFormatFlag(cmd)
 	return cmd
 }

@@ -43,13 +43,24 @@ func buildVersion() string {
 }
 
 func (g *globals) versionCmd() *cobra.Command {
-	return &cobra.Command{
+	var out *outputFormat
+	cmd := &cobra.Command{
 		Use:   "version",
 		Short: "Print strata's version, the Go version and platform it was built with",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if out.JSON() {
+				return g.writeJSON(struct {
+					Version   string `json:"version"`
+					GoVersion string `json:"go_version"`
+					OS        string `json:"os"`
+					Arch      string `json:"arch"`
+				}{buildVersion(), runtime.Version(), runtime.GOOS, runtime.GOARCH})
+			}
 			_, err := fmt.Fprintf(cmd.OutOrStdout(), "strata %s (%s, %s/%s)\n", buildVersion(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 			return err
 		},
 	}
+	out = addFormatFlag(cmd)
+	return cmd
 }

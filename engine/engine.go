@@ -234,6 +234,9 @@ func (m *Migrator) start(ctx context.Context, s *session, migs []*migration.Migr
 			return nil, err
 		}
 		m.logf("resuming the interrupted start of %v", ph.Names())
+		if err := m.useThrottle(ctx, s, ph); err != nil {
+			return nil, err
+		}
 		if err := m.runStart(ctx, s, ph); err != nil {
 			return nil, err
 		}
@@ -290,8 +293,12 @@ func (m *Migrator) start(ctx context.Context, s *session, migs []*migration.Migr
 	if err != nil {
 		return nil, fmt.Errorf("engine: encode plan: %w", err)
 	}
+	throttle, err := json.Marshal(m.throttle())
+	if err != nil {
+		return nil, fmt.Errorf("engine: encode throttle settings: %w", err)
+	}
 	ph = &state.Phase{Schema: m.opts.Schema, State: state.Starting, VersionSchema: pl.VersionSchema,
-		PreviousSchema: pl.PreviousSchema, Plan: raw, ToolVersion: Version}
+		PreviousSchema: pl.PreviousSchema, Plan: raw, ToolVersion: Version, Throttle: throttle}
 	for _, mg := range pend {
 		ph.Migrations = append(ph.Migrations, state.MigrationRef{Name: mg.Name, Checksum: mg.Checksum, File: mg.File})
 	}
@@ -396,6 +403,9 @@ func (m *Migrator) complete(ctx context.Context, s *session, o CompleteOptions) 
 		}
 	}
 	if err := s.refusePhase(ph, plan.Complete); err != nil {
+		return nil, err
+	}
+	if err := m.useThrottle(ctx, s, ph); err != nil {
 		return nil, err
 	}
 	if err := m.setState(ctx, s, state.Completing); err != nil {

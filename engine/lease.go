@@ -246,10 +246,11 @@ const lockConnSettings = "SET LOCAL idle_in_transaction_session_timeout = 0; SET
 	"SET LOCAL tcp_keepalives_idle = 10; SET LOCAL tcp_keepalives_interval = 5; SET LOCAL tcp_keepalives_count = 3; " +
 	"SELECT set_config('transaction_timeout', '0', true) WHERE current_setting('server_version_num')::int >= 170000"
 
-// claim installs what the lease needs in the state schema (an installation
-// from before it lacks the table) and claims it, on tx.
+// claim moves the state schema to this release's layout (an installation
+// from before lacks the lease table, or the columns of layout 4) and claims
+// the lease, on tx.
 func (s *session) claim(tx pgx.Tx) error {
-	ok, err := s.st.LeaseInstalled(s.ctx, tx)
+	ok, err := s.st.Current(s.ctx, tx)
 	if err != nil {
 		return err
 	}

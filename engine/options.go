@@ -45,6 +45,11 @@ type Options struct {
 	// MaxReplicationLag pauses backfills while a standby lags more; 0 is off.
 	MaxReplicationLag time.Duration
 	SpaceOptions      // space reuse, pacing and the disk check of backfills
+	// ThrottleGiven says whether a backfill setting (one of
+	// ThrottleSettings) was given for this run: a resumed phase runs with
+	// the settings recorded when it started, except those given. Nil
+	// means every setting is given (the options always win).
+	ThrottleGiven func(setting string) bool
 	// Logf receives progress messages; nil discards them.
 	Logf func(format string, args ...any)
 	// Progress receives backfill progress after every batch.

@@ -364,6 +364,8 @@ type HistoryItem struct {
 	// File is "ok", "changed" (the checksum differs) or "missing"; a run
 	// that failed is "failed".
 	File string `json:"file"`
+	// DurationSeconds is how long the migration ran (nil when unknown).
+	DurationSeconds *float64 `json:"duration_seconds"`
 }
 
 // History lists the history, oldest first, comparing each completed
@@ -389,6 +391,10 @@ func (m *Migrator) History(ctx context.Context, migs []*migration.Migration) ([]
 	out := make([]HistoryItem, 0, len(all))
 	for _, h := range all {
 		it := HistoryItem{HistoryEntry: h, File: "ok"}
+		if h.DurationMS != nil {
+			d := float64(*h.DurationMS) / 1000
+			it.DurationSeconds = &d
+		}
 		mg := byName[h.Name]
 		switch {
 		case !h.Completed():

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -30,9 +31,12 @@ type Status struct {
 	// "<version schema>, <managed schema>" (see SearchPath).
 	SearchPath string `json:"search_path,omitempty"`
 	// OldSearchPath, during a phase, is the old version's.
-	OldSearchPath string           `json:"old_search_path,omitempty"`
-	StartedAt     *time.Time       `json:"started_at,omitempty"`
-	Backfills     []BackfillStatus `json:"backfills"`
+	OldSearchPath string     `json:"old_search_path,omitempty"`
+	StartedAt     *time.Time `json:"started_at,omitempty"`
+	// Throttle, during a phase, is the backfill settings it runs with
+	// (nil when an older release started it).
+	Throttle  *Throttle        `json:"throttle,omitempty"`
+	Backfills []BackfillStatus `json:"backfills"`
 	// Changed lists completed migrations whose file no longer matches the
 	// recorded checksum.
 	Changed []string `json:"changed"`
@@ -42,9 +46,11 @@ type Status struct {
 
 // BackfillStatus is the progress of one table's backfill.
 type BackfillStatus struct {
-	Table         string  `json:"table"`
-	RowsDone      int64   `json:"rows_done"`
-	RowsEstimate  int64   `json:"rows_estimate"`
+	Table        string `json:"table"`
+	RowsDone     int64  `json:"rows_done"`
+	RowsEstimate int64  `json:"rows_estimate"`
+	// RowsPerSecond is the rate of the current (or last) run only, as
+	// backfill.RunRate computes it for progress lines too.
 	RowsPerSecond float64 `json:"rows_per_second"`
 	ETASeconds    float64 `json:"eta_seconds"`
 	Workers       int     `json:"workers"`
@@ -103,8 +109,15 @@ func (m *Migrator) Status(ctx context.Context, migs []*migration.Migration) (*St
 		st.InProgress = ph.Names()
 		st.VersionSchema = ph.VersionSchema
 		st.PreviousSchema = ph.PreviousSchema
-		t := ph.StartedAt
+		t := ph.StartedAt.UTC()
 		st.StartedAt = &t
+		if len(ph.Throttle) > 0 {
+			var th Throttle
+			if err := json.Unmarshal(ph.Throttle, &th); err != nil {
+				return nil, fmt.Errorf("decode the phase's throttle settings: %w", err)
+			}
+			st.Throttle = &th
+		}
 		for _, n := range ph.Names() {
 			inPhase[n] = true
 		}
@@ -114,7 +127,9 @@ func (m *Migrator) Status(ctx context.Context, migs []*migration.Migration) (*St
 		}
 		// One entry per table: parallel workers have a checkpoint each.
 		byTable := map[string]int{}
+		tableCps := map[string][]backfill.Checkpoint{}
 		for _, c := range cps {
+			tableCps[c.Table] = append(tableCps[c.Table], c)
 			i, ok := byTable[c.Table]
 			if !ok {
 				i = len(st.Backfills)
@@ -136,9 +151,8 @@ func (m *Migrator) Status(ctx context.Context, migs []*migration.Migration) (*St
 		}
 		for i := range st.Backfills {
 			b := &st.Backfills[i]
-			if s := b.UpdatedAt.Sub(b.StartedAt).Seconds(); s > 0 {
-				b.RowsPerSecond = float64(b.RowsDone) / s
-			}
+			b.StartedAt, b.UpdatedAt = b.StartedAt.UTC(), b.UpdatedAt.UTC()
+			b.RowsPerSecond = backfill.RunRate(tableCps[b.Table])
 			if !b.Done && b.RowsPerSecond > 0 && b.RowsEstimate > b.RowsDone {
 				b.ETASeconds = float64(b.RowsEstimate-b.RowsDone) / b.RowsPerSecond
 			}

@@ -51,6 +51,21 @@ func (s *Store) LeaseInstalled(ctx context.Context, q Querier) (bool, error) {
 	return ok, nil
 }
 
+// Current reports whether the state schema has the layout of this release
+// (SchemaVersion): when it does not, Init moves it forward.
+func (s *Store) Current(ctx context.Context, q Querier) (bool, error) {
+	ok, err := s.LeaseInstalled(ctx, q)
+	if err != nil || !ok {
+		return false, err
+	}
+	var v int
+	err = q.QueryRow(ctx, `SELECT coalesce((SELECT value::int FROM `+s.t("meta")+` WHERE key = 'schema_version'), 0)`).Scan(&v)
+	if err != nil {
+		return false, fmt.Errorf("state: %w", err)
+	}
+	return v >= SchemaVersion, nil
+}
+
 // Claim records h as the holder of the lease. The caller holds the state
 // schema's advisory lock; a run that lost it and still writes waits for
 // this row or, once it is committed, fails with ErrLeaseLost. Run Claim in

@@ -44,6 +44,17 @@ func TestInitMigratesV1(t *testing.T) {
 	if ok, err := s.LeaseInstalled(ctx, conn); err != nil || ok {
 		t.Fatalf("lease table before init: %v %v", ok, err)
 	}
+	if ok, err := s.Current(ctx, conn); err != nil || ok {
+		t.Fatalf("an old layout reads as current: %v %v", ok, err)
+	}
+	// status reads an old layout as it is (no throttle, no run columns).
+	db.Exec(t, `INSERT INTO strata.backfill (schema_name, step, table_name, rows_done) VALUES ('public', 'bf#0', 'items', 42)`)
+	if ph, err := s.Phase(ctx, conn, "public"); err != nil || ph == nil || ph.Throttle != nil {
+		t.Fatalf("phase of an old layout: %+v %v", ph, err)
+	}
+	if cps, err := s.Checkpoints(ctx, conn, "public"); err != nil || len(cps) != 1 || cps[0].RowsDone != 42 || cps[0].RunRowsStart != 0 {
+		t.Fatalf("checkpoints of an old layout: %+v %v", cps, err)
+	}
 	for i := 0; i < 2; i++ {
 		if err := s.Init(ctx, conn); err != nil {
 			t.Fatalf("init #%d: %v", i+1, err)
@@ -52,9 +63,12 @@ func TestInitMigratesV1(t *testing.T) {
 	if ok, err := s.LeaseInstalled(ctx, conn); err != nil || !ok {
 		t.Fatalf("no lease table after init: %v %v", ok, err)
 	}
+	if ok, err := s.Current(ctx, conn); err != nil || !ok {
+		t.Fatalf("layout after init is not current: %v %v", ok, err)
+	}
 	var v string
-	if err := conn.QueryRow(ctx, "SELECT value FROM strata.meta WHERE key = 'schema_version'").Scan(&v); err != nil || v != "3" {
-		t.Fatalf("schema_version = %q (%v), want 3", v, err)
+	if err := conn.QueryRow(ctx, "SELECT value FROM strata.meta WHERE key = 'schema_version'").Scan(&v); err != nil || v != "4" {
+		t.Fatalf("schema_version = %q (%v), want 4", v, err)
 	}
 	ph, err := s.Phase(ctx, conn, "public")
 	if err != nil || ph == nil || ph.StartCursor != 3 || ph.Names()[0] != "1_a" {

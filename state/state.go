@@ -36,8 +36,9 @@ const (
 var ErrNotInstalled = errors.New("state: strata is not initialised in this database (run strata init)")
 
 // SchemaVersion is the version of the state schema layout: 2 added the
-// lease table, 3 the history of both kinds of migration.
-const SchemaVersion = 3
+// lease table, 3 the history of both kinds of migration, 4 the throttle
+// settings of a phase and the per-run progress of a backfill checkpoint.
+const SchemaVersion = 4
 
 // Store reads and writes strata's state schema.
 type Store struct {
@@ -118,8 +119,16 @@ func (s *Store) Init(ctx context.Context, q Querier) error {
 			ADD COLUMN IF NOT EXISTS error text,
 			ADD COLUMN IF NOT EXISTS source text NOT NULL DEFAULT 'strata'`,
 		`ALTER TABLE `+s.t("history")+` ALTER COLUMN completed_at DROP NOT NULL`,
-		`INSERT INTO `+s.t("meta")+` AS m (key, value) VALUES ('schema_version', '3')
-			ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value WHERE m.value::int < 3`,
+		// Layout 4: a phase's throttle settings (reused when it resumes)
+		// and the rows and time of a checkpoint's current run (rates count
+		// only this run's rows). Readers of a layout 3 schema see neither
+		// column (see Phase and Checkpoint), so that status works before
+		// the next writing command moves the schema forward.
+		`ALTER TABLE `+s.t("phase")+` ADD COLUMN IF NOT EXISTS throttle jsonb`,
+		`ALTER TABLE `+s.t("backfill")+` ADD COLUMN IF NOT EXISTS run_rows_start bigint NOT NULL DEFAULT 0,
+			ADD COLUMN IF NOT EXISTS run_seconds double precision NOT NULL DEFAULT 0`,
+		`INSERT INTO `+s.t("meta")+` AS m (key, value) VALUES ('schema_version', '4')
+			ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value WHERE m.value::int < 4`,
 	)
 	for _, stmt := range stmts {
 		if _, err := q.Exec(ctx, stmt); err != nil {
@@ -160,6 +169,10 @@ type Phase struct {
 	StartedAt      time.Time
 	UpdatedAt      time.Time
 	ToolVersion    string
+	// Throttle is the backfill settings the phase runs with, as the
+	// engine encodes them (nil: none recorded, e.g. a phase an older
+	// release started).
+	Throttle json.RawMessage
 }
 
 // Names returns the names of the phase's migrations.
@@ -176,11 +189,15 @@ func (s *Store) Phase(ctx context.Context, q Querier, schema string) (*Phase, er
 	var p Phase
 	var migs []byte
 	var prev *string
+	var throttle *string
+	// to_jsonb(p) reads the throttle column of layout 4 and NULL on an
+	// older layout.
 	err := q.QueryRow(ctx, `SELECT schema_name, state, migrations, version_schema, previous_schema, plan,
-			start_cursor, complete_cursor, abort_cursor, started_at, updated_at, tool_version
-		FROM `+s.t("phase")+` WHERE schema_name = $1`, schema).Scan(
+			start_cursor, complete_cursor, abort_cursor, started_at, updated_at, tool_version,
+			nullif(to_jsonb(p) -> 'throttle', 'null')::text
+		FROM `+s.t("phase")+` AS p WHERE schema_name = $1`, schema).Scan(
 		&p.Schema, &p.State, &migs, &p.VersionSchema, &prev, &p.Plan,
-		&p.StartCursor, &p.CompleteCursor, &p.AbortCursor, &p.StartedAt, &p.UpdatedAt, &p.ToolVersion)
+		&p.StartCursor, &p.CompleteCursor, &p.AbortCursor, &p.StartedAt, &p.UpdatedAt, &p.ToolVersion, &throttle)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}
@@ -189,6 +206,9 @@ func (s *Store) Phase(ctx context.Context, q Querier, schema string) (*Phase, er
 	}
 	if prev != nil {
 		p.PreviousSchema = *prev
+	}
+	if throttle != nil {
+		p.Throttle = json.RawMessage(*throttle)
 	}
 	if err := json.Unmarshal(migs, &p.Migrations); err != nil {
 		return nil, fmt.Errorf("state: decode phase migrations: %w", err)
@@ -211,9 +231,14 @@ func (s *Store) CreatePhase(ctx context.Context, q Querier, p *Phase) error {
 	}
 	// jsonb parameters are passed as strings: a []byte is bytea to pgx's
 	// exec and simple_protocol modes, which send '\x7b...' (22P02).
+	var throttle *string
+	if len(p.Throttle) > 0 {
+		t := string(p.Throttle)
+		throttle = &t
+	}
 	_, err = q.Exec(ctx, `INSERT INTO `+s.t("phase")+` (schema_name, state, migrations, version_schema,
-			previous_schema, plan, tool_version) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		p.Schema, p.State, string(migs), p.VersionSchema, prev, string(p.Plan), p.ToolVersion)
+			previous_schema, plan, tool_version, throttle) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		p.Schema, p.State, string(migs), p.VersionSchema, prev, string(p.Plan), p.ToolVersion, throttle)
 	if err != nil {
 		return fmt.Errorf("state: create phase: %w", err)
 	}
@@ -228,6 +253,19 @@ func (s *Store) SetState(ctx context.Context, q Querier, schema, st string) erro
 	_, err := q.Exec(ctx, `UPDATE `+s.t("phase")+` SET state = $2, updated_at = now() WHERE schema_name = $1`, schema, st)
 	if err != nil {
 		return fmt.Errorf("state: set state: %w", err)
+	}
+	return nil
+}
+
+// SetThrottle records the throttle settings of the phase of schema (a
+// resumed start or complete given new settings stores them).
+func (s *Store) SetThrottle(ctx context.Context, q Querier, schema string, throttle json.RawMessage) error {
+	if err := s.checkLease(ctx, q); err != nil {
+		return err
+	}
+	_, err := q.Exec(ctx, `UPDATE `+s.t("phase")+` SET throttle = $2, updated_at = now() WHERE schema_name = $1`, schema, string(throttle))
+	if err != nil {
+		return fmt.Errorf("state: set throttle: %w", err)
 	}
 	return nil
 }
@@ -356,7 +394,7 @@ type HistoryEntry struct {
 	VersionSchema string     `json:"version_schema,omitempty"`
 	StartedAt     time.Time  `json:"started_at"`
 	CompletedAt   *time.Time `json:"completed_at"`
-	DurationMS    *int64     `json:"duration_ms"`
+	DurationMS    *int64     `json:"-"` // engine.HistoryItem shows it as duration_seconds
 	Role          string     `json:"role"`
 	ToolVersion   string     `json:"strata_version"`
 	// Source is "strata" for migrations strata ran, "baseline" or
@@ -559,9 +597,15 @@ func (s *Store) RecordApplied(ctx context.Context, q Querier, schema, source, to
 func (s *Store) Checkpoint(ctx context.Context, q Querier, schema, step string) (*backfill.Checkpoint, error) {
 	c := backfill.Checkpoint{Step: step}
 	var last, upper []byte
-	err := q.QueryRow(ctx, `SELECT table_name, last_key, upper_key, rows_done, rows_estimate, size_before, done, started_at, updated_at
-		FROM `+s.t("backfill")+` WHERE schema_name = $1 AND step = $2`, schema, step).Scan(
-		&c.Table, &last, &upper, &c.RowsDone, &c.RowsEstimate, &c.SizeBefore, &c.Done, &c.StartedAt, &c.UpdatedAt)
+	var runSeconds float64
+	// to_jsonb(b) reads the run columns of layout 4 and 0 on an older
+	// layout.
+	err := q.QueryRow(ctx, `SELECT table_name, last_key, upper_key, rows_done, rows_estimate, size_before, done, started_at, updated_at,
+			coalesce((to_jsonb(b) ->> 'run_rows_start')::bigint, 0), coalesce((to_jsonb(b) ->> 'run_seconds')::float8, 0)
+		FROM `+s.t("backfill")+` AS b WHERE schema_name = $1 AND step = $2`, schema, step).Scan(
+		&c.Table, &last, &upper, &c.RowsDone, &c.RowsEstimate, &c.SizeBefore, &c.Done, &c.StartedAt, &c.UpdatedAt,
+		&c.RunRowsStart, &runSeconds)
+	c.RunElapsed = time.Duration(runSeconds * float64(time.Second))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}
@@ -626,11 +670,12 @@ func (s *Store) SaveCheckpoint(ctx context.Context, q Querier, schema string, c 
 		*k.dst = &js
 	}
 	_, err := q.Exec(ctx, `INSERT INTO `+s.t("backfill")+` AS b (schema_name, step, table_name, last_key, upper_key,
-			rows_done, rows_estimate, size_before, done) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+			rows_done, rows_estimate, size_before, done, run_rows_start, run_seconds) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 		ON CONFLICT (schema_name, step) DO UPDATE SET last_key = EXCLUDED.last_key, upper_key = EXCLUDED.upper_key,
 			rows_done = EXCLUDED.rows_done, rows_estimate = EXCLUDED.rows_estimate, done = EXCLUDED.done,
+			run_rows_start = EXCLUDED.run_rows_start, run_seconds = EXCLUDED.run_seconds,
 			updated_at = now()`,
-		schema, c.Step, c.Table, last, upper, c.RowsDone, c.RowsEstimate, c.SizeBefore, c.Done)
+		schema, c.Step, c.Table, last, upper, c.RowsDone, c.RowsEstimate, c.SizeBefore, c.Done, c.RunRowsStart, c.RunElapsed.Seconds())
 	if err != nil {
 		return fmt.Errorf("state: save checkpoint: %w", err)
 	}
