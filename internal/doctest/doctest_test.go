@@ -284,7 +284,8 @@ func TestChecksCatchBrokenBlocks(t *testing.T) {
 		{"toml project ok", Block{Lang: "toml", Attr: []string{"project"}, Text: "lock_timeout = \"5s\"\n"}, ""},
 		{"json invalid", Block{Lang: "json", Text: "{\"a\": 1,}\n"}, "invalid JSON"},
 		{"json status unknown key", Block{Lang: "json", Attr: []string{"status"}, Text: `{"state": "idle", "stat": 1}`}, "unknown field"},
-		{"json status incomplete", Block{Lang: "json", Attr: []string{"status"}, Text: `{"state": "idle"}`}, "leaves out keys"},
+		{"json status no version", Block{Lang: "json", Attr: []string{"status"}, Text: `{"state": "idle"}`}, "no format_version"},
+		{"json status incomplete", Block{Lang: "json", Attr: []string{"status"}, Text: `{"format_version": 1, "state": "idle"}`}, "leaves out keys"},
 		{"json bad migration", Block{Lang: "json", Text: `{"actions": [{"type": "remove_tabel", "table": "t"}]}`}, "remove_tabel"},
 		{"sh ok", Block{Lang: "sh", Text: "export DATABASE_URL=x\nstrata status --json  # a comment\n"}, ""},
 		{"sh syntax", Block{Lang: "sh", Text: "if true; then strata status\n"}, "bash -n"},
@@ -465,16 +466,24 @@ func TestMakeSaysCompilingFirst(t *testing.T) {
 func checkStatusJSON(text string) error {
 	dec := json.NewDecoder(strings.NewReader(text))
 	dec.DisallowUnknownFields()
-	var st engine.Status
-	if err := dec.Decode(&st); err != nil {
+	// The CLI writes every JSON document with format_version first.
+	var doc struct {
+		FormatVersion *int `json:"format_version"`
+		engine.Status
+	}
+	if err := dec.Decode(&doc); err != nil {
 		return fmt.Errorf("not the JSON of strata status: %w", err)
 	}
+	if doc.FormatVersion == nil {
+		return fmt.Errorf("not the JSON of strata status: no format_version (see docs/json.md)")
+	}
+	st := doc.Status
 	now := time.Now()
 	name := "x"
 	full := engine.Status{State: "in_progress", Phase: "started", Schema: "s", LatestCompleted: &name,
 		// PreviousSchema is left out: the example's old version uses the
 		// base tables, and the table of keys documents it.
-		VersionSchema: "v", SearchPath: "v, s", OldSearchPath: "p", StartedAt: &now,
+		VersionSchema: "v", SearchPath: "v, s", OldSearchPath: "p", StartedAt: &now, Throttle: &engine.Throttle{},
 		Backfills: []engine.BackfillStatus{{Table: "t"}}}
 	want := jsonKeys(full)
 	got := jsonKeys(st)
