@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"time"
@@ -42,6 +43,11 @@ Exit status 1 when an error-severity finding is not suppressed.`,
 			if len(args) == 0 {
 				args = []string{g.dir}
 			}
+			// Linting allocates parse trees that stay live to the end (a
+			// large file's are tens of MB): collecting less often saves a
+			// tenth of the time of a large file; the heap stays bounded by
+			// migration.MaxFileSize.
+			defer debug.SetGCPercent(debug.SetGCPercent(400))
 			if pgVersion == 0 {
 				v, err := g.serverMajor(cmd.Context())
 				if err != nil {

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 func TestWriteSARIFGolden(t *testing.T) {
@@ -160,5 +162,43 @@ func TestFileURI(t *testing.T) {
 		if got := fileURI(tc.file, tc.base); got != tc.want {
 			t.Errorf("fileURI(%q, %q) = %q, want %q", tc.file, tc.base, got, tc.want)
 		}
+	}
+}
+
+// TestWriteSARIFMatchesEncodingJSON: the hand-written SARIF writer writes
+// what encoding/json writes for the same document, byte for byte.
+func TestWriteSARIFMatchesEncodingJSON(t *testing.T) {
+	golden, _ := goldenFindings(t)
+	odd := "quote\" <b> & \n\t\x01 é \u2028 bad\xff"
+	for _, tc := range []struct {
+		name     string
+		findings []Finding
+		opts     SARIFOptions
+	}{
+		{"none", nil, SARIFOptions{}},
+		{"golden", golden, SARIFOptions{ToolVersion: "v1"}},
+		{"escapes", []Finding{{File: odd, Line: 3, Column: 4, Code: "SA001", Severity: SeverityError, Message: odd},
+			{File: "x.sql", Line: 1, Column: 1, Code: "SA101", Severity: SeverityInfo, Message: "m"}}, SARIFOptions{ToolVersion: odd}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got bytes.Buffer
+			if err := WriteSARIF(&got, tc.findings, tc.opts); err != nil {
+				t.Fatal(err)
+			}
+			// The same document, through encoding/json.
+			doc := sarifDoc(tc.findings, tc.opts)
+			var want bytes.Buffer
+			enc := json.NewEncoder(&want)
+			enc.SetIndent("", "  ")
+			if err := enc.Encode(doc); err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(want.String(), got.String()); diff != "" {
+				t.Errorf("WriteSARIF differs from encoding/json (-want +got):\n%s", diff)
+			}
+			if len(doc.Runs) != 1 || len(doc.Runs[0].Results) != len(tc.findings) || len(doc.Runs[0].Tool.Driver.Rules) != len(allRules) {
+				t.Errorf("decoded %d runs", len(doc.Runs))
+			}
+		})
 	}
 }
