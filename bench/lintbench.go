@@ -40,8 +40,10 @@ var lintFormats = []lintFormat{
 
 type lintFormatResult struct {
 	Format, SquawkReporter string
-	Strata, Squawk         time.Duration // medians
+	Strata, Squawk         time.Duration // medians of the wall times
 	StrataRuns, SquawkRuns []time.Duration
+	StrataCPU, SquawkCPU   time.Duration // medians of user + system CPU time
+	strataCPU, squawkCPU   []time.Duration
 	StrataBytes            int
 	SquawkBytes            int
 }
@@ -154,13 +156,13 @@ func buildStrata(ctx context.Context, dir string) (string, error) {
 	return bin, nil
 }
 
-// timeRun runs a linter once with its output discarded into a file (a pipe
-// would measure the reader) and returns the wall time and output size. Exit
-// status 1 means findings, not failure.
-func timeRun(ctx context.Context, dir, bin string, args ...string) (time.Duration, int, error) {
+// timeRun runs a linter once with its output written to a file (a pipe
+// would measure the reader) and returns the wall time, the CPU time (user +
+// system) and the output size. Exit status 1 means findings, not failure.
+func timeRun(ctx context.Context, dir, bin string, args ...string) (wall, cpu time.Duration, size int, _ error) {
 	out, err := os.CreateTemp(dir, "out")
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	defer os.Remove(out.Name())
 	defer out.Close()
@@ -178,13 +180,13 @@ func timeRun(ctx context.Context, dir, bin string, args ...string) (time.Duratio
 		err = nil
 	}
 	if err != nil {
-		return 0, 0, fmt.Errorf("%s %s: %w: %s", filepath.Base(bin), strings.Join(args, " "), err, firstLine(stderr.String()))
+		return 0, 0, 0, fmt.Errorf("%s %s: %w: %s", filepath.Base(bin), strings.Join(args, " "), err, firstLine(stderr.String()))
 	}
 	info, err := out.Stat()
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
-	return d, int(info.Size()), nil
+	return d, cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime(), int(info.Size()), nil
 }
 
 func median(ds []time.Duration) time.Duration {
@@ -219,25 +221,25 @@ func runLintBench(ctx context.Context, cfg *config) (*lintResult, error) {
 	for _, f := range lintFormats {
 		r := lintFormatResult{Format: f.strata, SquawkReporter: f.squawk}
 		for i := 0; i < cfg.lintReps && ctx.Err() == nil; i++ {
-			d, n, err := timeRun(ctx, dir, strata, "lint", "--pg-version", "15", "--format", f.strata, "migration.sql")
+			d, cpu, n, err := timeRun(ctx, dir, strata, "lint", "--pg-version", "15", "--format", f.strata, "migration.sql")
 			if err != nil {
 				return nil, err
 			}
-			r.StrataRuns, r.StrataBytes = append(r.StrataRuns, d), n
+			r.StrataRuns, r.strataCPU, r.StrataBytes = append(r.StrataRuns, d), append(r.strataCPU, cpu), n
 			if squawk != "" {
-				d, n, err = timeRun(ctx, dir, squawk, "--pg-version", "15.0", "--reporter", f.squawk, "migration.sql")
+				d, cpu, n, err = timeRun(ctx, dir, squawk, "--pg-version", "15.0", "--reporter", f.squawk, "migration.sql")
 				if err != nil {
 					return nil, err
 				}
-				r.SquawkRuns, r.SquawkBytes = append(r.SquawkRuns, d), n
+				r.SquawkRuns, r.squawkCPU, r.SquawkBytes = append(r.SquawkRuns, d), append(r.squawkCPU, cpu), n
 			}
 		}
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		r.Strata = median(r.StrataRuns)
+		r.Strata, r.StrataCPU = median(r.StrataRuns), median(r.strataCPU)
 		if len(r.SquawkRuns) > 0 {
-			r.Squawk = median(r.SquawkRuns)
+			r.Squawk, r.SquawkCPU = median(r.SquawkRuns), median(r.squawkCPU)
 			log.Printf("lint %s: strata %s, squawk (%s) %s: ratio %.2f", f.strata, r.Strata.Round(time.Millisecond), f.squawk, r.Squawk.Round(time.Millisecond), r.ratio())
 		} else {
 			log.Printf("lint %s: strata %s (squawk not run)", f.strata, r.Strata.Round(time.Millisecond))
@@ -257,17 +259,18 @@ func (r *report) renderLint() {
 	r.p("One generated file of %s statements (%s; `writeLintSQL` in `bench/lintbench.go`: a repeating mix, mostly on tables of earlier migrations, of `CREATE TABLE`, `ADD COLUMN` with and without a default or `NOT NULL`, `CREATE INDEX` with and without `CONCURRENTLY`, `ADD CONSTRAINT` CHECK and FOREIGN KEY, `UPDATE`, a type change, a volatile default, `DROP INDEX`, `RENAME COLUMN`, `SET lock_timeout` and `SET NOT NULL`), ", num(float64(l.Statements)), bytesH(int64(l.FileBytes)))
 	r.p("linted by the built `strata` binary (`strata lint --pg-version 15 --format F`) and by squawk %s from npm `squawk-cli` (`squawk --pg-version 15.0 --reporter R`), output to a file. ", l.SquawkVersion)
 	r.p("squawk has no SARIF and no GitHub workflow-command output: its `gitlab` reporter (a CI report file) stands against SARIF and `gcc` (one line per finding) against `github`. ")
-	r.p("Each is the median of %d runs, alternating. Target: strata at most squawk's time in every format.\n\n", l.Reps)
+	r.p("Each is the median of %d runs, alternating; CPU is user + system time (both use more than one core at times). Target: strata at most squawk's (wall) time in every format.\n\n", l.Reps)
 	if l.SquawkMissing != "" {
 		r.p("squawk was not run: %s.\n\n", l.SquawkMissing)
 	}
-	r.p("| strata format | squawk reporter | strata | squawk | strata / squawk | Output: strata / squawk |\n|---|---|---:|---:|---:|---:|\n")
+	r.p("| strata format | squawk reporter | strata | squawk | strata / squawk | CPU: strata / squawk | Output: strata / squawk |\n|---|---|---:|---:|---:|---:|---:|\n")
 	for _, f := range l.Formats {
-		sq, ratio := "—", "—"
+		sq, ratio, cpu := "—", "—", "—"
 		if f.Squawk > 0 {
 			sq, ratio = f.Squawk.Round(time.Millisecond).String(), fmt.Sprintf("%.2f", f.ratio())
+			cpu = fmt.Sprintf("%s / %s", f.StrataCPU.Round(time.Millisecond), f.SquawkCPU.Round(time.Millisecond))
 		}
-		r.p("| %s | %s | %s | %s | %s | %s / %s |\n", f.Format, f.SquawkReporter, f.Strata.Round(time.Millisecond), sq, ratio, bytesH(int64(f.StrataBytes)), bytesH(int64(f.SquawkBytes)))
+		r.p("| %s | %s | %s | %s | %s | %s | %s / %s |\n", f.Format, f.SquawkReporter, f.Strata.Round(time.Millisecond), sq, ratio, cpu, bytesH(int64(f.StrataBytes)), bytesH(int64(f.SquawkBytes)))
 		if f.Squawk > 0 {
 			r.target(fmt.Sprintf("lint %s: strata at most squawk (%s)", f.Format, f.SquawkReporter), fmt.Sprintf("%.2f×", f.ratio()), f.ratio() <= 1)
 		}

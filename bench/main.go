@@ -17,6 +17,9 @@
 //  6. strata scenario: create (all rows, a 10% tenant subset) against a
 //     hand-written copy, diff with 1% changed against a full outer join, drop
 //     against dropping an empty scenario.
+//  7. strata lint against squawk (npm squawk-cli, installed by the benchmark
+//     into $STRATA_BENCH_CACHE or the user cache folder) on one generated
+//     10,000-statement file, in each output format (no server needed).
 //
 // Usage:
 //
