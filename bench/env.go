@@ -310,6 +310,10 @@ func (e *env) machine(ctx context.Context) machineInfo {
 			m.Revision += " (" + strings.TrimSpace(string(out)) + ")"
 		}
 	}
+	if e.admin == nil {
+		m.Server = "none (the lint benchmark needs no server)"
+		return m
+	}
 	if e.cluster != nil {
 		m.Server = "throwaway cluster started by the benchmark (internal/pgcluster)"
 	} else {

@@ -1,6 +1,10 @@
 package main
 
 import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -104,5 +108,35 @@ func TestLockVariants(t *testing.T) {
 	cfg, _ = parseFlags([]string{"-lock-throttle", "0"})
 	if n := len(lockVariants(cfg)); n != 1 {
 		t.Errorf("-lock-throttle 0: want only the main run, got %d runs", n)
+	}
+}
+
+// TestWriteLintSQL: the lint benchmark's file is deterministic and has the
+// asked number of statements, one a line.
+func TestWriteLintSQL(t *testing.T) {
+	dir := t.TempDir()
+	var files [2]string
+	for i := range files {
+		p := filepath.Join(dir, fmt.Sprintf("m%d.sql", i))
+		if _, err := writeLintSQL(p, 1000); err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files[i] = string(b)
+	}
+	if files[0] != files[1] {
+		t.Error("two runs wrote different files")
+	}
+	lines := strings.Split(strings.TrimSuffix(files[0], "\n"), "\n")
+	if len(lines) != 1001 { // the comment, then one statement a line
+		t.Fatalf("%d lines, want 1001", len(lines))
+	}
+	for _, l := range lines[1:] {
+		if !strings.HasSuffix(l, ";") || strings.Count(l, ";") != 1 {
+			t.Fatalf("not one statement: %q", l)
+		}
 	}
 }

@@ -17,6 +17,9 @@
 //  6. strata scenario: create (all rows, a 10% tenant subset) against a
 //     hand-written copy, diff with 1% changed against a full outer join, drop
 //     against dropping an empty scenario.
+//  7. strata lint against squawk (npm squawk-cli, installed by the benchmark
+//     into $STRATA_BENCH_CACHE or the user cache folder) on one generated
+//     10,000-statement file, in each output format (no server needed).
 //
 // Usage:
 //
@@ -28,6 +31,7 @@
 //	go run ./bench -dump 1000              # only strata dump vs pg_dump, drift vs replay, catalog queries
 //	go run ./bench -lockloss 50            # only the lock-loss check: 50 pairs per mode, overlaps printed
 //	go run ./bench -only sql               # only 1,000 .sql files: strata migrate vs goose
+//	go run ./bench -only lint              # only strata lint vs squawk on 10,000 statements, every format (no server)
 //
 // It uses the server at $STRATA_BENCH_DATABASE_URL (the role must be allowed
 // to CREATE DATABASE; CHECKPOINT needs superuser or pg_checkpoint) or, when
@@ -54,33 +58,35 @@ import (
 const EnvURL = "STRATA_BENCH_DATABASE_URL"
 
 type config struct {
-	smoke       bool
-	sizes       []int64
-	loadRows    int64
-	duration    time.Duration
-	warmup      time.Duration
-	clients     int
-	load        float64 // fraction of measured capacity offered in the lock test
-	batchSize   int
-	batchTarget time.Duration
-	workers     int
-	maxRate     float64
-	lockRate    float64 // lock test: throttle of its throttled run (0: no such run)
-	lockLabel   string  // lock test: the variant being run
-	rounds      int     // time-sliced A/B rounds of the write-overhead test
-	readRounds  int     // the same for the read-overhead test, per query mode
-	reps        int     // repetitions of each backfill measurement (the fastest counts)
-	out         string
-	only        map[string]bool
-	lockloss    int // pairs per mode of the lock-loss check (0: not that mode)
-	sqlFiles    int // .sql files of the strata-vs-goose benchmark
-	cpuProfile  string
-	fdw         bool
-	fdwRows     int
-	fdwReps     int
-	dumpTables  int // tables of the dump/drift benchmark (0: not that mode)
-	bloat       bool
-	bloatSizes  []int64
+	smoke          bool
+	sizes          []int64
+	loadRows       int64
+	duration       time.Duration
+	warmup         time.Duration
+	clients        int
+	load           float64 // fraction of measured capacity offered in the lock test
+	batchSize      int
+	batchTarget    time.Duration
+	workers        int
+	maxRate        float64
+	lockRate       float64 // lock test: throttle of its throttled run (0: no such run)
+	lockLabel      string  // lock test: the variant being run
+	rounds         int     // time-sliced A/B rounds of the write-overhead test
+	readRounds     int     // the same for the read-overhead test, per query mode
+	reps           int     // repetitions of each backfill measurement (the fastest counts)
+	out            string
+	only           map[string]bool
+	lockloss       int // pairs per mode of the lock-loss check (0: not that mode)
+	sqlFiles       int // .sql files of the strata-vs-goose benchmark
+	lintStatements int // statements of the lint benchmark's file
+	lintReps       int // runs of each linter per format (the median counts)
+	cpuProfile     string
+	fdw            bool
+	fdwRows        int
+	fdwReps        int
+	dumpTables     int // tables of the dump/drift benchmark (0: not that mode)
+	bloat          bool
+	bloatSizes     []int64
 	// strata backfill: space reuse (0: default; negative: off)
 	vacuumFraction float64
 	// strata backfill: rest while the application is active (0: default)
@@ -124,9 +130,11 @@ func parseFlags(args []string) (*config, error) {
 	fs.IntVar(&c.dumpTables, "dump", 0, "run only the dump/drift benchmark on a schema of this many tables (e.g. 1000)")
 	fs.IntVar(&c.lockloss, "lockloss", 0, "run only the lock-loss check: this many pairs per mode, printing the overlaps (must be 0)")
 	fs.IntVar(&c.sqlFiles, "sql-files", 1000, "sql benchmark: small .sql files applied by strata migrate and by goose")
+	fs.IntVar(&c.lintStatements, "lint-statements", lintStatements, "lint benchmark: statements of the generated file")
+	fs.IntVar(&c.lintReps, "lint-reps", 5, "lint benchmark: runs of strata and of squawk per output format (the median counts)")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the benchmark process (strata's client side included) to this file")
 	fs.StringVar(&c.out, "out", "", "write the markdown report to this file (default: stdout)")
-	fs.StringVar(&only, "only", "", "run only these benchmarks (comma-separated: backfill,lock,applatency,write,read,untouched,sql,scenario)")
+	fs.StringVar(&only, "only", "", "run only these benchmarks (comma-separated: backfill,lock,applatency,write,read,untouched,sql,scenario,lint)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -159,6 +167,12 @@ func parseFlags(args []string) (*config, error) {
 		}
 		if !set["sql-files"] {
 			c.sqlFiles = 50
+		}
+		if !set["lint-statements"] {
+			c.lintStatements = 200
+		}
+		if !set["lint-reps"] {
+			c.lintReps = 1
 		}
 	}
 	for _, s := range strings.Split(sizes, ",") {
@@ -196,6 +210,12 @@ func parseFlags(args []string) (*config, error) {
 	if c.sqlFiles < 5 {
 		return nil, errors.New("-sql-files must be at least 5")
 	}
+	if c.lintStatements < 12 {
+		return nil, errors.New("-lint-statements must be at least 12")
+	}
+	if c.lintReps < 1 {
+		return nil, errors.New("-lint-reps must be at least 1")
+	}
 	if c.readRounds < 1 {
 		return nil, errors.New("-read-rounds must be at least 1")
 	}
@@ -208,10 +228,10 @@ func parseFlags(args []string) (*config, error) {
 		for _, o := range strings.Split(only, ",") {
 			o = strings.TrimSpace(o)
 			switch o {
-			case "backfill", "lock", "applatency", "write", "read", "untouched", "sql", "scenario":
+			case "backfill", "lock", "applatency", "write", "read", "untouched", "sql", "scenario", "lint":
 				c.only[o] = true
 			default:
-				return nil, fmt.Errorf("-only: unknown benchmark %q (backfill, lock, applatency, write, read, untouched, sql, scenario)", o)
+				return nil, fmt.Errorf("-only: unknown benchmark %q (backfill, lock, applatency, write, read, untouched, sql, scenario, lint)", o)
 			}
 		}
 	}
@@ -222,6 +242,9 @@ func parseFlags(args []string) (*config, error) {
 func (c *config) minWindow() time.Duration { return min(time.Second, c.duration) }
 
 func (c *config) want(name string) bool { return c.only == nil || c.only[name] }
+
+// lintOnly reports whether only the lint benchmark runs (it needs no server).
+func (c *config) lintOnly() bool { return len(c.only) == 1 && c.only["lint"] }
 
 func main() {
 	log.SetFlags(log.Ltime | log.Lmicroseconds)
@@ -267,12 +290,15 @@ func main() {
 
 func run(ctx context.Context, cfg *config) int {
 	started := time.Now()
-	e, err := newEnv(ctx, cfg)
-	if err != nil {
-		log.Printf("%v", err)
-		return 1
+	e := &env{cfg: cfg}
+	if !cfg.lintOnly() {
+		var err error
+		if e, err = newEnv(ctx, cfg); err != nil {
+			log.Printf("%v", err)
+			return 1
+		}
+		defer e.close()
 	}
-	defer e.close()
 
 	rep := &report{cfg: cfg, machine: e.machine(ctx), started: started}
 	if v, ok := loadAvg(); ok {
@@ -366,6 +392,15 @@ func run(ctx context.Context, cfg *config) int {
 			rep.errs = append(rep.errs, err)
 		}
 		rep.sql = r
+	}
+	if cfg.want("lint") && ctx.Err() == nil {
+		l, err := runLintBench(ctx, cfg)
+		if err != nil {
+			err = fmt.Errorf("lint: %w", err)
+			log.Printf("FAILED: %v", err)
+			rep.errs = append(rep.errs, err)
+		}
+		rep.lint = l
 	}
 	if cfg.want("scenario") && ctx.Err() == nil {
 		s, err := runScenario(ctx, e, cfg, cfg.sizes[0])

@@ -36,6 +36,7 @@ type report struct {
 	untouched *untouchedResult
 	sql       *sqlResult
 	scenario  *scenarioResult
+	lint      *lintResult
 	errs      []error
 
 	loadStart, loadMin, loadMean, loadMax float64
@@ -111,6 +112,7 @@ func (r *report) body() string {
 	r.renderUntouched()
 	r.renderSQL()
 	r.renderScenario()
+	r.renderLint()
 	return r.b.String()
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -62,12 +63,49 @@ func TestWriteJSONGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkGolden(t, filepath.Join("testdata", "golden", "json.golden"), buf.Bytes())
-	var back []Finding
+	var back Report
 	if err := json.Unmarshal(buf.Bytes(), &back); err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(findings, back); diff != "" {
+	if diff := cmp.Diff(Report{FormatVersion: 1, Findings: findings}, back); diff != "" {
 		t.Errorf("JSON round trip (-want +got):\n%s", diff)
+	}
+}
+
+// TestWriteReportMatchesEncodingJSON: the hand-written encoder writes what
+// encoding/json's MarshalIndent writes, byte for byte, for findings with
+// every kind of character that needs escaping.
+func TestWriteReportMatchesEncodingJSON(t *testing.T) {
+	golden, _ := goldenFindings(t)
+	odd := "quote\" back\\slash <html> & \n\r\t\b\f \x00\x01\x1f\x7f é 日本 \u2028\u2029 bad\xff\xfe utf8 \U0001F600"
+	for _, tc := range []struct {
+		name string
+		r    Report
+	}{
+		{"empty", Report{}},
+		{"nil findings with version", Report{PGVersion: 17}},
+		{"golden", Report{PGVersion: 15, Findings: golden}},
+		{"escapes", Report{Findings: []Finding{{File: odd, Line: 1, Column: 2, Code: odd, Rule: odd, Severity: odd,
+			Message: odd, Why: odd, SafeWay: odd, Statement: odd}, {File: "b.sql"}}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got bytes.Buffer
+			if err := WriteReport(&got, tc.r); err != nil {
+				t.Fatal(err)
+			}
+			want := tc.r
+			want.FormatVersion = JSONFormatVersion
+			if want.Findings == nil {
+				want.Findings = []Finding{}
+			}
+			b, err := json.MarshalIndent(want, "", "  ")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(string(b)+"\n", got.String()); diff != "" {
+				t.Errorf("WriteReport differs from encoding/json (-want +got):\n%s", diff)
+			}
+		})
 	}
 }
 
@@ -90,8 +128,8 @@ func TestWriteJSONEmpty(t *testing.T) {
 	if err := WriteJSON(&buf, nil); err != nil {
 		t.Fatal(err)
 	}
-	if got := buf.String(); got != "[]\n" {
-		t.Errorf("WriteJSON(nil) = %q, want []", got)
+	if got, want := buf.String(), "{\n  \"format_version\": 1,\n  \"findings\": []\n}\n"; got != want {
+		t.Errorf("WriteJSON(nil) = %q, want %q", got, want)
 	}
 }
 
@@ -136,5 +174,84 @@ func TestGitHubEscaping(t *testing.T) {
 	want := "::notice file=a%2Cb%3Ac.sql,line=1,col=2,title=SA001::50%25 done%0Anext\n"
 	if buf.String() != want {
 		t.Errorf("got %q, want %q", buf.String(), want)
+	}
+}
+
+// TestWriteGitHubOverflow: past GitHub's 10 annotations of each type per
+// step, findings go to the log as plain lines, and a summary notice (itself
+// within the notice limit) counts them; no finding is lost.
+func TestWriteGitHubOverflow(t *testing.T) {
+	var findings []Finding
+	sev := []string{SeverityError, SeverityWarning, SeverityError, SeverityInfo}
+	for i := range 27 {
+		s := sev[i%len(sev)]
+		findings = append(findings, Finding{File: "m.sql", Line: i + 1, Column: 1, Code: fmt.Sprintf("SA%03d", i),
+			Severity: s, Message: fmt.Sprintf("finding %d\nsecond line", i), Why: "why " + s, SafeWay: "safe way"})
+	}
+	// 14 errors, 7 warnings, 6 notices: 4 errors over the limit.
+	var buf bytes.Buffer
+	if err := WriteGitHub(&buf, findings); err != nil {
+		t.Fatal(err)
+	}
+	checkGolden(t, filepath.Join("testdata", "golden", "github_overflow.golden"), buf.Bytes())
+	count := map[string]int{}
+	for _, line := range strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n") {
+		if kind, _, ok := strings.Cut(line, " file="); ok && strings.HasPrefix(kind, "::") {
+			count[kind]++
+		}
+	}
+	want := map[string]int{"::error": 10, "::warning": 7, "::notice": 6}
+	if diff := cmp.Diff(want, count); diff != "" {
+		t.Errorf("annotations per type (-want +got):\n%s", diff)
+	}
+	if !strings.HasSuffix(buf.String(), "::notice::4 more findings not annotated (GitHub shows 10 of each type per step): see the log\n") {
+		t.Errorf("no summary notice at the end:\n%s", buf.String())
+	}
+	for _, f := range findings {
+		if !strings.Contains(buf.String(), fmt.Sprintf("finding %d", f.Line-1)) {
+			t.Errorf("finding %d lost", f.Line-1)
+		}
+	}
+}
+
+// TestWriteGitHubNoticeRoom: with 10 info findings and an overflow
+// elsewhere, only 9 are annotated so that the summary notice is the tenth.
+func TestWriteGitHubNoticeRoom(t *testing.T) {
+	for _, tc := range []struct {
+		errors, notices        int
+		wantNotices, wantPlain int
+	}{
+		{errors: 10, notices: 10, wantNotices: 10, wantPlain: 0},
+		{errors: 11, notices: 10, wantNotices: 9, wantPlain: 2},
+		{errors: 0, notices: 11, wantNotices: 9, wantPlain: 2},
+	} {
+		t.Run(fmt.Sprintf("%d errors %d notices", tc.errors, tc.notices), func(t *testing.T) {
+			var findings []Finding
+			for range tc.errors {
+				findings = append(findings, Finding{File: "a.sql", Line: 1, Column: 1, Code: "SA001", Severity: SeverityError, Message: "e"})
+			}
+			for range tc.notices {
+				findings = append(findings, Finding{File: "a.sql", Line: 1, Column: 1, Code: "SA101", Severity: SeverityInfo, Message: "n"})
+			}
+			var buf bytes.Buffer
+			if err := WriteGitHub(&buf, findings); err != nil {
+				t.Fatal(err)
+			}
+			out := buf.String()
+			notices := strings.Count(out, "::notice file=")
+			summary := strings.Count(out, "::notice::")
+			plain := 0
+			for _, line := range strings.Split(out, "\n") {
+				if strings.HasPrefix(line, "a.sql:1:1: ") {
+					plain++
+				}
+			}
+			if notices+summary > GitHubAnnotationLimit || notices != tc.wantNotices || plain != tc.wantPlain {
+				t.Errorf("notices %d + summary %d, plain lines %d; want notices %d, plain %d:\n%s", notices, summary, plain, tc.wantNotices, tc.wantPlain, out)
+			}
+			if (plain > 0) != (summary == 1) {
+				t.Errorf("summary notices %d with %d plain lines", summary, plain)
+			}
+		})
 	}
 }

@@ -455,9 +455,8 @@ func dropLocks(st *State, ds *pgquery.DropStmt, ls *lockSet) {
 			ls.add(rel, AccessExclusive, false, false)
 			// Dropping a table drops its foreign keys, which locks the tables
 			// they reference.
-			k := relKey(rel)
-			for _, c := range st.constraints {
-				if c.Table == k && c.Kind == pgquery.ConstrType_CONSTR_FOREIGN {
+			for _, c := range st.byTable[relKey(rel)] {
+				if c.Kind == pgquery.ConstrType_CONSTR_FOREIGN {
 					ls.add(c.RefTable, AccessExclusive, false, false)
 				}
 			}

@@ -103,6 +103,9 @@ type State struct {
 	typesMade   map[string]bool   // types and domains created in this file
 	indexTable  map[string]string // index relKey -> its table, from CREATE INDEX in this file
 	constraints map[string]*Constraint
+	// byTable indexes constraints by the relKey of their table, so that the
+	// checks per statement do not scan every constraint of the file.
+	byTable map[string]map[string]*Constraint
 
 	inTx  bool // a transaction is open before the next statement
 	begin *pgquery.Statement
@@ -139,6 +142,7 @@ func NewState(cfg Config, cat *Catalog) *State {
 		typesMade:   map[string]bool{},
 		indexTable:  map[string]string{},
 		constraints: map[string]*Constraint{},
+		byTable:     map[string]map[string]*Constraint{},
 		held:        map[string]HeldLock{},
 		inTx:        cfg.InTransaction,
 	}
@@ -218,9 +222,8 @@ func (st *State) Constraint(table, name string) (Constraint, bool) {
 // ProvenNotNull reports whether a validated CHECK constraint added by an
 // earlier statement proves column of table NOT NULL.
 func (st *State) ProvenNotNull(table, column string) bool {
-	k := relKey(table)
-	for _, c := range st.constraints {
-		if c.Table != k || c.Kind != pgquery.ConstrType_CONSTR_CHECK || !c.Validated {
+	for _, c := range st.byTable[relKey(table)] {
+		if c.Kind != pgquery.ConstrType_CONSTR_CHECK || !c.Validated {
 			continue
 		}
 		for _, col := range c.NotNull {
@@ -235,9 +238,8 @@ func (st *State) ProvenNotNull(table, column string) bool {
 // HasValidatedCheck reports whether a validated CHECK constraint was added to
 // table by an earlier statement.
 func (st *State) HasValidatedCheck(table string) bool {
-	k := relKey(table)
-	for _, c := range st.constraints {
-		if c.Table == k && c.Kind == pgquery.ConstrType_CONSTR_CHECK && c.Validated {
+	for _, c := range st.byTable[relKey(table)] {
+		if c.Kind == pgquery.ConstrType_CONSTR_CHECK && c.Validated {
 			return true
 		}
 	}
@@ -495,7 +497,9 @@ func (st *State) applyAlterCmd(s *pgquery.Statement, table string, cmd *pgquery.
 			c.Validated = true
 		}
 	case pgquery.AlterTableType_AT_DropConstraint:
-		delete(st.constraints, constraintKey(table, cmd.Name))
+		key := constraintKey(table, cmd.Name)
+		delete(st.constraints, key)
+		delete(st.byTable[relKey(table)], key)
 	}
 }
 
@@ -540,7 +544,12 @@ func (st *State) addConstraint(s *pgquery.Statement, table string, con *pgquery.
 			c.Name = rel + "_" + strings.Join(cols, "_") + "_fkey"
 		}
 	}
-	st.constraints[constraintKey(table, c.Name)] = c
+	key := constraintKey(table, c.Name)
+	st.constraints[key] = c
+	if st.byTable[c.Table] == nil {
+		st.byTable[c.Table] = map[string]*Constraint{}
+	}
+	st.byTable[c.Table][key] = c
 }
 
 // notNullColumns returns the columns a CHECK expression proves NOT NULL:

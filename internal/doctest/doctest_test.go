@@ -22,6 +22,7 @@ import (
 	"github.com/stratapg/strata/internal/pgquery"
 	"github.com/stratapg/strata/internal/pgtest"
 	"github.com/stratapg/strata/migration"
+	"go.yaml.in/yaml/v3"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
@@ -98,10 +99,12 @@ func checkBlocks(t *testing.T, root string, blocks []Block) []error {
 			err = checkShell(root, b, ConsoleCommands(b.Text))
 		case "sql":
 			_, err = pgquery.Parse(b.Text)
+		case "yaml":
+			err = checkYAML(root, b)
 		case "text", "ini":
 			// Output, diagrams and pgbouncer's configuration: shown, not run.
 		default:
-			err = fmt.Errorf("unknown info string %q: use go, toml, json, sh, console, sql, ini or text (see docs/development.md)", b.Info())
+			err = fmt.Errorf("unknown info string %q: use go, toml, json, yaml, sh, console, sql, ini or text (see docs/development.md)", b.Info())
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", b, err))
@@ -156,6 +159,40 @@ func checkJSON(b Block) error {
 // checkShell runs bash -n on the script and checks its commands: strata
 // command lines with cli.CheckArgs, and the package folders of go run, go
 // test, go build and go install exist.
+// checkYAML decodes a ```yaml block (a GitHub workflow's steps) and checks
+// the shell of every run: key as a ```sh block.
+func checkYAML(root string, b Block) error {
+	var v any
+	if err := yaml.Unmarshal([]byte(b.Text), &v); err != nil {
+		return fmt.Errorf("invalid YAML: %w", err)
+	}
+	var runs []string
+	var walk func(v any)
+	walk = func(v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			for k, x := range v {
+				if s, ok := x.(string); ok && k == "run" {
+					runs = append(runs, s)
+				} else {
+					walk(x)
+				}
+			}
+		case []any:
+			for _, x := range v {
+				walk(x)
+			}
+		}
+	}
+	walk(v)
+	for _, r := range runs {
+		if err := checkShell(root, b, r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func checkShell(root string, b Block, script string) error {
 	cmd := exec.Command("bash", "-n")
 	cmd.Stdin = strings.NewReader(script)
@@ -282,6 +319,8 @@ func TestChecksCatchBrokenBlocks(t *testing.T) {
 		{"toml bad syntax fragment", Block{Lang: "toml", Attr: []string{"fragment"}, Text: "a = \n"}, "expected"},
 		{"toml project unknown key", Block{Lang: "toml", Attr: []string{"project"}, Text: "lock_timeot = \"5s\"\n"}, "unknown key"},
 		{"toml project ok", Block{Lang: "toml", Attr: []string{"project"}, Text: "lock_timeout = \"5s\"\n"}, ""},
+		{"yaml invalid", Block{Lang: "yaml", Text: "- run: [\n"}, "invalid YAML"},
+		{"yaml bad strata flag", Block{Lang: "yaml", Text: "- run: strata lint --formt sarif\n"}, "formt"},
 		{"json invalid", Block{Lang: "json", Text: "{\"a\": 1,}\n"}, "invalid JSON"},
 		{"json status unknown key", Block{Lang: "json", Attr: []string{"status"}, Text: `{"state": "idle", "stat": 1}`}, "unknown field"},
 		{"json status no version", Block{Lang: "json", Attr: []string{"status"}, Text: `{"state": "idle"}`}, "no format_version"},

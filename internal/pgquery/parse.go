@@ -3,7 +3,10 @@ package pgquery
 import (
 	"errors"
 	"fmt"
+	"runtime"
+	"slices"
 	"sort"
+	"sync"
 	"unicode/utf8"
 
 	pg_query "github.com/pganalyze/pg_query_go/v6"
@@ -75,6 +78,7 @@ type File struct {
 	Errors []*SyntaxError
 
 	lines []int // byte offset of the start of each line
+	semis []int // offsets of the statement separators the lexer found
 }
 
 // Position converts a byte offset into a Position.
@@ -115,6 +119,7 @@ func newFile(src string) *File {
 		}
 	}
 	lx := lex(src)
+	f.semis = lx.semis
 	f.Comments = make([]Comment, len(lx.comments))
 	for i, c := range lx.comments {
 		p := f.Position(c.start)
@@ -147,6 +152,10 @@ func Parse(src string) (*File, error) {
 // resumes after the next semicolon.
 func ParseTolerant(src string) *File {
 	f := newFile(src)
+	if f.parseParallel() {
+		f.index()
+		return f
+	}
 	var semis []int
 	base := 0
 	for base < len(src) {
@@ -161,7 +170,7 @@ func ParseTolerant(src string) *File {
 			break
 		}
 		if semis == nil {
-			semis = append(lex(src).semis, len(src))
+			semis = append(slices.Clip(f.semis), len(src))
 		}
 		// The failing statement runs from the semicolon before the error to
 		// the one after it; what precedes it parses.
@@ -181,6 +190,57 @@ func ParseTolerant(src string) *File {
 	sort.Slice(f.Statements, func(i, j int) bool { return f.Statements[i].Pos.Offset < f.Statements[j].Pos.Offset })
 	f.index()
 	return f
+}
+
+// parallelMin is the source size from which ParseTolerant parses parts of
+// the source on several cores at once.
+const parallelMin = 128 << 10
+
+// parseParallel parses a large source in as many parts as there are cores,
+// cut at statement separators, at once; the parser (libpg_query) keeps its
+// state per thread. It reports false, having recorded nothing, when the
+// source is small, there is one core, or any part does not parse: a syntax
+// error, or a cut inside a statement whose semicolons are not separators (a
+// SQL-standard function body, a rule's actions), which leaves a part
+// unbalanced; the caller then parses the source as a whole.
+func (f *File) parseParallel() bool {
+	n := min(runtime.GOMAXPROCS(0), 8)
+	if n < 2 || len(f.Src) < parallelMin {
+		return false
+	}
+	var cuts []int // part ends: separator offsets, then len(Src)
+	for i := 1; i < n; i++ {
+		j := sort.SearchInts(f.semis, i*len(f.Src)/n)
+		if j < len(f.semis) && (len(cuts) == 0 || f.semis[j] > cuts[len(cuts)-1]) {
+			cuts = append(cuts, f.semis[j])
+		}
+	}
+	if len(cuts) == 0 {
+		return false
+	}
+	cuts = append(cuts, len(f.Src))
+	parts := make([]*File, len(cuts))
+	failed := make([]bool, len(cuts))
+	var wg sync.WaitGroup
+	start := 0
+	for i, end := range cuts {
+		p := &File{Src: f.Src, Comments: f.Comments, lines: f.lines}
+		parts[i] = p
+		wg.Add(1)
+		go func(i, start, end int) {
+			defer wg.Done()
+			failed[i] = p.parseRange(start, end) != nil
+		}(i, start, end)
+		start = end + 1
+	}
+	wg.Wait()
+	if slices.Contains(failed, true) {
+		return false
+	}
+	for _, p := range parts {
+		f.Statements = append(f.Statements, p.Statements...)
+	}
+	return true
 }
 
 // maxWholeParses is how many syntax errors ParseTolerant meets re-parsing

@@ -1,6 +1,8 @@
 package pgquery
 
 import (
+	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -237,4 +239,83 @@ func TestParseTolerantManyErrors(t *testing.T) {
 			t.Fatalf("statement %d: %q at line %d", i, s.Text, s.Pos.Line)
 		}
 	}
+}
+
+// TestParseTolerantParallel: a large source is parsed in parts on several
+// cores with the same statements, positions and node locations as one
+// parse of the whole; a part cut inside a function body, or a syntax
+// error, falls back to the whole parse.
+func TestParseTolerantParallel(t *testing.T) {
+	if runtime.GOMAXPROCS(0) < 2 {
+		t.Skip("one core: no parallel parse")
+	}
+	var b strings.Builder
+	for i := 0; b.Len() < 3*parallelMin; i++ {
+		fmt.Fprintf(&b, "-- step %d\nALTER TABLE t%d ADD COLUMN c%d int DEFAULT %d;\n", i, i%7, i, i)
+		fmt.Fprintf(&b, "CREATE INDEX CONCURRENTLY i%d ON t%d (c%d); /* é */ UPDATE t SET a = 'x;y' WHERE b = $$;$$;\n", i, i%7, i)
+		if i%50 == 0 {
+			b.WriteString("CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; SELECT 2; END;\n")
+		}
+	}
+	src := b.String()
+	whole, err := Parse(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type stmt struct {
+		Pos        stmtPos
+		End        int
+		Kind       string
+		FirstConst int // source offset of the statement's first constant (node locations)
+	}
+	describe := func(f *File) []stmt {
+		var out []stmt
+		for _, s := range f.Statements {
+			first := -1
+			Walk(s.Node, func(n *Node) bool {
+				if c := n.GetAConst(); c != nil && first < 0 {
+					first = s.Offset(c.Location)
+				}
+				return true
+			})
+			out = append(out, stmt{stmtPos{s.Text, s.Pos.Line, s.Pos.Column, s.Pos.Offset, s.EndLine}, s.End, fmt.Sprintf("%T", s.Node.Node), first})
+		}
+		return out
+	}
+	par := ParseTolerant(src)
+	parted := false
+	for _, s := range par.Statements {
+		parted = parted || s.base != 0
+	}
+	if !parted || len(par.Errors) > 0 {
+		t.Fatalf("parallel parse not taken (%v) or errors %v", parted, par.Errors)
+	}
+	if diff := cmp.Diff(describe(whole), describe(par)); diff != "" {
+		t.Errorf("parallel parse differs from the whole parse (-whole +parallel):\n%s", diff)
+	}
+	for i, s := range par.Statements {
+		if s.Index != i {
+			t.Fatalf("statement %d has Index %d", i, s.Index)
+		}
+	}
+
+	t.Run("cut inside a function body", func(t *testing.T) {
+		var b strings.Builder
+		b.WriteString("CREATE FUNCTION big() RETURNS int LANGUAGE sql BEGIN ATOMIC\n")
+		for b.Len() < 2*parallelMin {
+			b.WriteString("  SELECT 1;\n")
+		}
+		b.WriteString("END;\nSELECT 2;\n")
+		f := ParseTolerant(b.String())
+		if len(f.Statements) != 2 || len(f.Errors) != 0 || f.Statements[0].base != 0 {
+			t.Errorf("got %d statements, %d errors; want the function and SELECT 2 from one parse", len(f.Statements), len(f.Errors))
+		}
+	})
+	t.Run("syntax error", func(t *testing.T) {
+		bad := src + "SELEC 1;\nSELECT 2;\n"
+		f := ParseTolerant(bad)
+		if len(f.Errors) != 1 || len(f.Statements) != len(whole.Statements)+1 {
+			t.Errorf("got %d statements and %d errors, want %d and 1", len(f.Statements), len(f.Errors), len(whole.Statements)+1)
+		}
+	})
 }
