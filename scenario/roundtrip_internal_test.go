@@ -72,11 +72,11 @@ func TestRoundTrips(t *testing.T) {
 		}
 	}
 	// The first scenario installs the metadata tables.
-	run("first create", 1, 23, func() error {
+	run("first create", 1, 3, func() error {
 		_, err := m.Create(ctx, CreateSpec{Name: "a", Tables: []string{"s"}, Where: "tenant = 3"})
 		return err
 	})
-	run("create", 1, 20, func() error {
+	run("create", 1, 4, func() error {
 		_, err := m.Create(ctx, CreateSpec{Name: "b", Tables: []string{"s"}, Where: "tenant = 3"})
 		return err
 	})
