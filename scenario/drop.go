@@ -27,7 +27,6 @@ func (m *Manager) Drop(ctx context.Context, name string, ifExists bool) (found b
 	if err != nil {
 		return false, err
 	}
-	// Closing the connection ends a transaction left open (nothing to drop).
 	defer conn.Close(context.Background())
 	err = m.exec.InTxPipeline(ctx, conn, func(begin []string) error {
 		b := &pgx.Batch{}
@@ -47,8 +46,7 @@ func (m *Manager) Drop(ctx context.Context, name string, ifExists bool) (found b
 		var pe *pgconn.PgError
 		switch {
 		case errors.Is(err, pgx.ErrNoRows) || errors.As(err, &pe) && pe.Code == "42P01": // no such scenario, or none ever made
-			found = false
-			return nil
+			return errNoScenario // rolled back: nothing to drop
 		case err != nil:
 			return fmt.Errorf("scenario: %w", err)
 		}
@@ -58,6 +56,9 @@ func (m *Manager) Drop(ctx context.Context, name string, ifExists bool) (found b
 		found = true
 		return m.dropPipeline(ctx, conn, sc)
 	})
+	if errors.Is(err, errNoScenario) {
+		found, err = false, nil
+	}
 	if err != nil {
 		return found, fmt.Errorf("scenario drop %s: %w", name, err)
 	}
@@ -66,6 +67,9 @@ func (m *Manager) Drop(ctx context.Context, name string, ifExists bool) (found b
 	}
 	return found, nil
 }
+
+// errNoScenario ends Drop's transaction when there is nothing to drop.
+var errNoScenario = errors.New("no scenario to drop")
 
 // dropObjects removes the schema, the role's privileges and the role, and
 // the metadata, in one transaction; each step is a no-op for what does not
