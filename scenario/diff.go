@@ -116,7 +116,7 @@ func (m *Manager) Diff(ctx context.Context, name string, o DiffOptions) (*Diff, 
 	}
 	b := &pgx.Batch{}
 	m.queueReadTx(b)
-	m.queueLoad(b, names, 0)
+	m.queueDiffLoad(b, names)
 	m.queueDiffCatalog(b, "(SELECT array_agg(table_name::text) FROM "+m.st("scenario_table")+" WHERE scenario = ANY ($2::text[]))::text[]", names)
 	scs, cat, err := m.readDiffBatch(ctx, conn, b)
 	if err != nil {
@@ -242,7 +242,7 @@ func (m *Manager) readDiffBatch(ctx context.Context, conn *pgx.Conn, b *pgx.Batc
 			return nil, nil, fmt.Errorf("scenario: %w", err)
 		}
 	}
-	scs, err := m.readLoad(br)
+	scs, err := m.readDiffLoad(br)
 	if err != nil {
 		var pe *pgconn.PgError
 		if errors.As(err, &pe) && pe.Code == "42P01" { // undefined_table: never installed
@@ -258,6 +258,44 @@ func (m *Manager) readDiffBatch(ctx context.Context, conn *pgx.Conn, b *pgx.Batc
 		return nil, nil, fmt.Errorf("scenario: %w", err)
 	}
 	return scs, cat, nil
+}
+
+// queueDiffLoad queues the one query of the metadata diff reads, for the
+// scenarios named: each one's names and state and its tables with their
+// filters and change logs (not its members, sizes or counts).
+func (m *Manager) queueDiffLoad(b *pgx.Batch, names []string) {
+	b.Queue(`SELECT s.name, s.schema_name, s.base_schema, s.state, t.table_name, t.filter, t.log_table
+		FROM `+m.st("scenario")+` s LEFT JOIN `+m.st("scenario_table")+` t ON t.scenario = s.name
+		WHERE s.name = ANY ($1::text[]) ORDER BY s.name, t.position`, names)
+}
+
+// readDiffLoad reads the result of queueDiffLoad's query.
+func (m *Manager) readDiffLoad(br pgx.BatchResults) ([]*Scenario, error) {
+	rows, err := br.Query()
+	if err != nil {
+		return nil, fmt.Errorf("scenario: read metadata: %w", err)
+	}
+	defer rows.Close()
+	var out []*Scenario
+	for rows.Next() {
+		var s Scenario
+		var table, logTable *string
+		var filter *string
+		if err := rows.Scan(&s.Name, &s.Schema, &s.BaseSchema, &s.State, &table, &filter, &logTable); err != nil {
+			return nil, fmt.Errorf("scenario: read metadata: %w", err)
+		}
+		if len(out) == 0 || out[len(out)-1].Name != s.Name {
+			out = append(out, &s)
+		}
+		if table != nil && logTable != nil {
+			last := out[len(out)-1]
+			last.Tables = append(last.Tables, Table{Name: *table, Filter: filter, logTable: *logTable})
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("scenario: read metadata: %w", err)
+	}
+	return out, nil
 }
 
 // queueDiffCatalog queues the one query of the catalog diff reads, for
