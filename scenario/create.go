@@ -63,6 +63,9 @@ func (m *Manager) Create(ctx context.Context, spec CreateSpec) (*CreateResult, e
 	}
 	defer conn.Close(context.Background())
 	obj := m.opts.Prefix + spec.Name
+	if len(spec.Tables) == 1 && !spec.Follow {
+		return m.createOneTable(ctx, conn, spec, obj)
+	}
 	var tables []*planned
 	var cycles [][]string
 	var cat *catalog
@@ -73,7 +76,7 @@ func (m *Manager) Create(ctx context.Context, spec CreateSpec) (*CreateResult, e
 		if ph, err := m.phaseInProgress(ctx, tx); err != nil {
 			return fmt.Errorf("scenario: %w", err)
 		} else if ph != "" {
-			return fmt.Errorf("scenario create %s: a migration phase is in progress in schema %s (%s)\nhint: a scenario branches from the latest completed shape: run strata complete or strata abort first", spec.Name, m.opts.Schema, ph)
+			return m.phaseError(spec.Name, ph)
 		}
 		if haveMeta, err = m.checkFree(ctx, tx, spec.Name, obj); err != nil {
 			return err
@@ -84,7 +87,7 @@ func (m *Manager) Create(ctx context.Context, spec CreateSpec) (*CreateResult, e
 				return fmt.Errorf("scenario: %w", err)
 			}
 			if !ok {
-				return &InputError{Flag: "--member", Msg: fmt.Sprintf("role %q does not exist", r), Hint: "create the application's login role first (docs/scenarios.md), or leave --member out and GRANT the scenario role later"}
+				return memberError(r)
 			}
 		}
 		// --follow looks for referencing tables everywhere; otherwise only
@@ -167,21 +170,41 @@ func (m *Manager) checkFree(ctx context.Context, q querier, name, obj string) (b
 	if err := q.QueryRow(ctx, `SELECT EXISTS (SELECT FROM pg_namespace WHERE nspname = $1), EXISTS (SELECT FROM pg_roles WHERE rolname = $1)`, obj).Scan(&schema, &role); err != nil {
 		return false, fmt.Errorf("scenario: %w", err)
 	}
+	return ok, nameInUse(name, obj, meta, schema, role)
+}
+
+// nameInUse refuses a name whose metadata (meta), schema or role exists.
+func nameInUse(name, obj string, meta, schema, role bool) error {
 	switch {
 	case meta:
-		return ok, &InputError{Flag: "NAME", Msg: fmt.Sprintf("scenario %q exists already", name), Hint: "choose another name, or drop it first with strata scenario drop " + name}
+		return &InputError{Flag: "NAME", Msg: fmt.Sprintf("scenario %q exists already", name), Hint: "choose another name, or drop it first with strata scenario drop " + name}
 	case schema:
-		return ok, &InputError{Flag: "NAME", Msg: fmt.Sprintf("a schema named %q exists already (not a scenario)", obj), Hint: "choose another name or --prefix"}
+		return &InputError{Flag: "NAME", Msg: fmt.Sprintf("a schema named %q exists already (not a scenario)", obj), Hint: "choose another name or --prefix"}
 	case role:
-		return ok, &InputError{Flag: "NAME", Msg: fmt.Sprintf("a role named %q exists already (not a scenario of this database)", obj), Hint: "choose another name or --prefix"}
+		return &InputError{Flag: "NAME", Msg: fmt.Sprintf("a role named %q exists already (not a scenario of this database)", obj), Hint: "choose another name or --prefix"}
 	}
-	return ok, nil
+	return nil
+}
+
+// phaseError refuses a scenario while a migration phase is in progress.
+func (m *Manager) phaseError(name, phase string) error {
+	return fmt.Errorf("scenario create %s: a migration phase is in progress in schema %s (%s)\nhint: a scenario branches from the latest completed shape: run strata complete or strata abort first", name, m.opts.Schema, phase)
+}
+
+// memberError refuses a --member role that does not exist.
+func memberError(role string) error {
+	return &InputError{Flag: "--member", Msg: fmt.Sprintf("role %q does not exist", role), Hint: "create the application's login role first (docs/scenarios.md), or leave --member out and GRANT the scenario role later"}
 }
 
 // planTables resolves --table, --where, --table-where and --follow into
 // the tables to copy with their filters, each filter checked against its
 // table by the server (EXPLAIN, which runs nothing).
 func (m *Manager) planTables(ctx context.Context, q querier, cat *catalog, spec CreateSpec) ([]*planned, [][]string, error) {
+	return m.planTablesWith(cat, spec, func(flag, table, expr string) error { return m.checkFilter(ctx, q, flag, table, expr) })
+}
+
+// planTablesWith is planTables with the filter check check.
+func (m *Manager) planTablesWith(cat *catalog, spec CreateSpec, check func(flag, table, expr string) error) ([]*planned, [][]string, error) {
 	var out []*planned
 	seen := map[string]bool{}
 	for _, name := range spec.Tables {
@@ -202,7 +225,7 @@ func (m *Manager) planTables(ctx context.Context, q querier, cat *catalog, spec 
 			flag, expr = "--table-where", e
 		}
 		if expr != "" {
-			if err := m.checkFilter(ctx, q, flag, name, expr); err != nil {
+			if err := check(flag, name, expr); err != nil {
 				return nil, nil, err
 			}
 			p.filter = &expr
@@ -222,7 +245,7 @@ func (m *Manager) planTables(ctx context.Context, q querier, cat *catalog, spec 
 		}
 		cycles = cyc
 		for _, p := range fol {
-			if err := m.checkFilter(ctx, q, "--follow", p.info.Name, *p.filter); err != nil {
+			if err := check("--follow", p.info.Name, *p.filter); err != nil {
 				return nil, nil, err
 			}
 		}
@@ -238,9 +261,8 @@ func (m *Manager) planTables(ctx context.Context, q querier, cat *catalog, spec 
 // checkFilter refuses a filter that does not parse as one expression or
 // that the server rejects for the table (a missing column, not boolean).
 func (m *Manager) checkFilter(ctx context.Context, q querier, flag, table, expr string) error {
-	if _, err := pgquery.ParseExpr(expr); err != nil {
-		return &InputError{Flag: flag, Msg: fmt.Sprintf("filter %q of table %q does not parse: %v", expr, table, strings.TrimPrefix(err.Error(), "pgquery: ")),
-			Hint: "write one boolean SQL expression over the table's row, e.g. tenant_id = 42"}
+	if err := parseFilter(flag, table, expr); err != nil {
+		return err
 	}
 	_, err := q.Exec(ctx, "SAVEPOINT strata_filter")
 	if err == nil {
@@ -249,14 +271,28 @@ func (m *Manager) checkFilter(ctx context.Context, q querier, flag, table, expr 
 			if _, rerr := q.Exec(ctx, "ROLLBACK TO SAVEPOINT strata_filter"); rerr != nil {
 				return fmt.Errorf("scenario: %w", rerr)
 			}
-			return &InputError{Flag: flag, Msg: fmt.Sprintf("filter %q of table %q: %s", expr, table, pgexec.Message(err)),
-				Hint: "write one boolean SQL expression over the columns of " + table}
+			return filterError(flag, table, expr, err)
 		}
 	}
 	if err != nil {
 		return fmt.Errorf("scenario: %w", err)
 	}
 	return nil
+}
+
+// parseFilter refuses a filter that does not parse as one expression.
+func parseFilter(flag, table, expr string) error {
+	if _, err := pgquery.ParseExpr(expr); err != nil {
+		return &InputError{Flag: flag, Msg: fmt.Sprintf("filter %q of table %q does not parse: %v", expr, table, strings.TrimPrefix(err.Error(), "pgquery: ")),
+			Hint: "write one boolean SQL expression over the table's row, e.g. tenant_id = 42"}
+	}
+	return nil
+}
+
+// filterError is the refusal of a filter the server rejected with err.
+func filterError(flag, table, expr string, err error) error {
+	return &InputError{Flag: flag, Msg: fmt.Sprintf("filter %q of table %q: %s", expr, table, pgexec.Message(err)),
+		Hint: "write one boolean SQL expression over the columns of " + table}
 }
 
 // createObjects records the scenario (state creating) and makes its role
@@ -286,6 +322,14 @@ func (m *Manager) makeObjects(ctx context.Context, tx pgx.Tx, sc *Scenario, memb
 	if snap != nil {
 		sc.CopyXID = *snap
 	}
+	if _, err := tx.Exec(ctx, strings.Join(m.objectsSQL(sc, members, versionSchema), ";\n")); err != nil {
+		return fmt.Errorf("scenario create %s: make the role and schema %s: %w", sc.Name, sc.Schema, err)
+	}
+	return nil
+}
+
+// objectsSQL makes a scenario's role and schema, with the role's grants.
+func (m *Manager) objectsSQL(sc *Scenario, members []string, versionSchema string) []string {
 	role, schema := pgquery.Ident(sc.Role), pgquery.Ident(sc.Schema)
 	stmts := []string{
 		"CREATE ROLE " + role + " NOLOGIN",
@@ -301,10 +345,7 @@ func (m *Manager) makeObjects(ctx context.Context, tx pgx.Tx, sc *Scenario, memb
 	for _, mem := range members {
 		stmts = append(stmts, "GRANT "+role+" TO "+pgquery.Ident(mem))
 	}
-	if _, err := tx.Exec(ctx, strings.Join(stmts, ";\n")); err != nil {
-		return fmt.Errorf("scenario create %s: make the role and schema %s: %w", sc.Name, sc.Schema, err)
-	}
-	return nil
+	return stmts
 }
 
 // copyAll copies the tables under one exported snapshot, Parallel at a
@@ -367,9 +408,12 @@ func (m *Manager) copyAll(ctx context.Context, conn *pgx.Conn, sc *Scenario, tab
 }
 
 // setLocal is the settings of strata's own transactions.
-func (m *Manager) setLocal() string {
-	return "SET LOCAL lock_timeout = '" + pgexec.Millis(m.exec.LockTimeout) + "'; SET LOCAL statement_timeout = 0; " +
-		"SET LOCAL idle_in_transaction_session_timeout = 0; SET LOCAL search_path = " + pgquery.Ident(m.opts.Schema)
+func (m *Manager) setLocal() string { return strings.Join(m.setLocalSQL(), "; ") }
+
+// setLocalSQL is setLocal's statements, one by one.
+func (m *Manager) setLocalSQL() []string {
+	return []string{"SET LOCAL lock_timeout = '" + pgexec.Millis(m.exec.LockTimeout) + "'", "SET LOCAL statement_timeout = 0",
+		"SET LOCAL idle_in_transaction_session_timeout = 0", "SET LOCAL search_path = " + pgquery.Ident(m.opts.Schema)}
 }
 
 // copyTable creates one copy, fills it under the snapshot, builds its
@@ -404,40 +448,17 @@ func (m *Manager) copyTable(ctx context.Context, conn *pgx.Conn, sc *Scenario, p
 // indexes and sets its sequences past the copied and the base values.
 func (m *Manager) fill(ctx context.Context, tx pgx.Tx, sc *Scenario, p *planned, create bool) (int64, error) {
 	t := p.info
-	base := pgquery.Qual(sc.BaseSchema, t.Name)
-	cp := pgquery.Qual(sc.Schema, t.Name)
 	if create {
-		unlogged := "UNLOGGED "
-		if sc.Logged {
-			unlogged = ""
-		}
-		stmts := []string{"CREATE " + unlogged + "TABLE " + cp + " (LIKE " + base + " INCLUDING ALL EXCLUDING INDEXES)"}
-		for _, c := range t.Cols {
-			if c.SerialSeq != "" {
-				seq := pgquery.Qual(sc.Schema, c.SeqName)
-				stmts = append(stmts, "CREATE SEQUENCE "+seq+" OWNED BY "+cp+"."+pgquery.Ident(c.Name),
-					"ALTER TABLE "+cp+" ALTER COLUMN "+pgquery.Ident(c.Name)+" SET DEFAULT nextval("+pgquery.Literal(seq)+"::regclass)")
-			}
-		}
-		if _, err := tx.Exec(ctx, strings.Join(stmts, ";\n")); err != nil {
+		if _, err := tx.Exec(ctx, strings.Join(m.createCopySQL(sc, t), ";\n")); err != nil {
 			return 0, fmt.Errorf("create the copy: %w", err)
 		}
 	}
-	cols := pgquery.IdentList(t.writable())
-	ins := "INSERT INTO " + cp + " (" + cols + ") OVERRIDING SYSTEM VALUE SELECT " + cols + " FROM " + base
-	if p.filter != nil {
-		ins += " WHERE (" + *p.filter + ")"
-	}
-	tag, err := tx.Exec(ctx, ins)
+	tag, err := tx.Exec(ctx, m.copySQL(sc, p))
 	if err != nil {
 		return 0, fmt.Errorf("copy the rows: %w", err)
 	}
 	if create && len(t.Indexes) > 0 {
-		idx := make([]string, len(t.Indexes))
-		for i, f := range t.Indexes {
-			idx[i] = fmt.Sprintf(f, cp)
-		}
-		if _, err := tx.Exec(ctx, strings.Join(idx, ";\n")); err != nil {
+		if _, err := tx.Exec(ctx, strings.Join(m.indexSQL(sc, t), ";\n")); err != nil {
 			return 0, fmt.Errorf("build the indexes: %w", err)
 		}
 	}
@@ -447,24 +468,71 @@ func (m *Manager) fill(ctx context.Context, tx pgx.Tx, sc *Scenario, p *planned,
 	return tag.RowsAffected(), nil
 }
 
+// createCopySQL creates the (empty) copy of t, with its own sequences for
+// serial columns.
+func (m *Manager) createCopySQL(sc *Scenario, t *tableInfo) []string {
+	base := pgquery.Qual(sc.BaseSchema, t.Name)
+	cp := pgquery.Qual(sc.Schema, t.Name)
+	unlogged := "UNLOGGED "
+	if sc.Logged {
+		unlogged = ""
+	}
+	stmts := []string{"CREATE " + unlogged + "TABLE " + cp + " (LIKE " + base + " INCLUDING ALL EXCLUDING INDEXES)"}
+	for _, c := range t.Cols {
+		if c.SerialSeq != "" {
+			seq := pgquery.Qual(sc.Schema, c.SeqName)
+			stmts = append(stmts, "CREATE SEQUENCE "+seq+" OWNED BY "+cp+"."+pgquery.Ident(c.Name),
+				"ALTER TABLE "+cp+" ALTER COLUMN "+pgquery.Ident(c.Name)+" SET DEFAULT nextval("+pgquery.Literal(seq)+"::regclass)")
+		}
+	}
+	return stmts
+}
+
+// copySQL copies the rows of p's filter into its copy.
+func (m *Manager) copySQL(sc *Scenario, p *planned) string {
+	t := p.info
+	cols := pgquery.IdentList(t.writable())
+	ins := "INSERT INTO " + pgquery.Qual(sc.Schema, t.Name) + " (" + cols + ") OVERRIDING SYSTEM VALUE SELECT " + cols + " FROM " + pgquery.Qual(sc.BaseSchema, t.Name)
+	if p.filter != nil {
+		ins += " WHERE (" + *p.filter + ")"
+	}
+	return ins
+}
+
+// indexSQL builds the indexes (and the constraints they back) of t's copy.
+func (m *Manager) indexSQL(sc *Scenario, t *tableInfo) []string {
+	cp := pgquery.Qual(sc.Schema, t.Name)
+	idx := make([]string, len(t.Indexes))
+	for i, f := range t.Indexes {
+		idx[i] = fmt.Sprintf(f, cp)
+	}
+	return idx
+}
+
 // setSequences moves the copy's sequences past the copied maximum and the
 // base sequence's value.
 func (m *Manager) setSequences(ctx context.Context, tx pgx.Tx, sc *Scenario, t *tableInfo) error {
-	base := pgquery.Qual(sc.BaseSchema, t.Name)
-	cp := pgquery.Qual(sc.Schema, t.Name)
 	for _, c := range t.Cols {
 		if !c.Identity && c.SerialSeq == "" {
 			continue
 		}
-		_, err := tx.Exec(ctx, `SELECT setval(pg_get_serial_sequence($1, $2), greatest(
-				coalesce((SELECT max(`+pgquery.Ident(c.Name)+`)::bigint FROM `+cp+`), 0),
-				coalesce(pg_sequence_last_value(pg_get_serial_sequence($3, $2)::regclass), 0), 1))`,
-			cp, c.Name, base)
-		if err != nil {
+		q, args := m.sequenceSQL(sc, t, c)
+		if _, err := tx.Exec(ctx, q, args...); err != nil {
 			return fmt.Errorf("set the sequence of %s.%s: %w", t.Name, c.Name, err)
 		}
 	}
 	return nil
+}
+
+// sequenceSQL moves the sequence of column c of t's copy past the copied
+// maximum and the base sequence's value.
+func (m *Manager) sequenceSQL(sc *Scenario, t *tableInfo, c column) (string, []any) {
+	base := pgquery.Qual(sc.BaseSchema, t.Name)
+	cp := pgquery.Qual(sc.Schema, t.Name)
+	return `SELECT setval(pg_get_serial_sequence($1::text, $2::text), greatest(
+				coalesce((SELECT max(` + pgquery.Ident(c.Name) + `)::bigint FROM ` + cp + `), 0),
+				coalesce(pg_sequence_last_value(pg_get_serial_sequence($3::text, $2::text)::regclass), 0), 1))`,
+		[]any{cp, c.Name, base}
 }
 
 // finish adds the foreign keys, the change logs and the grants, and marks
@@ -500,6 +568,14 @@ func (m *Manager) finishTx(ctx context.Context, tx pgx.Tx, sc *Scenario, tables 
 // attach gives a filled copy its foreign keys, its change log and the
 // scenario role's privileges, in one batch with the statements more.
 func (m *Manager) attach(ctx context.Context, tx pgx.Tx, sc *Scenario, p *planned, cat *catalog, copied map[string]bool, more []string) error {
+	if _, err := tx.Exec(ctx, strings.Join(m.attachSQL(sc, p, cat, copied, more), ";\n")); err != nil {
+		return fmt.Errorf("scenario %s: foreign keys, change log and privileges of %s: %w", sc.Name, p.info.Name, err)
+	}
+	return nil
+}
+
+// attachSQL is attach's statements.
+func (m *Manager) attachSQL(sc *Scenario, p *planned, cat *catalog, copied map[string]bool, more []string) []string {
 	t := p.info
 	cp := pgquery.Qual(sc.Schema, t.Name)
 	var stmts []string
@@ -519,11 +595,7 @@ func (m *Manager) attach(ctx context.Context, tx pgx.Tx, sc *Scenario, p *planne
 				pgquery.Literal(cp)+", "+pgquery.Literal(c.Name)+") || ' TO ' || "+pgquery.Literal(role)+"; END $strata$")
 		}
 	}
-	stmts = append(stmts, more...)
-	if _, err := tx.Exec(ctx, strings.Join(stmts, ";\n")); err != nil {
-		return fmt.Errorf("scenario %s: foreign keys, change log and privileges of %s: %w", sc.Name, t.Name, err)
-	}
-	return nil
+	return append(stmts, more...)
 }
 
 // logSQL makes the change log of one copy: a table of the keys changed in

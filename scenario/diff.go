@@ -116,8 +116,8 @@ func (m *Manager) Diff(ctx context.Context, name string, o DiffOptions) (*Diff, 
 	}
 	b := &pgx.Batch{}
 	m.queueReadTx(b)
-	m.queueLoad(b, names, 0)
-	m.queueCatalog(b, "(SELECT array_agg(table_name::text) FROM "+m.st("scenario_table")+" WHERE scenario = ANY ($2::text[]))::text[]", names, false)
+	m.queueDiffLoad(b, names)
+	m.queueDiffCatalog(b, "(SELECT array_agg(table_name::text) FROM "+m.st("scenario_table")+" WHERE scenario = ANY ($2::text[]))::text[]", names)
 	scs, cat, err := m.readDiffBatch(ctx, conn, b)
 	if err != nil {
 		return nil, err
@@ -242,7 +242,7 @@ func (m *Manager) readDiffBatch(ctx context.Context, conn *pgx.Conn, b *pgx.Batc
 			return nil, nil, fmt.Errorf("scenario: %w", err)
 		}
 	}
-	scs, err := m.readLoad(br)
+	scs, err := m.readDiffLoad(br)
 	if err != nil {
 		var pe *pgconn.PgError
 		if errors.As(err, &pe) && pe.Code == "42P01" { // undefined_table: never installed
@@ -250,7 +250,7 @@ func (m *Manager) readDiffBatch(ctx context.Context, conn *pgx.Conn, b *pgx.Batc
 		}
 		return nil, nil, err
 	}
-	cat, err := m.readCatalogResults(br)
+	cat, err := m.readDiffCatalog(br)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -258,6 +258,100 @@ func (m *Manager) readDiffBatch(ctx context.Context, conn *pgx.Conn, b *pgx.Batc
 		return nil, nil, fmt.Errorf("scenario: %w", err)
 	}
 	return scs, cat, nil
+}
+
+// queueDiffLoad queues the one query of the metadata diff reads, for the
+// scenarios named: each one's names and state and its tables with their
+// filters and change logs (not its members, sizes or counts).
+func (m *Manager) queueDiffLoad(b *pgx.Batch, names []string) {
+	b.Queue(`SELECT s.name, s.schema_name, s.base_schema, s.state, t.table_name, t.filter, t.log_table
+		FROM `+m.st("scenario")+` s LEFT JOIN `+m.st("scenario_table")+` t ON t.scenario = s.name
+		WHERE s.name = ANY ($1::text[]) ORDER BY s.name, t.position`, names)
+}
+
+// readDiffLoad reads the result of queueDiffLoad's query.
+func (m *Manager) readDiffLoad(br pgx.BatchResults) ([]*Scenario, error) {
+	rows, err := br.Query()
+	if err != nil {
+		return nil, fmt.Errorf("scenario: read metadata: %w", err)
+	}
+	defer rows.Close()
+	var out []*Scenario
+	for rows.Next() {
+		var s Scenario
+		var table, logTable *string
+		var filter *string
+		if err := rows.Scan(&s.Name, &s.Schema, &s.BaseSchema, &s.State, &table, &filter, &logTable); err != nil {
+			return nil, fmt.Errorf("scenario: read metadata: %w", err)
+		}
+		if len(out) == 0 || out[len(out)-1].Name != s.Name {
+			out = append(out, &s)
+		}
+		if table != nil && logTable != nil {
+			last := out[len(out)-1]
+			last.Tables = append(last.Tables, Table{Name: *table, Filter: filter, logTable: *logTable})
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("scenario: read metadata: %w", err)
+	}
+	return out, nil
+}
+
+// queueDiffCatalog queues the one query of the catalog diff reads, for
+// the tables whose names the SQL expression only gives (over the
+// parameter $2 = arg): per table, its columns (name, type, generated or
+// not), its primary key, and the tables of the same schema it references
+// (to order the tables, parents first). One query, no index or
+// constraint definitions and no sequences: on the command's fresh server
+// backend, each catalog a query touches and each join it plans costs more
+// than the rows it reads.
+func (m *Manager) queueDiffCatalog(b *pgx.Batch, only string, arg any) {
+	cols := func(expr string) string {
+		return `array(SELECT ` + expr + ` FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum)`
+	}
+	b.Queue(`SELECT c.relname::text, `+cols("a.attname::text")+`, `+cols("format_type(a.atttypid, a.atttypmod)")+`, `+cols("a.attgenerated <> ''")+`,
+			coalesce((SELECT array_agg(a.attname::text ORDER BY k.i) FROM pg_index x CROSS JOIN unnest(x.indkey) WITH ORDINALITY k(n, i)
+				JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = k.n WHERE x.indrelid = c.oid AND x.indisprimary), '{}'),
+			array(SELECT DISTINCT p.relname::text FROM pg_constraint con JOIN pg_class p ON p.oid = con.confrelid
+				WHERE con.conrelid = c.oid AND con.contype = 'f' AND p.relnamespace = c.relnamespace)
+		FROM pg_class c
+		WHERE c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = $1::text) AND c.relkind IN ('r', 'p')
+			AND c.relname = ANY (`+only+`)`, m.opts.Schema, arg)
+}
+
+// readDiffCatalog reads the result of queueDiffCatalog's query.
+func (m *Manager) readDiffCatalog(br pgx.BatchResults) (*catalog, error) {
+	cat := &catalog{tables: map[string]*tableInfo{}, byParent: map[string][]fk{}, byChild: map[string][]fk{}}
+	rows, err := br.Query()
+	if err != nil {
+		return nil, fmt.Errorf("scenario: read the catalog: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		t := &tableInfo{}
+		var names, types, parents []string
+		var gen []bool
+		if err := rows.Scan(&t.Name, &names, &types, &gen, &t.Key, &parents); err != nil {
+			return nil, fmt.Errorf("scenario: read the catalog: %w", err)
+		}
+		if len(types) != len(names) || len(gen) != len(names) {
+			return nil, fmt.Errorf("scenario: read the catalog: table %s: %d columns, %d types", t.Name, len(names), len(types))
+		}
+		for i, n := range names {
+			t.Cols = append(t.Cols, column{Name: n, Type: types[i], Generated: gen[i]})
+		}
+		cat.tables[t.Name] = t
+		for _, p := range parents {
+			f := fk{Child: t.Name, Parent: p}
+			cat.byChild[t.Name] = append(cat.byChild[t.Name], f)
+			cat.byParent[p] = append(cat.byParent[p], f)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("scenario: read the catalog: %w", err)
+	}
+	return cat, nil
 }
 
 func ready(sc *Scenario) error {
@@ -290,6 +384,7 @@ func diffLog(ctx context.Context, conn *pgx.Conn, t *tableInfo, log string) ([]C
 		FROM `+log+` l ORDER BY `+strings.Join(keyCols, ", "), nil, nil, nil, formats)
 	var out []Change
 	var oldV, newV [][]byte
+	var a arena
 	for rr.NextRow() {
 		v := rr.Values()
 		if len(v) != nk+4 {
@@ -307,7 +402,7 @@ func diffLog(ctx context.Context, conn *pgx.Conn, t *tableInfo, log string) ([]C
 			rr.Close()
 			return nil, fmt.Errorf("scenario: diff: %w", err)
 		}
-		c, err := change(t, v[:nk], string(v[nk]) == "t", string(v[nk+1]) == "t", oldV, newV)
+		c, err := a.change(t, v[:nk], string(v[nk]) == "t", string(v[nk+1]) == "t", oldV, newV)
 		if err != nil {
 			rr.Close()
 			return nil, err
@@ -326,22 +421,23 @@ func textArray(b []byte, dst [][]byte) ([][]byte, error) {
 	if b == nil {
 		return dst, nil
 	}
-	bad := fmt.Errorf("malformed text[] of %d bytes", len(b))
+	// The error is made only when needed: this runs twice per changed row.
+	bad := func() error { return fmt.Errorf("malformed text[] of %d bytes", len(b)) }
 	if len(b) < 12 {
-		return nil, bad
+		return nil, bad()
 	}
 	ndim := int(binary.BigEndian.Uint32(b))
 	if ndim == 0 {
 		return dst, nil
 	}
 	if ndim != 1 || len(b) < 20 {
-		return nil, bad
+		return nil, bad()
 	}
 	n := int(int32(binary.BigEndian.Uint32(b[12:])))
 	p := 20
 	for range n {
 		if p+4 > len(b) {
-			return nil, bad
+			return nil, bad()
 		}
 		l := int(int32(binary.BigEndian.Uint32(b[p:])))
 		p += 4
@@ -350,7 +446,7 @@ func textArray(b []byte, dst [][]byte) ([][]byte, error) {
 			continue
 		}
 		if p+l > len(b) {
-			return nil, bad
+			return nil, bad()
 		}
 		dst = append(dst, b[p:p+l:p+l])
 		p += l
@@ -399,12 +495,13 @@ func diffQuery(t *tableInfo, oldS, newS side) string {
 func scanChanges(rows pgx.Rows, t *tableInfo) ([]Change, error) {
 	nk, nc := len(t.Key), len(t.Cols)
 	var out []Change
+	var a arena
 	for rows.Next() {
 		v := rows.RawValues()
 		if len(v) != nk+2+2*nc {
 			return nil, fmt.Errorf("scenario: diff: %d columns, want %d", len(v), nk+2+2*nc)
 		}
-		c, err := change(t, v[:nk], string(v[nk]) == "t", string(v[nk+1]) == "t", v[nk+2:nk+2+nc], v[nk+2+nc:])
+		c, err := a.change(t, v[:nk], string(v[nk]) == "t", string(v[nk+1]) == "t", v[nk+2:nk+2+nc], v[nk+2+nc:])
 		if err != nil {
 			return nil, err
 		}
@@ -417,7 +514,12 @@ func scanChanges(rows pgx.Rows, t *tableInfo) ([]Change, error) {
 // may be empty when that row does not exist). Of an update only the
 // columns that changed are kept. The strings of one change share one
 // allocation.
-func change(t *tableInfo, key [][]byte, hasOld, hasNew bool, oldV, newV [][]byte) (Change, error) {
+//
+// A diff makes one Change per changed row (10,000 for 1% of a 1M-row
+// table): the arena hands out their column slices and value strings from
+// shared blocks, so that a change costs a few allocations, not one per
+// column (the garbage collector's work was a large part of diff's time).
+func (a *arena) change(t *tableInfo, key [][]byte, hasOld, hasNew bool, oldV, newV [][]byte) (Change, error) {
 	nc := len(t.Cols)
 	if hasOld && len(oldV) != nc || hasNew && len(newV) != nc {
 		return Change{}, fmt.Errorf("scenario: diff of %s: a row of %d/%d values, want %d", t.Name, len(oldV), len(newV), nc)
@@ -444,7 +546,8 @@ func change(t *tableInfo, key [][]byte, hasOld, hasNew bool, oldV, newV [][]byte
 		return vs[i]
 	}
 	// The columns kept, and the bytes of every string.
-	keep := make([]int, 0, nc)
+	keep := a.keep[:0]
+	defer func() { a.keep = keep[:0] }()
 	size, vals := 0, 0
 	for _, k := range key {
 		size += len(k)
@@ -472,7 +575,7 @@ func change(t *tableInfo, key [][]byte, hasOld, hasNew bool, oldV, newV [][]byte
 		sb.Write(at(newV, i))
 	}
 	all := sb.String()
-	strs := make([]string, 0, vals)
+	strs := a.strings(vals)
 	p := 0
 	next := func(b []byte) *string {
 		if b == nil {
@@ -486,13 +589,51 @@ func change(t *tableInfo, key [][]byte, hasOld, hasNew bool, oldV, newV [][]byte
 		c.Key[k] = all[p : p+len(key[i])]
 		p += len(key[i])
 	}
-	c.Columns = make([]ColumnChange, 0, len(keep))
+	c.Columns = a.columns(len(keep))
 	for _, i := range keep {
 		o := next(at(oldV, i))
 		n := next(at(newV, i))
 		c.Columns = append(c.Columns, ColumnChange{Column: t.Cols[i].Name, Old: o, New: n})
 	}
 	return c, nil
+}
+
+// arena allocates the parts of many Changes in blocks. Its zero value is
+// ready; it is not safe for concurrent use.
+type arena struct {
+	keep []int          // scratch: the columns a change keeps
+	strs []string       // the unused part of the current block of values
+	cols []ColumnChange // the unused part of the current block of columns
+}
+
+// arenaBlock is the number of values or columns in one block.
+const arenaBlock = 4096
+
+// strings returns an empty slice with room for n values (appending up to
+// n never reallocates, so pointers to its elements stay valid).
+func (a *arena) strings(n int) []string {
+	if n > arenaBlock {
+		return make([]string, 0, n)
+	}
+	if len(a.strs) < n {
+		a.strs = make([]string, arenaBlock)
+	}
+	out := a.strs[:0:n]
+	a.strs = a.strs[n:]
+	return out
+}
+
+// columns returns an empty slice with room for exactly n columns.
+func (a *arena) columns(n int) []ColumnChange {
+	if n > arenaBlock {
+		return make([]ColumnChange, 0, n)
+	}
+	if len(a.cols) < n {
+		a.cols = make([]ColumnChange, arenaBlock)
+	}
+	out := a.cols[:0:n]
+	a.cols = a.cols[n:]
+	return out
 }
 
 func lit(t *tableInfo, col string, v *string) string {

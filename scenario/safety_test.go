@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/stratapg/strata/scenario"
@@ -186,4 +187,43 @@ UPDATE customers c SET orders_count = (SELECT count(*) FROM orders o WHERE o.cus
 		t.Fatalf("only %d application transactions ran", txs.Load())
 	}
 	t.Logf("%d application transactions, none failed", txs.Load())
+}
+
+// TestDropLeavesNothing: drop removes the schema, the role (with the
+// privileges a user granted it by hand outside the scenario's schema and
+// its membership in the application's role) and the metadata, and is
+// "not found" where no scenario was ever made.
+func TestDropLeavesNothing(t *testing.T) {
+	ctx := context.Background()
+	e := setup(t, shopSchema, scenario.Options{})
+	// No metadata tables yet: not found, not an error with ifExists.
+	if _, err := e.m.Drop(ctx, "never", false); !errors.Is(err, scenario.ErrNotFound) {
+		t.Fatalf("drop before any scenario: want ErrNotFound, got %v", err)
+	}
+	if found, err := e.m.Drop(ctx, "never", true); found || err != nil {
+		t.Fatalf("drop --if-exists before any scenario: found %v, %v", found, err)
+	}
+	// (Granted and revoked once, so that their ACLs are not the default
+	// NULL that any GRANT replaces with the owner's privileges.)
+	e.db.Exec(t, `CREATE SCHEMA extra; CREATE VIEW extra.v AS SELECT 1 AS x; CREATE VIEW big_orders AS SELECT * FROM orders WHERE total > 50;
+		GRANT USAGE ON SCHEMA extra TO PUBLIC; GRANT SELECT ON extra.v, big_orders TO PUBLIC;
+		REVOKE USAGE ON SCHEMA extra FROM PUBLIC; REVOKE SELECT ON extra.v, big_orders FROM PUBLIC`)
+	before := dropStateTables(e.catalogState(t))
+	for _, tables := range [][]string{{"orders"}, {"orders", "customers"}} {
+		if _, err := e.m.Create(ctx, scenario.CreateSpec{Name: "d", Tables: tables, Where: "tenant_id = 1", Members: []string{e.app}}); err != nil {
+			t.Fatal(err)
+		}
+		role := pgx.Identifier{e.prefix + "d"}.Sanitize()
+		e.db.Exec(t, `GRANT USAGE ON SCHEMA extra TO `+role+`; GRANT SELECT ON extra.v TO `+role+`; GRANT SELECT ON big_orders TO `+role)
+		found, err := e.m.Drop(ctx, "d", false)
+		if err != nil || !found {
+			t.Fatalf("drop of %v: found %v, %v", tables, found, err)
+		}
+		if after := dropStateTables(e.catalogState(t)); after != before {
+			t.Fatalf("drop of %v left something behind:\n%s", tables, cmp.Diff(before, after))
+		}
+		if n := one[int64](t, e.db.Conn(t), `SELECT count(*) FROM strata.scenario`); n != 0 {
+			t.Fatalf("drop of %v left %d metadata row(s)", tables, n)
+		}
+	}
 }

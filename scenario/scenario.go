@@ -200,11 +200,23 @@ func (m *Manager) ensureMeta(ctx context.Context, tx pgx.Tx) error {
 	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT FROM pg_namespace WHERE nspname = $1)`, m.opts.StateSchema).Scan(&exists); err != nil {
 		return err
 	}
+	for _, s := range m.metaSQL(exists) {
+		if _, err := tx.Exec(ctx, s); err != nil {
+			return fmt.Errorf("scenario: install metadata tables: %w", err)
+		}
+	}
+	return nil
+}
+
+// metaSQL creates the scenario tables (and the state schema unless
+// schemaExists: CREATE SCHEMA IF NOT EXISTS needs the CREATE privilege on
+// the database even when the schema exists).
+func (m *Manager) metaSQL(schemaExists bool) []string {
 	var stmts []string
-	if !exists {
+	if !schemaExists {
 		stmts = append(stmts, "CREATE SCHEMA IF NOT EXISTS "+pgquery.Ident(m.opts.StateSchema))
 	}
-	stmts = append(stmts, `CREATE TABLE IF NOT EXISTS `+m.st("scenario")+` (
+	return append(stmts, `CREATE TABLE IF NOT EXISTS `+m.st("scenario")+` (
 			name text PRIMARY KEY,
 			schema_name text NOT NULL,
 			role_name text NOT NULL,
@@ -226,12 +238,6 @@ func (m *Manager) ensureMeta(ctx context.Context, tx pgx.Tx) error {
 			copy_snapshot text,
 			copied_at timestamptz NOT NULL DEFAULT now(),
 			PRIMARY KEY (scenario, table_name))`)
-	for _, s := range stmts {
-		if _, err := tx.Exec(ctx, s); err != nil {
-			return fmt.Errorf("scenario: install metadata tables: %w", err)
-		}
-	}
-	return nil
 }
 
 // metaInstalled reports whether the scenario tables exist.

@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -85,6 +86,11 @@ type Runner struct {
 // when local: lockTimeout, no statement or idle-in-transaction timeout,
 // and the search_path.
 func (r *Runner) settings(local bool, lockTimeout time.Duration) string {
+	return strings.Join(r.settingsList(local, lockTimeout), "; ")
+}
+
+// settingsList is settings, one statement each.
+func (r *Runner) settingsList(local bool, lockTimeout time.Duration) []string {
 	set := "SET "
 	if local {
 		set = "SET LOCAL "
@@ -93,11 +99,9 @@ func (r *Runner) settings(local bool, lockTimeout time.Duration) string {
 	if lockTimeout > 0 {
 		lt = Millis(lockTimeout)
 	}
-	s := set + "lock_timeout = '" + lt + "'; " +
-		set + "statement_timeout = 0; " +
-		set + "idle_in_transaction_session_timeout = 0"
+	s := []string{set + "lock_timeout = '" + lt + "'", set + "statement_timeout = 0", set + "idle_in_transaction_session_timeout = 0"}
 	if r != nil && r.SearchPath != "" {
-		s += "; " + set + "search_path = " + r.SearchPath
+		s = append(s, set+"search_path = "+r.SearchPath)
 	}
 	return s
 }
@@ -367,6 +371,25 @@ func (e *permanentError) Error() string { return e.err.Error() }
 func (r *Runner) InTx(ctx context.Context, conn *pgx.Conn, fn func(pgx.Tx) error) error {
 	return r.retry(ctx, conn, func(timeout time.Duration) error {
 		return pgx.BeginTxFunc(ctx, conn, pgx.TxOptions{BeginQuery: "BEGIN; " + r.settings(true, timeout)}, fn)
+	})
+}
+
+// InTxPipeline is InTx for work that sends its statements in pipelines of
+// its own (pgx.Batch), to save round trips: fn gets the statements that
+// begin the transaction with strata's settings for this attempt (one
+// statement each, to queue before its first statements) and ends the
+// transaction itself (a COMMIT at the end of its last pipeline). When fn
+// fails, a transaction it left open is rolled back; a lock timeout or a
+// deadlock retries the whole transaction, as InTx does.
+func (r *Runner) InTxPipeline(ctx context.Context, conn *pgx.Conn, fn func(begin []string) error) error {
+	return r.retry(ctx, conn, func(timeout time.Duration) error {
+		err := fn(append([]string{"BEGIN"}, r.settingsList(true, timeout)...))
+		if err != nil && !conn.IsClosed() && conn.PgConn().TxStatus() != 'I' {
+			if _, rerr := conn.Exec(context.WithoutCancel(ctx), "ROLLBACK"); rerr != nil {
+				conn.Close(context.WithoutCancel(ctx))
+			}
+		}
+		return err
 	})
 }
 

@@ -190,3 +190,80 @@ func TestBusyNamesHolderInThisDatabase(t *testing.T) {
 		}
 	}
 }
+
+// TestInTxPipelineRetriesAndRollsBack: InTxPipeline hands fn the
+// statements that begin a transaction with this attempt's lock_timeout,
+// retries the whole transaction on a lock timeout, and rolls back a
+// transaction fn leaves open when it fails.
+func TestInTxPipelineRetriesAndRollsBack(t *testing.T) {
+	db := pgtest.New(t)
+	db.Exec(t, `CREATE TABLE t (id int)`)
+	ctx := context.Background()
+	blocker := db.Conn(t)
+	tx, err := blocker.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, `LOCK TABLE t IN ACCESS EXCLUSIVE MODE`); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		time.Sleep(700 * time.Millisecond)
+		_ = tx.Rollback(ctx)
+	}()
+	retries := 0
+	r := &pgexec.Runner{LockTimeout: 100 * time.Millisecond, Deadline: 30 * time.Second, SearchPath: `"public"`,
+		OnRetry: func(int, time.Duration, error) { retries++ }}
+	conn := db.Conn(t)
+	var timeouts []string
+	err = r.InTxPipeline(ctx, conn, func(begin []string) error {
+		b := &pgx.Batch{}
+		for _, s := range begin {
+			b.Queue(s)
+		}
+		b.Queue(`SHOW lock_timeout`)
+		b.Queue(`ALTER TABLE t ADD COLUMN x int`)
+		b.Queue(`COMMIT`)
+		br := conn.SendBatch(ctx, b)
+		defer br.Close()
+		for range begin {
+			if _, err := br.Exec(); err != nil {
+				return err
+			}
+		}
+		var timeout string
+		if err := br.QueryRow().Scan(&timeout); err != nil {
+			return err
+		}
+		timeouts = append(timeouts, timeout)
+		if _, err := br.Exec(); err != nil {
+			return err
+		}
+		_, err := br.Exec()
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(timeouts) < 2 || timeouts[0] != "50ms" || timeouts[1] != "100ms" || retries != len(timeouts)-1 {
+		t.Errorf("lock_timeouts of the attempts %v with %d retries; want 50ms, then 100ms, one retry each", timeouts, retries)
+	}
+	if conn.PgConn().TxStatus() != 'I' {
+		t.Errorf("transaction status %c after the commit", conn.PgConn().TxStatus())
+	}
+	// A failure with the transaction open: rolled back, nothing kept.
+	boom := errors.New("boom")
+	err = r.InTxPipeline(ctx, conn, func(begin []string) error {
+		if _, err := conn.Exec(ctx, strings.Join(begin, "; ")+"; ALTER TABLE t ADD COLUMN y int"); err != nil {
+			return err
+		}
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("InTxPipeline = %v, want boom", err)
+	}
+	var n int
+	if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_attribute WHERE attrelid = 't'::regclass AND attname = 'y'`).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("after a failed transaction: column y %d, %v (TxStatus %c)", n, err, conn.PgConn().TxStatus())
+	}
+}
