@@ -73,7 +73,7 @@ type = "add_column"
 table = "users"
 column = { name = "nickname", type = "text" }
 `},
-			want: "strata: migrations/001_bad.toml:1: descripton: unknown key\n",
+			want: "strata: migrations/001_bad.toml:1: descripton: unknown key (did you mean \"description\"?)\n",
 		},
 		{
 			name: "unknown key in an action",
@@ -83,7 +83,7 @@ tabel = "users"
 column = { name = "nickname", type = "text" }
 `},
 			want: "strata: migrations/001_bad.toml:1: actions[0].table: missing required key\n" +
-				"strata: migrations/001_bad.toml:3: actions[0].tabel: unknown key\n",
+				"strata: migrations/001_bad.toml:3: actions[0].tabel: unknown key (did you mean \"table\"?)\n",
 		},
 		{
 			name: "key of another action type",
@@ -105,7 +105,7 @@ table = "users"
   type = "text"
   nulable = false
 `},
-			want: "strata: migrations/001_bad.toml:7: actions[0].column.nulable: unknown key\n",
+			want: "strata: migrations/001_bad.toml:7: actions[0].column.nulable: unknown key (did you mean \"nullable\"?)\n",
 		},
 		{
 			name: "unknown key in JSON",
@@ -127,7 +127,7 @@ table = "users"
 type = "add_colum"
 table = "users"
 `},
-			want: `strata: migrations/001_bad.toml:2: actions[0].type: unknown action type "add_colum" (valid: create_table, add_column, alter_column, remove_column, rename_table, remove_table, add_index, remove_index, add_foreign_key, remove_foreign_key, add_check, remove_check, add_unique, add_primary_key, rename_constraint, remove_constraint, set_replica_identity, create_enum, alter_enum, remove_enum, custom)` + "\n",
+			want: `strata: migrations/001_bad.toml:2: actions[0].type: unknown action type "add_colum" (did you mean "add_column"?)` + "\n",
 		},
 		{
 			name: "missing action type",

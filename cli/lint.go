@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/spf13/cobra"
 
+	"github.com/stratapg/strata/internal/pgerr"
 	"github.com/stratapg/strata/lint"
 	"github.com/stratapg/strata/migration"
 )
@@ -51,7 +52,7 @@ Exit status 1 when an error-severity finding is not suppressed.`,
 			for _, a := range args {
 				info, err := os.Stat(a)
 				if err != nil {
-					return fmt.Errorf("lint: %w", err)
+					return err
 				}
 				if !info.IsDir() {
 					if isMigrationFile(a) {
@@ -64,7 +65,7 @@ Exit status 1 when an error-severity finding is not suppressed.`,
 				sqlPaths = append(sqlPaths, a)
 				entries, err := os.ReadDir(a)
 				if err != nil {
-					return fmt.Errorf("lint: %w", err)
+					return err
 				}
 				for _, e := range entries {
 					if !e.IsDir() && isMigrationFile(e.Name()) {
@@ -82,7 +83,7 @@ Exit status 1 when an error-severity finding is not suppressed.`,
 					return err // names the file and says why
 				}
 				if err != nil {
-					return fmt.Errorf("lint: %w", err)
+					return err
 				}
 				m, err := migration.Parse(f, src)
 				if err != nil {
@@ -111,7 +112,7 @@ Exit status 1 when an error-severity finding is not suppressed.`,
 				return usageError{fmt.Errorf("--format must be text, json or github, not %q", format)}
 			}
 			if lint.HasErrors(findings) {
-				return errSilent{fmt.Errorf("lint: found errors")}
+				return errSilent{fmt.Errorf("found errors")}
 			}
 			return nil
 		},
@@ -143,12 +144,12 @@ func (g *globals) serverMajor(ctx context.Context) (int, error) {
 	defer cancel()
 	conn, err := pgx.Connect(ctx, url)
 	if err != nil {
-		return 0, fmt.Errorf("lint: connect to read the server version (or pass --pg-version): %w", err)
+		return 0, fmt.Errorf("read the server version (or pass --pg-version): %w", pgerr.Connect(err, url))
 	}
 	defer conn.Close(context.Background())
 	var num int
 	if err := conn.QueryRow(ctx, "SELECT current_setting('server_version_num')::int").Scan(&num); err != nil {
-		return 0, fmt.Errorf("lint: %w", err)
+		return 0, fmt.Errorf("read the server version: %w", err)
 	}
 	return num / 10000, nil
 }

@@ -97,7 +97,7 @@ func WriteJSON(w io.Writer, findings []Finding) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	if err := enc.Encode(findings); err != nil {
-		return fmt.Errorf("lint: write json: %w", err)
+		return fmt.Errorf("write json: %w", err)
 	}
 	return nil
 }

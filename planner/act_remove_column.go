@@ -103,7 +103,7 @@ func (p *planner) dropColumn(t *vTable, c *vColumn) {
 func (p *planner) columnDependents(ctx context.Context, table, col string) ([]string, error) {
 	deps, err := p.pr.ColumnDependents(ctx, p.schema, table, col)
 	if err != nil {
-		return nil, fmt.Errorf("engine: read dependents of %s.%s: %w", table, col, err)
+		return nil, fmt.Errorf("read dependents of %s.%s: %w", table, col, err)
 	}
 	var out []string
 	for _, d := range deps {

@@ -18,6 +18,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/stratapg/strata/foreign"
+	"github.com/stratapg/strata/internal/suggest"
 	"github.com/stratapg/strata/migration"
 )
 
@@ -79,7 +80,17 @@ func Load(path string, flags []string, getenv func(string) string) (*File, error
 		}
 		flag := strings.ReplaceAll(k, "_", "-")
 		if !slices.Contains(flags, flag) || strings.Contains(k, "-") || flag == "config" {
-			d.errf(k, "unknown key %q (the keys are the global flags' names with _ for -, and [[foreign]])", k)
+			known := []string{"foreign"}
+			for _, f := range flags {
+				if f != "config" {
+					known = append(known, strings.ReplaceAll(f, "-", "_"))
+				}
+			}
+			if s := suggest.Closest(k, known); s != "" {
+				d.errf(k, "unknown key %q (did you mean %q?)", k, s)
+			} else {
+				d.errf(k, "unknown key %q (the keys are the global flags' names with _ for -, and [[foreign]])", k)
+			}
 			continue
 		}
 		s, ok := d.scalar(k, v)
