@@ -105,6 +105,7 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		g.historyCmd(), g.newCmd(), g.baselineCmd(), g.configCmd(), g.foreignCmd(), g.dumpCmd(), g.driftCmd(), g.doctorCmd(),
 		g.scenarioCmd(), g.convertCmd(), g.versionCmd(), g.latestCmd(),
 	)
+	requireSubcommand(root)
 	if cmd, err := root.ExecuteContextC(ctx); err != nil {
 		return g.renderError(err, cmd)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"regexp"
 	"strings"
@@ -47,6 +48,16 @@ func (g *globals) renderError(err error, cmd *cobra.Command) int {
 		ce.Source = g.urlSource()
 	}
 	msg := strings.TrimRight(err.Error(), "\n")
+	var pe *fs.PathError
+	if errors.As(err, &pe) && error(pe) == err {
+		// "stat x: no such file": the file, then why.
+		msg = pe.Path + ": " + pe.Err.Error()
+	}
+	if errors.Is(err, context.Canceled) {
+		// The driver's words for a canceled query or connection.
+		msg = strings.Replace(msg, "timeout: context already done: ", "", 1)
+		msg = strings.Replace(msg, "context canceled", "interrupted", 1)
+	}
 	var hints []string
 	if code == 2 {
 		msg, hints = usageMessage(msg, cmd)
@@ -184,10 +195,7 @@ func usageMessage(msg string, cmd *cobra.Command) (string, []string) {
 		}
 		return fmt.Sprintf("%s %q: %s", m[2], m[1], why), []string{help + " describes " + m[2]}
 	}
-	if strings.HasPrefix(msg, "flag needs an argument") || strings.Contains(msg, "arg(s)") {
-		return msg, []string{help + " shows how to use it"}
-	}
-	return msg, nil
+	return msg, []string{help + " shows how to use it"}
 }
 
 var (
@@ -203,6 +211,10 @@ func defaultHint(err error, cmd *cobra.Command) string {
 		name = cmd.Name()
 	}
 	switch {
+	case errors.Is(err, migration.ErrInvalid):
+		return "fix the file(s) named above and run the command again; nothing was changed (docs/migrations.md lists each action's keys)"
+	case errors.Is(err, engine.ErrInvalid):
+		return "fix the migration, or the database, and run the command again; nothing was changed"
 	case errors.Is(err, engine.ErrNoPhase):
 		return "strata status shows the state; strata start begins the next migration"
 	case errors.Is(err, engine.ErrNothingPending):
@@ -217,6 +229,8 @@ func defaultHint(err error, cmd *cobra.Command) string {
 			return "run strata " + name + " again to resume, or strata abort to undo the phase"
 		}
 		return "run the command again"
+	case errors.Is(err, os.ErrNotExist) && name == "lint":
+		return "check the path: strata lint takes .sql files, migration files and folders of them"
 	case errors.Is(err, os.ErrNotExist):
 		return "check the path (the folder of migration files is --dir, default ./migrations)"
 	}
@@ -286,6 +300,15 @@ type redactWriter struct {
 	g *globals
 }
 
+// underlying is the writer w wraps, if it is a redactWriter (to tell
+// whether stderr is a terminal).
+func underlying(w io.Writer) io.Writer {
+	if r, ok := w.(*redactWriter); ok {
+		return r.w
+	}
+	return w
+}
+
 func (r *redactWriter) Write(p []byte) (int, error) {
 	clean := pgerr.Redact(string(p), r.g.secrets())
 	if _, err := io.WriteString(r.w, clean); err != nil {
@@ -308,4 +331,21 @@ func oneLine(msg string) string {
 		parts = append(parts, l)
 	}
 	return strings.Join(parts, " ")
+}
+
+// requireSubcommand makes every command that only groups others (strata
+// scenario, strata foreign, ...) refuse an unknown subcommand as a usage
+// error with a suggestion, instead of printing its help and exiting 0.
+func requireSubcommand(c *cobra.Command) {
+	for _, s := range c.Commands() {
+		requireSubcommand(s)
+	}
+	if c.HasParent() && c.HasSubCommands() && c.Run == nil && c.RunE == nil {
+		c.RunE = func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return cmd.Help()
+			}
+			return usageError{fmt.Errorf("unknown command %q for %q", args[0], cmd.CommandPath())}
+		}
+	}
 }

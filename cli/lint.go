@@ -142,6 +142,9 @@ func (g *globals) serverMajor(ctx context.Context) (int, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
+	if err := pgerr.CheckURL(url); err != nil {
+		return 0, err
+	}
 	conn, err := pgx.Connect(ctx, url)
 	if err != nil {
 		return 0, fmt.Errorf("read the server version (or pass --pg-version): %w", pgerr.Connect(err, url))

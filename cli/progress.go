@@ -29,7 +29,7 @@ type progress struct {
 
 func newProgress(w io.Writer, quiet bool) *progress {
 	tty := false
-	if f, ok := w.(*os.File); ok {
+	if f, ok := underlying(w).(*os.File); ok {
 		tty = term.IsTerminal(int(f.Fd()))
 	}
 	return &progress{w: w, tty: tty, every: 5 * time.Second, quiet: quiet, last: map[string]time.Time{}}

@@ -89,6 +89,9 @@ func New(connString string, opts Options) (*Migrator, error) {
 	if opts.VersionSchemaStyle != "" && !slices.Contains(migration.Styles, opts.VersionSchemaStyle) {
 		return nil, fmt.Errorf("unknown version schema style %q (valid: %s)", opts.VersionSchemaStyle, strings.Join(migration.Styles, ", "))
 	}
+	if err := pgerr.CheckURL(connString); err != nil {
+		return nil, err
+	}
 	cfg, err := pgx.ParseConfig(connString)
 	if err != nil {
 		return nil, pgerr.Parse(err, connString)

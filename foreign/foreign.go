@@ -198,6 +198,9 @@ func MaskURL(u string) string {
 // connect opens a connection for strata's own work on it: no statement
 // timeout.
 func connect(ctx context.Context, connString string) (*pgx.Conn, error) {
+	if err := pgerr.CheckURL(connString); err != nil {
+		return nil, err
+	}
 	cfg, err := pgx.ParseConfig(connString)
 	if err != nil {
 		return nil, pgerr.Parse(err, connString)

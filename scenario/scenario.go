@@ -58,6 +58,9 @@ type Manager struct {
 
 // New prepares a Manager for the database at connString.
 func New(connString string, opts Options) (*Manager, error) {
+	if err := pgerr.CheckURL(connString); err != nil {
+		return nil, err
+	}
 	cfg, err := pgx.ParseConfig(connString)
 	if err != nil {
 		return nil, pgerr.Parse(err, connString)

@@ -302,3 +302,28 @@ func Parse(err error, connString string) error {
 	e.Reason = Redact(reason, append(Passwords(connString), os.Getenv("PGPASSWORD")))
 	return e
 }
+
+// CheckURL refuses a postgres:// URL whose user name or password holds an
+// unescaped @ or /: the driver would take part of the password for the
+// host and print it in its errors. Other strings pass (the driver judges
+// them).
+func CheckURL(connString string) error {
+	scheme, rest, ok := strings.Cut(connString, "://")
+	if !ok || !strings.EqualFold(scheme, "postgres") && !strings.EqualFold(scheme, "postgresql") {
+		return nil
+	}
+	head := rest
+	if i := strings.IndexAny(head, "?#"); i >= 0 {
+		head = head[:i]
+	}
+	at := strings.LastIndex(head, "@")
+	switch {
+	case strings.Count(head, "@") > 1:
+		return &ConnError{Kind: BadString, Reason: "more than one @ before the host: an @ in the user name or password must be written %40"}
+	case at >= 0 && strings.Contains(head[:at], "/"):
+		return &ConnError{Kind: BadString, Reason: "a / before the @ of the host: a / in the user name or password must be written %2F"}
+	case at < 0 && strings.Contains(rest[len(head):], "@") && strings.Contains(head, ":"):
+		return &ConnError{Kind: BadString, Reason: "an @ after a ? or #: a ? or # in the user name or password must be written %3F or %23"}
+	}
+	return nil
+}

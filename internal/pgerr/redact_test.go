@@ -126,3 +126,23 @@ func FuzzRedactConnString(f *testing.F) {
 		}
 	})
 }
+
+func TestCheckURL(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		fail bool
+	}{
+		{"postgres://u:pw@h:5432/db", false},
+		{"postgres://u:p%40ss@h/db?options=a@b", false},
+		{"postgresql://u@h/db", false},
+		{"host=h password=p@ss@x", false},
+		{"postgres://u:p@ss@h/db", true},
+		{"postgres://u:p@ss/w@h/db", true},
+		{"postgres://u:pa/ss@h/db", true},
+		{"postgres://u:pa?ss@h/db", true},
+	} {
+		if err := CheckURL(c.in); (err != nil) != c.fail {
+			t.Errorf("CheckURL(%q) = %v, want failure %v", c.in, err, c.fail)
+		}
+	}
+}
