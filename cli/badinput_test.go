@@ -313,6 +313,13 @@ changes = { comment = "gone already" }
 					stderr := runCLI(t, 1, cmd, "--url", db.URL, "--dir", migs)
 					// Show files as a user who typed --dir migrations sees them.
 					stderr = strings.ReplaceAll(stderr, migs+string(filepath.Separator), "migrations/")
+					// The problems, then one hint line of the two kinds.
+					i := strings.LastIndex(strings.TrimSuffix(stderr, "\n"), "\n")
+					if hint := stderr[i+1:]; hint != badFileHint && hint != badPlanHint {
+						t.Errorf("strata %s: last line %q, want a hint line", cmd, hint)
+					} else {
+						stderr = stderr[:i+1]
+					}
 					if diff := cmp.Diff(tc.want, stderr); diff != "" {
 						t.Errorf("strata %s (init first: %v): stderr (-want +got):\n%s", cmd, initFirst, diff)
 					}
@@ -327,6 +334,13 @@ changes = { comment = "gone already" }
 		})
 	}
 }
+
+// The hints after invalid migration files, and after migrations that do
+// not fit the database.
+const (
+	badFileHint = "hint: fix the file(s) named above and run the command again; nothing was changed (docs/migrations.md lists each action's keys)\n"
+	badPlanHint = "hint: fix the migration, or the database, and run the command again; nothing was changed\n"
+)
 
 // runCLI runs strata in-process, checks its exit status and returns its
 // stderr.
