@@ -72,6 +72,8 @@ func errorCases() []errCase {
 		{name: "password with a space in a key/value string", args: []string{"--url", "host=127.0.0.1 port={authport} user=" + authRole + " password='open sesame' dbname=postgres", "init"}, code: 1, secrets: []string{"open sesame"}},
 		{name: "password that is a word of the message", args: []string{"--url", "postgres://" + authRole + ":failed@{auth}/postgres", "init"}, code: 1, secrets: []string{"failed"}},
 		{name: "database missing", args: []string{"--url", "postgres://postgres:Pw4-db@{server}/nosuchdb?sslmode=disable", "init"}, code: 1, secrets: []string{"Pw4-db"}},
+		{name: "TLS required by a server without it", args: []string{"--url", "postgres://postgres@{server}/postgres?sslmode=require", "init"}, code: 1},
+		{name: "unknown host", args: []string{"--url", "postgres://app@nosuchhost.invalid:5432/app?connect_timeout=20", "init"}, code: 1},
 		{name: "role missing", args: []string{"--url", "postgres://nosuchrole@{server}/postgres?sslmode=disable", "init"}, code: 1},
 		{name: "missing migrations folder", args: []string{"--url", "{url}", "start", "--dir", "{work}/migrationz"}, code: 1},
 		{name: "unknown --schema on start", args: []string{"--url", "{url}", "start", "--schema", "nosuch", "--dir", "{dir}"}, files: mig, setup: errUsers, code: 1},
