@@ -320,3 +320,60 @@ func (w *watchWriter) String() string {
 	defer w.mu.Unlock()
 	return w.buf.String()
 }
+
+// TestHostilePasswords: whatever the password and however it is given (an
+// escaped URL, a raw URL, a key/value string with quotes, PGPASSWORD), no
+// part of it reaches stdout or stderr: not the password, not any word of it
+// of pgerr.MinWord characters or more, not a shorter one as a whole word.
+// Nothing listens at the address, and the strings that do not parse fail
+// before connecting: no server is needed.
+func TestHostilePasswords(t *testing.T) {
+	passwords := []string{
+		"p@ss", "p@ss@word", "a b", "open sesame now", "'q'", `it's`, `back\slash`, "x:y@z/w?#", "100%",
+		"pässwörd", "密码密码", "password", "failed", "refused", "connect", "tcp", "127.0.0.1", "sslmode=disable", " lead", "trail ",
+	}
+	for _, pw := range passwords {
+		q := strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(pw)
+		forms := map[string][]string{
+			"escaped url": {"--url", "postgres://" + url.UserPassword("u", pw).String() + "@127.0.0.1:1/db"},
+			"raw url":     {"--url", "postgres://u:" + pw + "@127.0.0.1:1/db"},
+			"kv":          {"--url", "host=127.0.0.1 port=1 user=u password='" + q + "' dbname=db"},
+			"kv bad":      {"--url", "host=127.0.0.1 port=1 password='" + q + "' sslmode=bogus"},
+			"url bad":     {"--url", "postgres://" + url.UserPassword("u", pw).String() + "@127.0.0.1:1/db?sslmode=bogus"},
+			"typo scheme": {"--url", "postgress://u:" + pw + "@127.0.0.1:1/db"},
+			"PGPASSWORD":  {},
+			"shadow url":  {"--shadow-url", "postgres://" + url.UserPassword("u", pw).String() + "@127.0.0.1:1/db"},
+		}
+		for form, flags := range forms {
+			t.Run(form+"/"+pw, func(t *testing.T) {
+				for _, v := range []string{"DATABASE_URL", "PGHOST", "PGPORT", "PGUSER", "PGDATABASE", "PGPASSWORD", "PGSERVICE", "STRATA_CONFIG", "PGSSLMODE"} {
+					t.Setenv(v, "")
+					os.Unsetenv(v)
+				}
+				t.Setenv("PGPASSFILE", filepath.Join(t.TempDir(), "none"))
+				cmd := []string{"status", "--dir", t.TempDir()}
+				switch form {
+				case "PGPASSWORD":
+					t.Setenv("PGHOST", "127.0.0.1")
+					t.Setenv("PGPORT", "1")
+					t.Setenv("PGPASSWORD", pw)
+				case "shadow url":
+					flags = append([]string{"--url", "postgres://u@127.0.0.1:1/db"}, flags...)
+					cmd = []string{"drift", "--dir", t.TempDir()}
+				}
+				var stdout, stderr bytes.Buffer
+				code := cli.Main(context.Background(), append(flags, cmd...), strings.NewReader(""), &stdout, &stderr)
+				if code == 0 {
+					t.Fatalf("exit 0 with nothing listening:\n%s", stderr.String())
+				}
+				out := stdout.String() + stderr.String()
+				for _, w := range append([]string{pw}, strings.Fields(pw)...) {
+					if len([]rune(w)) >= pgerr.MinWord && strings.Contains(out, w) ||
+						regexp.MustCompile(`(^|[^\pL\pN])`+regexp.QuoteMeta(w)+`($|[^\pL\pN])`).MatchString(out) {
+						t.Errorf("output shows %q of password %q:\n%s", w, pw, out)
+					}
+				}
+			})
+		}
+	}
+}

@@ -291,7 +291,7 @@ func Parse(err error, connString string) error {
 	var ue *url.Error
 	if errors.As(err, &ue) {
 		// url.Error quotes the whole URL: keep only what is wrong.
-		e.Reason = Redact("not a valid URL: "+ue.Err.Error(), append(Passwords(connString), os.Getenv("PGPASSWORD")))
+		e.Reason = Redact(unquote("not a valid URL: "+ue.Err.Error(), connString), append(Passwords(connString), os.Getenv("PGPASSWORD")))
 		return e
 	}
 	reason := err.Error()
@@ -299,7 +299,7 @@ func Parse(err error, connString string) error {
 	if i := strings.LastIndex(reason, "`: "); i >= 0 {
 		reason = reason[i+3:]
 	}
-	e.Reason = Redact(reason, append(Passwords(connString), os.Getenv("PGPASSWORD")))
+	e.Reason = Redact(unquote(reason, connString), append(Passwords(connString), os.Getenv("PGPASSWORD")))
 	return e
 }
 
@@ -322,8 +322,28 @@ func CheckURL(connString string) error {
 		return &ConnError{Kind: BadString, Reason: "more than one @ before the host: an @ in the user name or password must be written %40"}
 	case at >= 0 && strings.Contains(head[:at], "/"):
 		return &ConnError{Kind: BadString, Reason: "a / before the @ of the host: a / in the user name or password must be written %2F"}
-	case at < 0 && strings.Contains(rest[len(head):], "@") && strings.Contains(head, ":"):
-		return &ConnError{Kind: BadString, Reason: "an @ after a ? or #: a ? or # in the user name or password must be written %3F or %23"}
+	}
+	// "u:pa?ss@host" or "u:x@y?#@host": an @ after the ? or # with no
+	// key=value before it.
+	if tail := rest[len(head):]; strings.Contains(tail, "@") {
+		seg, _, _ := strings.Cut(tail, "@")
+		if !strings.Contains(seg, "=") {
+			return &ConnError{Kind: BadString, Reason: "an @ after a ? or #: a ? or # in the user name or password must be written %3F or %23"}
+		}
 	}
 	return nil
+}
+
+var quotedRE = regexp.MustCompile(`"[^"]*"`)
+
+// unquote drops the fragments of connString the driver quotes back in
+// reason: a string it cannot parse has no known password, so any piece of
+// it may be one.
+func unquote(reason, connString string) string {
+	return quotedRE.ReplaceAllStringFunc(reason, func(q string) string {
+		if len(q) > 2 && strings.Contains(connString, q[1:len(q)-1]) {
+			return "(a part of the string)"
+		}
+		return q
+	})
 }

@@ -140,6 +140,8 @@ func TestCheckURL(t *testing.T) {
 		{"postgres://u:p@ss/w@h/db", true},
 		{"postgres://u:pa/ss@h/db", true},
 		{"postgres://u:pa?ss@h/db", true},
+		{"postgres://u:x:y@z/w?#@h:1/db", true},
+		{"postgres://u:pw@h/db?application_name=a@b", false},
 	} {
 		if err := CheckURL(c.in); (err != nil) != c.fail {
 			t.Errorf("CheckURL(%q) = %v, want failure %v", c.in, err, c.fail)
