@@ -199,7 +199,7 @@ type = "add_column"
 table = "userz"
 column = { name = "nickname", type = "text" }
 `},
-			want: "strata: migrations/001_bad.toml:3: actions[0].table: table \"userz\" does not exist in schema \"public\"\n",
+			want: "strata: migrations/001_bad.toml:3: actions[0].table: table \"userz\" does not exist in schema \"public\" (did you mean \"users\"?)\n",
 		},
 		{
 			name: "missing column",
@@ -209,7 +209,7 @@ table = "users"
 column = "emial"
 changes = { name = "email_address" }
 `},
-			want: "strata: migrations/001_bad.toml:4: actions[0].column: column \"emial\" does not exist in table \"users\"\n",
+			want: "strata: migrations/001_bad.toml:4: actions[0].column: column \"emial\" does not exist in table \"users\" (did you mean \"email\"?)\n",
 		},
 		{
 			name: "missing table in JSON",

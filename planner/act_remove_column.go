@@ -20,7 +20,7 @@ func (p *planner) removeColumn(ctx context.Context, a *migration.RemoveColumn) e
 	}
 	c := t.col(a.Column)
 	if c == nil {
-		return p.errf(".column", "column %q does not exist in table %q", a.Column, a.Table)
+		return p.errf(".column", "column %q does not exist in table %q%s", a.Column, a.Table, t.colHint(a.Column))
 	}
 	for _, k := range t.Key {
 		if k == c.Phys && !t.Created {

@@ -206,7 +206,7 @@ func (p *planner) sync(phys string) *tableSync {
 func (p *planner) table(key, name string) (*vTable, error) {
 	t := p.cur.table(name)
 	if t == nil {
-		return nil, p.errf(key, "table %q does not exist in schema %q", name, p.schema)
+		return nil, p.errf(key, "table %q does not exist in schema %q%s", name, p.schema, p.cur.tableHint(name))
 	}
 	return t, nil
 }

@@ -53,7 +53,7 @@ var allowed = map[string][]string{
 	"backfill":            {"plan", "internal/pgexec"},
 	"lint":                {"pglock", "migration", "internal/pgquery"},
 	"state":               {"backfill", "internal/natural"},
-	"planner":             {"plan", "migration", "pglock", "internal/pgquery", "internal/pgexec", "backfill"},
+	"planner":             {"internal/suggest", "plan", "migration", "pglock", "internal/pgquery", "internal/pgexec", "backfill"},
 	"sqlrun":              {"migration", "internal/pgexec", "internal/pgquery"},
 	"catalog":             {},
 	"dump":                {"catalog"},
