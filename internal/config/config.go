@@ -283,7 +283,7 @@ func (d *decoder) foreign(v any) {
 					case "dbname":
 						decl.Server.DBName = s
 					default:
-						d.errf(skey, "unknown key %q (server has host, port and dbname)", sk)
+						d.errf(skey, "unknown key %q (server has host, port and dbname)%s", sk, suggest.Hint(sk, []string{"host", "port", "dbname"}))
 					}
 					_ = ok
 				}
@@ -304,7 +304,11 @@ func (d *decoder) foreign(v any) {
 					}
 				}
 			default:
-				d.errf(key, "unknown key %q (a [[foreign]] declaration has %s)", k, strings.Join(foreignKeys, ", "))
+				if s := suggest.Closest(k, foreignKeys); s != "" {
+					d.errf(key, "unknown key %q (did you mean %q?)", k, s)
+				} else {
+					d.errf(key, "unknown key %q (a [[foreign]] declaration has %s)", k, strings.Join(foreignKeys, ", "))
+				}
 			}
 		}
 		switch {
