@@ -21,3 +21,12 @@ func TestRedactLargeInput(t *testing.T) {
 	}
 	t.Logf("took %s", time.Since(start))
 }
+
+// BenchmarkRedactLine: one typical stderr line with the passwords of a URL.
+func BenchmarkRedactLine(b *testing.B) {
+	secrets := Passwords("postgres://app:s3cr3t%40pw@db.internal:5432/shop?sslmode=require")
+	line := `connect to db.internal:5432: password authentication failed for user "app"` + "\n"
+	for i := 0; i < b.N; i++ {
+		Redact(line, secrets)
+	}
+}
