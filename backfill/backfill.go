@@ -385,12 +385,12 @@ func (r *Runner) execFor(tr *tracker) *pgexec.Runner {
 func (r *Runner) Run(ctx context.Context, conn *pgx.Conn, step string, spec Spec) error {
 	if r.MaxReplicationLag > 0 {
 		if err := CheckReplicationLagReadable(ctx, conn); err != nil {
-			return fmt.Errorf("backfill: %s: %w", spec.Table, err)
+			return fmt.Errorf("table %s: %w", spec.Table, err)
 		}
 	}
 	cps, err := r.checkpoints(ctx, conn, step, spec)
 	if err != nil {
-		return fmt.Errorf("backfill: %s: %w", spec.Table, err)
+		return fmt.Errorf("table %s: %w", spec.Table, err)
 	}
 	tr := &tracker{r: r, table: spec.Table, start: time.Now(), rows: map[string]int64{}}
 	tr.exec = r.execFor(tr)
@@ -412,24 +412,24 @@ func (r *Runner) Run(ctx context.Context, conn *pgx.Conn, step string, spec Spec
 		// A leftover of a rebuild interrupted by a crash, then the sizes
 		// the rebuild after the backfill compares with.
 		if err := r.dropLeftovers(ctx, conn, spec); err != nil {
-			return fmt.Errorf("backfill: %s: %w", spec.Table, err)
+			return fmt.Errorf("table %s: %w", spec.Table, err)
 		}
 		if err := r.Exec.WithSession(ctx, conn, 0, func() error {
 			indexesBefore, err = indexSizes(ctx, conn, spec)
 			return err
 		}); err != nil {
-			return fmt.Errorf("backfill: %s: %w", spec.Table, err)
+			return fmt.Errorf("table %s: %w", spec.Table, err)
 		}
 	}
 	if len(todo) > 0 {
 		if err := r.runWorkers(ctx, conn, spec, todo, tr); err != nil {
-			return fmt.Errorf("backfill: %s: %w", spec.Table, err)
+			return fmt.Errorf("table %s: %w", spec.Table, err)
 		}
 	}
 	if len(todo) > 0 && tr.reuse.interval > 0 {
 		// The last interval's space, for the application's next updates.
 		if err := tr.reuse.vacuum(ctx, conn); err != nil {
-			return fmt.Errorf("backfill: %s: %w", spec.Table, err)
+			return fmt.Errorf("table %s: %w", spec.Table, err)
 		}
 	}
 	var notes []string
@@ -437,7 +437,7 @@ func (r *Runner) Run(ctx context.Context, conn *pgx.Conn, step string, spec Spec
 		// (With the space held back, REINDEX CONCURRENTLY would wait for
 		// the same old transaction.)
 		if notes, err = r.rebuildGrown(ctx, conn, spec, indexesBefore, tr.appActive()); err != nil {
-			return fmt.Errorf("backfill: %s: %w", spec.Table, err)
+			return fmt.Errorf("table %s: %w", spec.Table, err)
 		}
 	}
 	var after int64
@@ -445,7 +445,7 @@ func (r *Runner) Run(ctx context.Context, conn *pgx.Conn, step string, spec Spec
 		after, err = tableSize(ctx, conn, spec)
 		return err
 	}); err != nil {
-		return fmt.Errorf("backfill: %s: %w", spec.Table, err)
+		return fmt.Errorf("table %s: %w", spec.Table, err)
 	}
 	if r.Progress != nil {
 		var total int64

@@ -113,21 +113,21 @@ WHERE d.deptype = 'n' AND d.objid >= 16384`
 func Read(ctx context.Context, tx pgx.Tx, schema string) (*Schema, error) {
 	r := &reader{ctx: ctx, tx: tx, schema: schema, s: &Schema{Name: schema}, byOID: map[string]*Object{}, tables: map[uint32]*table{}}
 	if _, err := tx.Exec(ctx, `SET LOCAL search_path = pg_catalog`); err != nil {
-		return nil, fmt.Errorf("catalog: %w", err)
+		return nil, err
 	}
 	var exists bool
 	if err := tx.QueryRow(ctx, `SELECT quote_ident($1), n.oid IS NOT NULL, coalesce(quote_ident(pg_get_userbyid(n.nspowner)), ''),
 		coalesce(n.nspacl::text[], '{}'), coalesce(obj_description(n.oid, 'pg_namespace'), '')
 		FROM (SELECT 1) one LEFT JOIN pg_namespace n ON n.nspname = $1`, schema).Scan(&r.qs, &exists, &r.nspOwner, &r.nspACL, &r.nspComment); err != nil {
-		return nil, fmt.Errorf("catalog: %w", err)
+		return nil, err
 	}
 	r.s.Queries++
 	if !exists {
-		return nil, fmt.Errorf("catalog: schema %q does not exist (hint: check --schema)", schema)
+		return nil, fmt.Errorf("schema %q does not exist (hint: check --schema)", schema)
 	}
 	for _, step := range []func() error{r.relations, r.columns, r.types, r.functions, r.constraints, r.indexes, r.triggers, r.policies, r.extensions, r.deps} {
 		if err := step(); err != nil {
-			return nil, fmt.Errorf("catalog: read schema %s: %w", schema, err)
+			return nil, fmt.Errorf("read schema %s: %w", schema, err)
 		}
 	}
 	r.finish()

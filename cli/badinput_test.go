@@ -73,7 +73,7 @@ type = "add_column"
 table = "users"
 column = { name = "nickname", type = "text" }
 `},
-			want: "strata: migrations/001_bad.toml:1: descripton: unknown key\n",
+			want: "strata: migrations/001_bad.toml:1: descripton: unknown key (did you mean \"description\"?)\n",
 		},
 		{
 			name: "unknown key in an action",
@@ -83,7 +83,7 @@ tabel = "users"
 column = { name = "nickname", type = "text" }
 `},
 			want: "strata: migrations/001_bad.toml:1: actions[0].table: missing required key\n" +
-				"strata: migrations/001_bad.toml:3: actions[0].tabel: unknown key\n",
+				"strata: migrations/001_bad.toml:3: actions[0].tabel: unknown key (did you mean \"table\"?)\n",
 		},
 		{
 			name: "key of another action type",
@@ -105,7 +105,7 @@ table = "users"
   type = "text"
   nulable = false
 `},
-			want: "strata: migrations/001_bad.toml:7: actions[0].column.nulable: unknown key\n",
+			want: "strata: migrations/001_bad.toml:7: actions[0].column.nulable: unknown key (did you mean \"nullable\"?)\n",
 		},
 		{
 			name: "unknown key in JSON",
@@ -127,7 +127,7 @@ table = "users"
 type = "add_colum"
 table = "users"
 `},
-			want: `strata: migrations/001_bad.toml:2: actions[0].type: unknown action type "add_colum" (valid: create_table, add_column, alter_column, remove_column, rename_table, remove_table, add_index, remove_index, add_foreign_key, remove_foreign_key, add_check, remove_check, add_unique, add_primary_key, rename_constraint, remove_constraint, set_replica_identity, create_enum, alter_enum, remove_enum, custom)` + "\n",
+			want: `strata: migrations/001_bad.toml:2: actions[0].type: unknown action type "add_colum" (did you mean "add_column"?)` + "\n",
 		},
 		{
 			name: "missing action type",
@@ -199,7 +199,7 @@ type = "add_column"
 table = "userz"
 column = { name = "nickname", type = "text" }
 `},
-			want: "strata: migrations/001_bad.toml:3: actions[0].table: table \"userz\" does not exist in schema \"public\"\n",
+			want: "strata: migrations/001_bad.toml:3: actions[0].table: table \"userz\" does not exist in schema \"public\" (did you mean \"users\"?)\n",
 		},
 		{
 			name: "missing column",
@@ -209,7 +209,7 @@ table = "users"
 column = "emial"
 changes = { name = "email_address" }
 `},
-			want: "strata: migrations/001_bad.toml:4: actions[0].column: column \"emial\" does not exist in table \"users\"\n",
+			want: "strata: migrations/001_bad.toml:4: actions[0].column: column \"emial\" does not exist in table \"users\" (did you mean \"email\"?)\n",
 		},
 		{
 			name: "missing table in JSON",
@@ -313,6 +313,13 @@ changes = { comment = "gone already" }
 					stderr := runCLI(t, 1, cmd, "--url", db.URL, "--dir", migs)
 					// Show files as a user who typed --dir migrations sees them.
 					stderr = strings.ReplaceAll(stderr, migs+string(filepath.Separator), "migrations/")
+					// The problems, then one hint line of the two kinds.
+					i := strings.LastIndex(strings.TrimSuffix(stderr, "\n"), "\n")
+					if hint := stderr[i+1:]; hint != badFileHint && hint != badPlanHint {
+						t.Errorf("strata %s: last line %q, want a hint line", cmd, hint)
+					} else {
+						stderr = stderr[:i+1]
+					}
 					if diff := cmp.Diff(tc.want, stderr); diff != "" {
 						t.Errorf("strata %s (init first: %v): stderr (-want +got):\n%s", cmd, initFirst, diff)
 					}
@@ -327,6 +334,13 @@ changes = { comment = "gone already" }
 		})
 	}
 }
+
+// The hints after invalid migration files, and after migrations that do
+// not fit the database.
+const (
+	badFileHint = "hint: fix the file(s) named above and run the command again; nothing was changed (docs/migrations.md lists each action's keys)\n"
+	badPlanHint = "hint: fix the migration, or the database, and run the command again; nothing was changed\n"
+)
 
 // runCLI runs strata in-process, checks its exit status and returns its
 // stderr.

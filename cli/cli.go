@@ -17,7 +17,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/stratapg/strata/convert"
 	"github.com/stratapg/strata/engine"
 	"github.com/stratapg/strata/internal/planreport"
 	"github.com/stratapg/strata/migration"
@@ -58,13 +57,17 @@ type globals struct {
 
 	stdout, stderr io.Writer
 	mu             sync.Mutex
+	root           *cobra.Command
 }
 
 // Main runs strata with args (without the program name) and returns the
 // process exit status: 0 on success, 1 on any error or refusal, 2 on a usage
 // error.
 func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	g := &globals{stdout: stdout, stderr: stderr, rawArgs: args}
+	g := &globals{stdout: stdout, rawArgs: args}
+	// Nothing strata writes to stderr shows a password it was given.
+	stderr = &redactWriter{w: stderr, g: g}
+	g.stderr = stderr
 	root := g.rootCmd()
 	root.SetArgs(args)
 	root.SetIn(stdin)
@@ -86,6 +89,7 @@ func (g *globals) rootCmd() *cobra.Command {
 		SilenceErrors: true,
 		Version:       buildVersion(),
 	}
+	g.root = root
 	pf := root.PersistentFlags()
 	pf.StringVar(&g.url, "url", "", "database URL (default $DATABASE_URL, else the libpq PG* variables)")
 	pf.StringVar(&g.dir, "dir", "migrations", "folder of migration files")
@@ -237,49 +241,13 @@ func CheckArgs(args []string) error {
 }
 
 func (g *globals) run(ctx context.Context, root *cobra.Command) int {
-	stderr := g.stderr
-	err := root.ExecuteContext(ctx)
+	cmd, err := root.ExecuteContextC(ctx)
 	// An interrupted backfill leaves its progress line open: end it.
 	g.prog.breakLine()
 	if err != nil {
-		var silent errSilent
-		if errors.As(err, &silent) {
-			return 1
-		}
-		var ue usageError
-		if errors.As(err, &ue) || isCobraUsage(err) {
-			fmt.Fprintf(stderr, "strata: %v\n", err)
-			return 2
-		}
-		msg := strings.TrimRight(err.Error(), "\n")
-		if !errors.Is(err, migration.ErrInvalid) && !errors.Is(err, convert.ErrNotConvertible) {
-			// One reason, one line (e.g. pgx's multi-line connect errors).
-			// Invalid migration files (and input convert cannot read)
-			// keep one line per problem.
-			msg = oneLine(msg)
-		}
-		for _, line := range strings.Split(msg, "\n") {
-			fmt.Fprintf(stderr, "strata: %s\n", line)
-		}
-		return 1
+		return g.renderError(err, cmd)
 	}
 	return 0
-}
-
-// oneLine joins the lines of msg with spaces, leaving out blank and repeated
-// lines.
-func oneLine(msg string) string {
-	var parts []string
-	seen := map[string]bool{}
-	for _, l := range strings.Split(msg, "\n") {
-		l = strings.TrimSpace(l)
-		if l == "" || seen[l] {
-			continue
-		}
-		seen[l] = true
-		parts = append(parts, l)
-	}
-	return strings.Join(parts, " ")
 }
 
 type usageError struct{ error }
@@ -747,7 +715,7 @@ func (g *globals) reportWith(plan *engine.Plan, format string, space *planreport
 		return err
 	}
 	if rep.HasErrors() {
-		return errSilent{fmt.Errorf("plan: lint errors")}
+		return errSilent{fmt.Errorf("lint errors")}
 	}
 	return nil
 }

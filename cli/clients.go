@@ -189,10 +189,10 @@ func (g *globals) warnOldInUse(c *engine.Clients, requireIdle bool) {
 	}
 	g.oldUse(g.stderr, c)
 	if requireIdle {
-		fmt.Fprintln(g.stderr, "strata: hint: completing: --require-idle-old refuses only for sessions seen using the old version; if these are old app instances, stop them first (Ctrl-C now)")
+		fmt.Fprintln(g.stderr, "hint: completing: --require-idle-old refuses only for sessions seen using the old version; if these are old app instances, stop them first (Ctrl-C now)")
 		return
 	}
-	fmt.Fprintln(g.stderr, "strata: hint: completing anyway; sessions still on the old version lose it when its schema is dropped. To refuse instead, use --require-idle-old; `strata clients` shows who uses which version")
+	fmt.Fprintln(g.stderr, "hint: completing anyway; sessions still on the old version lose it when its schema is dropped. To refuse instead, use --require-idle-old; `strata clients` shows who uses which version")
 }
 
 func (g *globals) refuseOldInUse(e *engine.OldVersionInUseError) {
@@ -201,5 +201,5 @@ func (g *globals) refuseOldInUse(e *engine.OldVersionInUseError) {
 	fmt.Fprintf(g.stderr, "strata: complete refused: %d session(s) used the %s in the last %s (--require-idle-old); nothing was changed:\n",
 		len(e.Sessions), versionTitle(*c.Old()), window)
 	g.oldUse(g.stderr, c)
-	fmt.Fprintln(g.stderr, "strata: hint: stop the old app version or move it to the new version schema, check with `strata clients`, then run strata complete again")
+	fmt.Fprintln(g.stderr, "hint: stop the old app version or move it to the new version schema, check with `strata clients`, then run strata complete again")
 }

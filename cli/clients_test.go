@@ -76,7 +76,7 @@ changes = { name = "full_name" }
 	code, stdout, stderr := runMain(t, append(base, "-q", "complete", "--watch", "200ms", "--require-idle-old")...)
 	if code != 1 || stdout != "" || !strings.Contains(stderr, "strata: complete refused: 1 session(s) used the old version (base tables of public) in the last 200ms") ||
 		!strings.Contains(stderr, `application_name "base-app"`) || !strings.Contains(stderr, "locks public.users in") ||
-		!strings.Contains(stderr, "\nstrata: hint: ") {
+		!strings.Contains(stderr, "\nhint: ") {
 		t.Errorf("refusal: exit %d, stdout %q, stderr:\n%s", code, stdout, stderr)
 	}
 	if _, err := old.Exec(ctx, "COMMIT"); err != nil {
@@ -85,7 +85,7 @@ changes = { name = "full_name" }
 	code, stdout, stderr = runMain(t, append(base, "-q", "complete", "--watch", "200ms")...)
 	if code != 0 || stdout != "completed 001_full_name\n" ||
 		!strings.HasPrefix(stderr, "strata: warning: 1 session(s) connected before the phase started (probably the old version (base tables of public); not seen using it in the last 200ms):\n") ||
-		!strings.Contains(stderr, `application_name "early-app"`) || !strings.Contains(stderr, "\nstrata: hint: completing anyway") {
+		!strings.Contains(stderr, `application_name "early-app"`) || !strings.Contains(stderr, "\nhint: completing anyway") {
 		t.Errorf("complete with a probably old session: exit %d, stdout %q, stderr:\n%s", code, stdout, stderr)
 	}
 	_ = early

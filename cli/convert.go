@@ -25,18 +25,18 @@ func (g *globals) convertCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			src := convert.Source(from)
 			if !slices.Contains(convert.Sources, src) {
-				return usageError{fmt.Errorf("convert: --from %q: want reshape, pgroll or sql", from)}
+				return usageError{fmt.Errorf("--from %q: want reshape, pgroll or sql", from)}
 			}
 			inputs, err := convertInputs(args[0], src)
 			if err != nil {
 				return err
 			}
 			if len(inputs) > 1 && out == "" {
-				return usageError{fmt.Errorf("convert: %s is a folder of %d files: give --out DIR", args[0], len(inputs))}
+				return usageError{fmt.Errorf("%s is a folder of %d files: give --out DIR", args[0], len(inputs))}
 			}
 			res, err := convert.Convert(src, inputs)
 			if err != nil {
-				return fmt.Errorf("convert: %w", err)
+				return err
 			}
 			for _, w := range res.Warnings {
 				fmt.Fprintln(cmd.ErrOrStderr(), w.String())
@@ -51,7 +51,7 @@ func (g *globals) convertCmd() *cobra.Command {
 				return err
 			}
 			if strict && len(res.Warnings) > 0 {
-				return fmt.Errorf("convert: %d warning(s) with --strict", len(res.Warnings))
+				return fmt.Errorf("conversion gave %d warning(s) with --strict\nhint: read the warnings above, or leave out --strict", len(res.Warnings))
 			}
 			return nil
 		},
@@ -75,13 +75,13 @@ func convertInputs(arg string, src convert.Source) ([]convert.Input, error) {
 	}[src]
 	info, err := os.Stat(arg)
 	if err != nil {
-		return nil, fmt.Errorf("convert: %w", err)
+		return nil, err
 	}
 	var names []string
 	if info.IsDir() {
 		entries, err := os.ReadDir(arg)
 		if err != nil {
-			return nil, fmt.Errorf("convert: %w", err)
+			return nil, err
 		}
 		for _, e := range entries {
 			n := e.Name()
@@ -100,7 +100,7 @@ func convertInputs(arg string, src convert.Source) ([]convert.Input, error) {
 			return 1
 		})
 		if len(names) == 0 {
-			return nil, fmt.Errorf("convert: %s has no %s files", arg, strings.Join(exts, ", "))
+			return nil, fmt.Errorf("%s has no %s files", arg, strings.Join(exts, ", "))
 		}
 		// pgroll keeps a folder's order in .ledger: the converter honours it.
 		if ledger := filepath.Join(arg, convert.LedgerName); src == convert.Pgroll {
@@ -115,7 +115,7 @@ func convertInputs(arg string, src convert.Source) ([]convert.Input, error) {
 	for _, n := range names {
 		data, err := migration.ReadFile(n)
 		if err != nil {
-			return nil, fmt.Errorf("convert: %w", err)
+			return nil, err
 		}
 		inputs = append(inputs, convert.Input{Name: n, Data: data})
 	}
@@ -126,20 +126,20 @@ func convertInputs(arg string, src convert.Source) ([]convert.Input, error) {
 // nothing is written when any target exists.
 func writeConverted(dir string, files []convert.File, force bool) error {
 	if err := os.MkdirAll(dir, 0o777); err != nil {
-		return fmt.Errorf("convert: %w", err)
+		return err
 	}
 	if !force {
 		for _, f := range files {
 			if _, err := os.Stat(filepath.Join(dir, f.Name)); err == nil {
-				return fmt.Errorf("convert: %s already exists\nhint: remove it or pass --force", filepath.Join(dir, f.Name))
+				return fmt.Errorf("%s already exists\nhint: remove it or pass --force", filepath.Join(dir, f.Name))
 			} else if !errors.Is(err, os.ErrNotExist) {
-				return fmt.Errorf("convert: %w", err)
+				return err
 			}
 		}
 	}
 	for _, f := range files {
 		if err := os.WriteFile(filepath.Join(dir, f.Name), f.Data, 0o666); err != nil {
-			return fmt.Errorf("convert: %w", err)
+			return err
 		}
 	}
 	return nil

@@ -65,9 +65,9 @@ func hostileFile(t *testing.T, kind, path string) {
 }
 
 var hostileMsg = map[string]string{
-	"fifo": "not a regular file (a named pipe); hint: replace it with a regular file",
-	"zero": "not a regular file (a device); hint: replace it with a regular file",
-	"big":  "larger than the 16 MiB limit for a migration file; hint: split it into several migrations",
+	"fifo": "not a regular file (a named pipe)\nhint: replace it with a regular file",
+	"zero": "not a regular file (a device)\nhint: replace it with a regular file",
+	"big":  "larger than the 16 MiB limit for a migration file\nhint: split it into several migrations",
 }
 
 // TestHostileMigrationFiles: start, migrate and plan refuse a migrations

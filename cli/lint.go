@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/stratapg/strata/engine"
+	"github.com/stratapg/strata/internal/pgerr"
 	"github.com/stratapg/strata/lint"
 	"github.com/stratapg/strata/migration"
 )
@@ -60,7 +61,7 @@ Exit status 1 when an error-severity finding is not suppressed.`,
 			for _, a := range args {
 				info, err := os.Stat(a)
 				if err != nil {
-					return fmt.Errorf("lint: %w", err)
+					return err
 				}
 				if !info.IsDir() {
 					if isMigrationFile(a) {
@@ -73,7 +74,7 @@ Exit status 1 when an error-severity finding is not suppressed.`,
 				sqlPaths = append(sqlPaths, a)
 				entries, err := os.ReadDir(a)
 				if err != nil {
-					return fmt.Errorf("lint: %w", err)
+					return err
 				}
 				for _, e := range entries {
 					if !e.IsDir() && isMigrationFile(e.Name()) {
@@ -99,7 +100,7 @@ Exit status 1 when an error-severity finding is not suppressed.`,
 					continue
 				}
 				if err != nil {
-					return fmt.Errorf("lint: %w", err)
+					return err
 				}
 				m, err := migration.Parse(f, src)
 				if err != nil {
@@ -138,7 +139,7 @@ Exit status 1 when an error-severity finding is not suppressed.`,
 				return errors.Join(undecodable...)
 			}
 			if lint.HasErrors(findings) {
-				return errSilent{fmt.Errorf("lint: found errors")}
+				return errSilent{fmt.Errorf("found errors")}
 			}
 			return nil
 		},
@@ -177,14 +178,17 @@ func (g *globals) serverMajor(ctx context.Context) (int, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
+	if err := pgerr.CheckURL(url); err != nil {
+		return 0, err
+	}
 	conn, err := pgx.Connect(ctx, url) // "" reads the PG* variables
 	if err != nil {
-		return 0, fmt.Errorf("lint: read the target version from %s: %w\nhint: start the server, or pass --pg-version N to lint without one", from, err)
+		return 0, fmt.Errorf("read the target version from %s (or pass --pg-version N to lint without a server): %w", from, pgerr.Connect(err, url))
 	}
 	defer conn.Close(context.Background())
 	var num int
 	if err := conn.QueryRow(ctx, "SELECT current_setting('server_version_num')::int").Scan(&num); err != nil {
-		return 0, fmt.Errorf("lint: read the target version from %s: %w", from, err)
+		return 0, fmt.Errorf("read the target version from %s: %w", from, err)
 	}
 	return num / 10000, nil
 }

@@ -43,7 +43,7 @@ type progress struct {
 func newProgress(w io.Writer, quiet bool) *progress {
 	p := &progress{w: w, every: 5 * time.Second, quiet: quiet, now: time.Now, last: map[string]time.Time{},
 		width: func() int { return defaultWidth }}
-	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+	if f, ok := underlying(w).(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		p.tty = true
 		p.width = func() int {
 			if w, _, err := term.GetSize(int(f.Fd())); err == nil && w > 0 {

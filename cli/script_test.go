@@ -40,6 +40,10 @@ func strataMain() {
 	os.Exit(code)
 }
 
+// updateScripts rewrites the scripts' cmp files with what strata printed
+// (go test ./cli -run TestScripts -update): review the diff.
+var updateScripts = flag.Bool("update", false, "rewrite testdata/script files that cmp compares")
+
 // dbKey is the Env.Values key of the script's database URL.
 type dbKey struct{}
 
@@ -67,6 +71,7 @@ type dbKey struct{}
 func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir:                 "testdata/script",
+		UpdateScripts:       *updateScripts,
 		RequireExplicitExec: false,
 		Setup: func(env *testscript.Env) error {
 			tb, ok := env.T().(testing.TB)

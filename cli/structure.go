@@ -30,7 +30,7 @@ exits 1 with a unified diff when they differ.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if out != "" && check != "" {
-				return usageError{errors.New("dump: --out and --check cannot be used together")}
+				return usageError{errors.New("--out and --check cannot be used together")}
 			}
 			var want []byte
 			if check != "" {
@@ -57,7 +57,7 @@ exits 1 with a unified diff when they differ.`,
 				return fmt.Errorf("dump --check: the structure of schema %s differs from %s (hint: review the diff, then strata dump --out %s)", g.schema, check, check)
 			case out != "":
 				if err := os.WriteFile(out, []byte(text), 0o666); err != nil {
-					return fmt.Errorf("dump: %w", err)
+					return err
 				}
 				g.logf("wrote %s", out)
 				return nil
@@ -108,7 +108,7 @@ records it as applied.`,
 		Args: cobra.NoArgs,
 		RunE: g.loaded(func(ctx context.Context, m *engine.Migrator, migs []*migration.Migration) error {
 			if write != "" && !fileNameRE.MatchString(write) {
-				return usageError{fmt.Errorf("drift: --write %q: use letters, digits and _ (e.g. 005_hotfix)", write)}
+				return usageError{fmt.Errorf("--write %q: use letters, digits and _ (e.g. 005_hotfix)", write)}
 			}
 			rep, err := m.Replay(ctx, migs, shadow)
 			if err != nil {
@@ -166,7 +166,7 @@ records it as applied.`,
 				if out.JSON() {
 					return errSilent{errors.New("drift")}
 				}
-				return fmt.Errorf("drift: %d difference(s) between the migrations and schema %s (hint: turn the changes into a migration with strata drift --write NAME, or undo them)", len(diffs), g.schema)
+				return fmt.Errorf("%d difference(s) between the migrations and schema %s\nhint: turn the changes into a migration with strata drift --write NAME, or undo them", len(diffs), g.schema)
 			}
 			if !out.JSON() {
 				fmt.Fprintf(g.stdout, "no drift: schema %s matches its %d applied migration(s)\n", g.schema, len(rep.Replayed))
@@ -332,7 +332,7 @@ without an index, tables without a primary key and duplicate indexes (warnings).
 				fmt.Fprintln(g.stdout, f.String())
 			}
 			if errs > 0 {
-				return fmt.Errorf("doctor: %d error(s) in schema %s (hint: each line says what to do)", errs, g.schema)
+				return fmt.Errorf("doctor found %d error(s) in schema %s\nhint: each line above says what to do", errs, g.schema)
 			}
 			if len(found) == 0 {
 				fmt.Fprintf(g.stdout, "nothing to report in schema %s\n", g.schema)

@@ -173,7 +173,7 @@ func tomlValue(v any, depth int) string {
 		}
 		return tomlValue(t, depth)
 	}
-	panic(fmt.Sprintf("convert: no TOML form for %T", v))
+	panic(fmt.Sprintf("no TOML form for %T", v))
 }
 
 // tomlString writes s as a literal string when it can (SQL reads best

@@ -135,11 +135,11 @@ func Check(ctx context.Context, q pgx.Tx, o Options) ([]Finding, error) {
 		}
 		rows, err := q.Query(ctx, c.sql, o.Schema)
 		if err != nil {
-			return nil, fmt.Errorf("doctor: %s: %w", c.code, err)
+			return nil, fmt.Errorf("check %s: %w", c.code, err)
 		}
 		names, err := pgx.CollectRows(rows, pgx.RowTo[string])
 		if err != nil {
-			return nil, fmt.Errorf("doctor: %s: %w", c.code, err)
+			return nil, fmt.Errorf("check %s: %w", c.code, err)
 		}
 		for _, n := range names {
 			out = append(out, Finding{Severity: c.severity, Code: c.code, Object: n, Message: c.message, Hint: c.hint})
@@ -147,14 +147,14 @@ func Check(ctx context.Context, q pgx.Tx, o Options) ([]Finding, error) {
 	}
 	rows, err := q.Query(ctx, seqQuery, o.Schema)
 	if err != nil {
-		return nil, fmt.Errorf("doctor: sequences: %w", err)
+		return nil, fmt.Errorf("sequences: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var name string
 		var last, min, max, inc, colMax float64
 		if err := rows.Scan(&name, &last, &min, &max, &inc, &colMax); err != nil {
-			return nil, fmt.Errorf("doctor: sequences: %w", err)
+			return nil, fmt.Errorf("sequences: %w", err)
 		}
 		limit := max
 		if colMax < limit {
@@ -173,7 +173,7 @@ func Check(ctx context.Context, q pgx.Tx, o Options) ([]Finding, error) {
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("doctor: sequences: %w", err)
+		return nil, fmt.Errorf("sequences: %w", err)
 	}
 	sort.SliceStable(out, func(i, j int) bool {
 		if out[i].Severity != out[j].Severity {

@@ -18,7 +18,7 @@ var BaselineTools = []string{"goose", "golang-migrate", "flyway", "rails", "pgro
 
 // ErrBaselineMismatch is returned by Baseline when the tool's history and
 // the folder do not match; nothing was recorded.
-var ErrBaselineMismatch = errors.New("engine: the tool's history and the folder do not match")
+var ErrBaselineMismatch = errors.New("the tool's history and the folder do not match")
 
 // BaselineResult tells what Baseline found and recorded.
 type BaselineResult struct {

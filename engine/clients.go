@@ -116,7 +116,7 @@ type ClientsOptions struct {
 
 // ErrOldVersionInUse is matched (errors.Is) by the *OldVersionInUseError
 // that CompleteWith returns with RequireIdleOld.
-var ErrOldVersionInUse = errors.New("engine: the old version is still in use")
+var ErrOldVersionInUse = errors.New("the old version is still in use")
 
 // OldVersionInUseError refuses a complete: sessions were seen using the
 // old version during the watch. Nothing was changed.
@@ -131,7 +131,7 @@ func (e *OldVersionInUseError) Error() string {
 	for i, s := range e.Sessions {
 		pids[i] = fmt.Sprintf("%d (%s)", s.PID, s.ApplicationName)
 	}
-	return fmt.Sprintf("engine: complete refused: %d session(s) used the old version %s in the last %s: pid %s",
+	return fmt.Sprintf("complete refused: %d session(s) used the old version %s in the last %s: pid %s",
 		len(e.Sessions), old.Schema, time.Duration(e.Clients.WatchSeconds*float64(time.Second)), strings.Join(pids, ", "))
 }
 
@@ -244,18 +244,18 @@ func (m *Migrator) viewBases(ctx context.Context, conn *pgx.Conn, vs string) (ma
 		JOIN pg_namespace tn ON tn.oid = t.relnamespace
 		WHERE vn.nspname = $1 AND tn.nspname = $2`, vs, m.opts.Schema)
 	if err != nil {
-		return nil, fmt.Errorf("engine: clients: read the views of %s: %w", vs, err)
+		return nil, fmt.Errorf("clients: read the views of %s: %w", vs, err)
 	}
 	out := map[uint32]bool{}
 	for rows.Next() {
 		var oid uint32
 		if err := rows.Scan(&oid); err != nil {
-			return nil, fmt.Errorf("engine: clients: %w", err)
+			return nil, fmt.Errorf("clients: %w", err)
 		}
 		out[oid] = true
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("engine: clients: read the views of %s: %w", vs, err)
+		return nil, fmt.Errorf("clients: read the views of %s: %w", vs, err)
 	}
 	return out, nil
 }
@@ -294,7 +294,7 @@ func (w *watcher) sample(ctx context.Context, conn *pgx.Conn, managed string) er
 	}
 	rows, err := conn.Query(ctx, sampleSQL, schemas)
 	if err != nil {
-		return fmt.Errorf("engine: clients: sample pg_locks: %w", err)
+		return fmt.Errorf("clients: sample pg_locks: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
@@ -303,7 +303,7 @@ func (w *watcher) sample(ctx context.Context, conn *pgx.Conn, managed string) er
 		var nsps, rels []string
 		var oids []uint32
 		if err := rows.Scan(&s.PID, &s.Role, &app, &s.ClientAddr, &s.BackendStart, &state, &nsps, &rels, &oids); err != nil {
-			return fmt.Errorf("engine: clients: sample pg_locks: %w", err)
+			return fmt.Errorf("clients: sample pg_locks: %w", err)
 		}
 		if app != nil {
 			s.ApplicationName = *app
@@ -314,7 +314,7 @@ func (w *watcher) sample(ctx context.Context, conn *pgx.Conn, managed string) er
 		w.add(s, nsps, rels, oids)
 	}
 	if err := rows.Err(); err != nil {
-		return fmt.Errorf("engine: clients: sample pg_locks: %w", err)
+		return fmt.Errorf("clients: sample pg_locks: %w", err)
 	}
 	return nil
 }

@@ -42,7 +42,7 @@ var statfs = syscall.Statfs
 
 // ErrDiskSpace is matched by the error of a start refused because the free
 // disk strata can see is less than its backfills' worst case.
-var ErrDiskSpace = errors.New("engine: not enough free disk for the backfills' worst case")
+var ErrDiskSpace = errors.New("not enough free disk for the backfills' worst case")
 
 // TableSpace is the size report of one table a plan backfills.
 type TableSpace struct {
@@ -102,7 +102,7 @@ func (m *Migrator) diskReport(ctx context.Context, conn rowQuerier, steps []Step
 		var size int64
 		// The table may not exist yet (created by the same plan): size 0.
 		if err := conn.QueryRow(ctx, `SELECT coalesce(pg_total_relation_size(to_regclass($1)), 0)`, tq).Scan(&size); err != nil {
-			return nil, fmt.Errorf("engine: size of %s: %w", tq, err)
+			return nil, fmt.Errorf("size of %s: %w", tq, err)
 		}
 		d.Tables = append(d.Tables, TableSpace{Table: st.Backfill.Table, Size: size,
 			Expected: backfill.ExpectedExtra(size, m.vacuumFraction()), Worst: size})

@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/stratapg/strata/backfill"
+	"github.com/stratapg/strata/internal/pgerr"
 	"github.com/stratapg/strata/migration"
 	"github.com/stratapg/strata/plan"
 	"github.com/stratapg/strata/planner"
@@ -63,7 +64,7 @@ func (m *Migrator) validateOptions() migration.ValidateOptions {
 func (m *Migrator) connect(ctx context.Context) (*pgx.Conn, error) {
 	conn, err := pgx.ConnectConfig(ctx, m.cfg)
 	if err != nil {
-		return nil, fmt.Errorf("engine: connect: %w", redact(err))
+		return nil, pgerr.Connect(err, "")
 	}
 	return conn, nil
 }
@@ -220,7 +221,7 @@ func (m *Migrator) start(ctx context.Context, s *session, migs []*migration.Migr
 	}
 	if ph != nil {
 		if ph.State != state.Starting {
-			return nil, fmt.Errorf("%w: %v is %s; run strata complete or strata abort", ErrPhaseInProgress, ph.Names(), ph.State)
+			return nil, fmt.Errorf("%w: %v is %s\nhint: run strata complete to finish it, or strata abort to undo it", ErrPhaseInProgress, ph.Names(), ph.State)
 		}
 		pend, _, err := m.pending(ctx, s.conn, migs)
 		if err != nil {
@@ -228,7 +229,7 @@ func (m *Migrator) start(ctx context.Context, s *session, migs []*migration.Migr
 		}
 		_, group := leadingSQL(pend)
 		if !sameMigrations(ph.Migrations, group) {
-			return nil, fmt.Errorf("%w: an interrupted start of %v is recorded, but the pending migrations are now different; run strata abort first", ErrPhaseInProgress, ph.Names())
+			return nil, fmt.Errorf("%w: an interrupted start of %v is recorded, but the pending migrations are now different\nhint: run strata abort first", ErrPhaseInProgress, ph.Names())
 		}
 		if err := s.refusePhase(ph, plan.Start); err != nil {
 			return nil, err
@@ -291,7 +292,7 @@ func (m *Migrator) start(ctx context.Context, s *session, migs []*migration.Migr
 	}
 	raw, err := json.Marshal(pl)
 	if err != nil {
-		return nil, fmt.Errorf("engine: encode plan: %w", err)
+		return nil, fmt.Errorf("encode plan: %w", err)
 	}
 	throttle, err := json.Marshal(m.throttle())
 	if err != nil {
@@ -385,9 +386,9 @@ func (m *Migrator) complete(ctx context.Context, s *session, o CompleteOptions) 
 	}
 	switch ph.State {
 	case state.Starting:
-		return nil, fmt.Errorf("%w: start of %v has not finished; run strata start to resume it or strata abort", ErrPhaseInProgress, ph.Names())
+		return nil, fmt.Errorf("%w: start of %v has not finished\nhint: run strata start to resume it, or strata abort to undo it", ErrPhaseInProgress, ph.Names())
 	case state.Aborting:
-		return nil, fmt.Errorf("%w: abort of %v has not finished; run strata abort", ErrPhaseInProgress, ph.Names())
+		return nil, fmt.Errorf("%w: abort of %v has not finished\nhint: run strata abort to resume it", ErrPhaseInProgress, ph.Names())
 	}
 	if o.Watch > 0 {
 		m.logf("watching for sessions of the old version for %s", o.Watch)

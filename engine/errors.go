@@ -15,13 +15,13 @@ var (
 	// already in progress (other than an interrupted start of the same
 	// migrations, which they resume), and by Complete when the phase's
 	// start or abort has not finished.
-	ErrPhaseInProgress = errors.New("engine: a migration phase is already in progress")
+	ErrPhaseInProgress = errors.New("a migration phase is already in progress")
 	// ErrNoPhase is returned by Complete and Abort when no phase is in
 	// progress.
-	ErrNoPhase = errors.New("engine: no migration phase is in progress")
+	ErrNoPhase = errors.New("no migration phase is in progress")
 	// ErrNothingPending is returned by Plan, Start and Migrate when every
 	// migration is already completed.
-	ErrNothingPending = errors.New("engine: no pending migrations")
+	ErrNothingPending = errors.New("no pending migrations")
 	// ErrBusy is matched by the error of Init, Start, Complete, Abort and
 	// Migrate when another strata process holds the state schema's
 	// advisory lock (after Options.LockWait): a *BusyError naming it.
@@ -59,7 +59,7 @@ type StepError struct {
 }
 
 func (e *StepError) Error() string {
-	msg := fmt.Sprintf("engine: %s step %q failed: %v", e.Phase, e.Step, e.Err)
+	msg := fmt.Sprintf("%s step %q failed: %v", e.Phase, e.Step, e.Err)
 	switch {
 	case e.UndoErr != nil:
 		return msg + fmt.Sprintf("; undoing the start failed too: %v; hint: run `strata abort`", e.UndoErr)
@@ -85,4 +85,4 @@ func (e *StepError) Unwrap() error { return e.Err }
 // transaction (a concurrent index build, a no-transaction .sql file): a
 // pooler may send the settings strata makes before such a statement to
 // another server connection. Nothing was changed.
-var ErrTransactionPooler = errors.New("engine: a statement that cannot run in a transaction, through a transaction pooler")
+var ErrTransactionPooler = errors.New("a statement that cannot run in a transaction, through a transaction pooler")

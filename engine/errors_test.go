@@ -11,7 +11,7 @@ import (
 func TestStepError(t *testing.T) {
 	inner := errors.New("boom")
 	var err error = &engine.StepError{Phase: plan.Complete, Step: "contract", Err: inner}
-	if got, want := err.Error(), "engine: complete step \"contract\" failed: boom; hint: run `strata complete` again to resume, or `strata abort`"; got != want {
+	if got, want := err.Error(), "complete step \"contract\" failed: boom; hint: run `strata complete` again to resume, or `strata abort`"; got != want {
 		t.Errorf("Error() = %q, want %q", got, want)
 	}
 	if !errors.Is(err, inner) {

@@ -50,7 +50,7 @@ func (m *Migrator) undoStart(ctx context.Context, s *session) error {
 		return err
 	}
 	if ph == nil {
-		return errors.New("engine: the phase disappeared")
+		return errors.New("the phase disappeared")
 	}
 	return m.run(ctx, s, ph, plan.Abort)
 }

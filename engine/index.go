@@ -32,7 +32,7 @@ import (
 func (m *Migrator) buildIndex(ctx context.Context, conn *pgx.Conn, st Step) error {
 	ix := st.Index
 	if ix == nil || len(st.SQL) != 1 {
-		return fmt.Errorf("engine: index step %q is malformed", st.ID)
+		return fmt.Errorf("index step %q is malformed", st.ID)
 	}
 	first := firstLine(st.SQL[0])
 	stopped := false
@@ -79,7 +79,7 @@ func (m *Migrator) buildIndex(ctx context.Context, conn *pgx.Conn, st Step) erro
 }
 
 // errIndexValid reports that the index exists and is valid.
-var errIndexValid = errors.New("engine: index is valid")
+var errIndexValid = errors.New("index is valid")
 
 // dropInvalidIndex looks up the step's index: it returns errIndexValid when
 // it exists and is valid, drops it CONCURRENTLY when it is INVALID (or not
@@ -95,17 +95,17 @@ func (m *Migrator) dropInvalidIndex(ctx context.Context, conn *pgx.Conn, ix *Ind
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("engine: look up index %s: %w", ix.Name, err)
+		return fmt.Errorf("look up index %s: %w", ix.Name, err)
 	}
 	if table != ix.Table {
-		return fmt.Errorf("engine: index %s.%s exists on table %s, not on %s", ix.Schema, ix.Name, table, ix.Table)
+		return fmt.Errorf("index %s.%s exists on table %s, not on %s", ix.Schema, ix.Name, table, ix.Table)
 	}
 	if valid {
 		return errIndexValid
 	}
 	m.logf("dropping the INVALID index %s left by a failed or interrupted build", ix.Name)
 	if err := m.exec.Exec(ctx, conn, "DROP INDEX CONCURRENTLY IF EXISTS "+pgquery.Qual(ix.Schema, ix.Name)); err != nil {
-		return fmt.Errorf("engine: drop INVALID index %s: %w", ix.Name, err)
+		return fmt.Errorf("drop INVALID index %s: %w", ix.Name, err)
 	}
 	return nil
 }

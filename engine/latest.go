@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/stratapg/strata/internal/pgerr"
 	"github.com/stratapg/strata/migration"
 	"github.com/stratapg/strata/plan"
 	"github.com/stratapg/strata/planner"
@@ -15,7 +16,7 @@ import (
 
 // ErrNoVersionSchema is returned by LatestFromFolder when the folder has no
 // expand/contract migration (a .sql migration has no version schema).
-var ErrNoVersionSchema = errors.New("engine: no version schema: the folder has no .toml or .json migration")
+var ErrNoVersionSchema = errors.New("no version schema: the folder has no .toml or .json migration")
 
 // Latest is the version schema clients should use now (strata latest). Its
 // JSON form is part of strata's command-line contract.
@@ -74,7 +75,7 @@ func (m *Migrator) LatestFromDatabase(ctx context.Context) (*Latest, error) {
 	if ph != nil {
 		var p plan.Plan
 		if err := json.Unmarshal(ph.Plan, &p); err != nil {
-			return nil, fmt.Errorf("engine: decode the stored plan: %w", err)
+			return nil, fmt.Errorf("decode the stored plan: %w", err)
 		}
 		style := p.VersionStyle
 		if style == "" {
@@ -96,7 +97,7 @@ func (m *Migrator) LatestFromDatabase(ctx context.Context) (*Latest, error) {
 		var comment string
 		if err := conn.QueryRow(ctx, `SELECT coalesce(max(obj_description(oid, 'pg_namespace')), '') FROM pg_namespace WHERE nspname = $1`,
 			vs).Scan(&comment); err != nil {
-			return nil, fmt.Errorf("engine: read version schema %s: %w", vs, err)
+			return nil, fmt.Errorf("read version schema %s: %w", vs, err)
 		}
 		style := migration.StyleStrata
 		if comment == planner.ReshapeSchemaComment {
@@ -130,7 +131,7 @@ func ConnStringWithSearchPath(connString, vs, managed string) (string, error) {
 	if strings.HasPrefix(connString, "postgres://") || strings.HasPrefix(connString, "postgresql://") {
 		u, err := url.Parse(connString)
 		if err != nil {
-			return "", fmt.Errorf("parse the database URL: %w", redact(err))
+			return "", pgerr.Parse(err, connString)
 		}
 		q := u.Query()
 		q.Set("options", opt)

@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/stratapg/strata/backfill"
+	"github.com/stratapg/strata/internal/pgerr"
 	"github.com/stratapg/strata/internal/pgexec"
 	"github.com/stratapg/strata/internal/pgquery"
 	"github.com/stratapg/strata/sqlrun"
@@ -49,7 +50,7 @@ var keepaliveEvery = time.Second
 // ErrLockLost is matched (errors.Is) by the error of a command that lost
 // its exclusion lock (a *LockLostError): it stopped, nothing it wrote after
 // the loss was committed, and the phase can be resumed.
-var ErrLockLost = errors.New("engine: strata lost its lock")
+var ErrLockLost = errors.New("strata lost its lock")
 
 // LockLostError says that a command stopped because it lost its lock.
 type LockLostError struct {
@@ -143,7 +144,7 @@ func (m *Migrator) open(ctx context.Context, command string) (*session, error) {
 	var workStart time.Time
 	if err := conn.QueryRow(ctx, backendQuery).Scan(&workPID, &workStart); err != nil {
 		conn.Close(context.Background())
-		return nil, fmt.Errorf("engine: read the work connection's backend: %w", err)
+		return nil, fmt.Errorf("read the work connection's backend: %w", err)
 	}
 	// The lock connection sends every query with the simple protocol: an
 	// extended-protocol query leaves its unnamed portal, and the snapshot
@@ -154,11 +155,11 @@ func (m *Migrator) open(ctx context.Context, command string) (*session, error) {
 	lockCfg.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol
 	lock, err := pgx.ConnectConfig(ctx, lockCfg)
 	if err != nil {
-		err = fmt.Errorf("engine: connect: %w", redact(err))
+		err = pgerr.Connect(err, "")
 		conn.Close(context.Background())
 		var pgErr *pgconn.PgError
 		if errors.As(err, &pgErr) && pgErr.Code == "53300" { // too_many_connections
-			return nil, fmt.Errorf("engine: strata needs two connections to the database (one holds its lock, one does the work; plus one per backfill worker beyond the first), and the second was refused: %w\nhint: raise the role's or database's CONNECTION LIMIT (or the pooler's pool size for strata's role) to at least 2", err)
+			return nil, fmt.Errorf("strata needs two connections to the database (one holds its lock, one does the work; plus one per backfill worker beyond the first), and the second was refused: %w\nhint: raise the role's or database's CONNECTION LIMIT (or the pooler's pool size for strata's role) to at least 2", err)
 		}
 		return nil, err
 	}
@@ -183,7 +184,7 @@ func (m *Migrator) open(ctx context.Context, command string) (*session, error) {
 	if err := lock.QueryRow(ctx, `SELECT pg_backend_pid(), backend_start, now() FROM pg_stat_activity WHERE pid = pg_backend_pid()`).Scan(&s.holder.BackendPID, &s.holder.BackendStart, &s.holder.StartedAt); err != nil {
 		lock.Close(context.Background())
 		conn.Close(context.Background())
-		return nil, fmt.Errorf("engine: read the lock connection's backend: %w", err)
+		return nil, fmt.Errorf("read the lock connection's backend: %w", err)
 	}
 	// A transaction pooler gives a client a server connection for one
 	// transaction at a time. The lock connection's transaction keeps its
@@ -200,7 +201,7 @@ func (m *Migrator) open(ctx context.Context, command string) (*session, error) {
 		if err := conn.QueryRow(ctx, backendQuery).Scan(&pid, &start); err != nil {
 			lock.Close(context.Background())
 			conn.Close(context.Background())
-			return nil, fmt.Errorf("engine: read the work connection's backend: %w", err)
+			return nil, fmt.Errorf("read the work connection's backend: %w", err)
 		}
 		s.pooled = pid != workPID || !start.Equal(workStart)
 	}
@@ -358,7 +359,7 @@ func (s *session) verify(ctx context.Context, q state.Querier) error {
 	}
 	var held bool
 	if err := q.QueryRow(ctx, pgexec.HeldQuery, s.key, s.holder.BackendPID, s.holder.BackendStart).Scan(&held); err != nil {
-		return fmt.Errorf("engine: check the lock: %w", err)
+		return fmt.Errorf("check the lock: %w", err)
 	}
 	if !held {
 		return &errLockGone{reason: fmt.Sprintf("server backend %d of its lock connection no longer holds it", s.holder.BackendPID)}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/stratapg/strata/backfill"
+	"github.com/stratapg/strata/internal/pgerr"
 	"github.com/stratapg/strata/internal/pgexec"
 	"github.com/stratapg/strata/internal/pgquery"
 	"github.com/stratapg/strata/migration"
@@ -91,11 +92,14 @@ type Migrator struct {
 // keyword string; empty means the PG* environment variables).
 func New(connString string, opts Options) (*Migrator, error) {
 	if opts.VersionSchemaStyle != "" && !slices.Contains(migration.Styles, opts.VersionSchemaStyle) {
-		return nil, fmt.Errorf("engine: unknown version schema style %q (valid: %s)", opts.VersionSchemaStyle, strings.Join(migration.Styles, ", "))
+		return nil, fmt.Errorf("unknown version schema style %q (valid: %s)", opts.VersionSchemaStyle, strings.Join(migration.Styles, ", "))
+	}
+	if err := pgerr.CheckURL(connString); err != nil {
+		return nil, err
 	}
 	cfg, err := pgx.ParseConfig(connString)
 	if err != nil {
-		return nil, fmt.Errorf("engine: parse connection string: %w", redact(err))
+		return nil, pgerr.Parse(err, connString)
 	}
 	return newMigrator(cfg, connString, opts), nil
 }

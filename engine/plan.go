@@ -33,7 +33,7 @@ const (
 )
 
 // errPlanned rolls back the planning transaction once the plan is built.
-var errPlanned = errors.New("engine: plan built")
+var errPlanned = errors.New("plan built")
 
 // plan builds the plan in a transaction that is always rolled back. Reading
 // the catalog locks the tables briefly (ACCESS SHARE), so a session holding
@@ -89,7 +89,7 @@ func (m *Migrator) PhasePlan(ctx context.Context) (*PhasePlan, error) {
 	}
 	var p Plan
 	if err := json.Unmarshal(ph.Plan, &p); err != nil {
-		return nil, fmt.Errorf("engine: decode stored plan: %w", err)
+		return nil, fmt.Errorf("decode stored plan: %w", err)
 	}
 	return &PhasePlan{Migrations: ph.Names(), State: ph.State, VersionSchema: ph.VersionSchema, Plan: &p,
 		StartDone: ph.StartCursor, CompleteDone: ph.CompleteCursor, AbortDone: ph.AbortCursor}, nil

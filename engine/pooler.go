@@ -72,7 +72,7 @@ func (s *session) refusePhase(ph *state.Phase, which plan.Phase) error {
 	}
 	var stored Plan
 	if err := json.Unmarshal(ph.Plan, &stored); err != nil {
-		return fmt.Errorf("engine: decode stored plan: %w", err)
+		return fmt.Errorf("decode stored plan: %w", err)
 	}
 	steps, cursor := stored.Abort, ph.AbortCursor
 	switch which {

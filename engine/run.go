@@ -18,7 +18,7 @@ func (m *Migrator) run(ctx context.Context, s *session, ph *state.Phase, which p
 	conn := s.conn
 	var stored Plan
 	if err := json.Unmarshal(ph.Plan, &stored); err != nil {
-		return fmt.Errorf("engine: decode stored plan: %w", err)
+		return fmt.Errorf("decode stored plan: %w", err)
 	}
 	var steps []Step
 	var cursor int

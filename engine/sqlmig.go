@@ -18,7 +18,7 @@ import (
 
 // ErrChanged is returned by Start and Migrate when a completed migration's
 // file changed since it ran (Options.AllowChanged overrides).
-var ErrChanged = errors.New("engine: a completed migration's file has changed")
+var ErrChanged = errors.New("a completed migration's file has changed")
 
 // SQLGate checks .sql migrations before any of them runs (the CLI lints
 // them in their real transaction shape); an error refuses them all.
@@ -209,7 +209,7 @@ func refreshVersionViews(ctx context.Context, tx pgx.Tx, schema, vs string) erro
 		WHERE tn.nspname = $1 AND t.relkind IN ('r', 'p')
 		ORDER BY 1, 2`, schema, vs)
 	if err != nil {
-		return fmt.Errorf("engine: refresh version schema %s: %w", vs, err)
+		return fmt.Errorf("refresh version schema %s: %w", vs, err)
 	}
 	type tv struct{ table, view, def string }
 	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (tv, error) {
@@ -217,7 +217,7 @@ func refreshVersionViews(ctx context.Context, tx pgx.Tx, schema, vs string) erro
 		return x, r.Scan(&x.table, &x.view, &x.def)
 	})
 	if err != nil {
-		return fmt.Errorf("engine: refresh version schema %s: %w", vs, err)
+		return fmt.Errorf("refresh version schema %s: %w", vs, err)
 	}
 	major := 0 // the server's major version, read when a view changes
 	for _, x := range list {
@@ -235,7 +235,7 @@ func refreshVersionViews(ctx context.Context, tx pgx.Tx, schema, vs string) erro
 		if x.view != "" {
 			sel, err = viewSelect(x.def)
 			if err != nil {
-				return fmt.Errorf("engine: refresh version schema %s: view %s: %w", vs, x.view, err)
+				return fmt.Errorf("refresh version schema %s: view %s: %w", vs, x.view, err)
 			}
 		}
 		have := map[string]bool{}
@@ -266,7 +266,7 @@ func refreshVersionViews(ctx context.Context, tx pgx.Tx, schema, vs string) erro
 		}
 		if major == 0 {
 			if err := tx.QueryRow(ctx, `SELECT current_setting('server_version_num')::int / 10000`).Scan(&major); err != nil {
-				return fmt.Errorf("engine: refresh version schema %s: %w", vs, err)
+				return fmt.Errorf("refresh version schema %s: %w", vs, err)
 			}
 		}
 		stmts := versionViewSQL(major, vs, view, schema, x.table, out, cols, added)
@@ -277,7 +277,7 @@ func refreshVersionViews(ctx context.Context, tx pgx.Tx, schema, vs string) erro
 		}
 		for _, s := range stmts {
 			if _, err := tx.Exec(ctx, s); err != nil {
-				return fmt.Errorf("engine: refresh version schema %s: %w", vs, err)
+				return fmt.Errorf("refresh version schema %s: %w", vs, err)
 			}
 		}
 	}
@@ -320,7 +320,7 @@ func tableColumns(ctx context.Context, tx pgx.Tx, schema, table string) ([]tcol,
 		FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum AND a.attgenerated = ''
 		WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`, pgquery.Qual(schema, table))
 	if err != nil {
-		return nil, fmt.Errorf("engine: read columns of %s: %w", table, err)
+		return nil, fmt.Errorf("read columns of %s: %w", table, err)
 	}
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (tcol, error) {
 		var c tcol

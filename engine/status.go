@@ -3,10 +3,9 @@ package engine
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"net/url"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -72,6 +71,9 @@ func (m *Migrator) Status(ctx context.Context, migs []*migration.Migration) (*St
 		return nil, err
 	}
 	defer conn.Close(context.Background())
+	if err := schemaExists(ctx, conn, m.opts.Schema); err != nil {
+		return nil, err
+	}
 	st := &Status{State: "idle", Schema: m.opts.Schema, InProgress: []string{}, Pending: []string{},
 		Backfills: []BackfillStatus{}, Changed: []string{}, Missing: []string{}}
 	hist, err := m.history(ctx, conn)
@@ -159,7 +161,7 @@ func (m *Migrator) Status(ctx context.Context, migs []*migration.Migration) (*St
 			b.ExpectedExtra = backfill.ExpectedExtra(b.SizeBefore, m.vacuumFraction())
 			if err := conn.QueryRow(ctx, `SELECT coalesce(pg_table_size(to_regclass($1)), 0)`,
 				pgx.Identifier{m.opts.Schema, b.Table}.Sanitize()).Scan(&b.SizeNow); err != nil {
-				return nil, fmt.Errorf("engine: size of %s: %w", b.Table, err)
+				return nil, fmt.Errorf("size of %s: %w", b.Table, err)
 			}
 		}
 	} else {
@@ -177,38 +179,6 @@ func (m *Migrator) Status(ctx context.Context, migs []*migration.Migration) (*St
 		}
 	}
 	return st, nil
-}
-
-var passwordRE = regexp.MustCompile(`(?i)(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)`)
-
-// redact removes passwords from an error's text: connection errors can quote
-// the connection string.
-func redact(err error) error {
-	if err == nil {
-		return nil
-	}
-	msg := err.Error()
-	clean := passwordRE.ReplaceAllString(msg, "${1}xxxxx")
-	clean = urlPassword(clean)
-	if clean == msg {
-		return err
-	}
-	return errors.New(clean)
-}
-
-var urlRE = regexp.MustCompile(`postgres(?:ql)?://[^\s"']+`)
-
-func urlPassword(s string) string {
-	return urlRE.ReplaceAllStringFunc(s, func(u string) string {
-		pu, err := url.Parse(u)
-		if err != nil || pu.User == nil {
-			return u
-		}
-		if _, ok := pu.User.Password(); ok {
-			pu.User = url.UserPassword(pu.User.Username(), "xxxxx")
-		}
-		return pu.String()
-	})
 }
 
 var plainIdent = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
@@ -229,4 +199,24 @@ func SearchPath(vs, managed string) string {
 		return q(managed)
 	}
 	return q(vs) + ", " + q(managed)
+}
+
+// schemaExists returns an error naming schema, with the database's
+// schemas, when it does not exist.
+func schemaExists(ctx context.Context, conn *pgx.Conn, schema string) error {
+	var exists bool
+	var others []string
+	err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT FROM pg_namespace WHERE nspname = $1),
+		coalesce((SELECT array_agg(nspname ORDER BY nspname) FROM pg_namespace
+		  WHERE nspname NOT LIKE 'pg\_%' AND nspname <> 'information_schema'), '{}')`, schema).Scan(&exists, &others)
+	if err != nil {
+		return fmt.Errorf("look up schema %s: %w", schema, err)
+	}
+	if exists {
+		return nil
+	}
+	if len(others) > 10 {
+		others = append(others[:10], "...")
+	}
+	return fmt.Errorf("schema %q does not exist in this database\nhint: check --schema; the database has schemas %s", schema, strings.Join(others, ", "))
 }

@@ -34,7 +34,7 @@ func (m *Migrator) Structure(ctx context.Context) (*catalog.Schema, []string, er
 func (m *Migrator) structure(ctx context.Context, conn *pgx.Conn) (*catalog.Schema, []string, error) {
 	tx, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 	if err != nil {
-		return nil, nil, fmt.Errorf("engine: %w", err)
+		return nil, nil, err
 	}
 	defer tx.Rollback(context.Background())
 	s, err := catalog.Read(ctx, tx, m.opts.Schema)
@@ -114,16 +114,16 @@ func (m *Migrator) Replay(ctx context.Context, migs []*migration.Migration, shad
 	opts.AllowChanged = true
 	if shadowURL != "" {
 		if shadow, err = New(shadowURL, opts); err != nil {
-			return nil, fmt.Errorf("drift: --shadow-url: %w", err)
+			return nil, fmt.Errorf("--shadow-url: %w", err)
 		}
 	} else {
 		name := "strata_drift_" + newRunID()
 		if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
-			return nil, fmt.Errorf("drift: create the temporary database %s: %w (hint: strata's role needs CREATEDB, or pass --shadow-url with an empty database)", name, err)
+			return nil, fmt.Errorf("create the temporary database %s: %w (hint: strata's role needs CREATEDB, or pass --shadow-url with an empty database)", name, err)
 		}
 		defer func() {
 			if _, err := conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)"); err != nil {
-				m.logf("drift: could not drop the temporary database %s: %v", name, err)
+				m.logf("could not drop the temporary database %s: %v", name, err)
 			}
 		}()
 		cfg := m.cfg.Copy()
@@ -136,7 +136,7 @@ func (m *Migrator) Replay(ctx context.Context, migs []*migration.Migration, shad
 	}
 	defer sc.Close(context.Background())
 	if _, err := sc.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+pgx.Identifier{m.opts.Schema}.Sanitize()); err != nil {
-		return nil, fmt.Errorf("drift: create schema %s in the replay database: %w", m.opts.Schema, err)
+		return nil, fmt.Errorf("create schema %s in the replay database: %w", m.opts.Schema, err)
 	}
 	// The runs of the database's history, one at a time: migrations that
 	// were started together are replayed together, and one that started
@@ -145,7 +145,7 @@ func (m *Migrator) Replay(ctx context.Context, migs []*migration.Migration, shad
 	// have).
 	for _, end := range runEnds(replay, done) {
 		if _, err := shadow.Migrate(ctx, replay[:end]); err != nil && !errors.Is(err, ErrNothingPending) {
-			return nil, fmt.Errorf("drift: replay the migrations: %w", err)
+			return nil, fmt.Errorf("replay the migrations: %w", err)
 		}
 	}
 	res.Schema, _, err = shadow.structure(ctx, sc)
@@ -236,7 +236,7 @@ func (m *Migrator) Doctor(ctx context.Context) ([]doctor.Finding, error) {
 	defer conn.Close(context.Background())
 	tx, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 	if err != nil {
-		return nil, fmt.Errorf("engine: %w", err)
+		return nil, err
 	}
 	defer tx.Rollback(context.Background())
 	ph, err := m.phase(ctx, tx)
@@ -245,7 +245,7 @@ func (m *Migrator) Doctor(ctx context.Context) ([]doctor.Finding, error) {
 	}
 	var major int
 	if err := tx.QueryRow(ctx, `SELECT current_setting('server_version_num')::int / 10000`).Scan(&major); err != nil {
-		return nil, fmt.Errorf("engine: %w", err)
+		return nil, err
 	}
 	out, err := doctor.Check(ctx, tx, doctor.Options{Schema: m.opts.Schema, PhaseInProgress: ph != nil, PGMajor: major})
 	if err != nil {

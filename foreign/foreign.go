@@ -21,6 +21,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/stratapg/strata/internal/pgerr"
 	"github.com/stratapg/strata/internal/pgexec"
 )
 
@@ -85,7 +86,7 @@ type Options struct {
 func (o *Options) runner() *pgexec.Runner {
 	return &pgexec.Runner{LockTimeout: o.LockTimeout, Deadline: o.LockDeadline,
 		OnRetry: func(attempt int, wait time.Duration, err error) {
-			o.logf("foreign: lock not granted within lock_timeout (attempt %d): %s; retrying in %s", attempt, scrub(pgexec.Message(err)), wait.Round(time.Millisecond))
+			o.logf("lock not granted within lock_timeout (attempt %d): %s; retrying in %s", attempt, scrub(pgexec.Message(err)), wait.Round(time.Millisecond))
 		}}
 }
 
@@ -197,15 +198,18 @@ func MaskURL(u string) string {
 // connect opens a connection for strata's own work on it: no statement
 // timeout.
 func connect(ctx context.Context, connString string) (*pgx.Conn, error) {
+	if err := pgerr.CheckURL(connString); err != nil {
+		return nil, err
+	}
 	cfg, err := pgx.ParseConfig(connString)
 	if err != nil {
-		return nil, errors.New(scrub(err.Error()))
+		return nil, pgerr.Parse(err, connString)
 	}
 	cfg.RuntimeParams["statement_timeout"] = "0"
 	cfg.RuntimeParams["application_name"] = "strata foreign"
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
-		return nil, errors.New(scrub(err.Error()))
+		return nil, pgerr.Connect(err, connString)
 	}
 	return conn, nil
 }

@@ -151,7 +151,7 @@ func WriteReport(w io.Writer, r Report) error {
 	}
 	bw.WriteString("]\n}\n")
 	if err := bw.Flush(); err != nil {
-		return fmt.Errorf("lint: write json: %w", err)
+		return fmt.Errorf("write json: %w", err)
 	}
 	return nil
 }

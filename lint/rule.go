@@ -154,5 +154,5 @@ func (c Config) Enabled(r Rule) bool {
 }
 
 func errorf(format string, args ...any) error {
-	return fmt.Errorf("lint: "+format, args...)
+	return fmt.Errorf(""+format, args...)
 }

@@ -54,7 +54,7 @@ func indexRules(rules []*rule) map[string]*rule {
 	m := make(map[string]*rule, len(rules))
 	for _, r := range rules {
 		if _, dup := m[r.Code]; dup {
-			panic("lint: duplicate rule code " + r.Code)
+			panic("duplicate rule code " + r.Code)
 		}
 		m[r.Code] = r
 	}

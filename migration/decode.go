@@ -7,6 +7,8 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+
+	"github.com/stratapg/strata/internal/suggest"
 )
 
 // Parse decodes and statically validates one migration file. The format is
@@ -26,7 +28,7 @@ func Parse(file string, data []byte) (*Migration, error) {
 	case ".json":
 		isJSON = true
 	default:
-		return nil, fmt.Errorf("migration: %s: unsupported file extension %q (want .toml or .json)", file, ext)
+		return nil, fmt.Errorf("%s: unsupported file extension %q (want .toml or .json)", file, ext)
 	}
 	m, l := decode(file, data, isJSON)
 	if err := l.err(); err != nil {
@@ -240,6 +242,13 @@ func (t *table) done(why func(k string) string) {
 				msg += " " + s
 			}
 		}
+		if msg == "unknown key" {
+			var known []string
+			for r := range t.read {
+				known = append(known, r)
+			}
+			msg += suggest.Hint(k, known)
+		}
 		t.d.l.add(t.key(k), "%s", msg)
 	}
 }
@@ -286,7 +295,11 @@ func (d *decoder) action(t *table) Action {
 	}
 	at := lookupActionType(typ)
 	if at == nil {
-		d.l.add(t.key("type"), "unknown action type %q (valid: %s)", typ, strings.Join(ActionTypes(), ", "))
+		if s := suggest.Closest(typ, ActionTypes()); s != "" {
+			d.l.add(t.key("type"), "unknown action type %q (did you mean %q?)", typ, s)
+		} else {
+			d.l.add(t.key("type"), "unknown action type %q (valid: %s)", typ, strings.Join(ActionTypes(), ", "))
+		}
 		return nil
 	}
 	a := at.decode(d, t)

@@ -398,7 +398,7 @@ func TestParseUnsupportedExtension(t *testing.T) {
 	if err == nil || errors.Is(err, ErrInvalid) {
 		t.Fatalf("err = %v, want a non-ErrInvalid error", err)
 	}
-	if !strings.HasPrefix(err.Error(), "migration: ") {
-		t.Errorf("err = %q, want a migration: prefix", err)
+	if got, want := err.Error(), `x.yaml: unsupported file extension ".yaml" (want .toml or .json)`; got != want {
+		t.Errorf("err = %q, want %q (no package prefix)", got, want)
 	}
 }

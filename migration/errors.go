@@ -12,7 +12,7 @@ import (
 // ErrInvalid is matched (errors.Is) by every *Error and by ValidationErrors:
 // it means a migration file is malformed or fails static validation, as
 // opposed to an I/O error.
-var ErrInvalid = errors.New("migration: invalid migration")
+var ErrInvalid = errors.New("invalid migration")
 
 // Error is one problem in a migration file. Line is 1-based; 0 means the line
 // is unknown. Key is the key path, e.g. "actions[1].column.nullable"; it is

@@ -101,7 +101,7 @@ func TestParseErrors(t *testing.T) {
 			name: "unknown top-level key",
 			file: "m/1.toml",
 			src:  lines(`nmae = "x"`, `[[actions]]`, `type = "remove_table"`, `table = "t"`),
-			want: []string{`m/1.toml:1: nmae: unknown key`},
+			want: []string{`m/1.toml:1: nmae: unknown key (did you mean "name"?)`},
 		},
 		{
 			name: "unknown column key",
@@ -118,7 +118,7 @@ func TestParseErrors(t *testing.T) {
 				`  type = "INT"`,
 				`  nulable = false`,
 			),
-			want: []string{`migrations/002_x.toml:14: actions[1].column.nulable: unknown key`},
+			want: []string{`migrations/002_x.toml:14: actions[1].column.nulable: unknown key (did you mean "nullable"?)`},
 		},
 		{
 			name: "unknown action key",
@@ -126,7 +126,7 @@ func TestParseErrors(t *testing.T) {
 			src:  withFirst(`[[actions]]`, `type = "remove_table"`, `tabel = "t"`),
 			want: []string{
 				`m/1.toml:5: actions[1].table: missing required key`,
-				`m/1.toml:7: actions[1].tabel: unknown key`,
+				`m/1.toml:7: actions[1].tabel: unknown key (did you mean "table"?)`,
 			},
 		},
 		{
@@ -189,7 +189,7 @@ func TestParseErrors(t *testing.T) {
 				`  order_by = "id"`,
 			),
 			want: []string{
-				`m/1.toml:5: actions[0].foreign_keys[0].ondelete: unknown key`,
+				`m/1.toml:5: actions[0].foreign_keys[0].ondelete: unknown key (did you mean "on_delete"?)`,
 				`m/1.toml:6: actions[0].checks[0].deferrable: unknown key`,
 				`m/1.toml:7: actions[0].unique[0].nulls_distinct: unknown key`,
 				`m/1.toml:11: actions[0].columns[0].primary: unknown key`,
@@ -404,7 +404,7 @@ func TestParseErrors(t *testing.T) {
 				`m/1.toml:1: actions[0].up: required for a type change: the expression that turns an old value into a new one`,
 				`m/1.toml:1: actions[0].down: required for a type change: the expression that turns a new value into an old one`,
 				`m/1.toml:3: actions[0].table: must not be empty`,
-				`m/1.toml:5: actions[0].changes.nulable: unknown key`,
+				`m/1.toml:5: actions[0].changes.nulable: unknown key (did you mean "nullable"?)`,
 				`m/1.toml:7: actions[1].type: unknown action type "nope" (valid: create_table, add_column, alter_column, remove_column, rename_table, remove_table, add_index, remove_index, add_foreign_key, remove_foreign_key, add_check, remove_check, add_unique, add_primary_key, rename_constraint, remove_constraint, set_replica_identity, create_enum, alter_enum, remove_enum, custom)`,
 				`m/1.toml:11: actions[2].extra: unknown key`,
 				`m/1.toml:12: meta: unknown key`,

@@ -28,7 +28,7 @@ import (
 func Load(fsys fs.FS, dir string) ([]*Migration, error) {
 	entries, err := fs.ReadDir(fsys, dir)
 	if err != nil {
-		return nil, fmt.Errorf("migration: read folder %s: %w", dir, err)
+		return nil, fmt.Errorf("read folder %s: %w", dir, err)
 	}
 	var (
 		ms   []*Migration
@@ -57,7 +57,7 @@ func Load(fsys fs.FS, dir string) ([]*Migration, error) {
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("migration: %w", err)
+			return nil, err
 		}
 		if ext == ".sql" {
 			m, err := ParseSQL(file, data)

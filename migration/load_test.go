@@ -138,8 +138,8 @@ func TestLoadMissingDir(t *testing.T) {
 	if err == nil || errors.Is(err, ErrInvalid) || !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("err = %v, want a not-exist error that is not ErrInvalid", err)
 	}
-	if !strings.HasPrefix(err.Error(), "migration: ") {
-		t.Errorf("err = %q, want a migration: prefix", err)
+	if got, want := err.Error(), "read folder migrations: open migrations: file does not exist"; got != want {
+		t.Errorf("err = %q, want %q (no package prefix)", got, want)
 	}
 }
 

@@ -110,7 +110,7 @@ func ClassifySQL(sql string, cfg Config) ([]StatementLocks, error) {
 }
 
 func errorf(format string, args ...any) error {
-	return fmt.Errorf("pglock: "+format, args...)
+	return fmt.Errorf(""+format, args...)
 }
 
 // lockSet accumulates locks, one per relation.

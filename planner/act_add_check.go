@@ -59,7 +59,7 @@ func (p *planner) freeConstraint(ctx context.Context, key string, t *vTable, nam
 func (p *planner) catalogConstraint(ctx context.Context, table, name string) (string, error) {
 	typ, err := p.pr.ConstraintType(ctx, p.schema, table, name)
 	if err != nil {
-		return "", fmt.Errorf("engine: look up constraint %s: %w", name, err)
+		return "", fmt.Errorf("look up constraint %s: %w", name, err)
 	}
 	return typ, nil
 }

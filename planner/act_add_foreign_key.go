@@ -28,14 +28,14 @@ func (p *planner) addForeignKey(ctx context.Context, a *migration.AddForeignKey)
 	}
 	for i, c := range fk.Columns {
 		if t.col(c) == nil {
-			return p.errf(".foreign_key.columns["+itoa(i)+"]", "column %q does not exist in table %q", c, t.Name)
+			return p.errf(".foreign_key.columns["+itoa(i)+"]", "column %q does not exist in table %q%s", c, t.Name, t.colHint(c))
 		}
 	}
 	var refPhys []string
 	for i, c := range fk.ReferencedColumns {
 		rc := ref.col(c)
 		if rc == nil {
-			return p.errf(".foreign_key.referenced_columns["+itoa(i)+"]", "column %q does not exist in table %q", c, ref.Name)
+			return p.errf(".foreign_key.referenced_columns["+itoa(i)+"]", "column %q does not exist in table %q%s", c, ref.Name, ref.colHint(c))
 		}
 		refPhys = append(refPhys, rc.Phys)
 	}

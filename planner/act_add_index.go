@@ -65,7 +65,7 @@ func (p *planner) addIndex(ctx context.Context, a *migration.AddIndex) error {
 func (p *planner) catalogIndex(ctx context.Context, name string) (*IndexInfo, error) {
 	ix, err := p.pr.Index(ctx, p.schema, name)
 	if err != nil {
-		return nil, fmt.Errorf("engine: look up index %s: %w", name, err)
+		return nil, fmt.Errorf("look up index %s: %w", name, err)
 	}
 	return ix, nil
 }

@@ -33,7 +33,7 @@ func (p *planner) addPrimaryKey(ctx context.Context, a *migration.AddPrimaryKey)
 	}
 	have, err := p.pr.PrimaryKey(ctx, p.schema, t.Phys)
 	if err != nil {
-		return fmt.Errorf("engine: look up the primary key of %s: %w", t.Phys, err)
+		return fmt.Errorf("look up the primary key of %s: %w", t.Phys, err)
 	}
 	if have != "" {
 		return p.errf(".table", "table %q already has the primary key %q", t.Name, have)

@@ -60,7 +60,7 @@ func (p *planner) columnsOf(key string, t *vTable, names []string) ([]*vColumn, 
 	for i, n := range names {
 		c := t.col(n)
 		if c == nil {
-			return nil, p.errf(key+"["+itoa(i)+"]", "column %q does not exist in table %q", n, t.Name)
+			return nil, p.errf(key+"["+itoa(i)+"]", "column %q does not exist in table %q%s", n, t.Name, t.colHint(n))
 		}
 		out = append(out, c)
 	}

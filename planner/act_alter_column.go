@@ -22,7 +22,7 @@ func (p *planner) alterColumn(ctx context.Context, a *migration.AlterColumn) err
 	}
 	c := t.col(a.Column)
 	if c == nil {
-		return p.errf(".column", "column %q does not exist in table %q", a.Column, a.Table)
+		return p.errf(".column", "column %q does not exist in table %q%s", a.Column, a.Table, t.colHint(a.Column))
 	}
 	ch, err := p.resolveColumnChange(ctx, t, c, a)
 	if err != nil {

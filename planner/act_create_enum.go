@@ -22,7 +22,7 @@ func (p *planner) createEnum(ctx context.Context, a *migration.CreateEnum) error
 	}
 	exists, err := p.pr.TypeExists(ctx, p.schema, a.Name)
 	if err != nil {
-		return fmt.Errorf("engine: %w", err)
+		return err
 	}
 	if exists {
 		return p.errf(".name", "a type named %q already exists in schema %q (tables have a type of their name too)", a.Name, p.schema)
@@ -56,7 +56,7 @@ func (p *planner) enum(ctx context.Context, key, name string) (*enumType, error)
 	}
 	labels, err := p.pr.EnumLabels(ctx, p.schema, name)
 	if err != nil {
-		return nil, fmt.Errorf("engine: read enum %s: %w", name, err)
+		return nil, fmt.Errorf("read enum %s: %w", name, err)
 	}
 	if labels == nil {
 		return nil, p.errf(key, "enum type %q does not exist in schema %q", name, p.schema)

@@ -154,7 +154,7 @@ func (p *planner) freeTableName(ctx context.Context, key, name string) error {
 	}
 	exists, err := p.pr.RelationExists(ctx, p.schema, name)
 	if err != nil {
-		return fmt.Errorf("engine: %w", err)
+		return err
 	}
 	if exists || p.isCreated(name) {
 		return p.errf(key, "a relation named %q already exists in schema %q", name, p.schema)

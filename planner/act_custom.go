@@ -155,7 +155,7 @@ func (p *planner) customCreates(ctx context.Context, stmts []pglock.StatementLoc
 	}
 	cat, err := p.pr.Catalog(ctx, p.schema)
 	if err != nil {
-		return fmt.Errorf("engine: %w", err)
+		return err
 	}
 	// Catalog reads with search_path = pg_catalog.
 	if err := p.setPath(ctx, ident(p.schema)); err != nil {

@@ -20,7 +20,7 @@ func (p *planner) removeColumn(ctx context.Context, a *migration.RemoveColumn) e
 	}
 	c := t.col(a.Column)
 	if c == nil {
-		return p.errf(".column", "column %q does not exist in table %q", a.Column, a.Table)
+		return p.errf(".column", "column %q does not exist in table %q%s", a.Column, a.Table, t.colHint(a.Column))
 	}
 	for _, k := range t.Key {
 		if k == c.Phys && !t.Created {
@@ -103,7 +103,7 @@ func (p *planner) dropColumn(t *vTable, c *vColumn) {
 func (p *planner) columnDependents(ctx context.Context, table, col string) ([]string, error) {
 	deps, err := p.pr.ColumnDependents(ctx, p.schema, table, col)
 	if err != nil {
-		return nil, fmt.Errorf("engine: read dependents of %s.%s: %w", table, col, err)
+		return nil, fmt.Errorf("read dependents of %s.%s: %w", table, col, err)
 	}
 	var out []string
 	for _, d := range deps {

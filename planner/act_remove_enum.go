@@ -30,7 +30,7 @@ func (p *planner) removeEnum(ctx context.Context, a *migration.RemoveEnum) error
 	}
 	oids, err := p.pr.TypeOIDs(ctx, p.schema, a.Enum)
 	if err != nil {
-		return fmt.Errorf("engine: read enum %s: %w", a.Enum, err)
+		return fmt.Errorf("read enum %s: %w", a.Enum, err)
 	}
 	oid, arr := oids.OID, oids.Array
 	var users []string
@@ -46,7 +46,7 @@ func (p *planner) removeEnum(ctx context.Context, a *migration.RemoveEnum) error
 	resolved, err := p.pr.ResolveTypes(ctx, types)
 	err = p.verdict(err)
 	if err != nil {
-		return fmt.Errorf("engine: resolve column types: %w", err)
+		return fmt.Errorf("resolve column types: %w", err)
 	}
 	for i, r := range resolved {
 		if r != 0 && (r == oid || r == arr) {
@@ -74,7 +74,7 @@ func (p *planner) removeEnum(ctx context.Context, a *migration.RemoveEnum) error
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("engine: read users of enum %s: %w", a.Enum, err)
+		return fmt.Errorf("read users of enum %s: %w", a.Enum, err)
 	}
 	if len(users) > 0 {
 		return p.errf(".enum", "enum %q is still used by %s", a.Enum, strings.Join(users, ", "))

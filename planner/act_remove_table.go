@@ -24,7 +24,7 @@ func (p *planner) removeTable(ctx context.Context, a *migration.RemoveTable) err
 	} else {
 		deps, err := p.pr.TableDependents(ctx, p.schema, t.Phys, p.prev)
 		if err != nil {
-			return fmt.Errorf("engine: read dependents of %s: %w", t.Phys, err)
+			return fmt.Errorf("read dependents of %s: %w", t.Phys, err)
 		}
 		if len(deps) > 0 {
 			return p.errf(".table", "table %q cannot be removed: %s depend(s) on it", a.Table, strings.Join(deps, ", "))

@@ -2,7 +2,6 @@ package planner
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/stratapg/strata/migration"
 )
@@ -23,7 +22,7 @@ func (p *planner) renameTable(ctx context.Context, a *migration.RenameTable) err
 	if a.NewName != t.Phys {
 		exists, err := p.pr.RelationExists(ctx, p.schema, a.NewName)
 		if err != nil {
-			return fmt.Errorf("engine: %w", err)
+			return err
 		}
 		if exists {
 			return p.errf(".new_name", "a relation named %q already exists in schema %q", a.NewName, p.schema)

@@ -86,7 +86,7 @@ func (p *planner) carryDependents(ctx context.Context, t *vTable, c *vColumn, pt
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("engine: read Dependents of %s.%s: %w", t.Phys, pc.Name, err)
+		return fmt.Errorf("read Dependents of %s.%s: %w", t.Phys, pc.Name, err)
 	}
 	var refused []string
 	for _, d := range deps {
@@ -97,7 +97,7 @@ func (p *planner) carryDependents(ctx context.Context, t *vTable, c *vColumn, pt
 			return err
 		})
 		if err != nil {
-			return fmt.Errorf("engine: carry %s: %w", d.Desc, err)
+			return fmt.Errorf("carry %s: %w", d.Desc, err)
 		}
 		if why != "" {
 			refused = append(refused, why)
@@ -371,7 +371,7 @@ func (p *planner) columnAttrs(ctx context.Context, pt *Table, pc *Column, table,
 		return err
 	})
 	if err != nil {
-		return nil, "", fmt.Errorf("engine: read attributes of %s.%s: %w", table, pc.Name, err)
+		return nil, "", fmt.Errorf("read attributes of %s.%s: %w", table, pc.Name, err)
 	}
 	stat, opts, coll := attrs.StatTarget, attrs.Options, attrs.Collation
 	var collatable bool

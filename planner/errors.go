@@ -13,7 +13,7 @@ import (
 
 // ErrInvalid is matched (errors.Is) by errors about a migration that cannot
 // be applied to this database, found before anything was changed.
-var ErrInvalid = errors.New("engine: invalid migration")
+var ErrInvalid = errors.New("invalid migration")
 
 // PlanError locates a problem in a migration file.
 type PlanError struct {
@@ -67,7 +67,7 @@ func (p *planner) try(ctx context.Context, stmts ...string) error {
 // the check could not judge, and the caller retries.
 func (p *planner) lockOr(err error) error {
 	if p.lockErr != nil {
-		return fmt.Errorf("engine: plan: %w", p.lockErr)
+		return fmt.Errorf("plan the migrations: %w", p.lockErr)
 	}
 	return err
 }

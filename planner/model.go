@@ -1,6 +1,9 @@
 package planner
 
-import "github.com/stratapg/strata/migration"
+import (
+	"github.com/stratapg/strata/internal/suggest"
+	"github.com/stratapg/strata/migration"
+)
 
 // vColumn is a column as one app version sees it: a logical name over a
 // physical column.
@@ -144,4 +147,22 @@ type addedCol struct {
 	// Identity is set on an identity column added to an existing table:
 	// a plain column until complete makes it the identity column.
 	Identity *identityAdd
+}
+
+// colHint is " (did you mean "x"?)" for the column of t nearest to name.
+func (t *vTable) colHint(name string) string {
+	names := make([]string, len(t.Columns))
+	for i, c := range t.Columns {
+		names[i] = c.Name
+	}
+	return suggest.Hint(name, names)
+}
+
+// tableHint is " (did you mean "x"?)" for the table of s nearest to name.
+func (s *vSchema) tableHint(name string) string {
+	names := make([]string, len(s.Tables))
+	for i, t := range s.Tables {
+		names[i] = t.Name
+	}
+	return suggest.Hint(name, names)
 }

@@ -86,7 +86,7 @@ func (p *planner) checkNames(ctx context.Context) error {
 		}
 		owner, err := p.pr.NameOwner(ctx, w.kind, schema, w.table, w.name)
 		if err != nil {
-			return fmt.Errorf("engine: %w", err)
+			return err
 		}
 		if owner != "" {
 			return &PlanError{Where: p.mig.File, Msg: fmt.Sprintf(

@@ -177,7 +177,7 @@ func (p *planner) initObjects(ctx context.Context) error {
 
 func (p *planner) setPath(ctx context.Context, path string) error {
 	if err := p.pr.SetSearchPath(ctx, path); err != nil {
-		return fmt.Errorf("engine: set search_path: %w", err)
+		return fmt.Errorf("set search_path: %w", err)
 	}
 	return nil
 }
@@ -215,7 +215,7 @@ func (p *planner) relationExists(ctx context.Context, name string) (bool, error)
 	}
 	exists, err := p.pr.RelationExists(ctx, p.schema, name)
 	if err != nil {
-		return false, fmt.Errorf("engine: %w", err)
+		return false, err
 	}
 	return exists, nil
 }
@@ -413,7 +413,7 @@ func (p *planner) hasUnique(ctx context.Context, schema, table string, cols []st
 	}
 	found, err := p.pr.HasUnique(ctx, schema, table, want)
 	if err != nil {
-		return false, fmt.Errorf("engine: %w", err)
+		return false, err
 	}
 	return found, nil
 }

@@ -47,7 +47,7 @@ type Options struct {
 // returns that error (pgexec.Retryable), so the caller may plan again.
 func Build(ctx context.Context, pr Prober, opts Options, migs []*migration.Migration) (*plan.Plan, error) {
 	if len(migs) == 0 {
-		return nil, errors.New("engine: plan: no migrations")
+		return nil, errors.New("no migrations to plan")
 	}
 	schema, prev := opts.Schema, opts.PreviousSchema
 	cat, err := pr.Catalog(ctx, schema)
@@ -55,7 +55,7 @@ func Build(ctx context.Context, pr Prober, opts Options, migs []*migration.Migra
 		return nil, err
 	}
 	if !cat.Schemas[schema] {
-		return nil, fmt.Errorf("engine: schema %q does not exist", schema)
+		return nil, fmt.Errorf("schema %q does not exist\nhint: check --schema (the managed schema), or create the schema first", schema)
 	}
 	last := migs[len(migs)-1]
 	style := opts.VersionStyle
@@ -206,7 +206,7 @@ func (p *planner) sync(phys string) *tableSync {
 func (p *planner) table(key, name string) (*vTable, error) {
 	t := p.cur.table(name)
 	if t == nil {
-		return nil, p.errf(key, "table %q does not exist in schema %q", name, p.schema)
+		return nil, p.errf(key, "table %q does not exist in schema %q%s", name, p.schema, p.cur.tableHint(name))
 	}
 	return t, nil
 }

@@ -104,7 +104,7 @@ func (p *planner) probeObjects(ctx context.Context) error {
 		return nil
 	}
 	if failed == nil {
-		return fmt.Errorf("engine: check indexes and constraints: %w", ferr)
+		return fmt.Errorf("check indexes and constraints: %w", ferr)
 	}
 	err = ferr
 	p.mig, p.idx = failed.Mig, failed.Idx

@@ -36,7 +36,7 @@ func dollarQuote(body string) string {
 func deparse(n *pgquery.Node) string {
 	s, err := pgquery.Deparse(n)
 	if err != nil {
-		panic(fmt.Sprintf("engine: deparse: %v", err))
+		panic(fmt.Sprintf("deparse: %v", err))
 	}
 	return s
 }

@@ -24,11 +24,11 @@ var _ Prober = TxProber{}
 // database is left exactly as it was. It returns fn's error.
 func (x TxProber) savepoint(ctx context.Context, fn func() error) error {
 	if _, err := x.Tx.Exec(ctx, "SAVEPOINT strata_check"); err != nil {
-		return fmt.Errorf("engine: savepoint: %w", err)
+		return fmt.Errorf("savepoint: %w", err)
 	}
 	ferr := fn()
 	if _, err := x.Tx.Exec(ctx, "ROLLBACK TO SAVEPOINT strata_check"); err != nil {
-		return fmt.Errorf("engine: rollback to savepoint: %w", err)
+		return fmt.Errorf("rollback to savepoint: %w", err)
 	}
 	return ferr
 }
@@ -229,22 +229,22 @@ func (x TxProber) TableColumns(ctx context.Context, schema, table string) ([]str
 func (x TxProber) Catalog(ctx context.Context, schema string) (*Catalog, error) {
 	tx := x.Tx
 	if _, err := tx.Exec(ctx, "SET LOCAL search_path = pg_catalog"); err != nil {
-		return nil, fmt.Errorf("engine: read catalog: %w", err)
+		return nil, fmt.Errorf("read catalog: %w", err)
 	}
 	c := &Catalog{Schema: schema, Tables: map[string]*Table{}, Schemas: map[string]bool{}}
 	var num int
 	if err := tx.QueryRow(ctx, "SELECT current_setting('server_version_num')::int").Scan(&num); err != nil {
-		return nil, fmt.Errorf("engine: read server version: %w", err)
+		return nil, fmt.Errorf("read server version: %w", err)
 	}
 	c.PGMajor = num / 10000
 
 	rows, err := tx.Query(ctx, "SELECT nspname FROM pg_namespace")
 	if err != nil {
-		return nil, fmt.Errorf("engine: read schemas: %w", err)
+		return nil, fmt.Errorf("read schemas: %w", err)
 	}
 	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil {
-		return nil, fmt.Errorf("engine: read schemas: %w", err)
+		return nil, fmt.Errorf("read schemas: %w", err)
 	}
 	for _, n := range names {
 		c.Schemas[n] = true
@@ -256,7 +256,7 @@ func (x TxProber) Catalog(ctx context.Context, schema string) (*Catalog, error) 
 		FROM pg_namespace n, aclexplode(n.nspacl) a
 		WHERE n.nspname = $1 AND a.grantee <> n.nspowner ORDER BY 1, 2`, schema)
 	if err != nil {
-		return nil, fmt.Errorf("engine: read schema grants: %w", err)
+		return nil, fmt.Errorf("read schema grants: %w", err)
 	}
 	c.SchemaACL, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Grant, error) {
 		var g Grant
@@ -264,7 +264,7 @@ func (x TxProber) Catalog(ctx context.Context, schema string) (*Catalog, error) 
 		return g, err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("engine: read schema grants: %w", err)
+		return nil, fmt.Errorf("read schema grants: %w", err)
 	}
 
 	rows, err = tx.Query(ctx, `SELECT c.oid, c.relname, c.relkind::text, c.relrowsecurity FROM pg_class c
@@ -272,7 +272,7 @@ func (x TxProber) Catalog(ctx context.Context, schema string) (*Catalog, error) 
 		WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') AND NOT c.relispartition
 		ORDER BY c.relname`, schema)
 	if err != nil {
-		return nil, fmt.Errorf("engine: read tables: %w", err)
+		return nil, fmt.Errorf("read tables: %w", err)
 	}
 	tables, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*Table, error) {
 		var t Table
@@ -280,7 +280,7 @@ func (x TxProber) Catalog(ctx context.Context, schema string) (*Catalog, error) 
 		return &t, err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("engine: read tables: %w", err)
+		return nil, fmt.Errorf("read tables: %w", err)
 	}
 	byOID := map[uint32]*Table{}
 	var oids []uint32
@@ -300,19 +300,19 @@ func (x TxProber) Catalog(ctx context.Context, schema string) (*Catalog, error) 
 		WHERE a.attrelid = ANY($1) AND a.attnum > 0 AND NOT a.attisdropped
 		ORDER BY a.attrelid, a.attnum`, oids)
 	if err != nil {
-		return nil, fmt.Errorf("engine: read columns: %w", err)
+		return nil, fmt.Errorf("read columns: %w", err)
 	}
 	for rows.Next() {
 		var oid uint32
 		var col Column
 		if err := rows.Scan(&oid, &col.Name, &col.Type, &col.NotNull, &col.Default, &col.Identity, &col.Generated, &col.Comment, &col.Num); err != nil {
 			rows.Close()
-			return nil, fmt.Errorf("engine: read columns: %w", err)
+			return nil, fmt.Errorf("read columns: %w", err)
 		}
 		byOID[oid].Columns = append(byOID[oid].Columns, &col)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("engine: read columns: %w", err)
+		return nil, fmt.Errorf("read columns: %w", err)
 	}
 	// Primary keys first, then unique indexes over NOT NULL columns.
 	rows, err = tx.Query(ctx, `SELECT i.indrelid, array_agg(a.attname ORDER BY k.ord)
@@ -325,39 +325,39 @@ func (x TxProber) Catalog(ctx context.Context, schema string) (*Catalog, error) 
 		HAVING bool_and(a.attnotnull)
 		ORDER BY i.indrelid, i.indisprimary DESC, count(*), i.indexrelid`, oids)
 	if err != nil {
-		return nil, fmt.Errorf("engine: read keys: %w", err)
+		return nil, fmt.Errorf("read keys: %w", err)
 	}
 	for rows.Next() {
 		var oid uint32
 		var cols []string
 		if err := rows.Scan(&oid, &cols); err != nil {
 			rows.Close()
-			return nil, fmt.Errorf("engine: read keys: %w", err)
+			return nil, fmt.Errorf("read keys: %w", err)
 		}
 		if t := byOID[oid]; t.Key == nil {
 			t.Key = cols
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("engine: read keys: %w", err)
+		return nil, fmt.Errorf("read keys: %w", err)
 	}
 	rows, err = tx.Query(ctx, `SELECT c.oid, CASE WHEN a.grantee = 0 THEN '' ELSE a.grantee::regrole::text END, a.privilege_type
 		FROM pg_class c, aclexplode(c.relacl) a
 		WHERE c.oid = ANY($1) AND a.grantee <> c.relowner ORDER BY 1, 2, 3`, oids)
 	if err != nil {
-		return nil, fmt.Errorf("engine: read grants: %w", err)
+		return nil, fmt.Errorf("read grants: %w", err)
 	}
 	for rows.Next() {
 		var oid uint32
 		var g Grant
 		if err := rows.Scan(&oid, &g.Grantee, &g.Privilege); err != nil {
 			rows.Close()
-			return nil, fmt.Errorf("engine: read grants: %w", err)
+			return nil, fmt.Errorf("read grants: %w", err)
 		}
 		byOID[oid].ACL = append(byOID[oid].ACL, g)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("engine: read grants: %w", err)
+		return nil, fmt.Errorf("read grants: %w", err)
 	}
 	return c, nil
 }

@@ -80,7 +80,7 @@ func (m *Manager) readCatalogOf(ctx context.Context, q querier, only []string) (
 	br := q.SendBatch(ctx, b)
 	cat, err := m.readCatalogResults(br)
 	if cerr := br.Close(); err == nil && cerr != nil {
-		err = fmt.Errorf("scenario: read the catalog: %w", cerr)
+		err = fmt.Errorf("read the catalog: %w", cerr)
 	}
 	return cat, err
 }
@@ -126,14 +126,14 @@ func (m *Manager) readCatalogResults(br pgx.BatchResults) (*catalog, error) {
 	cat := &catalog{tables: map[string]*tableInfo{}, byParent: map[string][]fk{}, byChild: map[string][]fk{}}
 	rows, err := br.Query()
 	if err != nil {
-		return nil, fmt.Errorf("scenario: read the catalog: %w", err)
+		return nil, fmt.Errorf("read the catalog: %w", err)
 	}
 	for rows.Next() {
 		var tname string
 		var col column
 		if err := rows.Scan(&tname, &col.Name, &col.Type, &col.Generated, &col.Identity, &col.SeqName); err != nil {
 			rows.Close()
-			return nil, fmt.Errorf("scenario: read the catalog: %w", err)
+			return nil, fmt.Errorf("read the catalog: %w", err)
 		}
 		if col.SeqName != "" && !col.Identity {
 			col.SerialSeq = pgquery.Qual(m.opts.Schema, col.SeqName)
@@ -147,12 +147,12 @@ func (m *Manager) readCatalogResults(br pgx.BatchResults) (*catalog, error) {
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("scenario: read the catalog: %w", err)
+		return nil, fmt.Errorf("read the catalog: %w", err)
 	}
 	// Keys, and the indexes with the constraints they back.
 	rows, err = br.Query()
 	if err != nil {
-		return nil, fmt.Errorf("scenario: read the catalog: %w", err)
+		return nil, fmt.Errorf("read the catalog: %w", err)
 	}
 	for rows.Next() {
 		var tname, iname, conname, condef, idxdef string
@@ -160,7 +160,7 @@ func (m *Manager) readCatalogResults(br pgx.BatchResults) (*catalog, error) {
 		var cols []string
 		if err := rows.Scan(&tname, &iname, &primary, &conname, &condef, &idxdef, &cols); err != nil {
 			rows.Close()
-			return nil, fmt.Errorf("scenario: read the catalog: %w", err)
+			return nil, fmt.Errorf("read the catalog: %w", err)
 		}
 		t := cat.tables[tname]
 		if t == nil {
@@ -179,24 +179,24 @@ func (m *Manager) readCatalogResults(br pgx.BatchResults) (*catalog, error) {
 		stmt, err := retargetIndex(idxdef)
 		if err != nil {
 			rows.Close()
-			return nil, fmt.Errorf("scenario: index %s of %s: %w", iname, tname, err)
+			return nil, fmt.Errorf("index %s of %s: %w", iname, tname, err)
 		}
 		t.Indexes = append(t.Indexes, stmt)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("scenario: read the catalog: %w", err)
+		return nil, fmt.Errorf("read the catalog: %w", err)
 	}
 	rows, err = br.Query()
 	if err != nil {
-		return nil, fmt.Errorf("scenario: read the catalog: %w", err)
+		return nil, fmt.Errorf("read the catalog: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var f fk
 		var upd, del, match string
 		if err := rows.Scan(&f.Name, &f.Child, &f.Parent, &f.Cols, &f.ParentCols, &upd, &del, &match, &f.Deferrable, &f.Deferred); err != nil {
-			return nil, fmt.Errorf("scenario: read the catalog: %w", err)
+			return nil, fmt.Errorf("read the catalog: %w", err)
 		}
 		f.OnUpdate, f.OnDelete = fkAction(upd), fkAction(del)
 		f.Match = map[string]string{"f": "FULL", "p": "PARTIAL"}[match]

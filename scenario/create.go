@@ -74,7 +74,7 @@ func (m *Manager) Create(ctx context.Context, spec CreateSpec) (*CreateResult, e
 	var haveMeta bool
 	err = m.readTx(ctx, conn, func(tx pgx.Tx) error {
 		if ph, err := m.phaseInProgress(ctx, tx); err != nil {
-			return fmt.Errorf("scenario: %w", err)
+			return err
 		} else if ph != "" {
 			return m.phaseError(spec.Name, ph)
 		}
@@ -84,7 +84,7 @@ func (m *Manager) Create(ctx context.Context, spec CreateSpec) (*CreateResult, e
 		for _, r := range spec.Members {
 			var ok bool
 			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT FROM pg_roles WHERE rolname = $1)`, r).Scan(&ok); err != nil {
-				return fmt.Errorf("scenario: %w", err)
+				return err
 			}
 			if !ok {
 				return memberError(r)
@@ -160,15 +160,15 @@ func (m *Manager) checkFree(ctx context.Context, q querier, name, obj string) (b
 	var meta, schema, role bool
 	ok, err := m.metaInstalled(ctx, q)
 	if err != nil {
-		return false, fmt.Errorf("scenario: %w", err)
+		return false, err
 	}
 	if ok {
 		if err := q.QueryRow(ctx, `SELECT EXISTS (SELECT FROM `+m.st("scenario")+` WHERE name = $1 OR schema_name = $2)`, name, obj).Scan(&meta); err != nil {
-			return false, fmt.Errorf("scenario: %w", err)
+			return false, err
 		}
 	}
 	if err := q.QueryRow(ctx, `SELECT EXISTS (SELECT FROM pg_namespace WHERE nspname = $1), EXISTS (SELECT FROM pg_roles WHERE rolname = $1)`, obj).Scan(&schema, &role); err != nil {
-		return false, fmt.Errorf("scenario: %w", err)
+		return false, err
 	}
 	return ok, nameInUse(name, obj, meta, schema, role)
 }
@@ -269,13 +269,13 @@ func (m *Manager) checkFilter(ctx context.Context, q querier, flag, table, expr 
 		_, err = q.Exec(ctx, "EXPLAIN SELECT FROM "+pgquery.Qual(m.opts.Schema, table)+" WHERE ("+expr+")")
 		if err != nil {
 			if _, rerr := q.Exec(ctx, "ROLLBACK TO SAVEPOINT strata_filter"); rerr != nil {
-				return fmt.Errorf("scenario: %w", rerr)
+				return rerr
 			}
 			return filterError(flag, table, expr, err)
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("scenario: %w", err)
+		return err
 	}
 	return nil
 }
@@ -317,7 +317,7 @@ func (m *Manager) makeObjects(ctx context.Context, tx pgx.Tx, sc *Scenario, memb
 	if err := tx.QueryRow(ctx, `INSERT INTO `+m.st("scenario")+` (name, schema_name, role_name, base_schema, state, parent_state, where_expr, logged, copy_snapshot)
 		VALUES ($1, $2, $3, $4, $8, $5, $6, $7, CASE WHEN $8 = 'ready' THEN pg_current_snapshot()::text END) RETURNING copy_snapshot`,
 		sc.Name, sc.Schema, sc.Role, sc.BaseSchema, sc.ParentState, sc.Where, sc.Logged, sc.State).Scan(&snap); err != nil {
-		return fmt.Errorf("scenario: record %s: %w", sc.Name, err)
+		return fmt.Errorf("record %s: %w", sc.Name, err)
 	}
 	if snap != nil {
 		sc.CopyXID = *snap
@@ -353,12 +353,12 @@ func (m *Manager) objectsSQL(sc *Scenario, members []string, versionSchema strin
 func (m *Manager) copyAll(ctx context.Context, conn *pgx.Conn, sc *Scenario, tables []*planned) (string, error) {
 	tx, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 	if err != nil {
-		return "", fmt.Errorf("scenario: %w", err)
+		return "", err
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
 	var snapID, snap string
 	if err := tx.QueryRow(ctx, `SELECT pg_export_snapshot(), pg_current_snapshot()::text`).Scan(&snapID, &snap); err != nil {
-		return "", fmt.Errorf("scenario: export a snapshot: %w", err)
+		return "", fmt.Errorf("export a snapshot: %w", err)
 	}
 	m.logf("copying %d table(s) under snapshot %s, %d at a time", len(tables), snap, m.opts.Parallel)
 	g, gctx := errgroup.WithContext(ctx)

@@ -239,7 +239,7 @@ func (m *Manager) readDiffBatch(ctx context.Context, conn *pgx.Conn, b *pgx.Batc
 	defer br.Close()
 	for range readTxStatements {
 		if _, err := br.Exec(); err != nil {
-			return nil, nil, fmt.Errorf("scenario: %w", err)
+			return nil, nil, err
 		}
 	}
 	scs, err := m.readDiffLoad(br)
@@ -255,7 +255,7 @@ func (m *Manager) readDiffBatch(ctx context.Context, conn *pgx.Conn, b *pgx.Batc
 		return nil, nil, err
 	}
 	if err := br.Close(); err != nil {
-		return nil, nil, fmt.Errorf("scenario: %w", err)
+		return nil, nil, err
 	}
 	return scs, cat, nil
 }
@@ -389,7 +389,7 @@ func diffLog(ctx context.Context, conn *pgx.Conn, t *tableInfo, log string) ([]C
 		v := rr.Values()
 		if len(v) != nk+4 {
 			rr.Close()
-			return nil, fmt.Errorf("scenario: diff: %d columns, want %d", len(v), nk+4)
+			return nil, fmt.Errorf("diff: %d columns, want %d", len(v), nk+4)
 		}
 		if (v[nk+2] == nil) == (v[nk+3] == nil) && bytes.Equal(v[nk+2], v[nk+3]) {
 			continue
@@ -400,7 +400,7 @@ func diffLog(ctx context.Context, conn *pgx.Conn, t *tableInfo, log string) ([]C
 		}
 		if err != nil {
 			rr.Close()
-			return nil, fmt.Errorf("scenario: diff: %w", err)
+			return nil, fmt.Errorf("diff: %w", err)
 		}
 		c, err := a.change(t, v[:nk], string(v[nk]) == "t", string(v[nk+1]) == "t", oldV, newV)
 		if err != nil {
@@ -499,7 +499,7 @@ func scanChanges(rows pgx.Rows, t *tableInfo) ([]Change, error) {
 	for rows.Next() {
 		v := rows.RawValues()
 		if len(v) != nk+2+2*nc {
-			return nil, fmt.Errorf("scenario: diff: %d columns, want %d", len(v), nk+2+2*nc)
+			return nil, fmt.Errorf("diff: %d columns, want %d", len(v), nk+2+2*nc)
 		}
 		c, err := a.change(t, v[:nk], string(v[nk]) == "t", string(v[nk+1]) == "t", v[nk+2:nk+2+nc], v[nk+2+nc:])
 		if err != nil {
@@ -522,7 +522,7 @@ func scanChanges(rows pgx.Rows, t *tableInfo) ([]Change, error) {
 func (a *arena) change(t *tableInfo, key [][]byte, hasOld, hasNew bool, oldV, newV [][]byte) (Change, error) {
 	nc := len(t.Cols)
 	if hasOld && len(oldV) != nc || hasNew && len(newV) != nc {
-		return Change{}, fmt.Errorf("scenario: diff of %s: a row of %d/%d values, want %d", t.Name, len(oldV), len(newV), nc)
+		return Change{}, fmt.Errorf("diff of %s: a row of %d/%d values, want %d", t.Name, len(oldV), len(newV), nc)
 	}
 	c := Change{Table: t.Name, Key: make(map[string]string, len(t.Key))}
 	switch {

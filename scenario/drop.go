@@ -169,7 +169,7 @@ func (m *Manager) Holding(ctx context.Context, tables []string) ([]Holder, error
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("scenario: %w", err)
+		return nil, err
 	}
 	return out, nil
 }

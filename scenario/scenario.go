@@ -24,6 +24,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/stratapg/strata/internal/pgerr"
 	"github.com/stratapg/strata/internal/pgexec"
 	"github.com/stratapg/strata/internal/pgquery"
 )
@@ -57,9 +58,12 @@ type Manager struct {
 
 // New prepares a Manager for the database at connString.
 func New(connString string, opts Options) (*Manager, error) {
+	if err := pgerr.CheckURL(connString); err != nil {
+		return nil, err
+	}
 	cfg, err := pgx.ParseConfig(connString)
 	if err != nil {
-		return nil, fmt.Errorf("scenario: parse connection string: %w", err)
+		return nil, pgerr.Parse(err, connString)
 	}
 	if opts.Schema == "" {
 		opts.Schema = "public"
@@ -95,7 +99,7 @@ func (m *Manager) logf(format string, args ...any) {
 func (m *Manager) connect(ctx context.Context) (*pgx.Conn, error) {
 	conn, err := pgx.ConnectConfig(ctx, m.cfg)
 	if err != nil {
-		return nil, fmt.Errorf("scenario: connect: %w", err)
+		return nil, pgerr.Connect(err, "")
 	}
 	return conn, nil
 }
@@ -284,7 +288,7 @@ func (m *Manager) loadAll(ctx context.Context, q querier, only string, flags int
 	if flags&loadMetaKnown == 0 {
 		ok, err := m.metaInstalled(ctx, q)
 		if err != nil {
-			return nil, fmt.Errorf("scenario: %w", err)
+			return nil, err
 		}
 		if !ok {
 			return nil, nil
@@ -300,7 +304,7 @@ func (m *Manager) loadAll(ctx context.Context, q querier, only string, flags int
 	br := q.SendBatch(ctx, b)
 	out, err := m.readLoad(br)
 	if cerr := br.Close(); err == nil && cerr != nil {
-		err = fmt.Errorf("scenario: read metadata: %w", cerr)
+		err = fmt.Errorf("read metadata: %w", cerr)
 	}
 	if err != nil {
 		return nil, err
@@ -350,7 +354,7 @@ func (m *Manager) queueLoad(b *pgx.Batch, names []string, flags int) {
 func (m *Manager) readLoad(br pgx.BatchResults) ([]*Scenario, error) {
 	rows, err := br.Query()
 	if err != nil {
-		return nil, fmt.Errorf("scenario: read metadata: %w", err)
+		return nil, fmt.Errorf("read metadata: %w", err)
 	}
 	var out []*Scenario
 	byName := map[string]*Scenario{}
@@ -359,24 +363,24 @@ func (m *Manager) readLoad(br pgx.BatchResults) ([]*Scenario, error) {
 		if err := rows.Scan(&s.Name, &s.Schema, &s.Role, &s.BaseSchema, &s.State, &s.ParentState, &s.Where,
 			&s.Logged, &s.CreatedAt, &s.CopyXID, &s.Members); err != nil {
 			rows.Close()
-			return nil, fmt.Errorf("scenario: read metadata: %w", err)
+			return nil, fmt.Errorf("read metadata: %w", err)
 		}
 		out = append(out, s)
 		byName[s.Name] = s
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("scenario: read metadata: %w", err)
+		return nil, fmt.Errorf("read metadata: %w", err)
 	}
 	rows, err = br.Query()
 	if err != nil {
-		return nil, fmt.Errorf("scenario: read metadata: %w", err)
+		return nil, fmt.Errorf("read metadata: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var sc string
 		var t Table
 		if err := rows.Scan(&sc, &t.Name, &t.Filter, &t.Via, &t.RowsCopied, &t.CopiedAt, &t.CopyXID, &t.logTable, &t.Bytes, &t.Changed); err != nil {
-			return nil, fmt.Errorf("scenario: read metadata: %w", err)
+			return nil, fmt.Errorf("read metadata: %w", err)
 		}
 		if s := byName[sc]; s != nil {
 			s.Tables = append(s.Tables, t)
@@ -385,7 +389,7 @@ func (m *Manager) readLoad(br pgx.BatchResults) ([]*Scenario, error) {
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("scenario: read metadata: %w", err)
+		return nil, fmt.Errorf("read metadata: %w", err)
 	}
 	return out, nil
 }
@@ -458,7 +462,7 @@ func (m *Manager) readTx(ctx context.Context, conn *pgx.Conn, fn func(pgx.Tx) er
 	// The settings go with BEGIN: one round trip.
 	tx, err := conn.BeginTx(ctx, pgx.TxOptions{BeginQuery: strings.Join(m.readTxSQL(), "; ")})
 	if err != nil {
-		return fmt.Errorf("scenario: %w", err)
+		return err
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
 	return fn(tx)

@@ -100,7 +100,7 @@ func (r *Runner) logf(format string, args ...any) {
 // ran before, in a no-transaction file).
 func (r *Runner) Run(ctx context.Context, conn *pgx.Conn, m *migration.Migration, from int, rec Recorder) error {
 	if m.SQL == nil {
-		return fmt.Errorf("sqlrun: %s is not a .sql migration", m.File)
+		return fmt.Errorf("%s is not a .sql migration", m.File)
 	}
 	// strata's own settings (lock_timeout, statement_timeout = 0, the
 	// search_path) are set with each transaction (SET LOCAL) and around
@@ -283,11 +283,11 @@ func (r *Runner) leftovers(ctx context.Context, q interface {
 		FROM pg_constraint co JOIN pg_class c ON c.oid = co.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
 		WHERE NOT co.convalidated AND n.nspname = $1`, r.Schema)
 	if err != nil {
-		return nil, fmt.Errorf("sqlrun: look for leftovers: %w", err)
+		return nil, fmt.Errorf("look for leftovers: %w", err)
 	}
 	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil {
-		return nil, fmt.Errorf("sqlrun: look for leftovers: %w", err)
+		return nil, fmt.Errorf("look for leftovers: %w", err)
 	}
 	out := map[string]bool{}
 	for _, n := range names {

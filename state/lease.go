@@ -12,7 +12,7 @@ import (
 // ErrLeaseLost is returned by the writes of a Store with a RunID when the
 // lease names another run: another strata process has taken the state
 // schema over, and nothing of this write was done.
-var ErrLeaseLost = errors.New("state: the lease belongs to another strata run")
+var ErrLeaseLost = errors.New("the lease belongs to another strata run")
 
 // Holder is the strata run that holds (or last held) the lease of a state
 // schema: who it is, for the message of a second strata, and which server
@@ -46,7 +46,7 @@ func leaseTable(s *Store) string {
 func (s *Store) LeaseInstalled(ctx context.Context, q Querier) (bool, error) {
 	var ok bool
 	if err := q.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, s.t("lease")).Scan(&ok); err != nil {
-		return false, fmt.Errorf("state: %w", err)
+		return false, err
 	}
 	return ok, nil
 }
@@ -78,7 +78,7 @@ func (s *Store) Claim(ctx context.Context, q Querier, h Holder) error {
 			backend_pid = EXCLUDED.backend_pid, backend_start = EXCLUDED.backend_start`,
 		h.RunID, h.PID, h.Host, h.Command, h.Schema, h.StartedAt, h.BackendPID, h.BackendStart)
 	if err != nil {
-		return fmt.Errorf("state: claim the lease: %w", err)
+		return fmt.Errorf("claim the lease: %w", err)
 	}
 	return nil
 }
@@ -97,7 +97,7 @@ func (s *Store) Lease(ctx context.Context, q Querier) (*Holder, error) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("state: read the lease: %w", err)
+		return nil, fmt.Errorf("read the lease: %w", err)
 	}
 	return &h, nil
 }
@@ -116,7 +116,7 @@ func (s *Store) checkLease(ctx context.Context, q Querier) error {
 		return fmt.Errorf("%w: the lease row is gone", ErrLeaseLost)
 	}
 	if err != nil {
-		return fmt.Errorf("state: check the lease: %w", err)
+		return fmt.Errorf("check the lease: %w", err)
 	}
 	if run != s.RunID {
 		return fmt.Errorf("%w: it now belongs to run %s", ErrLeaseLost, run)

@@ -33,7 +33,7 @@ const (
 )
 
 // ErrNotInstalled is returned when the state schema does not exist.
-var ErrNotInstalled = errors.New("state: strata is not initialised in this database (run strata init)")
+var ErrNotInstalled = errors.New("strata is not initialised in this database\nhint: run strata init")
 
 // SchemaVersion is the version of the state schema layout: 2 added the
 // lease table, 3 the history of both kinds of migration, 4 the throttle
@@ -60,7 +60,7 @@ func (s *Store) Init(ctx context.Context, q Querier) error {
 	// schema exists: only run it when it does not.
 	var exists bool
 	if err := q.QueryRow(ctx, `SELECT EXISTS (SELECT FROM pg_namespace WHERE nspname = $1)`, s.Schema).Scan(&exists); err != nil {
-		return fmt.Errorf("state: init: %w", err)
+		return fmt.Errorf("init: %w", err)
 	}
 	var stmts []string
 	if !exists {
@@ -132,7 +132,7 @@ func (s *Store) Init(ctx context.Context, q Querier) error {
 	)
 	for _, stmt := range stmts {
 		if _, err := q.Exec(ctx, stmt); err != nil {
-			return fmt.Errorf("state: init: %w", err)
+			return fmt.Errorf("init: %w", err)
 		}
 	}
 	return nil
@@ -143,7 +143,7 @@ func (s *Store) Installed(ctx context.Context, q Querier) (bool, error) {
 	var ok bool
 	err := q.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, s.t("phase")).Scan(&ok)
 	if err != nil {
-		return false, fmt.Errorf("state: %w", err)
+		return false, err
 	}
 	return ok, nil
 }
@@ -202,7 +202,7 @@ func (s *Store) Phase(ctx context.Context, q Querier, schema string) (*Phase, er
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("state: read phase: %w", err)
+		return nil, fmt.Errorf("read phase: %w", err)
 	}
 	if prev != nil {
 		p.PreviousSchema = *prev
@@ -211,7 +211,7 @@ func (s *Store) Phase(ctx context.Context, q Querier, schema string) (*Phase, er
 		p.Throttle = json.RawMessage(*throttle)
 	}
 	if err := json.Unmarshal(migs, &p.Migrations); err != nil {
-		return nil, fmt.Errorf("state: decode phase migrations: %w", err)
+		return nil, fmt.Errorf("decode phase migrations: %w", err)
 	}
 	return &p, nil
 }
@@ -223,7 +223,7 @@ func (s *Store) CreatePhase(ctx context.Context, q Querier, p *Phase) error {
 	}
 	migs, err := json.Marshal(p.Migrations)
 	if err != nil {
-		return fmt.Errorf("state: %w", err)
+		return err
 	}
 	var prev *string
 	if p.PreviousSchema != "" {
@@ -240,7 +240,7 @@ func (s *Store) CreatePhase(ctx context.Context, q Querier, p *Phase) error {
 			previous_schema, plan, tool_version, throttle) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
 		p.Schema, p.State, string(migs), p.VersionSchema, prev, string(p.Plan), p.ToolVersion, throttle)
 	if err != nil {
-		return fmt.Errorf("state: create phase: %w", err)
+		return fmt.Errorf("create phase: %w", err)
 	}
 	return nil
 }
@@ -252,7 +252,7 @@ func (s *Store) SetState(ctx context.Context, q Querier, schema, st string) erro
 	}
 	_, err := q.Exec(ctx, `UPDATE `+s.t("phase")+` SET state = $2, updated_at = now() WHERE schema_name = $1`, schema, st)
 	if err != nil {
-		return fmt.Errorf("state: set state: %w", err)
+		return fmt.Errorf("set state: %w", err)
 	}
 	return nil
 }
@@ -282,14 +282,14 @@ func (s *Store) Advance(ctx context.Context, q Querier, schema, cursor string, n
 	switch cursor {
 	case CursorStart, CursorComplete, CursorAbort:
 	default:
-		return fmt.Errorf("state: unknown cursor %q", cursor)
+		return fmt.Errorf("unknown cursor %q", cursor)
 	}
 	if err := s.checkLease(ctx, q); err != nil {
 		return err
 	}
 	_, err := q.Exec(ctx, `UPDATE `+s.t("phase")+` SET `+cursor+` = $2, updated_at = now() WHERE schema_name = $1`, schema, n)
 	if err != nil {
-		return fmt.Errorf("state: advance %s: %w", cursor, err)
+		return fmt.Errorf("advance %s: %w", cursor, err)
 	}
 	return nil
 }
@@ -311,7 +311,7 @@ func (s *Store) FinishComplete(ctx context.Context, q Querier, p *Phase, toolVer
 			ON CONFLICT (schema_name, name) DO NOTHING`,
 			p.Schema, m.Name, m.Checksum, vs, p.StartedAt, toolVersion, kindOf(m.File), i)
 		if err != nil {
-			return fmt.Errorf("state: record history: %w", err)
+			return fmt.Errorf("record history: %w", err)
 		}
 	}
 	return s.dropPhase(ctx, q, p.Schema)
@@ -335,12 +335,12 @@ func (s *Store) RecordEnumValuesLeft(ctx context.Context, q Querier, schema stri
 		return nil
 	}
 	if _, err := q.Exec(ctx, enumLeftDDL(s)); err != nil {
-		return fmt.Errorf("state: record enum values left: %w", err)
+		return fmt.Errorf("record enum values left: %w", err)
 	}
 	_, err := q.Exec(ctx, `INSERT INTO `+s.t("enum_value_left")+` (schema_name, step)
 		SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING`, schema, steps)
 	if err != nil {
-		return fmt.Errorf("state: record enum values left: %w", err)
+		return fmt.Errorf("record enum values left: %w", err)
 	}
 	return nil
 }
@@ -354,11 +354,11 @@ func (s *Store) EnumValuesLeft(ctx context.Context, q Querier, schema string) (m
 	}
 	rows, err := q.Query(ctx, `SELECT step FROM `+s.t("enum_value_left")+` WHERE schema_name = $1`, schema)
 	if err != nil {
-		return nil, fmt.Errorf("state: read enum values left: %w", err)
+		return nil, fmt.Errorf("read enum values left: %w", err)
 	}
 	steps, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil {
-		return nil, fmt.Errorf("state: read enum values left: %w", err)
+		return nil, fmt.Errorf("read enum values left: %w", err)
 	}
 	out := map[string]bool{}
 	for _, st := range steps {
@@ -377,10 +377,10 @@ func (s *Store) FinishAbort(ctx context.Context, q Querier, schema string) error
 
 func (s *Store) dropPhase(ctx context.Context, q Querier, schema string) error {
 	if _, err := q.Exec(ctx, `DELETE FROM `+s.t("backfill")+` WHERE schema_name = $1`, schema); err != nil {
-		return fmt.Errorf("state: clear checkpoints: %w", err)
+		return fmt.Errorf("clear checkpoints: %w", err)
 	}
 	if _, err := q.Exec(ctx, `DELETE FROM `+s.t("phase")+` WHERE schema_name = $1`, schema); err != nil {
-		return fmt.Errorf("state: clear phase: %w", err)
+		return fmt.Errorf("clear phase: %w", err)
 	}
 	return nil
 }
@@ -443,7 +443,7 @@ func (s *Store) AllHistory(ctx context.Context, q Querier, schema string) ([]His
 			coalesce(applied_by, ''), tool_version, source, statements_done, failed_statement, coalesce(error, '')
 		FROM `+s.t("history")+` WHERE schema_name = $1`, schema)
 	if err != nil {
-		return nil, fmt.Errorf("state: read history: %w", err)
+		return nil, fmt.Errorf("read history: %w", err)
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (HistoryEntry, error) {
 		var h HistoryEntry
@@ -452,7 +452,7 @@ func (s *Store) AllHistory(ctx context.Context, q Querier, schema string) ([]His
 		return h, err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("state: read history: %w", err)
+		return nil, fmt.Errorf("read history: %w", err)
 	}
 	// Migrations of one phase are recorded a microsecond apart in folder
 	// order (see FinishComplete); equal times (older records) fall back to
@@ -491,7 +491,7 @@ func (s *Store) BeginSQL(ctx context.Context, q Querier, schema, name, checksum,
 		WHERE h.completed_at IS NULL
 		RETURNING statements_done`, schema, name, checksum, toolVersion).Scan(&done)
 	if err != nil {
-		return 0, fmt.Errorf("state: record start of %s: %w", name, err)
+		return 0, fmt.Errorf("record start of %s: %w", name, err)
 	}
 	return done, nil
 }
@@ -504,7 +504,7 @@ func (s *Store) SQLProgress(ctx context.Context, q Querier, schema, name string,
 	}
 	_, err := q.Exec(ctx, `UPDATE `+s.t("history")+` SET statements_done = $3 WHERE schema_name = $1 AND name = $2`, schema, name, done)
 	if err != nil {
-		return fmt.Errorf("state: record progress of %s: %w", name, err)
+		return fmt.Errorf("record progress of %s: %w", name, err)
 	}
 	return nil
 }
@@ -515,7 +515,7 @@ func (s *Store) SQLFailed(ctx context.Context, q Querier, schema, name string, s
 	_, err := q.Exec(ctx, `UPDATE `+s.t("history")+` SET failed_statement = $3, error = $4
 		WHERE schema_name = $1 AND name = $2 AND completed_at IS NULL`, schema, name, stmt, msg)
 	if err != nil {
-		return fmt.Errorf("state: record failure of %s: %w", name, err)
+		return fmt.Errorf("record failure of %s: %w", name, err)
 	}
 	return nil
 }
@@ -530,7 +530,7 @@ func (s *Store) CompleteSQL(ctx context.Context, q Querier, schema, name string,
 			statements_done = $3, failed_statement = NULL, error = NULL
 		WHERE schema_name = $1 AND name = $2`, schema, name, statements)
 	if err != nil {
-		return fmt.Errorf("state: record completion of %s: %w", name, err)
+		return fmt.Errorf("record completion of %s: %w", name, err)
 	}
 	return nil
 }
@@ -559,13 +559,13 @@ func (s *Store) RecordSQL(ctx context.Context, q Querier, schema, name, checksum
 			failed_statement = NULL, error = NULL
 		WHERE h.completed_at IS NULL`, args...)
 	if err != nil {
-		return fmt.Errorf("state: record %s: %w", name, err)
+		return fmt.Errorf("record %s: %w", name, err)
 	}
 	if tag.RowsAffected() != 1 {
 		if err := s.checkLease(ctx, q); err != nil {
 			return err
 		}
-		return fmt.Errorf("state: record %s: it is recorded as completed already", name)
+		return fmt.Errorf("record %s: it is recorded as completed already", name)
 	}
 	return nil
 }
@@ -587,7 +587,7 @@ func (s *Store) RecordApplied(ctx context.Context, q Querier, schema, source, to
 			VALUES ($1, $2, $3, '', clock_timestamp(), clock_timestamp(), $4, $5, 0, current_user, $6)
 			ON CONFLICT (schema_name, name) DO NOTHING`, schema, m.Name, m.Checksum, toolVersion, m.Kind, source)
 		if err != nil {
-			return fmt.Errorf("state: record %s as applied: %w", m.Name, err)
+			return fmt.Errorf("record %s as applied: %w", m.Name, err)
 		}
 	}
 	return nil
@@ -610,16 +610,16 @@ func (s *Store) Checkpoint(ctx context.Context, q Querier, schema, step string) 
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("state: read checkpoint: %w", err)
+		return nil, fmt.Errorf("read checkpoint: %w", err)
 	}
 	if last != nil {
 		if err := json.Unmarshal(last, &c.LastKey); err != nil {
-			return nil, fmt.Errorf("state: decode checkpoint: %w", err)
+			return nil, fmt.Errorf("decode checkpoint: %w", err)
 		}
 	}
 	if upper != nil {
 		if err := json.Unmarshal(upper, &c.UpperKey); err != nil {
-			return nil, fmt.Errorf("state: decode checkpoint: %w", err)
+			return nil, fmt.Errorf("decode checkpoint: %w", err)
 		}
 	}
 	return &c, nil
@@ -629,11 +629,11 @@ func (s *Store) Checkpoint(ctx context.Context, q Querier, schema, step string) 
 func (s *Store) Checkpoints(ctx context.Context, q Querier, schema string) ([]backfill.Checkpoint, error) {
 	rows, err := q.Query(ctx, `SELECT step FROM `+s.t("backfill")+` WHERE schema_name = $1 ORDER BY started_at, step`, schema)
 	if err != nil {
-		return nil, fmt.Errorf("state: list checkpoints: %w", err)
+		return nil, fmt.Errorf("list checkpoints: %w", err)
 	}
 	steps, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil {
-		return nil, fmt.Errorf("state: list checkpoints: %w", err)
+		return nil, fmt.Errorf("list checkpoints: %w", err)
 	}
 	var out []backfill.Checkpoint
 	for _, st := range steps {
@@ -664,7 +664,7 @@ func (s *Store) SaveCheckpoint(ctx context.Context, q Querier, schema string, c 
 		}
 		b, err := json.Marshal(k.key)
 		if err != nil {
-			return fmt.Errorf("state: %w", err)
+			return err
 		}
 		js := string(b)
 		*k.dst = &js
@@ -677,7 +677,7 @@ func (s *Store) SaveCheckpoint(ctx context.Context, q Querier, schema string, c 
 			updated_at = now()`,
 		schema, c.Step, c.Table, last, upper, c.RowsDone, c.RowsEstimate, c.SizeBefore, c.Done, c.RunRowsStart, c.RunElapsed.Seconds())
 	if err != nil {
-		return fmt.Errorf("state: save checkpoint: %w", err)
+		return fmt.Errorf("save checkpoint: %w", err)
 	}
 	return nil
 }

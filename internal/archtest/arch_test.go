@@ -33,7 +33,7 @@ const module = "github.com/stratapg/strata/"
 //	lint                            the lock-safety linter
 //	backfill                        batched backfills and their checkpoints
 //	migration, pglock               migration files; the lock classifier
-//	plan, pgquery, pgexec, natural  leaves
+//	plan, pgquery, pgexec, natural  leaves (and pgerr, suggest)
 //
 // A package missing from this table fails the test: add it where it
 // belongs.
@@ -42,29 +42,31 @@ var allowed = map[string][]string{
 	"internal/pgquery":    {},
 	"internal/pgexec":     {},
 	"internal/natural":    {},
+	"internal/pgerr":      {},
+	"internal/suggest":    {},
 	"internal/pgcluster":  {},
 	"internal/pgdist":     {},
 	"internal/doctest":    {},
 	"internal/pgbouncer":  {"internal/pgcluster"},
 	"internal/pgtest":     {"internal/pgcluster"},
 	"pglock":              {"internal/pgquery"},
-	"migration":           {"internal/pgquery", "internal/natural"},
+	"migration":           {"internal/pgquery", "internal/natural", "internal/suggest"},
 	"backfill":            {"plan", "internal/pgexec"},
 	"lint":                {"pglock", "migration", "internal/pgquery"},
 	"state":               {"backfill", "internal/natural"},
-	"planner":             {"plan", "migration", "pglock", "internal/pgquery", "internal/pgexec", "backfill"},
+	"planner":             {"internal/suggest", "plan", "migration", "pglock", "internal/pgquery", "internal/pgexec", "backfill"},
 	"sqlrun":              {"migration", "internal/pgexec", "internal/pgquery"},
 	"catalog":             {},
 	"dump":                {"catalog"},
 	"drift":               {"catalog"},
 	"doctor":              {"catalog"},
-	"engine":              {"planner", "plan", "state", "backfill", "migration", "internal/pgexec", "internal/pgquery", "sqlrun", "catalog", "dump", "doctor"},
+	"engine":              {"internal/pgerr", "planner", "plan", "state", "backfill", "migration", "internal/pgexec", "internal/pgquery", "sqlrun", "catalog", "dump", "doctor"},
 	"internal/planreport": {"plan", "pglock", "lint", "backfill"},
-	"foreign":             {"internal/pgexec", "internal/pgquery"},
-	"scenario":            {"internal/pgexec", "internal/pgquery"},
-	"internal/config":     {"foreign", "migration"},
+	"foreign":             {"internal/pgerr", "internal/pgexec", "internal/pgquery"},
+	"scenario":            {"internal/pgerr", "internal/pgexec", "internal/pgquery"},
+	"internal/config":     {"foreign", "migration", "internal/suggest"},
 	"convert":             {"migration", "internal/pgquery"},
-	"cli":                 {"engine", "convert", "lint", "internal/planreport", "plan", "migration", "backfill", "state", "foreign", "internal/config", "catalog", "dump", "drift", "doctor", "scenario"},
+	"cli":                 {"internal/pgerr", "internal/suggest", "engine", "convert", "lint", "internal/planreport", "plan", "migration", "backfill", "state", "foreign", "internal/config", "catalog", "dump", "drift", "doctor", "scenario"},
 }
 
 // programs may import anything but the linter (cmd/strata reaches it

@@ -18,6 +18,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/stratapg/strata/foreign"
+	"github.com/stratapg/strata/internal/suggest"
 	"github.com/stratapg/strata/migration"
 )
 
@@ -79,7 +80,17 @@ func Load(path string, flags []string, getenv func(string) string) (*File, error
 		}
 		flag := strings.ReplaceAll(k, "_", "-")
 		if !slices.Contains(flags, flag) || strings.Contains(k, "-") || flag == "config" {
-			d.errf(k, "unknown key %q (the keys are the global flags' names with _ for -, and [[foreign]])", k)
+			known := []string{"foreign"}
+			for _, f := range flags {
+				if f != "config" {
+					known = append(known, strings.ReplaceAll(f, "-", "_"))
+				}
+			}
+			if s := suggest.Closest(k, known); s != "" {
+				d.errf(k, "unknown key %q (did you mean %q?)", k, s)
+			} else {
+				d.errf(k, "unknown key %q (the keys are the global flags' names with _ for -, and [[foreign]])", k)
+			}
 			continue
 		}
 		s, ok := d.scalar(k, v)
@@ -272,7 +283,7 @@ func (d *decoder) foreign(v any) {
 					case "dbname":
 						decl.Server.DBName = s
 					default:
-						d.errf(skey, "unknown key %q (server has host, port and dbname)", sk)
+						d.errf(skey, "unknown key %q (server has host, port and dbname)%s", sk, suggest.Hint(sk, []string{"host", "port", "dbname"}))
 					}
 					_ = ok
 				}
@@ -293,7 +304,11 @@ func (d *decoder) foreign(v any) {
 					}
 				}
 			default:
-				d.errf(key, "unknown key %q (a [[foreign]] declaration has %s)", k, strings.Join(foreignKeys, ", "))
+				if s := suggest.Closest(k, foreignKeys); s != "" {
+					d.errf(key, "unknown key %q (did you mean %q?)", k, s)
+				} else {
+					d.errf(key, "unknown key %q (a [[foreign]] declaration has %s)", k, strings.Join(foreignKeys, ", "))
+				}
 			}
 		}
 		switch {

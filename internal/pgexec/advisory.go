@@ -52,7 +52,7 @@ func Lock(ctx context.Context, conn *pgx.Conn, key int64, wait time.Duration) er
 	for {
 		var ok bool
 		if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", key).Scan(&ok); err != nil {
-			return fmt.Errorf("pgexec: advisory lock: %w", err)
+			return fmt.Errorf("advisory lock: %w", err)
 		}
 		if ok {
 			return nil
@@ -96,13 +96,13 @@ func LockTx(ctx context.Context, conn *pgx.Conn, key int64, wait time.Duration, 
 		ok, err := tryLockTx(ctx, conn, key, setup)
 		if err != nil {
 			_ = UnlockTx(context.WithoutCancel(ctx), conn)
-			return fmt.Errorf("pgexec: advisory lock: %w", err)
+			return fmt.Errorf("advisory lock: %w", err)
 		}
 		if ok {
 			return nil
 		}
 		if err := UnlockTx(ctx, conn); err != nil {
-			return fmt.Errorf("pgexec: advisory lock: %w", err)
+			return fmt.Errorf("advisory lock: %w", err)
 		}
 		if time.Now().After(deadline) {
 			return busy(ctx, conn, key)

@@ -55,7 +55,7 @@ const (
 )
 
 // ErrDeadline is returned when lock contention outlasted the retry deadline.
-var ErrDeadline = errors.New("pgexec: gave up waiting for locks")
+var ErrDeadline = errors.New("gave up waiting for locks")
 
 // Runner executes statements with lock_timeout and retries.
 type Runner struct {
@@ -423,11 +423,11 @@ func (r *Runner) execOnce(ctx context.Context, conn *pgx.Conn, sql string, timeo
 // or not.
 func (r *Runner) WithSession(ctx context.Context, conn *pgx.Conn, lockTimeout time.Duration, fn func() error) error {
 	if _, err := conn.Exec(ctx, r.settings(false, lockTimeout)); err != nil {
-		return fmt.Errorf("pgexec: set lock_timeout, statement_timeout and search_path: %w", err)
+		return fmt.Errorf("set lock_timeout, statement_timeout and search_path: %w", err)
 	}
 	err := fn()
 	if _, rerr := conn.Exec(context.WithoutCancel(ctx), resetSettings); rerr != nil && err == nil {
-		err = fmt.Errorf("pgexec: reset the session's settings: %w", rerr)
+		err = fmt.Errorf("reset the session's settings: %w", rerr)
 	}
 	return err
 }

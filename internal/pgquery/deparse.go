@@ -20,11 +20,11 @@ func ParseOne(src string) (*Node, error) {
 	}
 	switch len(f.Statements) {
 	case 0:
-		return nil, errors.New("pgquery: no statement")
+		return nil, errors.New("no statement")
 	case 1:
 		return f.Statements[0].Node, nil
 	default:
-		return nil, fmt.Errorf("pgquery: %d statements, want exactly one", len(f.Statements))
+		return nil, fmt.Errorf("%d statements, want exactly one", len(f.Statements))
 	}
 }
 
@@ -49,28 +49,28 @@ func ParseExpr(expr string) (*Node, error) {
 		return nil, err
 	}
 	if len(tree.Stmts) != 1 {
-		return nil, errors.New("pgquery: not a single expression: more than one statement")
+		return nil, errors.New("not a single expression: more than one statement")
 	}
 	sel := tree.Stmts[0].Stmt.GetSelectStmt()
 	if sel == nil || len(sel.TargetList) == 0 {
-		return nil, errors.New("pgquery: not a single expression")
+		return nil, errors.New("not a single expression")
 	}
 	if len(sel.TargetList) > 1 {
-		return nil, errors.New("pgquery: not a single expression: a list")
+		return nil, errors.New("not a single expression: a list")
 	}
 	if len(sel.FromClause) != 0 || sel.WhereClause != nil ||
 		len(sel.GroupClause) != 0 || sel.HavingClause != nil || len(sel.SortClause) != 0 ||
 		sel.LimitCount != nil || sel.LimitOffset != nil || len(sel.WindowClause) != 0 ||
 		sel.Op != SetOperation_SETOP_NONE || len(sel.DistinctClause) != 0 || sel.WithClause != nil ||
 		len(sel.LockingClause) != 0 || sel.IntoClause != nil {
-		return nil, errors.New("pgquery: not a single expression: a clause follows it")
+		return nil, errors.New("not a single expression: a clause follows it")
 	}
 	rt := sel.TargetList[0].GetResTarget()
 	if rt == nil || rt.Val == nil {
-		return nil, errors.New("pgquery: not a single expression")
+		return nil, errors.New("not a single expression")
 	}
 	if rt.Name != "" {
-		return nil, fmt.Errorf("pgquery: not a single expression: %q follows it", rt.Name)
+		return nil, fmt.Errorf("not a single expression: %q follows it", rt.Name)
 	}
 	return rt.Val, nil
 }
@@ -94,19 +94,19 @@ func ParseType(typ string) error {
 		return err
 	}
 	if len(tree.Stmts) != 1 {
-		return errors.New("pgquery: not a type")
+		return errors.New("not a type")
 	}
 	cs := tree.Stmts[0].Stmt.GetCreateStmt()
 	if cs == nil || len(cs.TableElts) != 1 || cs.TableElts[0].GetColumnDef() == nil {
-		return errors.New("pgquery: not a type")
+		return errors.New("not a type")
 	}
 	if cons := cs.TableElts[0].GetColumnDef().Constraints; len(cons) > 0 {
 		// Only the first constraint is reported.
 		con := cons[0].GetConstraint()
 		if con == nil {
-			return errors.New("pgquery: not a type")
+			return errors.New("not a type")
 		}
-		return fmt.Errorf("pgquery: a type, not a column constraint (%s)", strings.ToLower(strings.TrimPrefix(con.Contype.String(), "CONSTR_")))
+		return fmt.Errorf("a type, not a column constraint (%s)", strings.ToLower(strings.TrimPrefix(con.Contype.String(), "CONSTR_")))
 	}
 	return nil
 }
@@ -120,7 +120,7 @@ func Deparse(stmts ...*Node) (string, error) {
 	}
 	out, err := pg_query.Deparse(res)
 	if err != nil {
-		return "", fmt.Errorf("pgquery: deparse: %w", err)
+		return "", fmt.Errorf("deparse: %w", err)
 	}
 	return out, nil
 }
@@ -151,7 +151,7 @@ func DeparseExpr(expr *Node) (string, error) {
 		return "", err
 	}
 	if !strings.HasPrefix(out, "SELECT ") {
-		return "", fmt.Errorf("pgquery: deparse expression: unexpected %q", out)
+		return "", fmt.Errorf("deparse expression: unexpected %q", out)
 	}
 	return strings.TrimPrefix(out, "SELECT "), nil
 }
@@ -169,7 +169,7 @@ func Clone(n *Node) *Node {
 // deparser spells "int").
 func DeparseType(tn *TypeName) (string, error) {
 	if tn == nil {
-		return "", errors.New("pgquery: no type")
+		return "", errors.New("no type")
 	}
 	cast := &Node{Node: &Node_TypeCast{TypeCast: &TypeCast{
 		Arg:      &Node{Node: &Node_AConst{AConst: &A_Const{Isnull: true}}},
@@ -181,7 +181,7 @@ func DeparseType(tn *TypeName) (string, error) {
 	}
 	typ, ok := strings.CutPrefix(out, "NULL::")
 	if !ok {
-		return "", fmt.Errorf("pgquery: deparse type: unexpected %q", out)
+		return "", fmt.Errorf("deparse type: unexpected %q", out)
 	}
 	if rest, ok := strings.CutPrefix(typ, "int"); ok && (rest == "" || strings.HasPrefix(rest, "[")) {
 		typ = "integer" + rest

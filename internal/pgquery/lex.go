@@ -246,7 +246,7 @@ type Identifier struct {
 func Identifiers(text string) ([]Identifier, error) {
 	res, err := pg_query.Scan(text)
 	if err != nil {
-		return nil, fmt.Errorf("pgquery: scan: %w", err)
+		return nil, fmt.Errorf("scan: %w", err)
 	}
 	var out []Identifier
 	for _, t := range res.Tokens {

@@ -64,7 +64,7 @@ type SyntaxError struct {
 }
 
 func (e *SyntaxError) Error() string {
-	return fmt.Sprintf("pgquery: line %d, column %d: %s", e.Pos.Line, e.Pos.Column, e.Message)
+	return fmt.Sprintf("line %d, column %d: %s", e.Pos.Line, e.Pos.Column, e.Message)
 }
 
 // File is a parsed SQL source.

@@ -70,7 +70,7 @@ func TestParseError(t *testing.T) {
 	if se.Pos.Line != 2 || se.Pos.Column != 14 {
 		t.Errorf("error at %d:%d, want 2:14", se.Pos.Line, se.Pos.Column)
 	}
-	if !strings.HasPrefix(se.Error(), "pgquery: line 2, column 14: syntax error") {
+	if !strings.HasPrefix(se.Error(), "line 2, column 14: syntax error") {
 		t.Errorf("Error() = %q", se.Error())
 	}
 }

@@ -174,7 +174,7 @@ func (r *Report) annotate(phases []int, targets map[int]bool, cfg lint.Config) e
 	script := b.String()
 	locks, err := pglock.ClassifySQL(script, pglock.Config{PGVersion: cfg.PGVersion, InTransaction: cfg.InTransaction})
 	if err != nil {
-		return fmt.Errorf("planreport: %w", err)
+		return err
 	}
 	byLine := map[int]*Statement{}
 	for _, sl := range slots {
@@ -187,7 +187,7 @@ func (r *Report) annotate(phases []int, targets map[int]bool, cfg lint.Config) e
 	}
 	findings, err := lint.LintSQL("plan", []byte(script), cfg)
 	if err != nil {
-		return fmt.Errorf("planreport: %w", err)
+		return err
 	}
 	for _, f := range findings {
 		// A finding belongs to the statement that starts at or before its line.
