@@ -332,4 +332,3 @@ func oneLine(msg string) string {
 	}
 	return strings.Join(parts, " ")
 }
-

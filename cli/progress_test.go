@@ -14,9 +14,9 @@ import (
 	"github.com/stratapg/strata/backfill"
 )
 
-var updateGolden = flag.Bool("update", false, "rewrite the golden files of cli's internal tests")
+var updateGolden = flag.Bool("update-golden", false, "rewrite the golden files of cli's internal tests (progress lines)")
 
-// golden compares got with testdata/progress/NAME.golden (-update rewrites
+// golden compares got with testdata/progress/NAME.golden (-update-golden rewrites
 // it).
 func golden(t *testing.T, name, got string) {
 	t.Helper()
