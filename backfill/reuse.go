@@ -133,6 +133,19 @@ func (u *reuse) vacuum(ctx context.Context, conn *pgx.Conn) error {
 			if blocked, err = ReuseBlockers(ctx, conn, xid); err != nil {
 				return err
 			}
+			if blocked != "" {
+				// A statement of the application that took its snapshot
+				// while the interval's last batch ran is still running
+				// (a short interval, the last one often is): it has ended
+				// a moment later, a long transaction has not. Asked again
+				// once the lock timeout has passed.
+				if err := sleepCtx(ctx, lt); err != nil {
+					return err
+				}
+				if blocked, err = ReuseBlockers(ctx, conn, xid); err != nil {
+					return err
+				}
+			}
 		}
 		size, err = tableSize(ctx, conn, u.spec)
 		return err

@@ -155,18 +155,14 @@ func TestIndexBuildTableLockTimeout(t *testing.T) {
 	blocker := e.db.Conn(t)
 	exec(t, e.ctx, blocker, "BEGIN")
 	exec(t, e.ctx, blocker, "LOCK TABLE docs IN SHARE UPDATE EXCLUSIVE MODE")
-	released := make(chan time.Time, 1)
-	go func() {
-		time.Sleep(time.Second)
+	released := releaseWhenWaitedOut(t, logs, func() {
 		if _, err := blocker.Exec(context.Background(), "COMMIT"); err != nil {
 			t.Errorf("release: %v", err)
 		}
-		released <- time.Now()
-	}()
+	})
 	e.start(migs)
 	rel := <-released
-	all, early := logs.count("waited 150ms for its lock on the table", rel)
-	waitedOut(t, logs, rel, early, all, blocker.PgConn().PID())
+	waitedOut(t, logs, rel, "waited 150ms for its lock on the table", blocker.PgConn().PID())
 	want(t, "invalid indexes", nil, e.invalidIndexes())
 	e.abort()
 }

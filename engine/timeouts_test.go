@@ -18,8 +18,8 @@ import (
 func TestDefaultStatementTimeoutIgnored(t *testing.T) {
 	e := newEnv(t, loadFixture(t, "timeouts/statement_timeout").setup())
 	db := pgx.Identifier{e.db.Name}.Sanitize()
-	e.db.Exec(t, `ALTER DATABASE `+db+` SET statement_timeout = '50ms'`)
-	e.db.Exec(t, `ALTER DATABASE `+db+` SET idle_in_transaction_session_timeout = '50ms'`)
+	e.db.Exec(t, `ALTER DATABASE `+db+` SET statement_timeout = '50ms';
+		ALTER DATABASE `+db+` SET idle_in_transaction_session_timeout = '50ms'`)
 	m, err := engine.New(e.db.URL, engine.Options{BatchSize: 100000, BatchTarget: -1, Logf: t.Logf})
 	if err != nil {
 		t.Fatal(err)
@@ -31,6 +31,11 @@ func TestDefaultStatementTimeoutIgnored(t *testing.T) {
 	if _, err := m.Complete(e.ctx); err != nil {
 		t.Fatalf("complete with a 50ms default statement_timeout: %v", err)
 	}
+	// The test's own checks below open new connections: without the 50ms
+	// default, which on a loaded machine cancels their catalog queries
+	// (the checks, not strata, then failed).
+	e.db.Exec(t, `SET statement_timeout = 0; ALTER DATABASE `+db+` RESET statement_timeout;
+		ALTER DATABASE `+db+` RESET idle_in_transaction_session_timeout`)
 	got := queryStrings(t, e.ctx, e.db.Conn(t), `SELECT indisvalid::text FROM pg_index WHERE indexrelid = 'items_name_idx'::regclass`)
 	if len(got) != 1 || got[0] != "true" {
 		t.Errorf("items_name_idx valid = %v, want [true]", got)

@@ -134,8 +134,11 @@ func inputErr(t *testing.T, err error, flag, contains string) {
 	}
 }
 
-// catalogState is the catalog of every schema plus the cluster's roles
-// with their memberships: what a refused command must leave as it was.
+// catalogState is the catalog of every schema plus the test's roles (its
+// scenario prefix's and the application's) with their members and the roles
+// they are members of: what a refused command must leave as it was. Roles
+// are cluster-wide: other tests, of this package and of others running at
+// the same time, make and drop their own, which this leaves out.
 func (e *env) catalogState(t *testing.T) string {
 	t.Helper()
 	ctx := context.Background()
@@ -144,8 +147,13 @@ func (e *env) catalogState(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	roles := one[string](t, conn, `SELECT coalesce(string_agg(r.rolname || ':' || coalesce((SELECT string_agg(m.rolname, ',' ORDER BY m.rolname)
-		FROM pg_auth_members a JOIN pg_roles m ON m.oid = a.member WHERE a.roleid = r.oid), ''), ' ' ORDER BY r.rolname), '') FROM pg_roles r`)
+	roles := one[string](t, conn, `SELECT coalesce(string_agg(r.rolname
+			|| ':' || coalesce((SELECT string_agg(m.rolname, ',' ORDER BY m.rolname)
+				FROM pg_auth_members a JOIN pg_roles m ON m.oid = a.member WHERE a.roleid = r.oid), '')
+			|| ':' || coalesce((SELECT string_agg(g.rolname, ',' ORDER BY g.rolname)
+				FROM pg_auth_members a JOIN pg_roles g ON g.oid = a.roleid WHERE a.member = r.oid), ''),
+			' ' ORDER BY r.rolname), '')
+		FROM pg_roles r WHERE left(r.rolname, length($1)) = $1 OR r.rolname = $2`, e.prefix, e.app)
 	return snap + "\nroles: " + roles
 }
 

@@ -65,6 +65,11 @@ func TestBadInputChangesNothing(t *testing.T) {
 	if after := e.catalogState(t); after != before {
 		t.Fatalf("a refused command changed the database:\n%s", cmp.Diff(before, after))
 	}
+	// catalogState has the test's roles only: the refused --member made no
+	// role of its own either.
+	if n := one[int](t, e.db.Conn(t), `SELECT count(*)::int FROM pg_roles WHERE rolname = 'no_such_role_x'`); n != 0 {
+		t.Fatalf("a refused --member left role no_such_role_x behind")
+	}
 	// A prefix that makes the name too long for PostgreSQL.
 	m2, _ := scenario.New(e.db.URL, scenario.Options{Prefix: strings.Repeat("p", 30)})
 	_, err = m2.Create(ctx, scenario.CreateSpec{Name: strings.Repeat("n", 40), Tables: []string{"orders"}})
