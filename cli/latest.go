@@ -12,6 +12,7 @@ import (
 
 	"github.com/stratapg/strata/engine"
 	"github.com/stratapg/strata/foreign"
+	"github.com/stratapg/strata/internal/suggest"
 	"github.com/stratapg/strata/migration"
 )
 
@@ -201,7 +202,7 @@ func nearestNames(name string, migs []*migration.Migration, n int) []string {
 	}
 	var cs []cand
 	for _, mg := range migs {
-		cs = append(cs, cand{mg.Name, editDistance(name, mg.Name)})
+		cs = append(cs, cand{mg.Name, suggest.Distance(name, mg.Name)})
 	}
 	sort.SliceStable(cs, func(i, j int) bool { return cs[i].d < cs[j].d })
 	var out []string
@@ -212,24 +213,4 @@ func nearestNames(name string, migs []*migration.Migration, n int) []string {
 		out = append(out, c.name)
 	}
 	return out
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
