@@ -264,17 +264,6 @@ func (m *Manager) load(ctx context.Context, q querier, name string) (*Scenario, 
 	return all[0], nil
 }
 
-// loadMeta reads one scenario's metadata (nil when it does not exist)
-// without its live sizes and change counts: what diff, promote and drop
-// need, in two queries whatever the sizes of the copies and logs.
-func (m *Manager) loadMeta(ctx context.Context, q querier, name string) (*Scenario, error) {
-	all, err := m.loadAll(ctx, q, name, 0)
-	if err != nil || len(all) == 0 {
-		return nil, err
-	}
-	return all[0], nil
-}
-
 // What loadAll reads besides the metadata.
 const (
 	loadSizes     = 1 << iota // each copy's live size
