@@ -296,7 +296,7 @@ func (m *Migrator) start(ctx context.Context, s *session, migs []*migration.Migr
 	}
 	throttle, err := json.Marshal(m.throttle())
 	if err != nil {
-		return nil, fmt.Errorf("engine: encode throttle settings: %w", err)
+		return nil, fmt.Errorf("encode throttle settings: %w", err)
 	}
 	ph = &state.Phase{Schema: m.opts.Schema, State: state.Starting, VersionSchema: pl.VersionSchema,
 		PreviousSchema: pl.PreviousSchema, Plan: raw, ToolVersion: Version, Throttle: throttle}

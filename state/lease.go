@@ -61,7 +61,7 @@ func (s *Store) Current(ctx context.Context, q Querier) (bool, error) {
 	var v int
 	err = q.QueryRow(ctx, `SELECT coalesce((SELECT value::int FROM `+s.t("meta")+` WHERE key = 'schema_version'), 0)`).Scan(&v)
 	if err != nil {
-		return false, fmt.Errorf("state: %w", err)
+		return false, fmt.Errorf("read the state schema version: %w", err)
 	}
 	return v >= SchemaVersion, nil
 }

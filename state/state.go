@@ -265,7 +265,7 @@ func (s *Store) SetThrottle(ctx context.Context, q Querier, schema string, throt
 	}
 	_, err := q.Exec(ctx, `UPDATE `+s.t("phase")+` SET throttle = $2, updated_at = now() WHERE schema_name = $1`, schema, string(throttle))
 	if err != nil {
-		return fmt.Errorf("state: set throttle: %w", err)
+		return fmt.Errorf("set throttle: %w", err)
 	}
 	return nil
 }
