@@ -172,14 +172,17 @@ func lintClean(t *testing.T, dir, want string) {
 	t.Helper()
 	var out, errb bytes.Buffer
 	cli.Main(context.Background(), []string{"lint", "--pg-version", "16", "--format", "json", dir}, nil, &out, &errb)
-	var findings []struct {
-		Code string `json:"code"`
+	var report struct {
+		FormatVersion int `json:"format_version"`
+		Findings      []struct {
+			Code string `json:"code"`
+		} `json:"findings"`
 	}
-	if err := json.Unmarshal(out.Bytes(), &findings); err != nil {
-		t.Fatalf("strata lint: %v\n%s%s", err, out.String(), errb.String())
+	if err := json.Unmarshal(out.Bytes(), &report); err != nil || report.FormatVersion != 1 {
+		t.Fatalf("strata lint: %v (format_version %d)\n%s%s", err, report.FormatVersion, out.String(), errb.String())
 	}
 	var codes []string
-	for _, f := range findings {
+	for _, f := range report.Findings {
 		codes = append(codes, f.Code)
 	}
 	if got := strings.Join(codes, " "); got != want {
