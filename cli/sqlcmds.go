@@ -56,10 +56,20 @@ func (g *globals) historyCmd() *cobra.Command {
 		Use:   "history",
 		Short: "List the applied migrations, oldest first, and whether each file changed or is missing",
 		Args:  cobra.NoArgs,
-		RunE: g.loaded(func(ctx context.Context, m *engine.Migrator, migs []*migration.Migration) error {
+		RunE: g.loadedOrNone(func(ctx context.Context, m *engine.Migrator, migs []*migration.Migration, folderMissing bool) error {
 			items, err := m.History(ctx, migs)
 			if err != nil {
 				return err
+			}
+			if folderMissing {
+				// Without the folder, whether a file changed is not
+				// known: no completed migration is called missing.
+				for i := range items {
+					if items[i].File == "missing" {
+						items[i].File = "unknown"
+					}
+				}
+				g.logf("note: no migrations folder %s: whether files changed is not known (use --dir)", g.dir)
 			}
 			if out.JSON() {
 				if items == nil {

@@ -362,7 +362,8 @@ func viewSelect(def string) ([]string, error) {
 type HistoryItem struct {
 	state.HistoryEntry
 	// File is "ok", "changed" (the checksum differs) or "missing"; a run
-	// that failed is "failed".
+	// that failed is "failed". (strata history without a migrations folder
+	// says "unknown" instead of "missing".)
 	File string `json:"file"`
 	// DurationSeconds is how long the migration ran (nil when unknown).
 	DurationSeconds *float64 `json:"duration_seconds"`
