@@ -82,13 +82,16 @@ Exit status 1 when an error-severity finding is not suppressed.`,
 					}
 				}
 			}
-			findings, err := lint.LintPaths(sqlPaths, cfg)
-			if err != nil {
-				return err
-			}
-			// A migration file that does not decode is reported after the
+			// A file that cannot be read or decoded is reported after the
 			// other files' findings, which it does not hide.
 			var undecodable []error
+			findings, err := lint.LintPaths(sqlPaths, cfg)
+			if err != nil {
+				if findings == nil && !errors.Is(err, migration.ErrInvalid) {
+					return err
+				}
+				undecodable = append(undecodable, err)
+			}
 			migCfg := cfg
 			if len(migFiles) > 0 {
 				migCfg = g.withColumnFacts(cmd.Context(), cfg)

@@ -84,7 +84,10 @@ func LintSQL(file string, src []byte, cfg Config) ([]Finding, error) {
 // files, in lexical order; files named explicitly are linted whatever their
 // extension). Files are read as migration.ReadFile reads them: a file that is
 // not a regular file, or is larger than migration.MaxFileSize, is an error
-// (a *migration.Error naming it) before it is read. Files are linted in order, and column types learnt from
+// (a *migration.Error naming it) before it is read; such files do not stop
+// the others: LintPaths returns every other file's findings together with
+// an error joining one *migration.Error per unreadable file. Other errors
+// (a path that does not exist) return no findings. Files are linted in order, and column types learnt from
 // earlier files (CREATE TABLE, ADD COLUMN, ...) are known in later ones, so
 // that a type change can be checked against the column's type.
 func LintPaths(paths []string, cfg Config) ([]Finding, error) {
@@ -101,18 +104,22 @@ func LintPaths(paths []string, cfg Config) ([]Finding, error) {
 		return nil, errorf("%w", err)
 	}
 	var out []Finding
+	var unreadable []error
 	for _, f := range files {
 		src, err := migration.ReadFile(f)
 		var fe *migration.Error
 		if errors.As(err, &fe) {
-			return nil, fe // names the file and says why
+			// Names the file and says why; the other files are still
+			// linted, so one bad file hides no finding.
+			unreadable = append(unreadable, fe)
+			continue
 		}
 		if err != nil {
 			return nil, errorf("read: %w", err)
 		}
 		out = append(out, lintRunnable(f, src, &cfg, cat)...)
 	}
-	return out, nil
+	return out, errors.Join(unreadable...)
 }
 
 // lintRunnable lints the part of a .sql file that its runner runs, read as

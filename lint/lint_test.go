@@ -1,12 +1,15 @@
 package lint
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/stratapg/strata/migration"
 )
 
 func TestConfigEnabled(t *testing.T) {
@@ -52,6 +55,37 @@ func TestConfigErrors(t *testing.T) {
 	}
 	if _, err := LintPaths([]string{"does-not-exist"}, Config{}); err == nil {
 		t.Error("LintPaths of a missing path: no error")
+	}
+}
+
+// TestLintPathsUnreadableFileHidesNothing is the regression test for one
+// file that cannot be read (here larger than migration.MaxFileSize) making
+// LintPaths return no finding of the others.
+func TestLintPathsUnreadableFileHidesNothing(t *testing.T) {
+	dir := t.TempDir()
+	for _, n := range []string{"a.sql", "c.sql"} {
+		if err := os.WriteFile(filepath.Join(dir, n), []byte("CREATE INDEX i ON t (x);\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	big := filepath.Join(dir, "b.sql")
+	if err := os.WriteFile(big, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(big, migration.MaxFileSize+1); err != nil { // sparse: costs no disk
+		t.Fatal(err)
+	}
+	findings, err := LintPaths([]string{dir}, Config{})
+	var me *migration.Error
+	if !errors.As(err, &me) || !strings.Contains(err.Error(), "b.sql") {
+		t.Fatalf("error %v, want a *migration.Error naming b.sql", err)
+	}
+	files := map[string]bool{}
+	for _, f := range findings {
+		files[filepath.Base(f.File)] = true
+	}
+	if !files["a.sql"] || !files["c.sql"] {
+		t.Errorf("findings of %v, want a.sql's and c.sql's too", files)
 	}
 }
 
