@@ -3,6 +3,7 @@ package backfill
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -279,6 +280,25 @@ func (t *tracker) fillSpace(p *Progress) {
 		f = 0
 	}
 	p.ExpectedExtra = ExpectedExtra(t.sizeBefore, f)
+}
+
+// CountText renders a count for people, with thousands separators
+// (4,700,000): the form of every row count strata prints.
+func CountText(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
 }
 
 // BytesText renders a size for people (B, KiB, MiB, GiB, one decimal): the

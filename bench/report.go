@@ -6,6 +6,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/stratapg/strata/backfill"
 )
 
 // notesMarker ends the generated part of the report. When -out names an
@@ -418,20 +420,7 @@ func num(f float64) string {
 	if math.IsNaN(f) || math.IsInf(f, 0) {
 		return "-"
 	}
-	s := fmt.Sprintf("%.0f", f)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
+	return backfill.CountText(int64(math.Round(f)))
 }
 
 func dur(d time.Duration) string {

@@ -297,22 +297,7 @@ func pidsText(pids []int) string {
 }
 
 // countText renders a count with thousands separators: 4,700,000.
-func countText(n int64) string {
-	s := strconv.FormatInt(n, 10)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
-}
+func countText(n int64) string { return backfill.CountText(n) }
 
 // bytesText renders a size for people (the engine's form).
 func bytesText(n int64) string { return engine.BytesText(n) }
