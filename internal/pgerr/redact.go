@@ -193,17 +193,27 @@ func Redact(msg string, secrets []string) string {
 	terms = dedupe(terms)
 	sortByLenDesc(terms)
 	m := chooseMask(terms)
-	for _, t := range terms {
-		if t == "" {
-			continue
+	// Until nothing changes: masking one term can make a short one stand
+	// as a word where it did not ("0! 00" with the password "! 0": once the
+	// first "0" is masked, "!" stands alone). It ends, because the mask
+	// shares no character with any term, so every round that changes msg
+	// leaves fewer of the terms' characters unmasked.
+	for {
+		before := msg
+		for _, t := range terms {
+			if t == "" {
+				continue
+			}
+			if utf8.RuneCountInString(t) >= MinWord {
+				msg = replaceAll(msg, t, m)
+			} else {
+				msg = replaceWords(msg, t, m)
+			}
 		}
-		if utf8.RuneCountInString(t) >= MinWord {
-			msg = replaceAll(msg, t, m)
-		} else {
-			msg = replaceWords(msg, t, m)
+		if msg == before {
+			return msg
 		}
 	}
-	return msg
 }
 
 func sortByLenDesc(s []string) {
