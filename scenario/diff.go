@@ -611,28 +611,23 @@ const arenaBlock = 4096
 
 // strings returns an empty slice with room for n values (appending up to
 // n never reallocates, so pointers to its elements stay valid).
-func (a *arena) strings(n int) []string {
-	if n > arenaBlock {
-		return make([]string, 0, n)
-	}
-	if len(a.strs) < n {
-		a.strs = make([]string, arenaBlock)
-	}
-	out := a.strs[:0:n]
-	a.strs = a.strs[n:]
-	return out
-}
+func (a *arena) strings(n int) []string { return carve(&a.strs, n) }
 
 // columns returns an empty slice with room for exactly n columns.
-func (a *arena) columns(n int) []ColumnChange {
+func (a *arena) columns(n int) []ColumnChange { return carve(&a.cols, n) }
+
+// carve takes an empty slice with room for exactly n elements from the
+// front of *block, starting a new block of arenaBlock elements when it is
+// too short (a request larger than a block gets its own slice).
+func carve[T any](block *[]T, n int) []T {
 	if n > arenaBlock {
-		return make([]ColumnChange, 0, n)
+		return make([]T, 0, n)
 	}
-	if len(a.cols) < n {
-		a.cols = make([]ColumnChange, arenaBlock)
+	if len(*block) < n {
+		*block = make([]T, arenaBlock)
 	}
-	out := a.cols[:0:n]
-	a.cols = a.cols[n:]
+	out := (*block)[:0:n]
+	*block = (*block)[n:]
 	return out
 }
 

@@ -15,14 +15,12 @@ import (
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
 
-// TestInTxRetriesOnLockTimeout: a statement blocked by another session's lock
-// times out after lock_timeout, is retried, and succeeds once the lock goes.
-func TestInTxRetriesOnLockTimeout(t *testing.T) {
-	db := pgtest.New(t)
-	db.Exec(t, `CREATE TABLE t (id int)`)
+// lockTableFor takes ACCESS EXCLUSIVE on table t in a transaction of
+// another session and rolls it back after d.
+func lockTableFor(t *testing.T, db *pgtest.DB, d time.Duration) {
+	t.Helper()
 	ctx := context.Background()
-	blocker := db.Conn(t)
-	tx, err := blocker.Begin(ctx)
+	tx, err := db.Conn(t).Begin(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,15 +28,24 @@ func TestInTxRetriesOnLockTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	go func() {
-		time.Sleep(700 * time.Millisecond)
+		time.Sleep(d)
 		_ = tx.Rollback(ctx)
 	}()
+}
+
+// TestInTxRetriesOnLockTimeout: a statement blocked by another session's lock
+// times out after lock_timeout, is retried, and succeeds once the lock goes.
+func TestInTxRetriesOnLockTimeout(t *testing.T) {
+	db := pgtest.New(t)
+	db.Exec(t, `CREATE TABLE t (id int)`)
+	ctx := context.Background()
+	lockTableFor(t, db, 700*time.Millisecond)
 	retries := 0
 	r := &pgexec.Runner{LockTimeout: 100 * time.Millisecond, Deadline: 30 * time.Second,
 		OnRetry: func(int, time.Duration, error) { retries++ }}
 	conn := db.Conn(t)
 	var timeouts []string
-	err = r.InTx(ctx, conn, func(tx pgx.Tx) error {
+	err := r.InTx(ctx, conn, func(tx pgx.Tx) error {
 		var timeout string
 		if err := tx.QueryRow(ctx, `SHOW lock_timeout`).Scan(&timeout); err != nil {
 			return err
@@ -199,24 +206,13 @@ func TestInTxPipelineRetriesAndRollsBack(t *testing.T) {
 	db := pgtest.New(t)
 	db.Exec(t, `CREATE TABLE t (id int)`)
 	ctx := context.Background()
-	blocker := db.Conn(t)
-	tx, err := blocker.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tx.Exec(ctx, `LOCK TABLE t IN ACCESS EXCLUSIVE MODE`); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		time.Sleep(700 * time.Millisecond)
-		_ = tx.Rollback(ctx)
-	}()
+	lockTableFor(t, db, 700*time.Millisecond)
 	retries := 0
 	r := &pgexec.Runner{LockTimeout: 100 * time.Millisecond, Deadline: 30 * time.Second, SearchPath: `"public"`,
 		OnRetry: func(int, time.Duration, error) { retries++ }}
 	conn := db.Conn(t)
 	var timeouts []string
-	err = r.InTxPipeline(ctx, conn, func(begin []string) error {
+	err := r.InTxPipeline(ctx, conn, func(begin []string) error {
 		b := &pgx.Batch{}
 		for _, s := range begin {
 			b.Queue(s)
